@@ -1,0 +1,48 @@
+// /apps: list, create, show, destroy.
+import { Hono } from 'hono';
+import type { ApiEnv } from '../auth.ts';
+import type { Services } from '../services.ts';
+import { jsonBody } from '../errors.ts';
+import { appView } from '../views.ts';
+import { checkAppName } from '../../shared/validation.ts';
+import { badRequest } from '../../shared/errors.ts';
+import type { AppRow } from '../../state/apps-store.ts';
+import type { Instance } from '../../runtime/types.ts';
+
+export function appsRoutes(s: Services): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+  const view = (app: AppRow, instances: Instance[]) => appView(app, {
+    domains: s.deployer.hostnames(app), instances: instances.filter((i) => i.app === app.name),
+    formation: s.apps.formation(app.id), lastRelease: s.releases.list(app.id, 1)[0],
+  }, s.view);
+
+  api.get('/', async (c) => {
+    const instances = await s.runtime.list();
+    return c.json(s.apps.list().map((app) => view(app, instances)));
+  });
+
+  api.post('/', async (c) => {
+    const body = await jsonBody(c);
+    const name = checkAppName(body.name);
+    const app = s.apps.create(name);
+    await s.deployer.converge(name); // gives the app its route right away (503 until the first deploy)
+    return c.json(view(app, []), 201);
+  });
+
+  api.get('/:app', async (c) => {
+    const app = s.apps.get(c.req.param('app'));
+    return c.json(view(app, await s.runtime.list(app.name)));
+  });
+
+  api.delete('/:app', async (c) => {
+    const name = c.req.param('app');
+    s.apps.get(name);
+    const body = await jsonBody(c);
+    if (body.confirm !== name) {
+      throw badRequest('confirmation_required', `Destroying "${name}" is permanent: confirm with the app's name.`);
+    }
+    await s.deployer.destroy(name);
+    return c.json({ deleted: name });
+  });
+  return api;
+}

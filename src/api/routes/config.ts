@@ -1,0 +1,30 @@
+// /apps/:app/config: read, and change (each change is a new release).
+import { Hono } from 'hono';
+import type { ApiEnv } from '../auth.ts';
+import type { Services } from '../services.ts';
+import { jsonBody } from '../errors.ts';
+import { releaseView } from '../views.ts';
+import { checkConfigKey, checkConfigValue } from '../../shared/validation.ts';
+import { badRequest } from '../../shared/errors.ts';
+
+export function configRoutes(s: Services): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+
+  api.get('/:app/config', (c) => c.json(s.apps.config(s.apps.get(c.req.param('app')).id)));
+
+  api.patch('/:app/config', async (c) => {
+    const name = c.req.param('app');
+    s.apps.get(name);
+    const body = await jsonBody(c);
+    const changes: Record<string, string | null> = {};
+    for (const [key, value] of Object.entries(body)) {
+      checkConfigKey(key);
+      changes[key] = value === null ? null : checkConfigValue(key, value);
+    }
+    if (Object.keys(changes).length === 0) throw badRequest('bad_request', 'No config vars given.');
+    const release = await s.deployer.setConfig(name, changes, c.get('user').name);
+    const app = s.apps.get(name);
+    return c.json({ config: s.apps.config(app.id), release: releaseView(release, app.currentRelease) });
+  });
+  return api;
+}

@@ -1,0 +1,65 @@
+// /apps/:app/formation, /ps, /ps/restart, /logs: what runs and what it says.
+import { Hono } from 'hono';
+import { stream } from 'hono/streaming';
+import type { ApiEnv } from '../auth.ts';
+import type { Services } from '../services.ts';
+import { jsonBody } from '../errors.ts';
+import { formationView, instanceView } from '../views.ts';
+import { badRequest } from '../../shared/errors.ts';
+import type { FormationUpdate } from '../../releases/formation.ts';
+
+const MAX_TAIL = 10_000;
+
+export function psRoutes(s: Services): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+
+  api.get('/:app/formation', (c) => {
+    const app = s.apps.get(c.req.param('app'));
+    return c.json(s.apps.formation(app.id).map(formationView));
+  });
+
+  api.patch('/:app/formation', async (c) => {
+    const name = c.req.param('app');
+    s.apps.get(name);
+    const body = await jsonBody(c);
+    if (!Array.isArray(body.updates)) throw badRequest('bad_request', 'Expected {"updates": [{"type": "web", "quantity": 2}]}.');
+    const formation = await s.deployer.scale(name, body.updates as FormationUpdate[]);
+    return c.json(formation.map(formationView));
+  });
+
+  api.get('/:app/ps', async (c) => {
+    const app = s.apps.get(c.req.param('app'));
+    const instances = await s.runtime.list(app.name);
+    instances.sort((a, b) => a.process.localeCompare(b.process) || a.index - b.index || a.release - b.release);
+    return c.json(instances.map(instanceView));
+  });
+
+  api.post('/:app/ps/restart', async (c) => {
+    const name = c.req.param('app');
+    s.apps.get(name);
+    const body = await jsonBody(c).catch(() => ({} as Record<string, unknown>));
+    await s.deployer.restart(name, typeof body.type === 'string' ? body.type : undefined);
+    return c.json((await s.runtime.list(name)).map(instanceView));
+  });
+
+  api.get('/:app/logs', (c) => {
+    const app = s.apps.get(c.req.param('app'));
+    const tail = Number(c.req.query('tail') ?? 100);
+    if (!Number.isInteger(tail) || tail < 0 || tail > MAX_TAIL) throw badRequest('bad_request', `tail must be 0-${MAX_TAIL}.`);
+    const follow = ['1', 'true'].includes(c.req.query('follow') ?? '');
+    const process = c.req.query('process');
+    c.header('content-type', 'application/x-ndjson');
+    c.header('cache-control', 'no-cache');
+    return stream(c, async (out) => {
+      const abort = new AbortController();
+      out.onAbort(() => abort.abort());
+      for await (const line of s.runtime.logs(app.name, { tail, follow, signal: abort.signal })) {
+        if (process && line.process !== process) continue;
+        const { app: _app, ...rest } = line;
+        await out.write(`${JSON.stringify(rest)}\n`);
+        if (out.aborted) break;
+      }
+    });
+  });
+  return api;
+}

@@ -1,0 +1,65 @@
+// How state looks on the wire (docs/api.md). Kept apart so routes stay about behaviour.
+import type { Instance } from '../runtime/types.ts';
+import type { AppRow } from '../state/apps-store.ts';
+import type { ReleaseRow } from '../state/releases-store.ts';
+import type { FormationEntry } from '../state/schema.ts';
+
+export interface ViewContext { domain: string; httpsPort: number; httpPort: number; publicUrl: string }
+
+export function appUrl(name: string, ctx: ViewContext): string {
+  const port = ctx.httpPort === 80 ? '' : `:${ctx.httpPort}`;
+  return `http://${name}.${ctx.domain}${port}/`;
+}
+
+export function appStatus(app: AppRow, formation: FormationEntry[], instances: Instance[], lastRelease: ReleaseRow | undefined): string {
+  if (app.deployingRelease !== null) return 'deploying';
+  if (app.currentRelease === null) return lastRelease?.status === 'failed' ? 'failed' : 'new';
+  if (formation.every((f) => f.quantity === 0)) return 'stopped';
+  const current = instances.filter((i) => i.release === app.currentRelease);
+  if (current.length && current.every((i) => i.state === 'running')) return 'running';
+  return current.some((i) => i.state === 'running') ? 'degraded' : 'crashed';
+}
+
+export function appView(app: AppRow, extra: { domains: string[]; instances: Instance[]; formation: FormationEntry[]; lastRelease?: ReleaseRow }, ctx: ViewContext) {
+  return {
+    name: app.name,
+    url: appUrl(app.name, ctx),
+    gitUrl: `${ctx.publicUrl}/git/${app.name}.git`,
+    status: appStatus(app, extra.formation, extra.instances, extra.lastRelease),
+    currentRelease: app.currentRelease,
+    instances: extra.instances.filter((i) => i.state === 'running').length,
+    domains: extra.domains,
+    createdAt: app.createdAt,
+    lastDeployAt: app.lastDeployAt,
+  };
+}
+
+export function releaseView(r: ReleaseRow, currentVersion: number | null) {
+  return {
+    version: r.version,
+    status: r.status,
+    description: r.description,
+    image: r.imageRef,
+    imageId: r.imageId,
+    imageDigest: r.imageDigest,
+    configKeys: Object.keys(r.config),
+    formation: r.formation.map(formationView),
+    createdBy: r.createdBy,
+    createdAt: r.createdAt,
+    finishedAt: r.finishedAt,
+    failureReason: r.failureReason,
+    current: r.version === currentVersion,
+  };
+}
+
+export function formationView(f: FormationEntry) {
+  return { type: f.type, quantity: f.quantity, memoryMB: f.memoryMB, cpus: f.cpus, command: f.command };
+}
+
+export function instanceView(i: Instance) {
+  return {
+    name: `${i.process}.${i.index}`, type: i.process, index: i.index, release: i.release, state: i.state,
+    host: i.host, hostPort: i.hostPort, memoryMB: i.memoryMB, cpus: i.cpus,
+    startedAt: i.startedAt, restartCount: i.restartCount, containerId: i.id,
+  };
+}

@@ -1,0 +1,50 @@
+// Server settings, all from the environment so one binary serves dev, tests and production alike.
+import path from 'node:path';
+
+export interface Config {
+  dataDir: string;             // SQLite database, admin token, git repos
+  apiHost: string;
+  apiPort: number;
+  domain: string;              // apps answer on APP.<domain>
+  caddyAdmin: string;          // Caddy admin API base URL
+  httpPort: number;            // the router's listeners
+  httpsPort: number;
+  registry: string;            // host:port of Berth's registry
+  dockerSocket: string;
+  maxInstancesPerProcess: number;
+  portRange: [number, number]; // host ports Berth assigns to web instances
+  healthTimeoutSec: number;    // how long new instances get to answer the health check
+  drainSec: number;            // old instances keep running this long after the route switched
+  stopTimeoutSec: number;      // SIGTERM → SIGKILL grace
+  maxBodyBytes: number;
+}
+
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${key} must be a non-negative number, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const [lo, hi] = (env.BERTH_PORT_RANGE ?? '20000-29999').split('-').map(Number);
+  if (!(lo > 0 && hi >= lo && hi < 65536)) throw new Error(`BERTH_PORT_RANGE must look like 20000-29999`);
+  return {
+    dataDir: path.resolve(env.BERTH_DATA_DIR ?? '/var/lib/berth'),
+    apiHost: env.BERTH_API_HOST ?? '0.0.0.0',
+    apiPort: int(env, 'BERTH_API_PORT', 7070),
+    domain: env.BERTH_DOMAIN ?? 'localhost',
+    caddyAdmin: (env.BERTH_CADDY_ADMIN ?? 'http://127.0.0.1:2019').replace(/\/$/, ''),
+    httpPort: int(env, 'BERTH_HTTP_PORT', 80),
+    httpsPort: int(env, 'BERTH_HTTPS_PORT', 443),
+    registry: env.BERTH_REGISTRY ?? '127.0.0.1:5000',
+    dockerSocket: env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock',
+    maxInstancesPerProcess: int(env, 'BERTH_MAX_INSTANCES', 10),
+    portRange: [lo, hi],
+    healthTimeoutSec: int(env, 'BERTH_HEALTH_TIMEOUT', 60),
+    drainSec: int(env, 'BERTH_DRAIN_SECONDS', 3),
+    stopTimeoutSec: int(env, 'BERTH_STOP_TIMEOUT', 10),
+    maxBodyBytes: int(env, 'BERTH_MAX_BODY_BYTES', 1024 * 1024),
+  };
+}

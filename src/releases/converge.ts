@@ -1,0 +1,170 @@
+// The one mechanism behind deploy, config change, rollback, scale, resize, restart and reconcile:
+// make the running instances of an app match a target (release + formation) without dropping a request.
+//   1. keep instances that already match the target; start the missing ones
+//   2. new web instances must pass the health check, else they are removed and the change fails
+//   3. switch the route to the new set of web instances
+//   4. after a drain period, stop what is no longer wanted
+import type { Instance, InstanceSpec, Runtime } from '../runtime/types.ts';
+import type { Router } from '../router/types.ts';
+import type { FormationEntry } from '../state/schema.ts';
+import type { PortAllocator } from './ports.ts';
+import { waitHealthy } from './health.ts';
+import { BerthError } from '../shared/errors.ts';
+
+export const CONTAINER_PORT = 5000;
+
+export interface Target {
+  app: string;
+  /** null (or no image): the app runs nothing, its route answers 503. */
+  release: { version: number; image: string | null; config: Record<string, string> } | null;
+  formation: FormationEntry[];
+  hostnames: string[];
+}
+
+export interface ConvergeSettings { healthTimeoutSec: number; drainSec: number; stopTimeoutSec: number }
+export type Progress = (line: string) => void;
+
+const ALIVE = new Set(['running', 'restarting']);
+
+export class Converger {
+  private readonly runtime: Runtime;
+  private readonly router: Router;
+  private readonly ports: PortAllocator;
+  private readonly settings: ConvergeSettings;
+
+  constructor(runtime: Runtime, router: Router, ports: PortAllocator, settings: ConvergeSettings) {
+    this.runtime = runtime;
+    this.router = router;
+    this.ports = ports;
+    this.settings = settings;
+  }
+
+  async converge(target: Target, progress: Progress = () => {}): Promise<Instance[]> {
+    const everything = await this.runtime.list();
+    const existing = everything.filter((i) => i.app === target.app);
+    const desired = desiredSpecs(target);
+    const kept = new Map<string, Instance>();
+    for (const inst of existing) {
+      const key = instanceKey(inst);
+      if (ALIVE.has(inst.state) && desired.has(key) && !kept.has(key)) kept.set(key, inst);
+    }
+    const missing = [...desired.entries()].filter(([key]) => !kept.has(key)).map(([, spec]) => spec);
+    const portsInUse = everything.map((i) => i.hostPort).filter((p): p is number => p !== null);
+    const started = await this.startAll(missing, portsInUse, progress);
+    try {
+      await this.checkHealth(target, started, progress);
+    } catch (err) {
+      progress(`Removing the new instances; the running release keeps serving.`);
+      await this.removeAll(started, 0);
+      throw err;
+    } finally {
+      started.forEach((i) => i.hostPort !== null && this.ports.release(i.hostPort));
+    }
+    const live = [...kept.values(), ...started];
+    const web = live.filter((i) => i.process === 'web' && i.hostPort !== null)
+      .sort((a, b) => a.index - b.index);
+    await this.router.setRoute({
+      app: target.app,
+      hostnames: target.hostnames,
+      upstreams: web.map((i) => ({ host: i.host, port: i.hostPort! })),
+    });
+    if (started.length) progress(`Routing ${target.hostnames[0]} to ${web.length} web instance(s).`);
+    const keptIds = new Set(live.map((i) => i.id));
+    const retired = existing.filter((i) => !keptIds.has(i.id));
+    if (retired.length) {
+      const wasServing = retired.some((i) => i.process === 'web' && ALIVE.has(i.state));
+      if (wasServing && this.settings.drainSec > 0) await sleep(this.settings.drainSec * 1000);
+      progress(`Stopping ${retired.length} old instance(s).`);
+      await this.removeAll(retired, this.settings.stopTimeoutSec);
+    }
+    return live;
+  }
+
+  /** Takes an app off the router and stops all its instances (apps:destroy, orphans). */
+  async retire(app: string): Promise<void> {
+    await this.router.removeRoute(app);
+    await this.removeAll(await this.runtime.list(app), this.settings.stopTimeoutSec);
+  }
+
+  private async startAll(specs: InstanceSpec[], portsInUse: number[], progress: Progress): Promise<Instance[]> {
+    const started: Instance[] = [];
+    try {
+      for (const spec of specs) {
+        if (spec.containerPort !== null) spec.hostPort = await this.ports.allocate(portsInUse);
+      }
+      await Promise.all(specs.map(async (spec) => {
+        progress(`Starting ${spec.process}.${spec.index} of v${spec.release}.`);
+        started.push(await this.runtime.start(spec));
+      }));
+      return started;
+    } catch (err) {
+      specs.forEach((s) => s.hostPort !== null && this.ports.release(s.hostPort));
+      await this.removeAll(started, 0);
+      throw new BerthError(422, 'release_failed', `Could not start the instances: ${(err as Error).message}`);
+    }
+  }
+
+  private async checkHealth(target: Target, started: Instance[], progress: Progress): Promise<void> {
+    const path = target.release?.config.HEALTHCHECK_PATH || '/';
+    const timeoutSec = Number(target.release?.config.HEALTHCHECK_TIMEOUT) || this.settings.healthTimeoutSec;
+    await Promise.all(started.map(async (inst) => {
+      const name = `${inst.process}.${inst.index}`;
+      const deadReason = () => this.deadReason(inst);
+      try {
+        if (inst.hostPort === null) {
+          await sleep(1000); // a process without a port only has to stay up
+          const dead = await deadReason();
+          if (dead) throw new Error(dead);
+        } else {
+          await waitHealthy({ host: inst.host, port: inst.hostPort, path, timeoutMs: timeoutSec * 1000, deadReason });
+          progress(`${name} is healthy (GET ${path} on ${inst.host}:${inst.hostPort}).`);
+        }
+      } catch (err) {
+        throw new BerthError(422, 'release_failed', `${name} failed its health check: ${(err as Error).message}`);
+      }
+    }));
+  }
+
+  private async deadReason(inst: Instance): Promise<string | null> {
+    const now = (await this.runtime.list(inst.app)).find((i) => i.id === inst.id);
+    if (!now) return 'the container is gone';
+    if (now.restartCount > 0) return `the process crashed and was restarted ${now.restartCount} time(s)`;
+    if (!ALIVE.has(now.state)) return `the container is ${now.state}`;
+    return null;
+  }
+
+  private async removeAll(instances: Instance[], timeoutSec: number): Promise<void> {
+    await Promise.all(instances.map((i) => this.runtime.remove(i.id, timeoutSec)));
+  }
+}
+
+function instanceKey(i: { release: number; process: string; index: number; generation: number; memoryMB: number | null; cpus: number | null }): string {
+  return `${i.release}/${i.process}/${i.index}/${i.generation}/${i.memoryMB ?? ''}/${i.cpus ?? ''}`;
+}
+
+function desiredSpecs(target: Target): Map<string, InstanceSpec> {
+  const specs = new Map<string, InstanceSpec>();
+  const release = target.release;
+  if (!release?.image) return specs;
+  for (const entry of target.formation) {
+    for (let index = 1; index <= entry.quantity; index++) {
+      const isWeb = entry.type === 'web';
+      const spec: InstanceSpec = {
+        app: target.app, release: release.version, process: entry.type, index, generation: entry.generation,
+        image: release.image, command: entry.command ? ['/bin/sh', '-c', entry.command] : null,
+        env: {
+          ...release.config,
+          ...(isWeb ? { PORT: String(CONTAINER_PORT) } : {}),
+          DYNO: `${entry.type}.${index}`,
+          BERTH_APP: target.app, BERTH_RELEASE: `v${release.version}`, BERTH_PROCESS: entry.type,
+        },
+        containerPort: isWeb ? CONTAINER_PORT : null, hostPort: null,
+        memoryMB: entry.memoryMB, cpus: entry.cpus,
+      };
+      specs.set(instanceKey(spec), spec);
+    }
+  }
+  return specs;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

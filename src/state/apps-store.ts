@@ -1,0 +1,83 @@
+// Apps and what hangs off them directly: config vars, process formation, custom domains.
+import { and, asc, eq } from 'drizzle-orm';
+import { apps, configVars, domains, formation, type FormationEntry } from './schema.ts';
+import { now, type Db } from './db.ts';
+import { conflict, notFound } from '../shared/errors.ts';
+
+export type AppRow = typeof apps.$inferSelect;
+
+export class AppsStore {
+  private readonly db: Db;
+  constructor(db: Db) { this.db = db; }
+
+  list(): AppRow[] {
+    return this.db.select().from(apps).orderBy(asc(apps.name)).all();
+  }
+
+  find(name: string): AppRow | undefined {
+    return this.db.select().from(apps).where(eq(apps.name, name)).get();
+  }
+
+  get(name: string): AppRow {
+    const app = this.find(name);
+    if (!app) throw notFound(`App "${name}" not found.`);
+    return app;
+  }
+
+  create(name: string): AppRow {
+    if (this.find(name)) throw conflict(`App "${name}" already exists.`);
+    return this.db.insert(apps).values({ name, createdAt: now() }).returning().get();
+  }
+
+  delete(appId: number): void {
+    this.db.delete(apps).where(eq(apps.id, appId)).run();
+  }
+
+  update(appId: number, values: Partial<Omit<AppRow, 'id' | 'name'>>): void {
+    this.db.update(apps).set(values).where(eq(apps.id, appId)).run();
+  }
+
+  config(appId: number): Record<string, string> {
+    const rows = this.db.select().from(configVars).where(eq(configVars.appId, appId)).orderBy(asc(configVars.key)).all();
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  /** Replaces the whole set in one transaction, so a failed release can put the old set back exactly. */
+  replaceConfig(appId: number, config: Record<string, string>): void {
+    this.db.transaction((tx) => {
+      tx.delete(configVars).where(eq(configVars.appId, appId)).run();
+      const rows = Object.entries(config).map(([key, value]) => ({ appId, key, value }));
+      if (rows.length) tx.insert(configVars).values(rows).run();
+    });
+  }
+
+  formation(appId: number): FormationEntry[] {
+    return this.db.select().from(formation).where(eq(formation.appId, appId)).orderBy(asc(formation.type)).all()
+      .map(({ appId: _app, ...entry }) => entry);
+  }
+
+  replaceFormation(appId: number, entries: FormationEntry[]): void {
+    this.db.transaction((tx) => {
+      tx.delete(formation).where(eq(formation.appId, appId)).run();
+      if (entries.length) tx.insert(formation).values(entries.map((e) => ({ ...e, appId }))).run();
+    });
+  }
+
+  customDomains(appId: number): string[] {
+    return this.db.select().from(domains).where(eq(domains.appId, appId)).orderBy(asc(domains.hostname)).all()
+      .map((d) => d.hostname);
+  }
+
+  domainOwner(hostname: string): number | undefined {
+    return this.db.select().from(domains).where(eq(domains.hostname, hostname)).get()?.appId;
+  }
+
+  addDomain(appId: number, hostname: string): void {
+    this.db.insert(domains).values({ appId, hostname, createdAt: now() }).run();
+  }
+
+  removeDomain(appId: number, hostname: string): boolean {
+    const result = this.db.delete(domains).where(and(eq(domains.appId, appId), eq(domains.hostname, hostname))).run();
+    return result.changes > 0;
+  }
+}

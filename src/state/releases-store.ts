@@ -1,0 +1,63 @@
+// Releases: numbered, immutable records of what an app runs (image + config + formation).
+// Only their status moves forward (deploying → succeeded | failed); nothing else is ever updated.
+import { and, desc, eq, max } from 'drizzle-orm';
+import { releases, type FormationEntry } from './schema.ts';
+import { now, type Db } from './db.ts';
+import { notFound } from '../shared/errors.ts';
+
+export type ReleaseRow = typeof releases.$inferSelect;
+export type ReleaseStatus = 'deploying' | 'succeeded' | 'failed';
+
+export interface NewRelease {
+  appId: number;
+  description: string;
+  imageRef: string | null;
+  imageId: string | null;
+  imageDigest: string | null;
+  config: Record<string, string>;
+  formation: FormationEntry[];
+  createdBy: string;
+  status: ReleaseStatus;
+}
+
+export class ReleasesStore {
+  private readonly db: Db;
+  constructor(db: Db) { this.db = db; }
+
+  /** Numbers the release inside the same transaction that inserts it, so versions never collide. */
+  create(values: NewRelease): ReleaseRow {
+    return this.db.transaction((tx) => {
+      const last = tx.select({ v: max(releases.version) }).from(releases).where(eq(releases.appId, values.appId)).get();
+      const version = (last?.v ?? 0) + 1;
+      const finishedAt = values.status === 'deploying' ? null : now();
+      return tx.insert(releases).values({ ...values, version, createdAt: now(), finishedAt }).returning().get();
+    });
+  }
+
+  list(appId: number, limit = 100): ReleaseRow[] {
+    return this.db.select().from(releases).where(eq(releases.appId, appId))
+      .orderBy(desc(releases.version)).limit(limit).all();
+  }
+
+  find(appId: number, version: number): ReleaseRow | undefined {
+    return this.db.select().from(releases)
+      .where(and(eq(releases.appId, appId), eq(releases.version, version))).get();
+  }
+
+  get(appId: number, version: number): ReleaseRow {
+    const release = this.find(appId, version);
+    if (!release) throw notFound(`Release v${version} not found.`);
+    return release;
+  }
+
+  /** Releases left 'deploying' by a server that stopped mid-rollout; they never went live. */
+  failInterrupted(reason: string): ReleaseRow[] {
+    return this.db.update(releases).set({ status: 'failed', failureReason: reason, finishedAt: now() })
+      .where(eq(releases.status, 'deploying')).returning().all();
+  }
+
+  finish(id: number, status: 'succeeded' | 'failed', failureReason: string | null = null): ReleaseRow {
+    return this.db.update(releases).set({ status, failureReason, finishedAt: now() })
+      .where(eq(releases.id, id)).returning().get();
+  }
+}

@@ -1,0 +1,74 @@
+// Drizzle schema: the tables Berth's state lives in. Migrations (migrations.ts) create them.
+import { sqliteTable, text, integer, real, primaryKey, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const users = sqliteTable('users', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull().unique(),
+  role: text('role').notNull(), // 'admin' | 'member'
+  createdAt: text('created_at').notNull(),
+});
+
+export const tokens = sqliteTable('tokens', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  tokenHash: text('token_hash').notNull().unique(), // sha256 hex; the token itself is never stored
+  label: text('label').notNull(),
+  createdAt: text('created_at').notNull(),
+});
+
+export const apps = sqliteTable('apps', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull().unique(),
+  createdAt: text('created_at').notNull(),
+  currentRelease: integer('current_release'),     // version now serving, null before the first deploy
+  deployingRelease: integer('deploying_release'), // version being rolled out, null when idle
+  lastDeployAt: text('last_deploy_at'),
+});
+
+export const releases = sqliteTable('releases', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
+  version: integer('version').notNull(),
+  status: text('status').notNull(), // pending | deploying | succeeded | failed
+  description: text('description').notNull(),
+  imageRef: text('image_ref'),
+  imageId: text('image_id'),
+  imageDigest: text('image_digest'),
+  config: text('config', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+  formation: text('formation', { mode: 'json' }).$type<FormationEntry[]>().notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: text('created_at').notNull(),
+  finishedAt: text('finished_at'),
+  failureReason: text('failure_reason'),
+}, (t) => [uniqueIndex('releases_app_version').on(t.appId, t.version)]);
+
+export const configVars = sqliteTable('config_vars', {
+  appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
+  key: text('key').notNull(),
+  value: text('value').notNull(),
+}, (t) => [primaryKey({ columns: [t.appId, t.key] })]);
+
+export const formation = sqliteTable('formation', {
+  appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
+  type: text('type').notNull(),
+  quantity: integer('quantity').notNull(),
+  memoryMB: integer('memory_mb'),
+  cpus: real('cpus'),
+  command: text('command'),        // null: the image's own command
+  generation: integer('generation').notNull().default(0), // bumped by ps:restart
+}, (t) => [primaryKey({ columns: [t.appId, t.type] })]);
+
+export const domains = sqliteTable('domains', {
+  hostname: text('hostname').primaryKey(),
+  appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
+  createdAt: text('created_at').notNull(),
+});
+
+export interface FormationEntry {
+  type: string;
+  quantity: number;
+  memoryMB: number | null;
+  cpus: number | null;
+  command: string | null;
+  generation: number;
+}

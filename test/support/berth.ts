@@ -1,0 +1,147 @@
+// Starts a real Berth server (from sources) for a test, against the real dockerd and a private Caddy.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface CaddyPorts { adminUrl: string; httpPort: number; httpsPort: number }
+
+export interface ApiResult<T = any> { status: number; body: T }
+
+export class BerthServer {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly env: Record<string, string>;
+  token = '';
+  output = '';
+  private child: ChildProcess | null = null;
+
+  constructor(dataDir: string, port: number, env: Record<string, string>) {
+    this.dataDir = dataDir;
+    this.port = port;
+    this.env = env;
+  }
+
+  get url(): string { return `http://127.0.0.1:${this.port}`; }
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [path.join(ROOT, 'src/server/main.ts')], {
+      env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout!.on('data', (d) => { this.output += d; });
+    child.stderr!.on('data', (d) => { this.output += d; });
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`berth server exited (${child.exitCode}):\n${this.output}`);
+      try {
+        const res = await fetch(`${this.url}/api/v1/health`);
+        if (res.ok) break;
+      } catch { /* not up yet */ }
+      await sleep(100);
+    }
+    if (Date.now() >= deadline) throw new Error(`berth server did not answer in 60 s:\n${this.output}`);
+    this.token = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
+  }
+
+  /** Ends the server the way a crash or `kill -9` would: no cleanup at all. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  async api<T = any>(method: string, route: string, body?: unknown, token: string | null = this.token): Promise<ApiResult<T>> {
+    const res = await fetch(`${this.url}/api/v1${route}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: any = text;
+    try { parsed = JSON.parse(text); } catch { /* streamed or plain text */ }
+    return { status: res.status, body: parsed };
+  }
+
+  /** Like api(), but fails the test with the server's answer when the status is not the expected one. */
+  async ok<T = any>(method: string, route: string, body?: unknown, expected = [200, 201]): Promise<T> {
+    const res = await this.api<T>(method, route, body);
+    if (!expected.includes(res.status)) {
+      throw new Error(`${method} ${route} → ${res.status} ${JSON.stringify(res.body)}\n--- server output ---\n${this.output.slice(-4000)}`);
+    }
+    return res.body;
+  }
+}
+
+export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, string> = {}): Promise<BerthServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
+  const port = await freePort();
+  const server = new BerthServer(dataDir, port, {
+    BERTH_DATA_DIR: dataDir,
+    BERTH_API_HOST: '127.0.0.1',
+    BERTH_API_PORT: String(port),
+    BERTH_CADDY_ADMIN: caddy.adminUrl,
+    BERTH_HTTP_PORT: String(caddy.httpPort),
+    BERTH_HTTPS_PORT: String(caddy.httpsPort),
+    BERTH_DOMAIN: 'localhost',
+    BERTH_DRAIN_SECONDS: '1',
+    BERTH_STOP_TIMEOUT: '2',
+    BERTH_HEALTH_TIMEOUT: '20',
+    ...extraEnv,
+  });
+  await server.start();
+  return server;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET through the router: Caddy picks the app by Host header, exactly as a browser's request would. */
+export function viaRouter(httpPort: number, host: string, route = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: httpPort, path: route, headers: { host }, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Polls until check() returns a value, within a bounded time. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) { last = err; }
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const uniqueName = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+export const TEST_IMAGE = 'berth-test/hello:latest';

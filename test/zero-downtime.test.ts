@@ -1,0 +1,68 @@
+// A client hammering the app through Caddy during five consecutive releases sees no failed request.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startCaddy } from './support/caddy.ts';
+import { startBerth, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+
+let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let berth: BerthServer;
+const app = uniqueName('zdt');
+
+before(async () => {
+  caddy = await startCaddy();
+  berth = await startBerth(caddy);
+  await berth.ok('POST', '/apps', { name: app });
+  await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+  await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 2 }] });
+});
+
+after(async () => {
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.kill('SIGTERM');
+  await caddy?.stop();
+});
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+
+function request(): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host: `${app}.localhost` }, agent, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err) => resolve({ status: 0, body: err.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ status: 0, body: err.message }));
+    req.end();
+  });
+}
+
+test('five consecutive releases under continuous traffic: zero failed requests', async () => {
+  let stop = false;
+  const failures: string[] = [];
+  const servedBy = new Set<string>();
+  let total = 0;
+  // Four concurrent clients, each sending requests back to back until the releases are done.
+  const clients = Array.from({ length: 4 }, async () => {
+    while (!stop) {
+      const res = await request();
+      total++;
+      if (res.status !== 200) failures.push(`${res.status} ${res.body.slice(0, 100)}`);
+      else servedBy.add(/hello from (v\d+)/.exec(res.body)?.[1] ?? '?');
+    }
+  });
+  for (let i = 1; i <= 5; i++) {
+    const res = await berth.ok('PATCH', `/apps/${app}/config`, { ROUND: String(i) });
+    assert.equal(res.release.status, 'succeeded');
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  stop = true;
+  await Promise.all(clients);
+  agent.destroy();
+  console.log(`zero-downtime: ${total} requests, ${failures.length} failed, served by ${[...servedBy].sort().join(' ')}`);
+  assert.deepEqual(failures, []);
+  assert.ok(total > 100, `enough traffic was sent (${total})`);
+  for (const v of ['v2', 'v3', 'v4', 'v5', 'v6']) assert.ok(servedBy.has(v), `${v} served requests`);
+});
