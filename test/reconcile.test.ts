@@ -59,7 +59,8 @@ test('killed mid-deploy: the app keeps serving, and restart rolls the interrupte
 });
 
 test('a container removed while Berth was down is re-created on start; a stray route is restored', async () => {
-  const [before] = await berth.ok('GET', `/apps/${app}/ps`);
+  const [before] = await berth.ok("GET", `/apps/${app}/ps`);
+  if (!before) console.log(berth.output.slice(-3000), docker("ps", "-a", "--filter", `label=berth.app=${app}`));
   await berth.kill('SIGKILL');
   docker('rm', '-f', before.containerId);
   await berth.start();

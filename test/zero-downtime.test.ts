@@ -25,7 +25,16 @@ after(async () => {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-function request(): Promise<{ status: number; body: string }> {
+let retried = 0;
+
+/**
+ * One GET through Caddy. Each Caddy config change restarts its server gracefully, closing idle keep-alive
+ * connections; a request racing that close fails before any response byte. Like browsers and curl (RFC 9112
+ * §9.3.1), the client then retries that idempotent request once on a new connection (Node's documented
+ * `reusedSocket` pattern). Anything else — a 5xx, an error mid-response, a failure on a fresh connection —
+ * counts as a failed request.
+ */
+function request(allowRetry = true): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host: `${app}.localhost` }, agent, timeout: 10_000 }, (res) => {
       let body = '';
@@ -34,7 +43,15 @@ function request(): Promise<{ status: number; body: string }> {
       res.on('error', (err) => resolve({ status: 0, body: err.message }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const raceOnReusedSocket = req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
+      if (allowRetry && raceOnReusedSocket) {
+        retried++;
+        resolve(request(false));
+      } else {
+        resolve({ status: 0, body: `${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection${allowRetry ? '' : ', retry'})` });
+      }
+    });
     req.end();
   });
 }
@@ -61,7 +78,7 @@ test('five consecutive releases under continuous traffic: zero failed requests',
   stop = true;
   await Promise.all(clients);
   agent.destroy();
-  console.log(`zero-downtime: ${total} requests, ${failures.length} failed, served by ${[...servedBy].sort().join(' ')}`);
+  console.log(`zero-downtime: ${total} requests, ${failures.length} failed, ${retried} retried after a keep-alive close, served by ${[...servedBy].sort().join(' ')}`);
   assert.deepEqual(failures, []);
   assert.ok(total > 100, `enough traffic was sent (${total})`);
   for (const v of ['v2', 'v3', 'v4', 'v5', 'v6']) assert.ok(servedBy.has(v), `${v} served requests`);

@@ -1,0 +1,71 @@
+// apps, apps:create, apps:info, apps:destroy
+import { appPath } from '../client.ts';
+import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
+import { formatVersion, keyValues, relativeTime, table } from '../format.ts';
+import type { App } from '../types.ts';
+
+async function listApps(ctx: CommandContext): Promise<void> {
+  const apps = await ctx.api().get<App[]>('/apps');
+  if (printedJson(ctx, apps)) return;
+  if (apps.length === 0) return ctx.io.out('You have no apps yet. Create one with "berth apps:create NAME".');
+  const rows = apps.map((app) => [
+    app.name,
+    app.status,
+    formatVersion(app.currentRelease),
+    String(app.instances),
+    app.url,
+    relativeTime(app.lastDeployAt),
+  ]);
+  table(['NAME', 'STATUS', 'RELEASE', 'INSTANCES', 'URL', 'DEPLOYED'], rows).forEach((line) => ctx.io.out(line));
+}
+
+async function createApp(ctx: CommandContext): Promise<void> {
+  const app = await withProgress(ctx, `Creating ${ctx.app}`, (api) => api.post<App>('/apps', { name: ctx.app }));
+  if (printedJson(ctx, app)) return;
+  ctx.io.out(`${app.url} | ${app.gitUrl}`);
+}
+
+async function showApp(ctx: CommandContext): Promise<void> {
+  const app = await ctx.api().get<App>(appPath(ctx.app));
+  if (printedJson(ctx, app)) return;
+  const dated = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso)})` : '-');
+  ctx.io.out(`=== ${app.name}`);
+  const pairs: Array<[string, string]> = [
+    ['Status', app.status],
+    ['Release', formatVersion(app.currentRelease)],
+    ['Instances', String(app.instances)],
+    ['Web URL', app.url],
+    ['Git URL', app.gitUrl],
+    ['Domains', app.domains.join(', ') || '-'],
+    ['Created', dated(app.createdAt)],
+    ['Last deploy', dated(app.lastDeployAt)],
+  ];
+  keyValues(pairs).forEach((line) => ctx.io.out(line));
+}
+
+/** Deleting is irreversible, so the name has to be typed twice, as with Heroku. */
+async function destroyApp(ctx: CommandContext): Promise<void> {
+  const confirm = stringFlag(ctx, 'confirm');
+  if (confirm !== ctx.app) {
+    const given = confirm === undefined ? '' : ` ("${confirm}" does not match)`;
+    throw new CliError(`refusing to destroy "${ctx.app}"${given}: re-run with --confirm ${ctx.app}`);
+  }
+  const answer = await withProgress(ctx, `Destroying ${ctx.app} (all releases, config and instances)`, (api) =>
+    api.delete<{ deleted: string }>(appPath(ctx.app), { confirm }),
+  );
+  printedJson(ctx, answer);
+}
+
+export const appCommands: Command[] = [
+  { name: 'apps', usage: '', summary: 'list apps', run: listApps },
+  { name: 'apps:create', usage: 'APP', summary: 'create an app', app: true, run: createApp },
+  { name: 'apps:info', usage: 'APP', summary: 'show an app', app: true, run: showApp },
+  {
+    name: 'apps:destroy',
+    usage: 'APP --confirm APP',
+    summary: 'delete an app with its releases, config and instances',
+    app: true,
+    options: { confirm: { type: 'string' } },
+    run: destroyApp,
+  },
+];

@@ -1,0 +1,81 @@
+// deploy, releases, rollback
+import { ApiError, appPath } from '../client.ts';
+import { CliError, UsageError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
+import { formatVersion, relativeTime, table } from '../format.ts';
+import { parseVersion } from '../parse.ts';
+import type { Release } from '../types.ts';
+
+async function deploy(ctx: CommandContext): Promise<void> {
+  const image = stringFlag(ctx, 'image');
+  if (!image) throw new UsageError('--image is required');
+  try {
+    const release = await withProgress(
+      ctx,
+      `Deploying ${image} to ${ctx.app}`,
+      (api) => api.post<Release>(appPath(ctx.app, '/deploys'), { image }),
+      (release) => `done, ${formatVersion(release.version)}`,
+    );
+    printedJson(ctx, release);
+  } catch (error) {
+    throw explainFailedRelease(error);
+  }
+}
+
+/** A failed release comes back as 422 with the release attached; its reason is the useful part. */
+function explainFailedRelease(error: unknown): unknown {
+  if (!(error instanceof ApiError) || error.code !== 'release_failed') return error;
+  const release = error.body.release as Partial<Release> | undefined;
+  const reason = release?.failureReason || error.message;
+  const version = release?.version ? ` ${formatVersion(release.version)}` : '';
+  return new CliError(`release${version} failed: ${reason}`);
+}
+
+async function listReleases(ctx: CommandContext): Promise<void> {
+  const releases = await ctx.api().get<Release[]>(appPath(ctx.app, '/releases'));
+  if (printedJson(ctx, releases)) return;
+  if (releases.length === 0) return ctx.io.out(`${ctx.app} has no releases yet. Deploy with "berth deploy ${ctx.app} --image REF".`);
+  const rows = releases.map((release) => [
+    formatVersion(release.version) + (release.current ? ' *' : ''),
+    release.status,
+    release.description,
+    relativeTime(release.createdAt),
+  ]);
+  table(['VERSION', 'STATUS', 'DESCRIPTION', 'CREATED'], rows).forEach((line) => ctx.io.out(line));
+  if (releases.some((release) => release.current)) ctx.io.out('* current release');
+}
+
+async function rollback(ctx: CommandContext): Promise<void> {
+  const version = ctx.args[0] === undefined ? undefined : parseVersion(ctx.args[0]);
+  const target = version === undefined ? '' : ` to ${formatVersion(version)}`;
+  try {
+    const release = await withProgress(
+      ctx,
+      `Rolling back ${ctx.app}${target}`,
+      (api) => api.post<Release>(appPath(ctx.app, '/rollback'), version === undefined ? {} : { version }),
+      (release) => `done, ${formatVersion(release.version)}`,
+    );
+    printedJson(ctx, release);
+  } catch (error) {
+    throw explainFailedRelease(error);
+  }
+}
+
+export const releaseCommands: Command[] = [
+  {
+    name: 'deploy',
+    usage: 'APP --image REF',
+    summary: 'release a container image (waits until it is live)',
+    app: true,
+    options: { image: { type: 'string', short: 'i' } },
+    run: deploy,
+  },
+  { name: 'releases', usage: 'APP', summary: 'list releases, newest first', app: true, run: listReleases },
+  {
+    name: 'rollback',
+    usage: 'APP [vN]',
+    summary: 'release an earlier version again (default: the one before the current)',
+    app: true,
+    args: [0, 1],
+    run: rollback,
+  },
+];

@@ -1,0 +1,71 @@
+// The API's shapes as the CLI reads them (docs/api.md). Only what the CLI prints is relied on.
+
+export interface App {
+  name: string;
+  url: string;
+  gitUrl: string;
+  status: 'new' | 'running' | 'deploying' | 'failed' | 'stopped';
+  currentRelease: number | null;
+  instances: number;
+  domains: string[];
+  createdAt: string;
+  lastDeployAt: string | null;
+}
+
+export interface Formation {
+  type: string;
+  quantity: number;
+  memoryMB: number | null;
+  cpus: number | null;
+  command: string | null;
+}
+
+export interface Release {
+  version: number;
+  status: 'pending' | 'deploying' | 'succeeded' | 'failed';
+  description: string;
+  image: string;
+  imageId: string | null;
+  configKeys: string[];
+  formation: Formation[];
+  createdAt: string;
+  finishedAt: string | null;
+  failureReason: string | null;
+  current: boolean;
+}
+
+export interface Instance {
+  name: string;
+  type: string;
+  index: number;
+  release: number;
+  state: string;
+  host: string;
+  hostPort: number | null;
+  startedAt: string | null;
+  restartCount: number;
+  containerId: string;
+}
+
+export interface LogLine {
+  time: string;
+  process: string;
+  index: number | null;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface Domain {
+  hostname: string;
+  kind: 'default' | 'custom';
+}
+
+/** One entry of PATCH /formation's `updates`. */
+export interface FormationUpdate {
+  type: string;
+  quantity?: number;
+  memoryMB?: number;
+  cpus?: number;
+}
+
+export type ConfigVars = Record<string, string>;
