@@ -1,4 +1,5 @@
 // Server settings, all from the environment so one binary serves dev, tests and production alike.
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface Config {
@@ -17,6 +18,26 @@ export interface Config {
   drainSec: number;            // old instances keep running this long after the route switched
   stopTimeoutSec: number;      // SIGTERM → SIGKILL grace
   maxBodyBytes: number;
+  // Builds (git push)
+  maxPushBytes: number;         // a push larger than this is refused
+  buildTimeoutSec: number;
+  buildConcurrency: number;     // builds of different apps running at once
+  releaseCommandTimeoutSec: number;
+  keepReleaseImages: number;    // images of older releases are deleted from the registry beyond this
+  stacks: { node: string; static: string; generic: string };
+  /** PEM bundle builds trust (TLS-intercepting proxies); null: none. */
+  buildCaFile: string | null;
+}
+
+/** The extra CAs this host trusts (Debian's update-ca-certificates folder), which a build must trust too. */
+function defaultBuildCa(env: NodeJS.ProcessEnv): string | null {
+  if (env.BERTH_BUILD_CA_FILE !== undefined) return env.BERTH_BUILD_CA_FILE || null;
+  const dir = '/usr/local/share/ca-certificates';
+  try {
+    return fs.readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.crt')) ? dir : null;
+  } catch {
+    return null;
+  }
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
@@ -46,5 +67,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     drainSec: int(env, 'BERTH_DRAIN_SECONDS', 3),
     stopTimeoutSec: int(env, 'BERTH_STOP_TIMEOUT', 10),
     maxBodyBytes: int(env, 'BERTH_MAX_BODY_BYTES', 1024 * 1024),
+    maxPushBytes: int(env, 'BERTH_MAX_PUSH_MB', 512) * 1024 * 1024,
+    buildTimeoutSec: int(env, 'BERTH_BUILD_TIMEOUT', 900),
+    buildConcurrency: Math.max(1, int(env, 'BERTH_BUILD_CONCURRENCY', 2)),
+    releaseCommandTimeoutSec: int(env, 'BERTH_RELEASE_TIMEOUT', 600),
+    keepReleaseImages: Math.max(1, int(env, 'BERTH_KEEP_RELEASES', 5)),
+    // Local images made by scripts/base-images.sh, so a fresh install builds offline; point these at
+    // Docker Hub images (node:24-bookworm-slim, debian:bookworm-slim) where the internet is reachable.
+    stacks: {
+      node: env.BERTH_STACK_NODE ?? 'berth/node:24',
+      static: env.BERTH_STACK_STATIC ?? 'berth/node:24',
+      generic: env.BERTH_STACK_GENERIC ?? 'berth/debian:bookworm',
+    },
+    buildCaFile: defaultBuildCa(env),
   };
 }

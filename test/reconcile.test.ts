@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
@@ -38,9 +40,13 @@ test('killed mid-deploy: the app keeps serving, and restart rolls the interrupte
   for (let i = 0; i < 5; i++) assert.match((await viaRouter(caddy.httpPort, host)).body, /hello from v1 web\.1/);
 
   // An orphan: a Berth-labelled container of an app the database does not know.
-  docker('run', '-d', '--label', 'berth.managed=1', '--label', 'berth.app=orphan-app', '--label', 'berth.release=1',
+  const owner = readFileSync(join(berth.dataDir, 'installation-id'), 'utf8').trim();
+  docker('run', '-d', '--label', 'berth.managed=1', '--label', `berth.owner=${owner}`, '--label', 'berth.app=orphan-app', '--label', 'berth.release=1',
     '--label', 'berth.process=web', '--label', 'berth.index=1', '--label', 'berth.generation=0',
     '--name', `berth-orphan-${Date.now()}`, TEST_IMAGE);
+  // A container of another Berth installation sharing this engine: not ours to remove.
+  docker('run', '-d', '--label', 'berth.managed=1', '--label', 'berth.owner=someone-else', '--label', 'berth.app=orphan-app',
+    '--name', `berth-foreign-${Date.now()}`, TEST_IMAGE);
 
   await berth.start();
   const releases = await berth.ok('GET', `/apps/${app}/releases`);
@@ -50,7 +56,8 @@ test('killed mid-deploy: the app keeps serving, and restart rolls the interrupte
   assert.equal(releases[1].current, true);
   const ps = await berth.ok('GET', `/apps/${app}/ps`);
   assert.deepEqual(ps.map((i: any) => `${i.name}@v${i.release}`), ['web.1@v1']);
-  assert.equal(docker('ps', '-aq', '--filter', 'label=berth.app=orphan-app'), '');
+  assert.equal(docker('ps', '-aq', '--filter', 'label=berth.app=orphan-app', '--filter', `label=berth.owner=${owner}`), '');
+  assert.notEqual(docker('ps', '-q', '--filter', 'label=berth.owner=someone-else'), '', 'the other installation keeps its container');
   assert.match((await viaRouter(caddy.httpPort, host)).body, /hello from v1 web\.1/);
   // Config is what v1 ran with, and the next deploy works normally.
   const next = await berth.ok('PATCH', `/apps/${app}/config`, { GREETING: 'after-restart' });
@@ -60,7 +67,6 @@ test('killed mid-deploy: the app keeps serving, and restart rolls the interrupte
 
 test('a container removed while Berth was down is re-created on start; a stray route is restored', async () => {
   const [before] = await berth.ok("GET", `/apps/${app}/ps`);
-  if (!before) console.log(berth.output.slice(-3000), docker("ps", "-a", "--filter", `label=berth.app=${app}`));
   await berth.kill('SIGKILL');
   docker('rm', '-f', before.containerId);
   await berth.start();

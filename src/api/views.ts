@@ -25,6 +25,7 @@ export function appView(app: AppRow, extra: { domains: string[]; instances: Inst
     name: app.name,
     url: appUrl(app.name, ctx),
     gitUrl: `${ctx.publicUrl}/git/${app.name}.git`,
+    deployBranch: app.deployBranch,
     status: appStatus(app, extra.formation, extra.instances, extra.lastRelease),
     currentRelease: app.currentRelease,
     instances: extra.instances.filter((i) => i.state === 'running').length,

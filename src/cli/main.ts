@@ -8,6 +8,7 @@ import { appCommands } from './commands/apps.ts';
 import { authCommands } from './commands/auth.ts';
 import { configCommands } from './commands/config.ts';
 import { domainCommands } from './commands/domains.ts';
+import { gitCommands } from './commands/git.ts';
 import { logsCommands } from './commands/logs.ts';
 import { psCommands } from './commands/ps.ts';
 import { releaseCommands } from './commands/releases.ts';
@@ -44,6 +45,7 @@ const COMMANDS: Command[] = [
   ...psCommands,
   ...logsCommands,
   ...domainCommands,
+  ...gitCommands,
   helpCommand,
   versionCommand,
 ];

@@ -1,6 +1,7 @@
 // The API's shapes as the CLI reads them (docs/api.md). Only what the CLI prints is relied on.
 
 export interface App {
+  deployBranch: string;
   name: string;
   url: string;
   gitUrl: string;

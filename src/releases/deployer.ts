@@ -9,7 +9,7 @@ import { AppLocks } from './app-lock.ts';
 import type { Converger, Progress } from './converge.ts';
 import { BerthError, badRequest } from '../shared/errors.ts';
 import { checkImageRef } from '../shared/validation.ts';
-import { applyFormationUpdates, defaultFormation, type FormationUpdate } from './formation.ts';
+import { applyFormationUpdates, defaultFormation, formationForProcesses, type FormationUpdate } from './formation.ts';
 
 export interface DeployerDeps {
   apps: AppsStore;
@@ -18,6 +18,17 @@ export interface DeployerDeps {
   converger: Converger;
   domain: string;
   maxInstancesPerProcess: number;
+  releaseCommandTimeoutSec: number;
+}
+
+/** What a build hands over to be released. */
+export interface BuiltImage {
+  imageRef: string;
+  imageId: string;
+  imageDigest: string | null;
+  processes: Record<string, string>;
+  releaseCommand: string | null;
+  description: string;
 }
 
 export class Deployer {
@@ -49,6 +60,18 @@ export class Deployer {
         config: this.deps.apps.config(app.id), formation, createdBy: actor,
       }, () => {}, progress);
     });
+  }
+
+  /** Releases an image a build just made. The caller holds the app's lock: the push waited for it. */
+  async releaseBuiltUnlocked(appName: string, built: BuiltImage, actor: string, progress: Progress): Promise<ReleaseRow> {
+    const app = this.deps.apps.get(appName);
+    const before = this.deps.apps.formation(app.id);
+    const formation = formationForProcesses(before, built.processes);
+    this.deps.apps.replaceFormation(app.id, formation);
+    return this.rollOut(app, {
+      description: built.description, imageRef: built.imageRef, imageId: built.imageId, imageDigest: built.imageDigest,
+      config: this.deps.apps.config(app.id), formation, createdBy: actor,
+    }, () => this.deps.apps.replaceFormation(app.id, before), progress, built.releaseCommand);
   }
 
   setConfig(appName: string, changes: Record<string, string | null>, actor: string): Promise<ReleaseRow> {
@@ -159,8 +182,20 @@ export class Deployer {
     return candidate;
   }
 
+  /** The Procfile's `release:` command (migrations): once, with the new image and config, before going live. */
+  private async runReleaseCommand(app: string, release: ReleaseRow, command: string, progress?: Progress): Promise<void> {
+    progress?.(`Running release command: ${command}`);
+    const code = await this.deps.runtime.runOnce({
+      app, release: release.version, image: release.imageId!, command: ['/bin/sh', '-c', command],
+      env: { ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, BERTH_PROCESS: 'release', DYNO: 'release.1' },
+      memoryMB: null, timeoutSec: this.deps.releaseCommandTimeoutSec,
+    }, (line) => progress?.(`release: ${line}`));
+    if (code !== 0) throw new Error(`the release command exited with code ${code}`);
+  }
+
   /** Records the release, rolls it out, and settles its status; `undo` puts user state back on failure. */
-  private async rollOut(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, undo: () => void, progress?: Progress): Promise<ReleaseRow> {
+  private async rollOut(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, undo: () => void, progress?: Progress,
+    releaseCommand: string | null = null): Promise<ReleaseRow> {
     if (!draft.imageId) {
       const release = this.deps.releases.create({ ...draft, appId: app.id, status: 'succeeded' });
       this.deps.apps.update(app.id, { currentRelease: release.version });
@@ -170,6 +205,7 @@ export class Deployer {
     this.deps.apps.update(app.id, { deployingRelease: release.version });
     progress?.(`Releasing v${release.version}: ${release.description}`);
     try {
+      if (releaseCommand) await this.runReleaseCommand(app.name, release, releaseCommand, progress);
       await this.deps.converger.converge({
         app: app.name, formation: draft.formation, hostnames: this.hostnames(app),
         release: { version: release.version, image: draft.imageId, config: draft.config },

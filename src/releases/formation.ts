@@ -13,6 +13,20 @@ export function defaultFormation(): FormationEntry[] {
   return [{ type: 'web', quantity: 1, memoryMB: null, cpus: null, command: null, generation: 0 }];
 }
 
+/**
+ * The formation after a build: one entry per Procfile process type, keeping the scale and size users set
+ * for types that stay; new types start like Heroku's: web at 1, others at 0. No Procfile (processes = {}):
+ * a single web running the image's own command.
+ */
+export function formationForProcesses(current: FormationEntry[], processes: Record<string, string>): FormationEntry[] {
+  const types = Object.keys(processes).length ? Object.entries(processes) : [['web', null] as const];
+  return types.map(([type, command]) => {
+    const existing = current.find((f) => f.type === type);
+    if (existing) return { ...existing, command };
+    return { type, quantity: type === 'web' ? 1 : 0, memoryMB: null, cpus: null, command, generation: 0 };
+  });
+}
+
 export function applyFormationUpdates(current: FormationEntry[], updates: FormationUpdate[], maxQuantity: number): FormationEntry[] {
   if (!Array.isArray(updates) || updates.length === 0) throw badRequest('bad_request', 'Give at least one process type to change, like web=2.');
   const next = current.map((f) => ({ ...f }));

@@ -50,6 +50,17 @@ export interface LogLine {
 
 export interface LogOptions { tail: number; follow: boolean; signal?: AbortSignal }
 
+/** A container run to completion: the release phase, and later `berth run`. */
+export interface OneOffSpec {
+  app: string;
+  release: number;
+  image: string;
+  command: string[];
+  env: Record<string, string>;
+  memoryMB: number | null;
+  timeoutSec: number;            // killed after this long: a hung migration must not hold the deploy forever
+}
+
 export interface Runtime {
   /** Creates and starts the container; resolves once the engine reports it started. */
   start(spec: InstanceSpec): Promise<Instance>;
@@ -61,4 +72,6 @@ export interface Runtime {
   resolveImage(ref: string): Promise<ImageInfo | null>;
   /** Log lines of every instance of the app, oldest first; with follow, new instances are picked up too. */
   logs(app: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** Runs a one-off container to its end, passing each output line on; resolves with its exit code. */
+  runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number>;
 }

@@ -7,6 +7,7 @@ import { openDb } from '../state/db.ts';
 import { AppsStore } from '../state/apps-store.ts';
 import { ReleasesStore } from '../state/releases-store.ts';
 import { AuthStore } from '../state/auth-store.ts';
+import { BuildsStore } from '../state/builds-store.ts';
 import { DockerRuntime } from '../runtime/docker/index.ts';
 import { CaddyRouter } from '../router/caddy/index.ts';
 import { PortAllocator } from '../releases/ports.ts';
@@ -14,7 +15,7 @@ import { Converger } from '../releases/converge.ts';
 import { Deployer } from '../releases/deployer.ts';
 import { reconcile } from '../releases/reconcile.ts';
 import { createApi } from '../api/app.ts';
-import { ensureAdmin } from './bootstrap.ts';
+import { ensureAdmin, installationId } from './bootstrap.ts';
 import { VERSION } from '../version.ts';
 
 const RECONCILE_RETRY_MS = 10_000;
@@ -26,11 +27,13 @@ async function main(): Promise<void> {
   const apps = new AppsStore(db);
   const releases = new ReleasesStore(db);
   const auth = new AuthStore(db);
-  const runtime = new DockerRuntime({ socketPath: config.dockerSocket });
+  const builds = new BuildsStore(db);
+  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, owner: installationId(config.dataDir) });
   const router = new CaddyRouter({ adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort });
   const converger = new Converger(runtime, router, new PortAllocator(config.portRange), config);
   const deployer = new Deployer({
     apps, releases, runtime, converger, domain: config.domain, maxInstancesPerProcess: config.maxInstancesPerProcess,
+    releaseCommandTimeoutSec: config.releaseCommandTimeoutSec,
   });
 
   const token = ensureAdmin(auth, config.dataDir);
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   await reconcileUntilDone();
 
   const api = createApi({
-    apps, releases, auth, deployer, runtime, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
+    apps, releases, auth, builds, deployer, runtime, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view: { domain: config.domain, httpPort: config.httpPort, httpsPort: config.httpsPort, publicUrl },
   });
   const server = serve({ fetch: api.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => {

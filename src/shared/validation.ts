@@ -5,6 +5,8 @@ export const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
 export const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
 export const MAX_CONFIG_VALUE = 32 * 1024;
+// Set by Berth in every container; BERTH_DOCKERFILE and BERTH_BUILD_ARGS stay settable (build settings).
+const RESERVED_CONFIG_KEYS = new Set(['PORT', 'DYNO', 'BERTH_APP', 'BERTH_RELEASE', 'BERTH_PROCESS']);
 // Lowercase DNS names: labels of 1-63 letters, digits and inner hyphens, at least two labels.
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -21,7 +23,7 @@ export function checkConfigKey(key: string): string {
     throw badRequest('invalid_config_key',
       `Invalid config key ${JSON.stringify(key)}: use letters, digits and underscores, not starting with a digit.`);
   }
-  if (key === 'PORT' || key.startsWith('BERTH_')) {
+  if (RESERVED_CONFIG_KEYS.has(key)) {
     throw badRequest('invalid_config_key', `Config key ${key} is set by Berth and cannot be changed.`);
   }
   return key;
@@ -57,4 +59,12 @@ export function checkImageRef(ref: unknown): string {
     throw badRequest('invalid_image', `Invalid image reference ${JSON.stringify(ref)}.`);
   }
   return ref;
+}
+
+/** A git branch name a user may choose to deploy from (a safe subset of git's own ref rules). */
+export function checkBranchName(raw: unknown): string {
+  const ok = typeof raw === 'string' && /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(raw)
+    && !raw.includes('..') && !raw.includes('//') && !raw.endsWith('/') && !raw.endsWith('.lock') && !raw.endsWith('.');
+  if (!ok) throw badRequest('invalid_branch', `Invalid branch name ${JSON.stringify(raw)}.`);
+  return raw as string;
 }

@@ -53,4 +53,18 @@ export const migrations: string[] = [
      hostname TEXT PRIMARY KEY,
      app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
      created_at TEXT NOT NULL);`,
+  `ALTER TABLE apps ADD COLUMN deploy_branch TEXT NOT NULL DEFAULT 'main';
+   CREATE TABLE builds (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+     status TEXT NOT NULL,
+     commit_sha TEXT NOT NULL,
+     ref TEXT NOT NULL,
+     kind TEXT,
+     release_version INTEGER,
+     pushed_by TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     error TEXT);
+   CREATE INDEX builds_app ON builds(app_id, id);`,
 ];

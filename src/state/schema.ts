@@ -23,6 +23,7 @@ export const apps = sqliteTable('apps', {
   currentRelease: integer('current_release'),     // version now serving, null before the first deploy
   deployingRelease: integer('deploying_release'), // version being rolled out, null when idle
   lastDeployAt: text('last_deploy_at'),
+  deployBranch: text('deploy_branch').notNull().default('main'), // the git branch whose pushes deploy
 });
 
 export const releases = sqliteTable('releases', {
@@ -41,6 +42,20 @@ export const releases = sqliteTable('releases', {
   finishedAt: text('finished_at'),
   failureReason: text('failure_reason'),
 }, (t) => [uniqueIndex('releases_app_version').on(t.appId, t.version)]);
+
+export const builds = sqliteTable('builds', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
+  status: text('status').notNull(), // building | succeeded | failed
+  commitSha: text('commit_sha').notNull(),
+  ref: text('ref').notNull(),
+  kind: text('kind'),
+  releaseVersion: integer('release_version'),
+  pushedBy: text('pushed_by').notNull(),
+  startedAt: text('started_at').notNull(),
+  finishedAt: text('finished_at'),
+  error: text('error'),
+});
 
 export const configVars = sqliteTable('config_vars', {
   appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),

@@ -4,7 +4,7 @@ import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { appView } from '../views.ts';
-import { checkAppName } from '../../shared/validation.ts';
+import { checkAppName, checkBranchName } from '../../shared/validation.ts';
 import { badRequest } from '../../shared/errors.ts';
 import type { AppRow } from '../../state/apps-store.ts';
 import type { Instance } from '../../runtime/types.ts';
@@ -32,6 +32,19 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
   api.get('/:app', async (c) => {
     const app = s.apps.get(c.req.param('app'));
     return c.json(view(app, await s.runtime.list(app.name)));
+  });
+
+  api.patch('/:app', async (c) => {
+    const app = s.apps.get(c.req.param('app'));
+    const body = await jsonBody(c);
+    if (body.deployBranch === undefined) throw badRequest('bad_request', 'Nothing to change: expected {"deployBranch": "main"}.');
+    s.apps.update(app.id, { deployBranch: checkBranchName(body.deployBranch) });
+    return c.json(view(s.apps.get(app.name), await s.runtime.list(app.name)));
+  });
+
+  api.get('/:app/builds', (c) => {
+    const app = s.apps.get(c.req.param('app'));
+    return c.json(s.builds.list(app.id));
   });
 
   api.delete('/:app', async (c) => {

@@ -3,6 +3,7 @@ import { ApiClient, ApiError } from '../client.ts';
 import { CliError, stringFlag, type Command, type CommandContext } from '../command.ts';
 import { DEFAULT_API_URL, loadCredentials, removeCredentials, saveCredentials } from '../credentials.ts';
 import { promptHidden, readAllStdin } from '../prompt.ts';
+import { installCredentialHelper } from './git.ts';
 
 async function readToken(ctx: CommandContext): Promise<string> {
   const token = stringFlag(ctx, 'token') ?? (process.stdin.isTTY ? await promptHidden('Berth API token: ') : await readAllStdin());
@@ -27,6 +28,13 @@ async function login(ctx: CommandContext): Promise<void> {
   await verifyToken(api, token);
   const file = saveCredentials(ctx.env, { api, token });
   ctx.io.out(`Logged in to ${api} (token saved in ${file})`);
+  if (ctx.flags['no-git'] !== true) {
+    try {
+      ctx.io.out(`git pushes to ${api} will use this token (${installCredentialHelper(api)})`);
+    } catch (error) {
+      ctx.io.err(`berth: could not install the git credential helper: ${(error as Error).message}`);
+    }
+  }
 }
 
 /** A damaged credentials file must not stop the login that replaces it. */
@@ -45,9 +53,9 @@ async function logout(ctx: CommandContext): Promise<void> {
 export const authCommands: Command[] = [
   {
     name: 'login',
-    usage: '[--api URL] [--token T]',
+    usage: '[--api URL] [--token T] [--no-git]',
     summary: 'store the API URL and token (token also read from stdin or a prompt)',
-    options: { api: { type: 'string' }, token: { type: 'string' } },
+    options: { api: { type: 'string' }, token: { type: 'string' }, 'no-git': { type: 'boolean' } },
     run: login,
   },
   { name: 'logout', usage: '', summary: 'forget the stored token', run: logout },

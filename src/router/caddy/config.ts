@@ -1,0 +1,176 @@
+// Pure builders for the pieces of Caddy JSON config Berth owns, and the reverse mapping.
+// Everything Berth creates carries an "@id" so it can be addressed with /id/<id>.
+import type { AppRoute, Upstream } from '../types.ts';
+
+export const SERVER_NAME = 'berth';
+export const SERVER_PATH = `/config/apps/http/servers/${SERVER_NAME}`;
+export const ROUTES_PATH = `${SERVER_PATH}/routes`;
+export const CATCH_ALL_ID = 'berth-catch-all';
+export const INTERNAL_TLS_POLICY_ID = 'berth-internal-tls';
+const APP_ROUTE_PREFIX = 'berth-app-';
+
+export const CATCH_ALL_BODY = 'No Berth app is configured for this hostname.';
+export const noInstanceBody = (app: string): string => `No instance of ${app} is running.`;
+
+export interface BaseOptions {
+  httpPort: number;
+  httpsPort: number;
+  listenHost?: string;     // e.g. 127.0.0.1; all interfaces when absent
+  internalTls?: boolean;   // every name gets a certificate from Caddy's internal CA
+}
+
+// Loose shapes: only the fields Berth reads or writes.
+export type CaddyHandler = Record<string, unknown> & { handler: string };
+export interface CaddyRoute {
+  '@id'?: string;
+  match?: Array<{ host?: string[] }>;
+  handle?: CaddyHandler[];
+  terminal?: boolean;
+}
+export interface CaddyServer {
+  listen: string[];
+  automatic_https?: { disable_redirects?: boolean };
+  routes?: CaddyRoute[];
+}
+export interface TlsPolicy {
+  '@id'?: string;
+  subjects?: string[];
+  issuers?: Array<{ module: string }>;
+  disable_ocsp_stapling?: boolean;
+}
+
+export const appRouteId = (app: string): string => APP_ROUTE_PREFIX + app;
+
+export function appFromRouteId(id: unknown): string | null {
+  return typeof id === 'string' && id.startsWith(APP_ROUTE_PREFIX) ? id.slice(APP_ROUTE_PREFIX.length) : null;
+}
+
+export function listenAddresses(opts: BaseOptions): string[] {
+  const host = opts.listenHost ?? '';
+  return [`${host}:${opts.httpPort}`, `${host}:${opts.httpsPort}`];
+}
+
+/**
+ * One server for both ports: Caddy serves plain HTTP on the listener whose port equals
+ * apps.http.http_port and TLS on the others. Redirects are off so plain HTTP keeps working.
+ */
+export function buildServer(opts: BaseOptions, routes: CaddyRoute[] = []): CaddyServer {
+  return {
+    listen: listenAddresses(opts),
+    automatic_https: { disable_redirects: true },
+    routes: [...routes, buildCatchAllRoute()],
+  };
+}
+
+/** Without it Caddy answers unknown hosts with an empty 200, which looks like a broken app. */
+export function buildCatchAllRoute(): CaddyRoute {
+  return { '@id': CATCH_ALL_ID, handle: [textResponse(404, CATCH_ALL_BODY)], terminal: true };
+}
+
+export function buildHttpApp(opts: BaseOptions): Record<string, unknown> {
+  return { http_port: opts.httpPort, https_port: opts.httpsPort, servers: { [SERVER_NAME]: buildServer(opts) } };
+}
+
+/** A router must not edit the host's trust store as a side effect; `caddy trust` does it on request. */
+export function buildPkiApp(): Record<string, unknown> {
+  return { certificate_authorities: { local: { install_trust: false } } };
+}
+
+export function buildTlsApp(policy: TlsPolicy): Record<string, unknown> {
+  return { automation: { policies: [policy] } };
+}
+
+/** All apps Berth needs, for a Caddy that has none configured yet. */
+export function buildBaseApps(opts: BaseOptions): Record<string, unknown> {
+  return { http: buildHttpApp(opts), tls: buildTlsApp(buildInternalTlsPolicy([])), pki: buildPkiApp() };
+}
+
+export function isInternalHostname(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost');
+}
+
+/**
+ * Always with explicit subjects: a policy without subjects would apply to every name,
+ * including sites of the user's own servers. "localhost" keeps the list from ever being empty.
+ */
+export function buildInternalTlsPolicy(names: string[]): TlsPolicy {
+  return {
+    '@id': INTERNAL_TLS_POLICY_ID,
+    subjects: sortedUnique(['localhost', ...names]),
+    issuers: [{ module: 'internal' }],
+    // The internal CA has no OCSP responder: stapling would only log a warning per certificate per reload.
+    disable_ocsp_stapling: true,
+  };
+}
+
+/** The names that get certificates from the internal CA: *.localhost, or all of them with internalTls. */
+export function internalNamesOf(hostnames: string[], internalTls = false): string[] {
+  return sortedUnique(internalTls ? hostnames : hostnames.filter(isInternalHostname));
+}
+
+export function normalizeRoute(route: AppRoute): AppRoute {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(route.app)) throw new Error(`invalid app name for a route: "${route.app}"`);
+  const hostnames = sortedUnique(route.hostnames.map((h) => h.trim().toLowerCase()).filter(Boolean));
+  // An empty host matcher would be dropped by Caddy and the route would then match every host.
+  if (hostnames.length === 0) throw new Error(`route for app ${route.app} needs at least one hostname`);
+  return { app: route.app, hostnames, upstreams: route.upstreams.map((u) => ({ host: u.host, port: u.port })) };
+}
+
+export function buildAppRoute(route: AppRoute): CaddyRoute {
+  return {
+    '@id': appRouteId(route.app),
+    match: [{ host: [...route.hostnames] }],
+    handle: [route.upstreams.length > 0 ? reverseProxy(route.upstreams) : textResponse(503, noInstanceBody(route.app))],
+    terminal: true,
+  };
+}
+
+function reverseProxy(upstreams: Upstream[]): CaddyHandler {
+  return {
+    handler: 'reverse_proxy',
+    upstreams: upstreams.map((u) => ({ dial: formatDial(u) })),
+    // Retrying for a few seconds hides an instance that just went away during a deploy.
+    load_balancing: { selection_policy: { policy: 'round_robin' }, try_duration: '5s', try_interval: '250ms' },
+    health_checks: { passive: { fail_duration: '10s', max_fails: 1 } },
+  };
+}
+
+function textResponse(status: number, body: string): CaddyHandler {
+  return {
+    handler: 'static_response',
+    status_code: status,
+    headers: { 'Content-Type': ['text/plain; charset=utf-8'] },
+    body,
+  };
+}
+
+/** Reads back a route Berth wrote; null for routes that are not Berth app routes. */
+export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
+  const app = appFromRouteId(raw['@id']);
+  if (app === null) return null;
+  const hostnames = raw.match?.[0]?.host ?? [];
+  const handler = raw.handle?.[0];
+  const dials = handler?.handler === 'reverse_proxy' ? (handler.upstreams as Array<{ dial?: string }> | undefined) ?? [] : [];
+  const upstreams = dials.flatMap((u) => (typeof u.dial === 'string' ? [parseDial(u.dial)] : []));
+  return { app, hostnames: [...hostnames], upstreams };
+}
+
+export function formatDial(u: Upstream): string {
+  return u.host.includes(':') ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`;
+}
+
+export function parseDial(dial: string): Upstream {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(dial);
+  if (!m) throw new Error(`unexpected upstream address in Caddy config: "${dial}"`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+export function sameStringSet(a: readonly string[], b: readonly string[]): boolean {
+  const x = sortedUnique(a);
+  const y = sortedUnique(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+function sortedUnique(values: readonly string[]): string[] {
+  return [...new Set(values)].sort();
+}

@@ -1,0 +1,191 @@
+// The Router implemented with Caddy's admin API. Every change is a targeted edit of one
+// object (addressed by its @id); Caddy's full-config /load is used only on an empty Caddy.
+import { isDeepStrictEqual } from 'node:util';
+import type { AppRoute, Router } from '../types.ts';
+import { CaddyAdminClient, CaddyAdminError } from './admin-client.ts';
+import {
+  CATCH_ALL_ID, INTERNAL_TLS_POLICY_ID, ROUTES_PATH, SERVER_PATH,
+  appRouteId, buildAppRoute, buildBaseApps, buildCatchAllRoute, buildHttpApp, buildInternalTlsPolicy,
+  buildPkiApp, buildServer, buildTlsApp, internalNamesOf, listenAddresses, normalizeRoute, parseAppRoute,
+} from './config.ts';
+import type { BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.ts';
+
+export interface CaddyRouterOptions extends BaseOptions {
+  adminUrl: string;        // e.g. http://127.0.0.1:2019
+  timeoutMs?: number;      // per admin API request
+}
+
+type JsonObject = Record<string, unknown>;
+
+export class CaddyRouter implements Router {
+  readonly #client: CaddyAdminClient;
+  readonly #base: BaseOptions;
+  readonly #adminListen: string;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: CaddyRouterOptions) {
+    this.#client = new CaddyAdminClient(opts.adminUrl, { timeoutMs: opts.timeoutMs });
+    this.#base = { httpPort: opts.httpPort, httpsPort: opts.httpsPort, listenHost: opts.listenHost, internalTls: opts.internalTls };
+    this.#adminListen = adminListenAddress(opts.adminUrl);
+  }
+
+  ensureBase(): Promise<void> {
+    return this.#exclusive(() => this.#ensureBase());
+  }
+
+  setRoute(route: AppRoute): Promise<void> {
+    const normalized = normalizeRoute(route);
+    return this.#exclusive(() => this.#setRoute(normalized));
+  }
+
+  removeRoute(app: string): Promise<void> {
+    return this.#exclusive(() => this.#removeRoute(app));
+  }
+
+  listRoutes(): Promise<AppRoute[]> {
+    return this.#exclusive(() => this.#readAppRoutes());
+  }
+
+  // Read-then-write sequences must not interleave, or two inserts could duplicate an @id.
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const attempt = () => retryTransient(task);
+    const run = this.#queue.then(attempt, attempt);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #ensureBase(): Promise<void> {
+    const root = await this.#client.get<JsonObject | null>('/config/');
+    if (!root?.apps) {
+      // Nothing configured: one /load, keeping admin/logging/storage settings as they are.
+      const admin = root?.admin ?? { listen: this.#adminListen };
+      await this.#client.load({ ...root, admin, apps: buildBaseApps(this.#base) });
+      return;
+    }
+    await this.#ensureHttpServer();
+    await this.#ensureCatchAllLast();
+    if ((await this.#client.get('/config/apps/pki')) === null) await this.#client.post('/config/apps/pki', buildPkiApp());
+    await this.#syncTlsPolicy(await this.#readAppRoutes());
+  }
+
+  async #ensureHttpServer(): Promise<void> {
+    const http = await this.#client.get<JsonObject | null>('/config/apps/http');
+    if (http === null) return this.#client.post('/config/apps/http', buildHttpApp(this.#base));
+    if (http.http_port !== this.#base.httpPort) await this.#client.post('/config/apps/http/http_port', this.#base.httpPort);
+    if (http.https_port !== this.#base.httpsPort) await this.#client.post('/config/apps/http/https_port', this.#base.httpsPort);
+    const servers = http.servers as Record<string, CaddyServer> | undefined;
+    if (!servers) return this.#client.post('/config/apps/http/servers', { berth: buildServer(this.#base) });
+    const server = servers.berth;
+    if (!server) return this.#client.post(SERVER_PATH, buildServer(this.#base));
+    const listen = listenAddresses(this.#base);
+    // PATCH replaces; POST on an existing array would append to it.
+    if (!isDeepStrictEqual(server.listen, listen)) await this.#client.patch(`${SERVER_PATH}/listen`, listen);
+    if (server.automatic_https?.disable_redirects !== true) {
+      await this.#client.post(`${SERVER_PATH}/automatic_https`, { ...server.automatic_https, disable_redirects: true });
+    }
+  }
+
+  async #ensureCatchAllLast(): Promise<void> {
+    const routes = await this.#client.get<CaddyRoute[] | null>(ROUTES_PATH);
+    const catchAll = buildCatchAllRoute();
+    if (routes === null) return this.#client.post(ROUTES_PATH, [catchAll]);
+    if (isDeepStrictEqual(routes.at(-1), catchAll) && routes.filter(isCatchAll).length === 1) return;
+    // One replace of the route list, so there is never a moment without a catch-all.
+    await this.#client.patch(ROUTES_PATH, [...routes.filter((r) => !isCatchAll(r)), catchAll]);
+  }
+
+  async #setRoute(route: AppRoute): Promise<void> {
+    const id = appRouteId(route.app);
+    const previous = await this.#client.getOrNull<CaddyRoute>(`/id/${id}`);
+    const previousHosts = previous?.match?.[0]?.host ?? [];
+    if (!isDeepStrictEqual(this.#internalNames(previousHosts), this.#internalNames(route.hostnames))) {
+      // Policy first: certificates for new names must come from the internal CA from the start.
+      const others = (await this.#readAppRoutes()).filter((r) => r.app !== route.app);
+      await this.#syncTlsPolicy([...others, route]);
+    }
+    if (previous) await this.#client.patch(`/id/${id}`, buildAppRoute(route));
+    else await this.#insertBeforeCatchAll(buildAppRoute(route));
+  }
+
+  async #insertBeforeCatchAll(route: CaddyRoute): Promise<void> {
+    try {
+      await this.#client.put(`${ROUTES_PATH}/0`, route); // PUT on an array index inserts there
+    } catch (err) {
+      if (!(err instanceof CaddyAdminError && err.isMissing)) throw err;
+      // Berth's server is gone (e.g. Caddy restarted without --resume): recreate it, then retry.
+      await this.#ensureBase();
+      await this.#client.put(`${ROUTES_PATH}/0`, route);
+    }
+  }
+
+  async #removeRoute(app: string): Promise<void> {
+    const id = appRouteId(app);
+    const previous = await this.#client.getOrNull<CaddyRoute>(`/id/${id}`);
+    if (!previous) return;
+    // Duplicate @ids can only come from writers outside this process; remove them all (bounded).
+    for (let i = 0; i < 10 && (await this.#client.deleteIfExists(`/id/${id}`)); i++);
+    if (this.#internalNames(previous.match?.[0]?.host ?? []).length > 0) await this.#syncTlsPolicy(await this.#readAppRoutes());
+  }
+
+  async #readAppRoutes(): Promise<AppRoute[]> {
+    const routes = (await this.#client.getOrNull<CaddyRoute[]>(ROUTES_PATH)) ?? [];
+    return routes.map(parseAppRoute).filter((r): r is AppRoute => r !== null);
+  }
+
+  /** Makes the internal-CA policy list exactly the internal names of the given routes (edits only that policy). */
+  async #syncTlsPolicy(routes: AppRoute[]): Promise<void> {
+    const desired = buildInternalTlsPolicy(this.#internalNames(routes.flatMap((r) => r.hostnames)));
+    const current = await this.#client.getOrNull<TlsPolicy>(`/id/${INTERNAL_TLS_POLICY_ID}`);
+    if (current === null) return this.#insertTlsPolicy(desired);
+    if (!isDeepStrictEqual(current, desired)) await this.#client.patch(`/id/${INTERNAL_TLS_POLICY_ID}`, desired);
+  }
+
+  #internalNames(hostnames: string[]): string[] {
+    return internalNamesOf(hostnames, this.#base.internalTls);
+  }
+
+  async #insertTlsPolicy(policy: TlsPolicy): Promise<void> {
+    const tls = await this.#client.get<{ automation?: { policies?: unknown[] } } | null>('/config/apps/tls');
+    if (tls === null) return this.#client.post('/config/apps/tls', buildTlsApp(policy));
+    if (!tls.automation) return this.#client.post('/config/apps/tls/automation', { policies: [policy] });
+    if (!tls.automation.policies) return this.#client.post('/config/apps/tls/automation/policies', [policy]);
+    // First, because Caddy uses the first policy whose subjects match a name.
+    await this.#client.put('/config/apps/tls/automation/policies/0', policy);
+  }
+}
+
+const RETRY_DELAYS_MS = [50, 200, 500];
+
+/**
+ * Failures worth one more try, seen with Caddy 2.6: a connection reset when Caddy swaps its admin
+ * server (right after the first change following startup), and a reload failing while certificates
+ * issued in the background are still being written ("managing certificates ... decoding certificate
+ * metadata"). Caddy keeps the previous config when a reload fails.
+ */
+function isTransient(err: unknown): boolean {
+  if (!(err instanceof CaddyAdminError)) return false;
+  return err.connectionLost || (err.status >= 500 && /managing certificates/.test(err.caddyMessage));
+}
+
+/** Every operation reads before it writes, so running it again converges instead of applying a change twice. */
+async function retryTransient<T>(task: () => Promise<T>): Promise<T> {
+  for (const delay of RETRY_DELAYS_MS) {
+    try {
+      return await task();
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  return task();
+}
+
+function isCatchAll(route: CaddyRoute): boolean {
+  return route['@id'] === CATCH_ALL_ID;
+}
+
+/** Caddy's admin.listen for a config we load ourselves: the address we reach it on. */
+function adminListenAddress(adminUrl: string): string {
+  const url = new URL(adminUrl);
+  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+}

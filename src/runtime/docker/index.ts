@@ -1,0 +1,129 @@
+// The Docker implementation of the Runtime contract, talking to the local engine through its socket.
+import Docker from 'dockerode';
+import type { ImageInfo, Instance, InstanceSpec, LogLine, LogOptions, OneOffSpec, Runtime } from '../types.ts';
+import { runOnce } from './one-off.ts';
+import { Semaphore } from '../../shared/semaphore.ts';
+import { createOptions } from './container-config.ts';
+import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDeadline } from './errors.ts';
+import { requireLocalImage, resolveImage } from './images.ts';
+import { containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
+import { readLogs } from './logs.ts';
+
+export interface DockerRuntimeOptions {
+  socketPath: string;
+  /** This Berth installation's id (label berth.owner): several installations may share one engine. */
+  owner: string;
+  /** Address the router reaches published ports on. */
+  host?: string;
+  /** Upper bound for pulling a missing image in resolveImage. */
+  pullTimeoutMs?: number;
+  /** Upper bound for any other single engine call (a stop gets its grace period on top). */
+  requestTimeoutMs?: number;
+}
+
+export class DockerRuntime implements Runtime {
+  private readonly docker: Docker;
+  private readonly owner: string;
+  // Docker 20.10's libnetwork deadlocks under many concurrent container creates/stops/removes
+  // (seen here: 40+ parallel removes wedged the engine); a few at a time is as fast and safe.
+  private readonly containerOps = new Semaphore(4);
+  private readonly host: string;
+  private readonly pullTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(opts: DockerRuntimeOptions) {
+    this.docker = new Docker({ socketPath: opts.socketPath });
+    this.owner = opts.owner;
+    this.host = opts.host ?? '127.0.0.1';
+    this.pullTimeoutMs = opts.pullTimeoutMs ?? 120_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+  }
+
+  start(spec: InstanceSpec): Promise<Instance> {
+    return this.containerOps.run(() => this.startNow(spec));
+  }
+
+  remove(id: string, timeoutSec: number): Promise<void> {
+    return this.containerOps.run(() => this.removeGracefully(id, timeoutSec));
+  }
+
+  private async startNow(spec: InstanceSpec): Promise<Instance> {
+    await requireLocalImage(this.docker, spec.image, this.requestTimeoutMs);
+    const name = containerName(spec);
+    await this.removeLeftover(name);
+    const container = await this.call(`creating ${name}`, (abortSignal) =>
+      this.docker.createContainer({ ...createOptions(spec, this.owner), abortSignal }));
+    try {
+      await this.call(`starting ${name}`, (abortSignal) => container.start({ abortSignal }));
+    } catch (err) {
+      await this.forceRemove(container.id).catch(() => {});
+      throw err;
+    }
+    const info = await this.call(`inspecting ${name}`, (abortSignal) => container.inspect({ abortSignal }));
+    return instanceFromInspect(info, this.host);
+  }
+
+  private async removeGracefully(id: string, timeoutSec: number): Promise<void> {
+    const container = this.docker.getContainer(id);
+    const graceMs = timeoutSec * 1000;
+    await this.call(`stopping ${id}`, (abortSignal) => container.stop({ t: timeoutSec, abortSignal }), graceMs)
+      .catch(ignoreWhen((err) => isNotFound(err) || isAlreadyStopped(err)));
+    await this.forceRemove(id);
+  }
+
+  async list(app?: string): Promise<Instance[]> {
+    const containers = await this.call('listing containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: managedLabelFilter(this.owner, app) }, abortSignal }));
+    // listContainers lacks RestartCount and StartedAt, so each one is inspected (in parallel).
+    const instances = await Promise.all(containers.map((c) => this.inspectInstance(c.Id)));
+    return instances.filter((instance) => instance !== null);
+  }
+
+  resolveImage(ref: string): Promise<ImageInfo | null> {
+    return resolveImage(this.docker, ref, { requestMs: this.requestTimeoutMs, pullMs: this.pullTimeoutMs });
+  }
+
+  runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number> {
+    return runOnce(this.docker, this.owner, spec, onLine);
+  }
+
+  logs(app: string, opts: LogOptions): AsyncIterable<LogLine> {
+    return readLogs(this.docker, { owner: this.owner, app, requestMs: this.requestTimeoutMs }, opts);
+  }
+
+  /** null when the container disappeared between listing and inspecting. */
+  private async inspectInstance(id: string): Promise<Instance | null> {
+    const info = await this.inspect(id);
+    return info && instanceFromInspect(info, this.host);
+  }
+
+  private async inspect(idOrName: string): Promise<Docker.ContainerInspectInfo | null> {
+    try {
+      return await this.call(`inspecting ${idOrName}`, (abortSignal) => this.docker.getContainer(idOrName).inspect({ abortSignal }));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /** A container already holding the name (e.g. from a crash mid-deploy) would make create fail. */
+  private async removeLeftover(name: string): Promise<void> {
+    const existing = await this.inspect(name);
+    if (!existing) return;
+    const owner = existing.Config.Labels?.[LABEL.owner];
+    if (owner !== this.owner) {
+      throw new Error(`container ${name} already exists and is not this Berth installation's (owner: ${owner ?? 'none'}); refusing to replace it`);
+    }
+    await this.forceRemove(existing.Id);
+  }
+
+  private async forceRemove(idOrName: string): Promise<void> {
+    await this.call(`removing ${idOrName}`, (abortSignal) =>
+      this.docker.getContainer(idOrName).remove({ force: true, v: true, abortSignal }))
+      .catch(ignoreWhen((err) => isNotFound(err) || isRemovalInProgress(err)));
+  }
+
+  private call<T>(what: string, request: (signal: AbortSignal) => Promise<T>, extraMs = 0): Promise<T> {
+    return withDeadline(what, this.requestTimeoutMs + extraMs, request);
+  }
+}
