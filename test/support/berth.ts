@@ -96,10 +96,17 @@ export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, str
     BERTH_DRAIN_SECONDS: '1',
     BERTH_STOP_TIMEOUT: '2',
     BERTH_HEALTH_TIMEOUT: '20',
+    // Each test server gets its own block of host ports, so servers running side by side never race for one.
+    BERTH_PORT_RANGE: portBlock(),
     ...extraEnv,
   });
   await server.start();
   return server;
+}
+
+function portBlock(): string {
+  const start = 21000 + Math.floor(Math.random() * 16) * 500;
+  return `${start}-${start + 499}`;
 }
 
 export function freePort(): Promise<number> {

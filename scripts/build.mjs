@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Bundles the server and the CLI into two self-contained ESM files under dist/, so a machine
+// running Berth needs only Node 24, dist/ and the one native addon (better-sqlite3) beside it.
+//
+//   node scripts/build.mjs        (npm run build)
+//
+// Outputs: dist/berth-server.mjs, dist/berth.mjs (executable, with a shebang), their .map files,
+// and dist/better_sqlite3.node, which the server loads from beside its bundle (src/state passes
+// it to better-sqlite3 as nativeBinding, so no node_modules lookup happens at run time).
+import { build } from 'esbuild';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const addonSrc = path.join(root, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+
+// Bundled CommonJS dependencies (dockerode, ssh2, better-sqlite3's JS side, ...) call require()
+// and read __dirname/__filename, none of which exist in an ES module. The banner provides them.
+// The imported helpers get aliased names because a bundled module may itself import
+// `createRequire` at top level, and a second top-level binding of the same name is a
+// SyntaxError when the bundle loads. For the same reason __dirname/__filename are not declared
+// under their own names: `define` below points only the *free* uses at the shims, so a module
+// that declares its own `const __dirname` keeps it. (A module-level `require` is renamed by
+// esbuild itself, since it reserves that name.)
+const cjsShims = [
+  "import { createRequire as __berthCreateRequire } from 'module';",
+  "import { fileURLToPath as __berthFileURLToPath } from 'url';",
+  "import { dirname as __berthDirname } from 'path';",
+  'const require = __berthCreateRequire(import.meta.url);',
+  'const __berth_filename = __berthFileURLToPath(import.meta.url);',
+  'const __berth_dirname = __berthDirname(__berth_filename);',
+].join('\n');
+
+/** @type {import('esbuild').BuildOptions} */
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'esm',
+  minify: false,          // readable stack traces and greppable bundles beat a few hundred KB
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Native addons cannot be bundled: *.node files are loaded at run time (better-sqlite3's is
+  // copied beside the bundle below), and cpu-features is an optional native dependency of
+  // ssh2 (via dockerode) that ssh2 loads inside a try/catch.
+  external: ['*.node', 'cpu-features'],
+  define: { __dirname: '__berth_dirname', __filename: '__berth_filename' },
+  absWorkingDir: root,
+};
+
+const targets = [
+  { entry: 'src/server/main.ts', out: 'dist/berth-server.mjs', banner: cjsShims },
+  { entry: 'src/cli/main.ts', out: 'dist/berth.mjs', banner: cjsShims, shebang: true },
+];
+
+// esbuild keeps an entry's own `#!` line and puts it above the banner, so the shebang is added
+// only when the entry has none: two `#!` lines would be a SyntaxError.
+function bannerFor(t) {
+  if (!t.shebang || readFileSync(path.join(root, t.entry), 'utf8').startsWith('#!')) return t.banner;
+  return `#!/usr/bin/env node\n${t.banner}`;
+}
+
+function kib(file) {
+  return `${(statSync(file).size / 1024).toFixed(1).padStart(8)} KiB`;
+}
+
+async function main() {
+  const missing = targets.map((t) => t.entry).filter((e) => !existsSync(path.join(root, e)));
+  if (missing.length) throw new Error(`entry point(s) not found: ${missing.join(', ')}`);
+  if (!existsSync(addonSrc)) {
+    throw new Error(`${path.relative(root, addonSrc)} is missing: run \`npm ci\` (with Node 24 and npm_config_nodedir) first`);
+  }
+  mkdirSync(dist, { recursive: true });
+
+  const started = performance.now();
+  await Promise.all(targets.map((t) => build({
+    ...common,
+    entryPoints: [t.entry],
+    outfile: t.out,
+    banner: { js: bannerFor(t) },
+  })));
+  for (const t of targets) if (t.shebang) chmodSync(path.join(root, t.out), 0o755);
+
+  // Copied under another name and renamed into place: a running server has the old file mapped
+  // into memory, and overwriting it in place could crash that server.
+  const addonOut = path.join(dist, 'better_sqlite3.node');
+  copyFileSync(addonSrc, `${addonOut}.tmp`);
+  renameSync(`${addonOut}.tmp`, addonOut);
+
+  console.log(`build: done in ${Math.round(performance.now() - started)} ms`);
+  for (const file of [...targets.map((t) => path.join(root, t.out)), addonOut]) {
+    console.log(`  ${kib(file)}  ${path.relative(root, file)}`);
+  }
+}
+
+main().catch((err) => {
+  // esbuild has already printed its own diagnostics; add one line that says what failed.
+  console.error(`build: failed: ${err.message.split('\n')[0]}`);
+  process.exit(1);
+});

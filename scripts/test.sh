@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs Berth's test suite (npm test runs this too). Needs what scripts/up.sh installs; makes sure
+# dockerd runs and the offline base images exist, then runs every test/*.test.ts with Node 24's
+# test runner, one file at a time (they share dockerd and host ports). Each test starts its own
+# private Caddy and Berth server, so the ones up.sh runs are neither needed nor touched.
+#
+#   bash scripts/test.sh                 # all tests
+#   bash scripts/test.sh test/x.test.ts  # some
+#
+# The exit code is the test runner's.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$BERTH_ROOT"
+test_started=$(date +%s)
+
+node24_ok || fail "Node 24 is not installed in $BERTH_NODE_DIR: run scripts/up.sh first"
+use_node24
+[ -d node_modules ] || fail "node_modules is missing: run scripts/up.sh first"
+for tool in caddy docker-registry curl; do
+  command -v "$tool" >/dev/null || fail "$tool is not installed: run scripts/up.sh first"
+done
+
+mkdir -p "$BERTH_LOG_DIR"
+ensure_dockerd
+
+if ! bash scripts/base-images.sh >>"$BERTH_LOG_DIR/base-images.log" 2>&1; then
+  show_log_tail "$BERTH_LOG_DIR/base-images.log"
+  fail "scripts/base-images.sh failed"
+fi
+ok "base images present (berth/debian:bookworm, berth/node:24, berth-test/hello:latest)"
+
+# Tests must never pick up the installed server's settings (its data dir, ports, Caddy).
+unset "${BERTH_SERVER_SETTINGS[@]}"
+
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(test/*.test.ts)
+echo "running ${#files[@]} test file(s) with node $(node --version)"
+
+# A test that hangs (a wedged engine, say) must not eat CI's whole time budget: each test gets
+# BERTH_TEST_TIMEOUT_MS (10 minutes), far above what any test needs.
+report=$(mktemp /tmp/berth-test-report.XXXXXX)
+set +e
+node --test --test-concurrency=1 --test-reporter=spec \
+  --test-timeout="${BERTH_TEST_TIMEOUT_MS:-600000}" "${files[@]}" 2>&1 | tee "$report"
+rc=${PIPESTATUS[0]}
+set -e
+
+# One plain summary line from the runner's own counts, easy to find at the end of a long log.
+passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$report" | tail -n 1)
+failed=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$report" | tail -n 1)
+rm -f "$report"
+took=$(( $(date +%s) - test_started ))
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+printf 'test.sh: exit %d after %dm%02ds\n' "$rc" $((took / 60)) $((took % 60))
+exit "$rc"

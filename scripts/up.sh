@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# Brings up Berth on this machine: packages, Node 24, the build, Docker, the registry, Caddy and
+# the Berth server, then prints the API URL and the admin token. Run it as root on Debian 12 or
+# Ubuntu from a clone of the repo:
+#
+#   bash scripts/up.sh
+#
+# It is idempotent: every step checks first and prints "[ok] ..." when there was nothing to do,
+# "[changed] ..." when it did something. A second run changes nothing and says so.
+# Server settings come from the environment (see README) and are saved in /etc/berth/berth.env.
+# With systemd as PID 1 the services become systemd units; without it (containers, CI) they run
+# under nohup with pid files in /run/berth, and scripts/down.sh stops them.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+require_root
+cd "$BERTH_ROOT"
+mkdir -p "$BERTH_LOG_DIR" "$BERTH_RUN_DIR" "$BERTH_ETC_DIR" "$BERTH_DATA_DIR"
+up_started=$(date +%s)
+
+REGISTRY_ADDR=127.0.0.1:5000
+CADDY_ADMIN_ADDR=127.0.0.1:2019
+# The API as reached from this machine: on loopback unless it listens on one address only.
+case "${BERTH_API_HOST:-0.0.0.0}" in
+  0.0.0.0 | :: | "[::]") API_URL="http://127.0.0.1:$BERTH_API_PORT" ;;
+  *:*) API_URL="http://[$(tr -d '[]' <<<"$BERTH_API_HOST")]:$BERTH_API_PORT" ;;   # IPv6
+  *) API_URL="http://$BERTH_API_HOST:$BERTH_API_PORT" ;;
+esac
+HEALTH_URL="$API_URL/api/v1/health"
+APT_PACKAGES=(docker.io caddy docker-registry git debootstrap ca-certificates curl)
+
+# Set (to the reason) by steps whose change means a running Berth server must be restarted.
+server_stale=""
+
+# ---------------------------------------------------------------------------------------------
+# Packages
+
+dpkg_installed() {
+  dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
+}
+
+# Debian's packages start their services from postinst (caddy on :80 and :2019, docker-registry
+# on :5000, with the distribution's configs). Berth runs its own instances with its own configs,
+# so while apt installs, a policy-rc.d that says "don't start services" is put in place, unless
+# the machine already has one.
+apt_install() {
+  local held=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# Temporary, from Berth scripts/up.sh: no service starts during apt-get install.\nexit 101\n' \
+      >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    held=1
+    # Left behind, it would keep every later package install on this machine from starting its
+    # service, so it goes even when this script is interrupted.
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM
+  fi
+  local rc=0
+  {
+    DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+  } >>"$BERTH_LOG_DIR/apt.log" 2>&1 || rc=$?
+  if [ -n "$held" ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT INT TERM
+  fi
+  if [ "$rc" != 0 ]; then
+    show_log_tail "$BERTH_LOG_DIR/apt.log"
+    fail "apt-get install $* failed"
+  fi
+}
+
+install_packages() {
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg_installed "$pkg" || missing+=("$pkg")
+  done
+  # better-sqlite3 is compiled by node-gyp during `npm ci` (its prebuilt download needs the open
+  # internet), which needs python3, make and a C++ compiler. Any existing ones will do.
+  command -v python3 >/dev/null || missing+=(python3)
+  command -v make >/dev/null || missing+=(make)
+  command -v g++ >/dev/null || missing+=(g++)
+  # npm only bootstraps: it fetches Node 24 from the npm registry in the next step.
+  command -v npm >/dev/null || missing+=(nodejs npm)
+
+  if [ ${#missing[@]} = 0 ]; then
+    ok "packages installed (${APT_PACKAGES[*]})"
+    return 0
+  fi
+  echo "      installing ${missing[*]} (apt-get, log in $BERTH_LOG_DIR/apt.log)"
+  apt_install "${missing[@]}"
+  changed "installed ${missing[*]}"
+}
+
+# With systemd, the distribution's own caddy and docker-registry units would take the ports
+# Berth's units need (and serve the wrong config), so they are switched off.
+disable_distro_units() {
+  has_systemd || return 0
+  local unit
+  for unit in caddy.service docker-registry.service; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
+      systemctl disable --now "$unit" >/dev/null 2>&1 || true
+      changed "disabled the distribution's $unit (Berth runs its own)"
+    fi
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Node 24 and the build
+
+install_node24() {
+  if node24_ok; then
+    ok "node $("$BERTH_NODE_DIR/bin/node" --version) in $BERTH_NODE_DIR"
+    return 0
+  fi
+  local arch tmp
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) fail "no Node 24 package for $(uname -m)" ;;
+  esac
+  # The npm registry carries official Node builds as packages (node-linux-ARCH), which avoids
+  # needing nodejs.org: only the registry and Debian's mirror are reachable from some machines.
+  tmp=$(mktemp -d /tmp/berth-node.XXXXXX)
+  if ! npm install --prefix "$tmp" --no-save --no-audit --no-fund "node-linux-$arch@24" \
+      >>"$BERTH_LOG_DIR/node-install.log" 2>&1; then
+    show_log_tail "$BERTH_LOG_DIR/node-install.log"
+    fail "could not install node-linux-$arch@24 from the npm registry"
+  fi
+  [ -x "$tmp/node_modules/node-linux-$arch/bin/node" ] || fail "node-linux-$arch@24 has no bin/node"
+  mkdir -p "$(dirname "$BERTH_NODE_DIR")"
+  rm -rf "$BERTH_NODE_DIR.new"
+  cp -a "$tmp/node_modules/node-linux-$arch" "$BERTH_NODE_DIR.new"
+  rm -rf "$BERTH_NODE_DIR" "$tmp"
+  mv "$BERTH_NODE_DIR.new" "$BERTH_NODE_DIR"
+  node24_ok || fail "$BERTH_NODE_DIR/bin/node does not run as v24"
+  changed "installed node $("$BERTH_NODE_DIR/bin/node" --version) into $BERTH_NODE_DIR"
+}
+
+# npm itself also comes from the registry, installed beside Node 24 as an official Node build
+# has it. Other npms are not safe for `npm ci` here: Debian's npm ships a node-gyp patched to link
+# native addons against Debian's own libnode, and better-sqlite3 built that way crashes Node 24.
+npm11_ok() {
+  [ -x "$BERTH_NODE_DIR/bin/npm" ] &&
+    [[ "$("$BERTH_NODE_DIR/bin/node" "$BERTH_NODE_DIR/bin/npm" --version 2>/dev/null)" == 11.* ]]
+}
+
+install_npm11() {
+  if npm11_ok; then
+    ok "npm $("$BERTH_NODE_DIR/bin/node" "$BERTH_NODE_DIR/bin/npm" --version) in $BERTH_NODE_DIR"
+    return 0
+  fi
+  # Run under Node 24: an older npm refuses to install an npm whose engines its own Node misses.
+  if ! PATH="$BERTH_NODE_DIR/bin:$PATH" npm install --global --prefix "$BERTH_NODE_DIR" \
+      --no-audit --no-fund npm@11 >>"$BERTH_LOG_DIR/node-install.log" 2>&1; then
+    show_log_tail "$BERTH_LOG_DIR/node-install.log"
+    fail "could not install npm@11 from the npm registry into $BERTH_NODE_DIR"
+  fi
+  npm11_ok || fail "$BERTH_NODE_DIR/bin/npm does not run as npm 11"
+  changed "installed npm $("$BERTH_NODE_DIR/bin/node" "$BERTH_NODE_DIR/bin/npm" --version) into $BERTH_NODE_DIR"
+}
+
+# node_modules is current when every package of package-lock.json is installed at its locked
+# version (npm records what it installed in node_modules/.package-lock.json) and the native
+# SQLite addon loads in this Node. Checking beats running `npm ci` each time: that deletes and
+# rebuilds node_modules (a minute or more, with a C++ compile).
+deps_current() {
+  [ -f package-lock.json ] && [ -f node_modules/.package-lock.json ] || return 1
+  node -e '
+    const fs = require("fs");
+    const want = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages ?? {};
+    const have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json", "utf8")).packages ?? {};
+    for (const [key, pkg] of Object.entries(want)) {
+      if (key === "" || !key.startsWith("node_modules/")) continue;
+      if (!have[key]) { if (pkg.optional) continue; process.exit(1); }   // other platforms only
+      if (have[key].version !== pkg.version) process.exit(1);
+    }
+    const Database = require("better-sqlite3");
+    new Database(":memory:").close();
+  ' >/dev/null 2>&1
+}
+
+install_deps() {
+  if deps_current; then
+    ok "node_modules matches package-lock.json"
+    return 0
+  fi
+  local cmd=(npm ci)
+  [ -f package-lock.json ] || cmd=(npm install)
+  echo "      ${cmd[*]} (log in $BERTH_LOG_DIR/npm.log)"
+  # --include=dev: the build needs esbuild even when NODE_ENV=production is set.
+  if ! "${cmd[@]}" --include=dev --no-audit --no-fund >>"$BERTH_LOG_DIR/npm.log" 2>&1; then
+    show_log_tail "$BERTH_LOG_DIR/npm.log"
+    fail "${cmd[*]} failed"
+  fi
+  deps_current || fail "node_modules still does not load better-sqlite3 after ${cmd[*]} (see $BERTH_LOG_DIR/npm.log)"
+  changed "installed node_modules (${cmd[*]})"
+}
+
+BUILD_OUTPUTS=(dist/berth-server.mjs dist/berth.mjs dist/better_sqlite3.node)
+
+# The bundles are current when all exist and no source, build script, lockfile or native addon
+# changed since the oldest of them was written.
+build_current() {
+  local out oldest
+  for out in "${BUILD_OUTPUTS[@]}"; do [ -f "$out" ] || return 1; done
+  oldest=$(ls -1tr "${BUILD_OUTPUTS[@]}" | head -n 1)
+  [ -z "$(find src scripts/build.mjs package.json package-lock.json \
+    node_modules/better-sqlite3/build/Release/better_sqlite3.node \
+    -newer "$oldest" -type f -print -quit 2>/dev/null)" ]
+}
+
+build() {
+  if build_current; then
+    ok "dist/ is up to date with src/"
+    return 0
+  fi
+  if ! npm run --silent build >"$BERTH_LOG_DIR/build.log" 2>&1; then
+    show_log_tail "$BERTH_LOG_DIR/build.log"
+    fail "npm run build failed"
+  fi
+  server_stale="new build"
+  changed "built dist/ ($(grep -o 'done in [0-9]* ms' "$BERTH_LOG_DIR/build.log" || echo 'npm run build'))"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Docker
+
+# Berth pushes release images to its registry on 127.0.0.1:5000 over plain HTTP. dockerd allows
+# that for 127.0.0.0/8 without configuration; this only acts on an engine set up otherwise.
+check_insecure_registry() {
+  local cidrs
+  cidrs=$("$DOCKER" info --format '{{json .RegistryConfig.InsecureRegistryCIDRs}}' 2>/dev/null || true)
+  if [[ "$cidrs" == *'"127.0.0.0/8"'* ]]; then
+    ok "dockerd accepts the plain-HTTP registry $REGISTRY_ADDR (127.0.0.0/8 is insecure by default)"
+    return 0
+  fi
+  node -e '
+    const fs = require("fs"), f = "/etc/docker/daemon.json";
+    const conf = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8")) : {};
+    conf["insecure-registries"] = [...new Set([...(conf["insecure-registries"] ?? []), process.argv[1]])];
+    fs.mkdirSync("/etc/docker", { recursive: true });
+    fs.writeFileSync(f, JSON.stringify(conf, null, 2) + "\n");
+  ' "$REGISTRY_ADDR"
+  changed "added $REGISTRY_ADDR to insecure-registries in /etc/docker/daemon.json"
+  # Restarting dockerd would stop every running app, so that is left to the operator.
+  warn "restart dockerd when convenient so it reads /etc/docker/daemon.json"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Services: registry, Caddy, Berth server
+
+# Writes /etc/systemd/system/NAME.service from stdin; enables and (re)starts it as needed.
+#   ensure_unit NAME [RESTART]   (RESTART non-empty, e.g. "new build": restart it if running)
+ensure_unit() {
+  local name=$1 force=${2:-} file="/etc/systemd/system/$1.service" unit_changed=""
+  if write_if_changed "$file"; then
+    systemctl daemon-reload
+    unit_changed=1
+  fi
+  if ! systemctl is-active --quiet "$name"; then
+    systemctl enable --now "$name" >/dev/null 2>&1 || true
+    changed "started $name (systemd)"
+  elif [ -n "$unit_changed$force" ]; then
+    systemctl enable "$name" >/dev/null 2>&1 || true
+    systemctl restart "$name"
+    changed "restarted $name (systemd) for the ${force:-new unit file}"
+  else
+    ok "$name running (systemd)"
+  fi
+}
+
+# Without systemd: starts a daemon unless URL already answers. A daemon Berth started (its pid
+# file is alive) is restarted when RESTART is non-empty: it names what changed ("new config").
+#   ensure_daemon NAME URL PIDFILE WORD RESTART command args...
+ensure_daemon() {
+  local name=$1 url=$2 pidfile=$3 word=$4 restart=$5; shift 5
+  local log="$BERTH_LOG_DIR/$name.log" action="started $name"
+  if url_ok "$url"; then
+    if [ -z "$restart" ]; then
+      ok "$name running ($url answers)"
+      return 0
+    fi
+    if ! pid_alive "$pidfile" "$word"; then
+      warn "$name: something Berth did not start answers $url; its new config is not applied"
+      return 0
+    fi
+    terminate_pidfile "$name" "$pidfile" "$word" || true
+    action="restarted $name for the $restart"
+  elif pid_alive "$pidfile" "$word"; then
+    # Started by an earlier run but not answering: give it a moment, then replace it.
+    if wait_for_url "$url" 20; then ok "$name running ($url answers)"; return 0; fi
+    terminate_pidfile "$name" "$pidfile" "$word" || true
+  fi
+  start_daemon "$pidfile" "$log" "$@"
+  if ! wait_until 120 daemon_settled "$url" "$pidfile" "$word" || ! url_ok "$url"; then
+    show_log_tail "$log" 40
+    fail "$name did not come up: $url does not answer (log: $log)"
+  fi
+  changed "$action (pid $(cat "$pidfile"), log $log)"
+}
+
+# Done waiting when the URL answers or the process has died (no point waiting for a corpse).
+daemon_settled() {
+  url_ok "$1" || ! pid_alive "$2" "$3"
+}
+
+ensure_registry() {
+  local config="$BERTH_ETC_DIR/registry.yml" config_changed=""
+  mkdir -p "$BERTH_DATA_DIR/registry"
+  # CNCF distribution config: images live under the data dir; loopback only, since dockerd on
+  # this machine is its only client; deleting lets Berth clean up old releases' images.
+  write_if_changed "$config" <<EOF && config_changed="new config"
+# Written by Berth's scripts/up.sh; rewritten on the next run.
+version: 0.1
+log:
+  level: info
+  fields:
+    service: berth-registry
+storage:
+  filesystem:
+    rootdirectory: $BERTH_DATA_DIR/registry
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $REGISTRY_ADDR
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+  [ -n "$config_changed" ] && changed "wrote $config"
+  local cmd=(/usr/bin/docker-registry serve "$config")
+  if has_systemd; then
+    ensure_unit berth-registry "$config_changed" <<EOF
+[Unit]
+Description=Berth image registry ($REGISTRY_ADDR)
+After=network.target
+
+[Service]
+ExecStart=${cmd[*]}
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    wait_for_url "http://$REGISTRY_ADDR/v2/" 60 || fail "berth-registry does not answer http://$REGISTRY_ADDR/v2/"
+  else
+    ensure_daemon registry "http://$REGISTRY_ADDR/v2/" "$BERTH_RUN_DIR/registry.pid" "$REGISTRY_PID_WORD" \
+      "$config_changed" "${cmd[@]}"
+  fi
+}
+
+ensure_caddy() {
+  local config="$BERTH_ETC_DIR/caddy.json" config_changed="" caddy_home="$BERTH_DATA_DIR/caddy"
+  mkdir -p "$caddy_home/data" "$caddy_home/config"
+  # Only the admin endpoint: the Berth server adds its routes through the admin API. Caddy
+  # saves every config it is given (autosave.json under XDG_CONFIG_HOME) and --resume starts
+  # from that, so a restarted Caddy keeps serving the apps; this file counts only on first start.
+  write_if_changed "$config" <<EOF && config_changed="new config"
+{
+  "admin": { "listen": "$CADDY_ADMIN_ADDR" }
+}
+EOF
+  [ -n "$config_changed" ] && changed "wrote $config"
+  local envs=(XDG_DATA_HOME="$caddy_home/data" XDG_CONFIG_HOME="$caddy_home/config")
+  local cmd=(/usr/bin/caddy run --resume --config "$config")
+  # The initial config only matters while there is no autosave, so a change to it never
+  # justifies restarting a Caddy that is serving apps.
+  if has_systemd; then
+    ensure_unit berth-caddy <<EOF
+[Unit]
+Description=Berth router (Caddy, admin on $CADDY_ADMIN_ADDR)
+After=network.target
+
+[Service]
+Environment=${envs[0]} ${envs[1]}
+ExecStart=${cmd[*]}
+Restart=on-failure
+LimitNOFILE=1048576
+AmbientCapabilities=CAP_NET_BIND_SERVICE
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    wait_for_url "http://$CADDY_ADMIN_ADDR/config/" 60 || fail "berth-caddy admin does not answer on $CADDY_ADMIN_ADDR"
+  else
+    ensure_daemon caddy "http://$CADDY_ADMIN_ADDR/config/" "$BERTH_RUN_DIR/caddy.pid" "$CADDY_PID_WORD" "" \
+      env "${envs[@]}" "${cmd[@]}"
+  fi
+}
+
+# The server's settings: every variable the server reads that is set now (from the environment
+# or the earlier berth.env), one KEY=VALUE a line, as systemd's EnvironmentFile wants them.
+# A copy of the file the running server was started with is kept in the run dir, so that a
+# change (given to up.sh, or made by hand in berth.env) restarts the server.
+SERVER_ENV_STARTED="$BERTH_RUN_DIR/server.env"
+
+write_server_env() {
+  local key
+  if for key in "${BERTH_SERVER_SETTINGS[@]}"; do
+    if [ -n "${!key+set}" ]; then printf '%s=%s\n' "$key" "${!key}"; fi
+  done | write_if_changed "$BERTH_ENV_FILE" 0600; then
+    changed "wrote $BERTH_ENV_FILE"
+  fi
+  if [ -f "$SERVER_ENV_STARTED" ] && ! cmp -s "$BERTH_ENV_FILE" "$SERVER_ENV_STARTED"; then
+    server_stale="new settings"
+  fi
+}
+
+ensure_server() {
+  local cmd=("$BERTH_NODE_DIR/bin/node" --enable-source-maps "$BERTH_ROOT/dist/berth-server.mjs")
+  if has_systemd; then
+    ensure_unit berth "$server_stale" <<EOF
+[Unit]
+Description=Berth server (API on port $BERTH_API_PORT)
+After=network.target docker.service berth-registry.service berth-caddy.service
+Wants=docker.service berth-registry.service berth-caddy.service
+
+[Service]
+EnvironmentFile=$BERTH_ENV_FILE
+WorkingDirectory=$BERTH_ROOT
+ExecStart=${cmd[*]}
+Restart=on-failure
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    if ! wait_for_url "$HEALTH_URL" 120; then
+      journalctl -u berth -n 40 --no-pager >&2 || true
+      fail "the Berth server does not answer $HEALTH_URL"
+    fi
+  else
+    local settings=()
+    mapfile -t settings <"$BERTH_ENV_FILE"
+    ensure_daemon server "$HEALTH_URL" "$BERTH_RUN_DIR/server.pid" "$SERVER_PID_WORD" "$server_stale" \
+      env "${settings[@]}" "${cmd[@]}"
+  fi
+  install -m 0600 "$BERTH_ENV_FILE" "$SERVER_ENV_STARTED"
+}
+
+install_cli_wrapper() {
+  if write_if_changed /usr/local/bin/berth 0755 <<EOF; then
+#!/bin/sh
+# Installed by Berth's scripts/up.sh: the Berth CLI, run by the Node 24 Berth installed.
+exec $BERTH_NODE_DIR/bin/node $BERTH_ROOT/dist/berth.mjs "\$@"
+EOF
+    changed "installed /usr/local/bin/berth"
+  else
+    ok "/usr/local/bin/berth installed"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Base images (debootstrap, no registry): see scripts/base-images.sh
+
+BASE_IMAGES=(berth/debian:bookworm berth/node:24 berth-test/hello:latest)
+
+image_ids() {
+  local image
+  for image in "${BASE_IMAGES[@]}"; do
+    "$DOCKER" image inspect --format '{{.Id}}' "$image" 2>/dev/null || echo missing
+  done
+}
+
+ensure_base_images() {
+  local before after
+  before=$(image_ids)
+  [[ "$before" == *missing* ]] && echo "      building base images (first time: debootstrap, a few minutes; log in $BERTH_LOG_DIR/base-images.log)"
+  if ! bash scripts/base-images.sh >>"$BERTH_LOG_DIR/base-images.log" 2>&1; then
+    show_log_tail "$BERTH_LOG_DIR/base-images.log"
+    fail "scripts/base-images.sh failed"
+  fi
+  after=$(image_ids)
+  if [ "$before" = "$after" ]; then
+    ok "base images present (${BASE_IMAGES[*]})"
+  else
+    changed "built base images (${BASE_IMAGES[*]})"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+
+print_next_steps() {
+  local token_file="$BERTH_DATA_DIR/admin-token" token
+  if [ -s "$token_file" ]; then
+    token=$(cat "$token_file")
+  else
+    warn "the server has not written $token_file"
+    token="(see $token_file)"
+  fi
+  cat <<EOF
+
+Berth is up.
+  API:   $API_URL   (health: $HEALTH_URL)
+  Token: $token   (from $token_file)
+  Logs:  $( has_systemd && echo "journalctl -u berth" || echo "$BERTH_LOG_DIR/server.log" )
+
+Next:
+  berth login --api $API_URL --token $token
+  berth apps:create hello
+  berth deploy hello --image berth-test/hello:latest
+EOF
+}
+
+main() {
+  install_packages
+  disable_distro_units
+  install_node24
+  install_npm11
+  use_node24
+  install_deps
+  build
+  ensure_dockerd
+  check_insecure_registry
+  ensure_registry
+  ensure_caddy
+  write_server_env
+  ensure_server
+  install_cli_wrapper
+  ensure_base_images
+
+  local took=$(( $(date +%s) - up_started ))
+  if [ "$CHANGES" = 0 ]; then
+    echo "[ok] nothing changed: Berth was already up (${took}s)"
+  else
+    echo "[done] $CHANGES step(s) changed something (${took}s)"
+  fi
+  print_next_steps
+}
+
+main "$@"

@@ -1,0 +1,88 @@
+// The shipped artefacts work on their own: `npm run build` produces dist/, the bundled server
+// starts from it (loading better_sqlite3.node from beside itself) and the bundled CLI talks to it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startCaddy, freePorts } from './support/caddy.ts';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const dist = (file: string) => path.join(ROOT, 'dist', file);
+
+test('npm run build produces a bundled server and CLI that work from dist/', { timeout: 180_000 }, async (t) => {
+  const build = await run(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, timeout: 120_000 });
+  t.diagnostic(build.stdout.trim());
+  for (const file of ['berth-server.mjs', 'berth.mjs', 'better_sqlite3.node']) {
+    assert.ok(existsSync(dist(file)), `dist/${file} was not built`);
+  }
+  assert.match(readFileSync(dist('berth.mjs'), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the CLI starts with a shebang');
+
+  const caddy = await startCaddy();
+  t.after(() => caddy.stop());
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-bundle-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const [apiPort] = await freePorts(1);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+
+  // Run from a directory with no node_modules, so nothing can come from the sources' packages.
+  let output = '';
+  const server = spawn(process.execPath, [dist('berth-server.mjs')], {
+    cwd: dataDir,
+    env: {
+      ...process.env,
+      BERTH_DATA_DIR: dataDir,
+      BERTH_API_HOST: '127.0.0.1',
+      BERTH_API_PORT: String(apiPort),
+      BERTH_CADDY_ADMIN: caddy.adminUrl,
+      // The private Caddy's listeners, so the test never needs ports 80/443.
+      BERTH_HTTP_PORT: String(caddy.httpPort),
+      BERTH_HTTPS_PORT: String(caddy.httpsPort),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stdout.on('data', (d) => { output += d; });
+  server.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  t.after(async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      const timer = setTimeout(() => server.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  });
+
+  const health = await waitForHealth(`${apiUrl}/api/v1/health`, server, () => output);
+  assert.equal(health.ok, true);
+
+  const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+  assert.ok(token.length > 0, 'the server wrote an admin token');
+  const cli = await run(process.execPath, [dist('berth.mjs'), 'apps'], {
+    cwd: dataDir,
+    timeout: 30_000,
+    env: { ...process.env, BERTH_API_URL: apiUrl, BERTH_TOKEN: token, BERTH_CONFIG_DIR: path.join(dataDir, 'cli') },
+  }).catch((err) => {
+    throw new Error(`berth apps failed (exit ${err.code}):\n${err.stdout}${err.stderr}\n--- server output ---\n${output}`);
+  });
+  t.diagnostic(`berth apps: ${cli.stdout.trim() || '(no output)'}`);
+});
+
+/** Polls the health route for up to 60 s; fails at once, with the server's output, if it exits. */
+async function waitForHealth(url: string, child: ReturnType<typeof spawn>, output: () => string): Promise<{ ok: boolean }> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`dist/berth-server.mjs exited (${child.exitCode ?? child.signalCode}):\n${output()}`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return (await res.json()) as { ok: boolean };
+    } catch { /* not listening yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not answer within 60 s:\n${output()}`);
+}
