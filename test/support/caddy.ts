@@ -22,6 +22,10 @@ export interface TestCaddy {
 const STARTUP_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
+// A test process that dies without stop() must not leave Caddy running.
+const running = new Set<ChildProcess>();
+process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+
 export async function startCaddy(): Promise<TestCaddy> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-caddy-'));
   const [adminPort, httpPort, httpsPort] = await freePorts(3);
@@ -59,6 +63,8 @@ async function launch(dir: string, configFile: string, adminUrl: string, extraAr
     stdio: ['ignore', logFd, logFd],
   });
   closeSync(logFd);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   try {
     await waitForAdmin(child, adminUrl);
   } catch (err) {
@@ -96,7 +102,11 @@ async function kill(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Ports the kernel hands out for port 0, held together so they are distinct. */
+/**
+ * Ports the kernel hands out for port 0, held together so they are distinct. Caddy binds with
+ * SO_REUSEPORT, so a port another process grabbed before Caddy binds it would be shared silently;
+ * the kernel's random choice makes that unlikely.
+ */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: count }, () => listenOnFreePort()));
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);

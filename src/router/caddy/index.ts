@@ -6,7 +6,7 @@ import { CaddyAdminClient, CaddyAdminError } from './admin-client.ts';
 import {
   CATCH_ALL_ID, INTERNAL_TLS_POLICY_ID, ROUTES_PATH, SERVER_PATH,
   appRouteId, buildAppRoute, buildBaseApps, buildCatchAllRoute, buildHttpApp, buildInternalTlsPolicy,
-  buildPkiApp, buildServer, buildTlsApp, internalNamesOf, listenAddresses, normalizeRoute, parseAppRoute,
+  buildOnDemandSettings, buildPkiApp, buildServer, buildTlsApp, internalNamesOf, listenAddresses, normalizeRoute, parseAppRoute,
 } from './config.ts';
 import type { BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.ts';
 
@@ -66,6 +66,9 @@ export class CaddyRouter implements Router {
     await this.#ensureCatchAllLast();
     if ((await this.#client.get('/config/apps/pki')) === null) await this.#client.post('/config/apps/pki', buildPkiApp());
     await this.#syncTlsPolicy(await this.#readAppRoutes());
+    if ((await this.#client.get('/config/apps/tls/automation/on_demand')) === null) {
+      await this.#client.post('/config/apps/tls/automation/on_demand', buildOnDemandSettings());
+    }
   }
 
   async #ensureHttpServer(): Promise<void> {
