@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Builds the base images Berth's tests (and air-gapped installs) need, from Debian packages only:
 #   berth/debian:bookworm  debootstrap --variant=minbase, imported with `docker import`
-#   berth/node:24          the Debian image plus the Node.js 24 runtime Berth itself runs on
+#   berth/node:24          the Debian image plus the Node.js 24 runtime Berth itself runs on, and npm
+#                          (the builder's node stack runs `npm ci` in it)
 #   berth-test/hello       a tiny HTTP app used by the integration tests
-# No registry is contacted. The debootstrap tarball is cached so a rerun takes seconds.
+# No image registry is contacted; npm's tarball comes from the npm registry (`npm pack`), once.
+# The debootstrap and npm tarballs are cached so a rerun takes seconds.
 set -euo pipefail
 CACHE_DIR=${BERTH_CACHE_DIR:-/var/cache/berth}
 MIRROR=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 NODE_DIR=${BERTH_NODE_DIR:-/opt/berth/node}
 DOCKER=${DOCKER:-/usr/bin/docker}
+NPM_SPEC=${BERTH_IMAGE_NPM:-npm@11}
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$CACHE_DIR"
 
@@ -30,11 +33,46 @@ if ! have_image berth/debian:bookworm; then
   "$DOCKER" import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' "$tarball" berth/debian:bookworm >/dev/null
 fi
 
-if ! have_image berth/node:24; then
-  echo "base-images: berth/node:24 from $NODE_DIR"
+# npm for the image, fetched once per spec (npm's package bundles all of its dependencies).
+npm_tgz="$CACHE_DIR/$(printf '%s' "$NPM_SPEC" | tr -c 'A-Za-z0-9.-' '_').tgz"
+if [ ! -s "$npm_tgz" ]; then
+  echo "base-images: npm pack $NPM_SPEC"
+  pack_dir=$(mktemp -d /tmp/berth-npm-pack.XXXXXX)
+  if (cd "$pack_dir" && PATH="$NODE_DIR/bin:$PATH" npm pack --silent "$NPM_SPEC" >/dev/null); then
+    mv "$pack_dir"/*.tgz "$npm_tgz.tmp"
+  elif [ -f "$NODE_DIR/lib/node_modules/npm/package.json" ]; then
+    # No npm registry (air-gapped): the npm installed beside Node, packed the way npm packs it.
+    echo "base-images: npm pack failed; using $NODE_DIR/lib/node_modules/npm instead"
+    tar -czf "$npm_tgz.tmp" -C "$NODE_DIR/lib/node_modules" --transform 's,^npm,package,' npm
+  else
+    echo "base-images: cannot get npm ($NPM_SPEC) for berth/node:24" >&2
+    rm -rf "$pack_dir"
+    exit 1
+  fi
+  mv "$npm_tgz.tmp" "$npm_tgz"
+  rm -rf "$pack_dir"
+fi
+
+# The label records what went into the image, so a new node binary or npm tarball rebuilds it,
+# and so does an image from before npm was added (it has no label).
+node_stack="node $("$NODE_DIR/bin/node" --version), $NPM_SPEC ($(cksum <"$npm_tgz" | cut -d' ' -f1))"
+if [ "$("$DOCKER" image inspect -f '{{index .Config.Labels "berth.stack"}}' berth/node:24 2>/dev/null)" != "$node_stack" ]; then
+  echo "base-images: berth/node:24 from $NODE_DIR with $NPM_SPEC"
   ctx=$(mktemp -d /tmp/berth-node.XXXXXX)
   cp "$NODE_DIR/bin/node" "$ctx/node"
-  printf 'FROM berth/debian:bookworm\nCOPY node /usr/local/bin/node\nENV NODE_ENV=production\nCMD ["node"]\n' >"$ctx/Dockerfile"
+  mkdir "$ctx/npm"
+  tar -xzf "$npm_tgz" -C "$ctx/npm" --strip-components=1 --no-same-owner
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM berth/debian:bookworm
+COPY node /usr/local/bin/node
+COPY npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
+ && npm --version >/dev/null
+ENV NODE_ENV=production NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false
+LABEL berth.stack="$node_stack"
+CMD ["node"]
+DOCKERFILE
   DOCKER_BUILDKIT=0 "$DOCKER" build -q -t berth/node:24 "$ctx" >/dev/null
   rm -rf "$ctx"
 fi

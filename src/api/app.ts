@@ -12,7 +12,8 @@ import { configRoutes } from './routes/config.ts';
 import { psRoutes } from './routes/ps.ts';
 import { domainsRoutes } from './routes/domains.ts';
 
-export function createApi(s: Services): Hono<ApiEnv> {
+/** `extra` mounts routes that speak other protocols (git smart HTTP, the git hook's callback). */
+export function createApi(s: Services, extra: { git?: Hono; hook?: Hono } = {}): Hono<ApiEnv> {
   const root = new Hono<ApiEnv>();
   root.onError((err, c) => errorResponse(err, c, s.log));
   root.notFound((c) => c.json({ error: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` }, 404));
@@ -27,5 +28,7 @@ export function createApi(s: Services): Hono<ApiEnv> {
   v1.route('/apps', appsRoutes(s));
   for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes]) v1.route('/apps', routes(s));
   root.route('/api/v1', v1);
+  if (extra.git) root.route('/git', extra.git);
+  if (extra.hook) root.route('/git-hook', extra.hook);
   return root;
 }

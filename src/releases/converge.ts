@@ -151,7 +151,7 @@ function desiredSpecs(target: Target): Map<string, InstanceSpec> {
       const isWeb = entry.type === 'web';
       const spec: InstanceSpec = {
         app: target.app, release: release.version, process: entry.type, index, generation: entry.generation,
-        image: release.image, command: entry.command ? ['/bin/sh', '-c', entry.command] : null,
+        image: release.image, command: entry.command ? shellCommand(entry.command) : null,
         env: {
           ...release.config,
           ...(isWeb ? { PORT: String(CONTAINER_PORT) } : {}),
@@ -165,6 +165,15 @@ function desiredSpecs(target: Target): Map<string, InstanceSpec> {
     }
   }
   return specs;
+}
+
+/**
+ * A Procfile command runs in a shell; a simple one is exec'd so the app itself, not the shell, receives
+ * SIGTERM when the instance is stopped (dash would swallow it and the app would be SIGKILLed).
+ */
+export function shellCommand(command: string): string[] {
+  const compound = /&&|\|\||[;|\n]/.test(command);
+  return ['/bin/sh', '-c', compound ? command : `exec ${command}`];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -33,6 +33,8 @@ export interface BuiltImage {
 
 export class Deployer {
   readonly locks = new AppLocks();
+  /** Called after an app is destroyed, for state kept outside the database (its git repository). */
+  onDestroy: (app: string) => void = () => {};
   private readonly deps: DeployerDeps;
   constructor(deps: DeployerDeps) { this.deps = deps; }
 
@@ -145,6 +147,7 @@ export class Deployer {
       const app = this.deps.apps.get(appName);
       await this.deps.converger.retire(app.name);
       this.deps.apps.delete(app.id);
+      this.onDestroy(app.name);
     });
   }
 

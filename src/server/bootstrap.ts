@@ -22,3 +22,18 @@ export function installationId(dataDir: string): string {
   fs.writeFileSync(file, `${id}\n`);
   return id;
 }
+
+/**
+ * Builds trust the host's extra CAs (a TLS-intercepting proxy, a company CA): a folder of .crt files
+ * (Debian's /usr/local/share/ca-certificates) becomes one PEM bundle in the data dir; a file is used as is.
+ */
+export function buildCaBundle(source: string | null, dataDir: string): string | null {
+  if (!source || !fs.existsSync(source)) return null;
+  if (!fs.statSync(source).isDirectory()) return source;
+  const pems = fs.readdirSync(source, { recursive: true }).map(String).filter((f) => f.endsWith('.crt')).sort()
+    .map((f) => fs.readFileSync(path.join(source, f), 'utf8').trim());
+  if (pems.length === 0) return null;
+  const bundle = path.join(dataDir, 'build-ca.pem');
+  fs.writeFileSync(bundle, `${pems.join('\n')}\n`);
+  return bundle;
+}

@@ -1,0 +1,140 @@
+// DockerBuilder: source tar in, tagged image out. Detects the kind of app, writes a Dockerfile for
+// it unless it brought its own, and builds with the local Docker engine.
+import Docker from 'dockerode';
+import { readFile } from 'node:fs/promises';
+import type { Builder, BuildKind, BuildRequest, BuildResult, Stacks } from './types.ts';
+import { detect, normaliseRepoPath, type Detection } from './detect.ts';
+import { engineBuild } from './docker-build.ts';
+import { dockerignoreFilter } from './dockerignore.ts';
+import {
+  EXTRA_CA_FILE, STATIC_SERVER_PATH, nodeDockerfile, procfileDockerfile, shellCommand, staticDockerfile,
+  type DockerfileOptions,
+} from './dockerfiles.ts';
+import { BuildError } from './errors.ts';
+import { planNodeApp } from './node-app.ts';
+import { GENERATED_DIR, spoolSource, type SourceTree } from './source.ts';
+import { STATIC_SERVER_FILE, STATIC_SERVER_SOURCE } from './static-server.ts';
+
+export { BuildError } from './errors.ts';
+export type { Builder, BuildKind, BuildRequest, BuildResult, Stacks } from './types.ts';
+
+export interface DockerBuilderOptions {
+  socketPath: string;
+  stacks: Stacks;
+  /** PEM bundle to trust during builds and at runtime of generated images (a TLS-intercepting proxy's CA). */
+  extraCaFile: string | null;
+  buildTimeoutMs?: number;
+}
+
+const DEFAULT_BUILD_TIMEOUT_MS = 15 * 60_000;
+const BUILD_ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** What to hand the engine, apart from the source itself. */
+interface BuildPlan {
+  dockerfile: string;                 // path inside the context
+  generated: Record<string, Buffer>;  // files under .berth/ in the context
+  processes: Record<string, string>;
+}
+
+export class DockerBuilder implements Builder {
+  readonly #docker: Docker;
+  readonly #stacks: Stacks;
+  readonly #extraCaFile: string | null;
+  readonly #timeoutMs: number;
+
+  constructor(options: DockerBuilderOptions) {
+    this.#docker = new Docker({ socketPath: options.socketPath });
+    this.#stacks = options.stacks;
+    this.#extraCaFile = options.extraCaFile;
+    this.#timeoutMs = options.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
+  }
+
+  async build(req: BuildRequest): Promise<BuildResult> {
+    const tree = await spoolSource(req.source, req.signal);
+    try {
+      const detection = await detect(tree, req.dockerfilePath);
+      req.progress(`Detected ${describe(detection.kind)}`);
+      const plan = await this.#plan(tree, detection, req);
+      // Like `docker build`, leave out what .dockerignore names (the Dockerfile itself always goes).
+      const keep = dockerignoreFilter(await tree.readText('.dockerignore'), [plan.dockerfile, '.dockerignore']);
+      const imageId = await engineBuild(this.#docker, {
+        context: tree.context(plan.generated, keep),
+        tag: req.tag,
+        dockerfile: plan.dockerfile,
+        buildArgs: req.buildArgs,
+        labels: { 'berth.app': req.app },
+        progress: req.progress,
+        signal: req.signal,
+        timeoutMs: this.#timeoutMs,
+      });
+      const tagged = await this.#docker.getImage(req.tag).inspect();
+      if (tagged.Id !== imageId) throw new Error(`${req.tag} is ${tagged.Id}, not the image just built (${imageId}): was it tagged again meanwhile?`);
+      return { kind: detection.kind, imageId, processes: plan.processes, releaseCommand: detection.procfile?.releaseCommand ?? null };
+    } finally {
+      await tree.dispose();
+    }
+  }
+
+  async #plan(tree: SourceTree, detection: Detection, req: BuildRequest): Promise<BuildPlan> {
+    const procfileProcesses = detection.procfile?.processes ?? {};
+    const web = procfileProcesses.web;
+    switch (detection.kind) {
+      case 'dockerfile':
+        // The user's Dockerfile is built as is: Berth never edits it, so the extra CA is not added
+        // to it (an app behind an intercepting proxy declares and uses its own ARG or COPY).
+        return { dockerfile: normaliseRepoPath(req.dockerfilePath), generated: {}, processes: procfileProcesses };
+      case 'node': {
+        const plan = await planNodeApp(tree);
+        const command = web !== undefined ? shellCommand(web) : plan.startCommand;
+        if (!command && Object.keys(procfileProcesses).length === 0) {
+          throw new BuildError('cannot tell how to start this Node.js app: add a "start" script or "main" to package.json, a server.js or index.js, or a Procfile with a web: line');
+        }
+        const options = this.#dockerfileOptions(this.#stacks.node, command);
+        return this.#generated(nodeDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
+      }
+      case 'static': {
+        const serve = ['node', STATIC_SERVER_PATH];
+        const options = this.#dockerfileOptions(this.#stacks.static, web !== undefined ? shellCommand(web) : serve);
+        const files = { [STATIC_SERVER_FILE]: Buffer.from(STATIC_SERVER_SOURCE) };
+        return this.#generated(staticDockerfile(options), files, withDefaultWeb(procfileProcesses, serve));
+      }
+      case 'procfile': {
+        const options = this.#dockerfileOptions(this.#stacks.generic, web !== undefined ? shellCommand(web) : null);
+        return this.#generated(procfileDockerfile(options), {}, procfileProcesses);
+      }
+    }
+  }
+
+  #dockerfileOptions(baseImage: string, command: string[] | null): DockerfileOptions {
+    return { baseImage, extraCa: this.#extraCaFile !== null, command };
+  }
+
+  async #generated(dockerfile: string, files: Record<string, Buffer>, processes: Record<string, string>): Promise<BuildPlan> {
+    const generated: Record<string, Buffer> = { Dockerfile: Buffer.from(dockerfile), ...files };
+    if (this.#extraCaFile !== null) generated[EXTRA_CA_FILE] = await readFile(this.#extraCaFile);
+    return { dockerfile: `${GENERATED_DIR}/Dockerfile`, generated, processes };
+  }
+}
+
+/** Generated images have a web command even without a Procfile; the deployer sees it as `web`. */
+function withDefaultWeb(processes: Record<string, string>, command: string[] | null): Record<string, string> {
+  if (processes.web !== undefined || command === null) return processes;
+  return { web: command.join(' '), ...processes };
+}
+
+/** Generated Dockerfiles declare the build args (ARG) so `npm run build` sees them. */
+function buildArgNames(buildArgs: Record<string, string>): string[] {
+  const names = Object.keys(buildArgs);
+  const invalid = names.filter((name) => !BUILD_ARG_NAME.test(name));
+  if (invalid.length > 0) throw new BuildError(`invalid build arg name(s): ${invalid.join(', ')}`);
+  return names;
+}
+
+function describe(kind: BuildKind): string {
+  return {
+    dockerfile: 'a Dockerfile: building it as is',
+    node: 'a Node.js app (package.json)',
+    static: 'a static site (index.html)',
+    procfile: 'a Procfile app: generic stack',
+  }[kind];
+}

@@ -1,0 +1,150 @@
+// The server side of the pre-receive hook: POST /git-hook. Only our own hooks can call it (they get
+// this process's random token through git's environment). It turns the request into a PushEvent,
+// lets the deploy pipeline decide, and streams its lines back; the accept marker goes last.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { Hono } from 'hono';
+import { ACCEPT_MARKER, HOOK_ENV, HOOK_TOKEN_HEADER, QUARANTINE_VARS, SHA, ZERO_SHA, type HookRequest } from './protocol.ts';
+import { gitFreeEnv, type Repos } from './repos.ts';
+import type { PushEvent, PushHandler, RefUpdate } from './types.ts';
+
+export interface HookEndpointOptions {
+  token: string;
+  repos: Repos;
+  appExists(name: string): boolean;
+  onPush: PushHandler;
+  log: (line: string) => void;
+}
+
+interface VerifiedPush { app: string; user: string; updates: RefUpdate[]; gitEnv: Record<string, string> }
+
+export function createHookEndpoint(opts: HookEndpointOptions): Hono {
+  const hook = new Hono();
+  hook.post('/', async (c) => {
+    if (!sameSecret(c.req.header(HOOK_TOKEN_HEADER) ?? '', opts.token)) return c.text('Invalid hook token.\n', 403);
+    const verified = verify(await c.req.json().catch(() => null), opts);
+    if (typeof verified === 'string') return c.text(`${verified}\n`, 400);
+    const output = lineStream();
+    const aborted = new AbortController();
+    c.req.raw.signal.addEventListener('abort', () => aborted.abort(), { once: true });
+    output.onCancel(() => aborted.abort());
+    void decide(verified, aborted.signal, output, opts);
+    return new Response(output.readable, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  });
+  return hook;
+}
+
+async function decide(push: VerifiedPush, signal: AbortSignal, output: LineStream, opts: HookEndpointOptions): Promise<void> {
+  const event: PushEvent = {
+    app: push.app,
+    user: push.user,
+    updates: push.updates,
+    archive: (ref) => archive(ref, push.gitEnv),
+    say: (line) => output.write(line.replaceAll('\u0000', '')),
+    signal,
+  };
+  try {
+    const deletion = push.updates.find((u) => ZERO_SHA.test(u.newSha));
+    // git would refuse it anyway (receive.denyDeletes) but only after the hook, and tersely.
+    if (deletion) {
+      event.say(`Deleting ${deletion.ref.replace(/^refs\/heads\//, 'branch ')} is refused: a Berth app's branches cannot be deleted.`);
+      event.say(`(To remove the whole app: berth apps:destroy ${push.app} --confirm ${push.app})`);
+    } else if (await opts.onPush(event)) {
+      output.write(ACCEPT_MARKER);
+      opts.log(`git push ${push.app} by ${push.user} accepted (${describe(push.updates)})`);
+      return;
+    }
+    // A handler that says no has said why: nothing to add.
+  } catch (err) {
+    event.say(`Push to ${push.app} failed: ${(err as Error).message}`);
+    opts.log(`git push ${push.app} by ${push.user}: push handler failed: ${(err as Error).stack ?? err}`);
+  } finally {
+    output.close();
+  }
+  opts.log(`git push ${push.app} by ${push.user} rejected (${describe(push.updates)})`);
+}
+
+const describe = (updates: RefUpdate[]) => updates.map((u) => `${u.ref} ${u.newSha.slice(0, 7)}`).join(', ');
+
+/** `git archive` of the pushed commit, which only exists in the push's quarantine so far. */
+function archive(ref: RefUpdate, gitEnv: Record<string, string>): Readable {
+  if (!SHA.test(ref.newSha) || ZERO_SHA.test(ref.newSha)) throw new Error(`Nothing to archive for ${ref.ref}: it is being deleted.`);
+  const child = spawn('git', ['archive', '--format=tar', ref.newSha], {
+    cwd: gitEnv.GIT_DIR, env: { ...gitFreeEnv(), ...gitEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tar = new PassThrough();
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-2000); });
+  child.stdout.pipe(tar, { end: false });
+  // End the stream only once git exited cleanly: a failed archive must not look like a short tar.
+  child.on('close', (code) => {
+    if (code === 0) tar.end();
+    else tar.destroy(new Error(`git archive ${ref.newSha.slice(0, 7)} failed: ${stderr.trim() || `exit ${code}`}`));
+  });
+  child.on('error', (err) => tar.destroy(err));
+  tar.on('close', () => { if (child.exitCode === null) child.kill(); });
+  return tar;
+}
+
+/** Checks the request and that its git environment points into that app's repository. */
+function verify(body: unknown, opts: HookEndpointOptions): VerifiedPush | string {
+  const request = body as Partial<HookRequest> | null;
+  const env = request?.env;
+  if (!env || typeof env !== 'object' || !Array.isArray(request.updates)) return 'Malformed hook request.';
+  const app = String(env[HOOK_ENV.app] ?? '');
+  if (!opts.appExists(app)) return `App "${app}" not found.`;
+  const updates = request.updates.map((u) => ({ oldSha: String(u?.oldSha), newSha: String(u?.newSha), ref: String(u?.ref) }));
+  if (updates.length === 0 || updates.some((u) => !SHA.test(u.oldSha) || !SHA.test(u.newSha) || !u.ref.startsWith('refs/'))) {
+    return 'Malformed ref updates.';
+  }
+  const gitEnv: Record<string, string> = {};
+  const repo = realpath(opts.repos.pathFor(app));
+  for (const name of QUARANTINE_VARS) {
+    const value = env[name];
+    if (value === undefined) continue;
+    const dirs = typeof value !== 'string' ? null : name === 'GIT_ALTERNATE_OBJECT_DIRECTORIES' ? value.split(path.delimiter) : [value];
+    if (!dirs || !dirs.every((dir) => isInside(realpath(dir), repo))) {
+      return `${name} is outside the repository of ${app}.`;
+    }
+    gitEnv[name] = value;
+  }
+  if (gitEnv.GIT_DIR === undefined || realpath(gitEnv.GIT_DIR) !== repo) return `GIT_DIR is not the repository of ${app}.`;
+  return { app, user: String(env[HOOK_ENV.user] ?? ''), updates, gitEnv };
+}
+
+const realpath = (p: string): string => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
+const isInside = (p: string, dir: string): boolean => p === dir || p.startsWith(dir + path.sep);
+
+function sameSecret(given: string, expected: string): boolean {
+  // Hashing first gives equal lengths, which timingSafeEqual needs, without leaking the length.
+  const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
+  return crypto.timingSafeEqual(digest(given), digest(expected));
+}
+
+interface LineStream {
+  readable: ReadableStream<Uint8Array>;
+  write(line: string): void;
+  close(): void;
+  onCancel(listener: () => void): void;
+}
+
+/** A text response written line by line; writes after close or cancel are dropped. */
+function lineStream(): LineStream {
+  const encoder = new TextEncoder();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let open = true;
+  const cancelListeners: (() => void)[] = [];
+  const readable = new ReadableStream<Uint8Array>({
+    start(c) { controller = c; },
+    cancel() { open = false; for (const listener of cancelListeners) listener(); },
+  });
+  return {
+    readable,
+    write(line) { if (open) controller.enqueue(encoder.encode(`${line}\n`)); },
+    close() { if (open) { open = false; controller.close(); } },
+    onCancel(listener) { cancelListeners.push(listener); },
+  };
+}

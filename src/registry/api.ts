@@ -1,0 +1,86 @@
+// The few calls of the registry HTTP API v2 (CNCF distribution) that pruning needs. Plain HTTP:
+// Berth's registry listens on loopback.
+
+/** Whatever kind of manifest a tag points at, the registry must answer with its own digest. */
+const MANIFEST_TYPES = [
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+].join(', ');
+
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Bounds the pages followed, should a registry keep answering with a next link. */
+const MAX_TAG_PAGES = 100;
+
+export class RegistryApi {
+  readonly #base: string;
+
+  constructor(registry: string) {
+    this.#base = `http://${registry}`;
+  }
+
+  /** All tags of a repository; none when the repository does not exist (yet). */
+  async listTags(repository: string): Promise<string[]> {
+    const tags: string[] = [];
+    let next: string | null = `/v2/${repository}/tags/list`;
+    for (let page = 0; next !== null && page < MAX_TAG_PAGES; page++) {
+      const res = await this.#request('GET', next);
+      if (res.status === 404) return discard(res, []);
+      await expectOk(res, `list tags of ${repository}`);
+      const body = (await res.json()) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      next = nextPage(res.headers.get('link'));
+    }
+    return tags;
+  }
+
+  /** The digest of the manifest a tag points at, or null when the tag is gone. */
+  async manifestDigest(repository: string, tag: string): Promise<string | null> {
+    const res = await this.#request('HEAD', `/v2/${repository}/manifests/${encodeURIComponent(tag)}`, { accept: MANIFEST_TYPES });
+    if (res.status === 404) return discard(res, null);
+    await expectOk(res, `look up ${repository}:${tag}`);
+    const digest = res.headers.get('docker-content-digest');
+    if (!digest) throw new Error(`registry gave no digest for ${repository}:${tag}`);
+    return digest;
+  }
+
+  /** Deletes a manifest and, with it, every tag pointing at it. Needs `storage.delete.enabled`. */
+  async deleteManifest(repository: string, digest: string): Promise<void> {
+    const res = await this.#request('DELETE', `/v2/${repository}/manifests/${digest}`);
+    await discard(res, undefined);
+    if (res.status === 404) return;
+    if (res.status === 405) throw new Error('the registry refuses deletes: set storage.delete.enabled in its config');
+    if (!res.ok) throw new Error(`registry could not delete ${repository}@${digest}: HTTP ${res.status}`);
+  }
+
+  async #request(method: string, pathAndQuery: string, headers: Record<string, string> = {}): Promise<Response> {
+    try {
+      return await fetch(`${this.#base}${pathAndQuery}`, { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (err) {
+      // fetch only says "fetch failed"; the cause (ECONNREFUSED, timeout) is what helps.
+      const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+      throw new Error(`registry at ${this.#base} did not answer ${method} ${pathAndQuery}: ${cause}`);
+    }
+  }
+}
+
+/** Frees the connection of a response whose body is not needed. */
+async function discard<T>(res: Response, value: T): Promise<T> {
+  await res.body?.cancel().catch(() => {});
+  return value;
+}
+
+async function expectOk(res: Response, what: string): Promise<void> {
+  if (res.ok) return;
+  const body = await res.text().catch(() => '');
+  throw new Error(`registry could not ${what}: HTTP ${res.status} ${body.trim().slice(0, 300)}`);
+}
+
+/** RFC 5988 link header, as the registry paginates: `</v2/app/tags/list?last=v9&n=100>; rel="next"`. */
+function nextPage(link: string | null): string | null {
+  const match = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+  if (!match) return null;
+  const target = new URL(match[1]!, 'http://registry');
+  return `${target.pathname}${target.search}`;
+}
