@@ -3,10 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { startRegistry } from './support/registry.ts';
 import { startCaddy, freePorts } from './support/caddy.ts';
 
 const run = promisify(execFile);
@@ -23,6 +24,8 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
 
   const caddy = await startCaddy();
   t.after(() => caddy.stop());
+  const registry = await startRegistry();
+  t.after(() => registry.stop());
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-bundle-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const [apiPort] = await freePorts(1);
@@ -41,6 +44,7 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
       // The private Caddy's listeners, so the test never needs ports 80/443.
       BERTH_HTTP_PORT: String(caddy.httpPort),
       BERTH_HTTPS_PORT: String(caddy.httpsPort),
+      BERTH_REGISTRY: registry.address,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -69,6 +73,21 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
     throw new Error(`berth apps failed (exit ${err.code}):\n${err.stdout}${err.stderr}\n--- server output ---\n${output}`);
   });
   t.diagnostic(`berth apps: ${cli.stdout.trim() || '(no output)'}`);
+
+  // git push through the bundle: the pre-receive hook runs the same single file with `git-hook`.
+  const app = `bundle-${Date.now().toString(36)}`;
+  const cliEnv = { ...process.env, BERTH_API_URL: apiUrl, BERTH_TOKEN: token, BERTH_CONFIG_DIR: path.join(dataDir, 'cli') };
+  await run(process.execPath, [dist('berth.mjs'), 'apps:create', app], { cwd: dataDir, timeout: 30_000, env: cliEnv });
+  t.after(() => run(process.execPath, [dist('berth.mjs'), 'apps:destroy', app, '--confirm', app], { cwd: dataDir, timeout: 60_000, env: cliEnv }).catch(() => {}));
+  const repo = path.join(dataDir, 'site');
+  cpSync(path.join(ROOT, 'test/fixtures/push/static-site'), repo, { recursive: true });
+  const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'site']]) {
+    await run('git', args, { cwd: repo, timeout: 30_000, env: gitEnv });
+  }
+  const pushed = await run('git', ['push', `http://berth:${token}@127.0.0.1:${apiPort}/git/${app}.git`, 'main'], { cwd: repo, timeout: 120_000, env: gitEnv })
+    .catch((err) => { throw new Error(`git push failed:\n${err.stderr}\n--- server output ---\n${output}`); });
+  assert.match(pushed.stderr, /remote: -----> v1 deployed to/);
 });
 
 /** Polls the health route for up to 60 s; fails at once, with the server's output, if it exits. */

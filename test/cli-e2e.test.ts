@@ -6,30 +6,40 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
+import { startRegistry } from './support/registry.ts';
 import { startBerth, viaRouter, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
 const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let registry: Awaited<ReturnType<typeof startRegistry>>;
 let berth: BerthServer;
 let configDir: string;
 const app = uniqueName('cli');
 
 before(async () => {
   caddy = await startCaddy();
-  berth = await startBerth(caddy);
+  registry = await startRegistry();
+  berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address });
   configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cli-'));
 });
 
 after(async () => {
   await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
   await berth?.kill('SIGTERM');
+  await registry?.stop();
   await caddy?.stop();
   fs.rmSync(configDir, { recursive: true, force: true });
 });
 
+/** The CLI and git see a temp HOME, so `berth login` installs its git credential helper there, not in ~. */
+function cliEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, HOME: configDir, BERTH_CONFIG_DIR: configDir, BERTH_API_URL: '', BERTH_TOKEN: '',
+    GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+}
+
 function berthCli(...args: string[]): { code: number; out: string; err: string } {
   const res = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, BERTH_CONFIG_DIR: configDir, BERTH_API_URL: '', BERTH_TOKEN: '' },
+    env: cliEnv(),
     encoding: 'utf8', timeout: 120_000,
   });
   return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
@@ -53,7 +63,8 @@ test('login stores the token; a wrong one is refused', () => {
 });
 
 test('apps:create, deploy, and the app answers through the router', async () => {
-  assert.match(ok('apps:create', app), new RegExp(app));
+  const created = ok('apps:create', app);
+  assert.match(created, new RegExp(`http://127\\.0\\.0\\.1:${berth.port}/git/${app}\\.git`), 'the git remote URL is shown');
   assert.match(ok('deploy', app, '--image', TEST_IMAGE), /v1/);
   assert.match((await get()).body, /hello from v1 web\.1/);
   const apps = ok('apps');
@@ -103,7 +114,7 @@ test('logs -n prints Heroku-style lines; logs -t follows live', async () => {
   assert.match(lines.at(-1)!, /^\d{4}-\d\d-\d\dT[\d:.]+Z app\[web\.1\]: request GET \//);
 
   const child = spawn(process.execPath, [CLI, 'logs', app, '-t', '-n', '0'], {
-    env: { ...process.env, BERTH_CONFIG_DIR: configDir, BERTH_API_URL: '', BERTH_TOKEN: '' },
+    env: cliEnv(),
   });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
@@ -114,6 +125,33 @@ test('logs -n prints Heroku-style lines; logs -t follows live', async () => {
   while (!out.includes(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGINT');
   assert.match(out, new RegExp(`app\\[web\\.1\\]: request GET ${marker}`));
+});
+
+test('git:remote adds the remote; git push uses the token through the credential helper berth login installed', async () => {
+  const site = `${app}-site`;
+  ok('apps:create', site);
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cli-repo-'));
+  try {
+    fs.cpSync(path.resolve(import.meta.dirname, 'fixtures/push/static-site'), repo, { recursive: true });
+    const git = (...args: string[]) => spawnSync('git', args, { cwd: repo, env: cliEnv(), encoding: 'utf8' });
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-qm', 'site');
+    const added = spawnSync(process.execPath, [CLI, 'git:remote', site], { cwd: repo, env: cliEnv(), encoding: 'utf8' });
+    assert.equal(added.status, 0, added.stderr);
+    assert.match(added.stdout, /Git remote paas → http:\/\/127\.0\.0\.1:\d+\/git\/.*\.git/);
+    const remote = git('remote', 'get-url', 'paas').stdout.trim();
+    assert.doesNotMatch(remote, /berth_/, 'no token in the remote URL');
+    assert.doesNotMatch(fs.readFileSync(path.join(repo, '.git/config'), 'utf8'), /berth_/, 'no token in .git/config');
+    const pushed = git('push', 'paas', 'main');
+    assert.equal(pushed.status, 0, pushed.stderr);
+    assert.match(pushed.stderr, /remote: -----> v1 deployed to/);
+    assert.match((await viaRouter(caddy.httpPort, `${site}.localhost`)).body, /static site served by Berth/);
+    assert.match(ok('builds', site), /succeeded\s+[0-9a-f]{7}\s+static\s+v1/);
+  } finally {
+    ok('apps:destroy', site, '--confirm', site);
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
 });
 
 test('errors are one clear line and a non-zero exit', () => {
