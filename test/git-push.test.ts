@@ -248,6 +248,21 @@ test('a server killed mid-build: the push fails, the build is marked failed, the
   assert.match((await get()).body, /node-app b on v7/);
 });
 
+test('a Dockerfile app listening on its one EXPOSEd port (not PORT) is routed to that port', async () => {
+  const name = uniqueName('dock');
+  await berth.ok('POST', '/apps', { name });
+  try {
+    const repo = makeRepo('dockerfile-fixed-port');
+    git(repo, 'remote', 'set-url', 'paas', remoteUrl(berth.token, name));
+    const result = await push(repo, 'paas', 'main');
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /Dockerfile app built/);
+    assert.match((await viaRouter(caddy.httpPort, `${name}.localhost`)).body, /fixed port 8080 \(PORT=8080\)/);
+  } finally {
+    await berth.api('DELETE', `/apps/${name}`, { confirm: name });
+  }
+});
+
 test('a static site deploys without a Dockerfile; auth and unknown apps are refused readably', async () => {
   const site = uniqueName('site');
   await berth.ok('POST', '/apps', { name: site });

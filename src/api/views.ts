@@ -43,6 +43,7 @@ export function releaseView(r: ReleaseRow, currentVersion: number | null) {
     image: r.imageRef,
     imageId: r.imageId,
     imageDigest: r.imageDigest,
+    port: r.containerPort ?? 5000,
     configKeys: Object.keys(r.config),
     formation: r.formation.map(formationView),
     createdBy: r.createdBy,

@@ -11,12 +11,20 @@ import type { PortAllocator } from './ports.ts';
 import { waitHealthy } from './health.ts';
 import { BerthError } from '../shared/errors.ts';
 
-export const CONTAINER_PORT = 5000;
+export const DEFAULT_CONTAINER_PORT = 5000;
+
+/**
+ * The port web instances listen on: Heroku's PORT, 5000, unless the image declares exactly one other
+ * port (EXPOSE 80 in an nginx image, say), which apps that ignore PORT listen on: then PORT says that one.
+ */
+export function containerPortFor(exposedPorts: number[]): number {
+  return exposedPorts.length === 1 ? exposedPorts[0] : DEFAULT_CONTAINER_PORT;
+}
 
 export interface Target {
   app: string;
   /** null (or no image): the app runs nothing, its route answers 503. */
-  release: { version: number; image: string | null; config: Record<string, string> } | null;
+  release: { version: number; image: string | null; config: Record<string, string>; containerPort: number | null } | null;
   formation: FormationEntry[];
   hostnames: string[];
 }
@@ -146,6 +154,7 @@ function desiredSpecs(target: Target): Map<string, InstanceSpec> {
   const specs = new Map<string, InstanceSpec>();
   const release = target.release;
   if (!release?.image) return specs;
+  const port = release.containerPort ?? DEFAULT_CONTAINER_PORT;
   for (const entry of target.formation) {
     for (let index = 1; index <= entry.quantity; index++) {
       const isWeb = entry.type === 'web';
@@ -154,11 +163,11 @@ function desiredSpecs(target: Target): Map<string, InstanceSpec> {
         image: release.image, command: entry.command ? shellCommand(entry.command) : null,
         env: {
           ...release.config,
-          ...(isWeb ? { PORT: String(CONTAINER_PORT) } : {}),
+          ...(isWeb ? { PORT: String(port) } : {}),
           DYNO: `${entry.type}.${index}`,
           BERTH_APP: target.app, BERTH_RELEASE: `v${release.version}`, BERTH_PROCESS: entry.type,
         },
-        containerPort: isWeb ? CONTAINER_PORT : null, hostPort: null,
+        containerPort: isWeb ? port : null, hostPort: null,
         memoryMB: entry.memoryMB, cpus: entry.cpus,
       };
       specs.set(instanceKey(spec), spec);

@@ -6,7 +6,7 @@ import type { ReleasesStore, ReleaseRow, NewRelease } from '../state/releases-st
 import type { FormationEntry } from '../state/schema.ts';
 import { now } from '../state/db.ts';
 import { AppLocks } from './app-lock.ts';
-import type { Converger, Progress } from './converge.ts';
+import { containerPortFor, type Converger, type Progress } from './converge.ts';
 import { BerthError, badRequest } from '../shared/errors.ts';
 import { checkImageRef } from '../shared/validation.ts';
 import { applyFormationUpdates, defaultFormation, formationForProcesses, type FormationUpdate } from './formation.ts';
@@ -59,6 +59,7 @@ export class Deployer {
       }
       return this.rollOut(app, {
         description: `Deploy ${ref}`, imageRef: ref, imageId: image.id, imageDigest: image.digest,
+        containerPort: containerPortFor(image.exposedPorts),
         config: this.deps.apps.config(app.id), formation, createdBy: actor,
       }, () => {}, progress);
     });
@@ -69,9 +70,11 @@ export class Deployer {
     const app = this.deps.apps.get(appName);
     const before = this.deps.apps.formation(app.id);
     const formation = formationForProcesses(before, built.processes);
+    const image = await this.deps.runtime.resolveImage(built.imageId);
     this.deps.apps.replaceFormation(app.id, formation);
     return this.rollOut(app, {
       description: built.description, imageRef: built.imageRef, imageId: built.imageId, imageDigest: built.imageDigest,
+      containerPort: containerPortFor(image?.exposedPorts ?? []),
       config: this.deps.apps.config(app.id), formation, createdBy: actor,
     }, () => this.deps.apps.replaceFormation(app.id, before), progress, built.releaseCommand);
   }
@@ -92,7 +95,7 @@ export class Deployer {
       const current = this.currentRelease(app);
       return this.rollOut(app, {
         description, imageRef: current?.imageRef ?? null, imageId: current?.imageId ?? null,
-        imageDigest: current?.imageDigest ?? null, config: after,
+        imageDigest: current?.imageDigest ?? null, containerPort: current?.containerPort ?? null, config: after,
         formation: this.deps.apps.formation(app.id), createdBy: actor,
       }, () => this.deps.apps.replaceConfig(app.id, before));
     });
@@ -112,7 +115,7 @@ export class Deployer {
       this.deps.apps.replaceConfig(app.id, target.config);
       return this.rollOut(app, {
         description: `Rollback to v${target.version}`, imageRef: target.imageRef, imageId: target.imageId,
-        imageDigest: target.imageDigest, config: target.config,
+        imageDigest: target.imageDigest, containerPort: target.containerPort, config: target.config,
         formation: this.deps.apps.formation(app.id), createdBy: actor,
       }, () => this.deps.apps.replaceConfig(app.id, before));
     });
@@ -173,7 +176,7 @@ export class Deployer {
     const current = this.currentRelease(app);
     await this.deps.converger.converge({
       app: app.name, formation, hostnames: this.hostnames(app),
-      release: current ? { version: current.version, image: current.imageId, config: current.config } : null,
+      release: current ? { version: current.version, image: current.imageId, config: current.config, containerPort: current.containerPort } : null,
     }, progress);
   }
 
@@ -211,7 +214,7 @@ export class Deployer {
       if (releaseCommand) await this.runReleaseCommand(app.name, release, releaseCommand, progress);
       await this.deps.converger.converge({
         app: app.name, formation: draft.formation, hostnames: this.hostnames(app),
-        release: { version: release.version, image: draft.imageId, config: draft.config },
+        release: { version: release.version, image: draft.imageId, config: draft.config, containerPort: draft.containerPort },
       }, progress);
     } catch (err) {
       const reason = (err as Error).message;

@@ -37,7 +37,11 @@ export interface Instance {
   restartCount: number;
 }
 
-export interface ImageInfo { id: string; digest: string | null }
+export interface ImageInfo {
+  id: string;
+  digest: string | null;
+  exposedPorts: number[];       // TCP ports the image declares (EXPOSE)
+}
 
 export interface LogLine {
   time: string;                 // ISO time with sub-second precision, as the engine stamped it

@@ -67,4 +67,5 @@ export const migrations: string[] = [
      finished_at TEXT,
      error TEXT);
    CREATE INDEX builds_app ON builds(app_id, id);`,
+  `ALTER TABLE releases ADD COLUMN container_port INTEGER;`,
 ];

@@ -14,6 +14,7 @@ export interface NewRelease {
   imageRef: string | null;
   imageId: string | null;
   imageDigest: string | null;
+  containerPort: number | null;
   config: Record<string, string>;
   formation: FormationEntry[];
   createdBy: string;

@@ -35,6 +35,7 @@ export const releases = sqliteTable('releases', {
   imageRef: text('image_ref'),
   imageId: text('image_id'),
   imageDigest: text('image_digest'),
+  containerPort: integer('container_port'), // the port web instances listen on (PORT); null: 5000
   config: text('config', { mode: 'json' }).$type<Record<string, string>>().notNull(),
   formation: text('formation', { mode: 'json' }).$type<FormationEntry[]>().notNull(),
   createdBy: text('created_by').notNull(),

@@ -8,7 +8,9 @@ export interface ImageTimeouts { requestMs: number; pullMs: number }
 export async function inspectLocalImage(docker: Docker, ref: string, requestMs: number): Promise<ImageInfo | null> {
   try {
     const info = await withDeadline(`inspecting image ${ref}`, requestMs, () => docker.getImage(ref).inspect());
-    return { id: info.Id, digest: info.RepoDigests?.[0] ?? null };
+    const exposed = Object.keys(info.Config?.ExposedPorts ?? {})
+      .filter((p) => p.endsWith('/tcp')).map((p) => Number.parseInt(p, 10)).filter(Number.isInteger);
+    return { id: info.Id, digest: info.RepoDigests?.[0] ?? null, exposedPorts: exposed };
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;
