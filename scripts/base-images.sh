@@ -12,6 +12,7 @@ MIRROR=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 NODE_DIR=${BERTH_NODE_DIR:-/opt/berth/node}
 DOCKER=${DOCKER:-/usr/bin/docker}
 NPM_SPEC=${BERTH_IMAGE_NPM:-npm@11}
+COREPACK_SPEC=${BERTH_IMAGE_COREPACK:-corepack@0}
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$CACHE_DIR"
 
@@ -33,43 +34,59 @@ if ! have_image berth/debian:bookworm; then
   "$DOCKER" import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' "$tarball" berth/debian:bookworm >/dev/null
 fi
 
-# npm for the image, fetched once per spec (npm's package bundles all of its dependencies).
-npm_tgz="$CACHE_DIR/$(printf '%s' "$NPM_SPEC" | tr -c 'A-Za-z0-9.-' '_').tgz"
-if [ ! -s "$npm_tgz" ]; then
-  echo "base-images: npm pack $NPM_SPEC"
-  pack_dir=$(mktemp -d /tmp/berth-npm-pack.XXXXXX)
-  if (cd "$pack_dir" && PATH="$NODE_DIR/bin:$PATH" npm pack --silent "$NPM_SPEC" >/dev/null); then
-    mv "$pack_dir"/*.tgz "$npm_tgz.tmp"
-  elif [ -f "$NODE_DIR/lib/node_modules/npm/package.json" ]; then
-    # No npm registry (air-gapped): the npm installed beside Node, packed the way npm packs it.
-    echo "base-images: npm pack failed; using $NODE_DIR/lib/node_modules/npm instead"
-    tar -czf "$npm_tgz.tmp" -C "$NODE_DIR/lib/node_modules" --transform 's,^npm,package,' npm
-  else
-    echo "base-images: cannot get npm ($NPM_SPEC) for berth/node:24" >&2
+# A package's tarball from the npm registry, fetched once per spec into the cache (npm and corepack
+# bundle all their dependencies). Prints the cached path; prints nothing when it cannot be had.
+pack_once() {
+  local spec=$1 fallback=${2:-} tgz pack_dir
+  tgz="$CACHE_DIR/$(printf '%s' "$spec" | tr -c 'A-Za-z0-9.-' '_').tgz"
+  if [ ! -s "$tgz" ]; then
+    echo "base-images: npm pack $spec" >&2
+    pack_dir=$(mktemp -d /tmp/berth-npm-pack.XXXXXX)
+    if (cd "$pack_dir" && PATH="$NODE_DIR/bin:$PATH" npm pack --silent "$spec" >/dev/null 2>&1); then
+      mv "$pack_dir"/*.tgz "$tgz"
+    elif [ -n "$fallback" ] && [ -f "$NODE_DIR/lib/node_modules/$fallback/package.json" ]; then
+      # No npm registry (air-gapped): the copy installed beside Node, packed the way npm packs it.
+      echo "base-images: npm pack failed; using $NODE_DIR/lib/node_modules/$fallback instead" >&2
+      tar -czf "$tgz" -C "$NODE_DIR/lib/node_modules" --transform "s,^$fallback,package," "$fallback"
+    fi
     rm -rf "$pack_dir"
-    exit 1
   fi
-  mv "$npm_tgz.tmp" "$npm_tgz"
-  rm -rf "$pack_dir"
-fi
+  [ -s "$tgz" ] && echo "$tgz"
+  return 0
+}
+
+npm_tgz=$(pack_once "$NPM_SPEC" npm)
+[ -n "$npm_tgz" ] || { echo "base-images: cannot get npm ($NPM_SPEC) for berth/node:24" >&2; exit 1; }
+# corepack runs yarn and pnpm projects; without it (offline, first run) those apps fail with a clear message.
+corepack_tgz=$(pack_once "$COREPACK_SPEC")
 
 # The label records what went into the image, so a new node binary or npm tarball rebuilds it,
-# and so does an image from before npm was added (it has no label).
-node_stack="node $("$NODE_DIR/bin/node" --version), $NPM_SPEC ($(cksum <"$npm_tgz" | cut -d' ' -f1))"
+# and so does an image from before npm was added (it has no label). Bump the recipe number
+# whenever the Dockerfile below changes, so existing images are rebuilt.
+node_stack="recipe 2, node $("$NODE_DIR/bin/node" --version), $NPM_SPEC ($(cksum <"$npm_tgz" | cut -d' ' -f1))"
+[ -z "$corepack_tgz" ] || node_stack="$node_stack, $COREPACK_SPEC ($(cksum <"$corepack_tgz" | cut -d' ' -f1))"
 if [ "$("$DOCKER" image inspect -f '{{index .Config.Labels "berth.stack"}}' berth/node:24 2>/dev/null)" != "$node_stack" ]; then
   echo "base-images: berth/node:24 from $NODE_DIR with $NPM_SPEC"
   ctx=$(mktemp -d /tmp/berth-node.XXXXXX)
   cp "$NODE_DIR/bin/node" "$ctx/node"
   mkdir "$ctx/npm"
   tar -xzf "$npm_tgz" -C "$ctx/npm" --strip-components=1 --no-same-owner
+  mkdir "$ctx/corepack"
+  [ -z "$corepack_tgz" ] || tar -xzf "$corepack_tgz" -C "$ctx/corepack" --strip-components=1 --no-same-owner
   cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM berth/debian:bookworm
 COPY node /usr/local/bin/node
 COPY npm /usr/local/lib/node_modules/npm
+COPY corepack /usr/local/lib/node_modules/corepack
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
+ && if [ -f /usr/local/lib/node_modules/corepack/package.json ]; then \\
+      ln -s ../lib/node_modules/corepack/dist/corepack.js /usr/local/bin/corepack && corepack --version >/dev/null; \\
+    else rm -rf /usr/local/lib/node_modules/corepack; fi \\
  && npm --version >/dev/null
-ENV NODE_ENV=production NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false
+# corepack uses the yarn/pnpm versions it ships pinned hashes for, not "latest" (reproducible builds,
+# and corepack 0.x cannot verify the registry's newest signing keys).
+ENV NODE_ENV=production NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false COREPACK_DEFAULT_TO_LATEST=0 COREPACK_ENABLE_DOWNLOAD_PROMPT=0
 LABEL berth.stack="$node_stack"
 CMD ["node"]
 DOCKERFILE

@@ -33,7 +33,7 @@ const CONFIG_FILES = ['.npmrc', '.yarnrc', '.yarnrc.yml', 'pnpm-workspace.yaml']
 const INSTALL_LIFECYCLE_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare'];
 
 const CORE_PACK_MISSING =
-  'command -v corepack >/dev/null || { echo "berth: this app has a $BERTH_LOCKFILE, which needs corepack, but the node stack image has none" >&2; exit 1; }';
+  'command -v corepack >/dev/null || { echo "berth: this app has a $BERTH_LOCKFILE, which needs corepack, but the node stack image has none (scripts/base-images.sh adds it)" >&2; exit 1; }';
 
 export async function planNodeApp(tree: SourceTree): Promise<NodePlan> {
   const pkg = parsePackageJson(await tree.readText('package.json'));
