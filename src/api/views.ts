@@ -4,7 +4,13 @@ import type { AppRow } from '../state/apps-store.ts';
 import type { ReleaseRow } from '../state/releases-store.ts';
 import type { FormationEntry } from '../state/schema.ts';
 
-export interface ViewContext { domain: string; httpsPort: number; httpPort: number; publicUrl: string }
+export interface ViewContext {
+  domain: string;
+  httpsPort: number;
+  httpPort: number;
+  /** The API's address as users reach it (BERTH_PUBLIC_URL); null: the address of the request. */
+  publicUrl: string | null;
+}
 
 export function appUrl(name: string, ctx: ViewContext): string {
   const port = ctx.httpPort === 80 ? '' : `:${ctx.httpPort}`;
@@ -20,11 +26,11 @@ export function appStatus(app: AppRow, formation: FormationEntry[], instances: I
   return current.some((i) => i.state === 'running') ? 'degraded' : 'crashed';
 }
 
-export function appView(app: AppRow, extra: { domains: string[]; instances: Instance[]; formation: FormationEntry[]; lastRelease?: ReleaseRow }, ctx: ViewContext) {
+export function appView(app: AppRow, extra: { domains: string[]; instances: Instance[]; formation: FormationEntry[]; lastRelease?: ReleaseRow; requestOrigin: string }, ctx: ViewContext) {
   return {
     name: app.name,
     url: appUrl(app.name, ctx),
-    gitUrl: `${ctx.publicUrl}/git/${app.name}.git`,
+    gitUrl: `${ctx.publicUrl ?? extra.requestOrigin}/git/${app.name}.git`,
     deployBranch: app.deployBranch,
     status: appStatus(app, extra.formation, extra.instances, extra.lastRelease),
     currentRelease: app.currentRelease,

@@ -44,8 +44,8 @@ export async function startServer(): Promise<void> {
   const token = ensureAdmin(auth, config.dataDir);
   const interruptedBuilds = builds.failInterrupted();
   if (interruptedBuilds) log(`${interruptedBuilds} build(s) interrupted by the last stop marked failed; their pushes were rejected`);
-  const apiHostForUsers = config.apiHost === '0.0.0.0' ? os.hostname() : config.apiHost;
-  const publicUrl = process.env.BERTH_PUBLIC_URL ?? `http://${apiHostForUsers}:${config.apiPort}`;
+  // Without BERTH_PUBLIC_URL, URLs handed to users (git remotes) use the address each request came in on.
+  const publicUrl = process.env.BERTH_PUBLIC_URL?.replace(/\/+$/, '') || null;
 
   const reconcileUntilDone = async (): Promise<void> => {
     try {

@@ -1,5 +1,5 @@
 // /apps: list, create, show, destroy.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
@@ -11,14 +11,14 @@ import type { Instance } from '../../runtime/types.ts';
 
 export function appsRoutes(s: Services): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
-  const view = (app: AppRow, instances: Instance[]) => appView(app, {
+  const view = (c: Context, app: AppRow, instances: Instance[]) => appView(app, {
     domains: s.deployer.hostnames(app), instances: instances.filter((i) => i.app === app.name),
-    formation: s.apps.formation(app.id), lastRelease: s.releases.list(app.id, 1)[0],
+    formation: s.apps.formation(app.id), lastRelease: s.releases.list(app.id, 1)[0], requestOrigin: new URL(c.req.url).origin,
   }, s.view);
 
   api.get('/', async (c) => {
     const instances = await s.runtime.list();
-    return c.json(s.apps.list().map((app) => view(app, instances)));
+    return c.json(s.apps.list().map((app) => view(c, app, instances)));
   });
 
   api.post('/', async (c) => {
@@ -26,12 +26,12 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
     const name = checkAppName(body.name);
     const app = s.apps.create(name);
     await s.deployer.converge(name); // gives the app its route right away (503 until the first deploy)
-    return c.json(view(app, []), 201);
+    return c.json(view(c, app, []), 201);
   });
 
   api.get('/:app', async (c) => {
     const app = s.apps.get(c.req.param('app'));
-    return c.json(view(app, await s.runtime.list(app.name)));
+    return c.json(view(c, app, await s.runtime.list(app.name)));
   });
 
   api.patch('/:app', async (c) => {
@@ -39,7 +39,7 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
     const body = await jsonBody(c);
     if (body.deployBranch === undefined) throw badRequest('bad_request', 'Nothing to change: expected {"deployBranch": "main"}.');
     s.apps.update(app.id, { deployBranch: checkBranchName(body.deployBranch) });
-    return c.json(view(s.apps.get(app.name), await s.runtime.list(app.name)));
+    return c.json(view(c, s.apps.get(app.name), await s.runtime.list(app.name)));
   });
 
   api.get('/:app/builds', (c) => {

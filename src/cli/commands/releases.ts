@@ -33,7 +33,7 @@ function explainFailedRelease(error: unknown): unknown {
 async function listReleases(ctx: CommandContext): Promise<void> {
   const releases = await ctx.api().get<Release[]>(appPath(ctx.app, '/releases'));
   if (printedJson(ctx, releases)) return;
-  if (releases.length === 0) return ctx.io.out(`${ctx.app} has no releases yet. Deploy with "berth deploy ${ctx.app} --image REF".`);
+  if (releases.length === 0) return ctx.io.out(`${ctx.app} has no releases yet. Deploy with "git push paas main" (berth git:remote ${ctx.app}) or "berth deploy ${ctx.app} --image REF".`);
   const rows = releases.map((release) => [
     formatVersion(release.version) + (release.current ? ' *' : ''),
     release.status,
