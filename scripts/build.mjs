@@ -14,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
-const addonSrc = path.join(root, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+// better-sqlite3 13 ships prebuilt addons per platform; a locally compiled one (node-gyp) wins if present.
+const addonSrc = [
+  path.join(root, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'),
+  path.join(root, `node_modules/better-sqlite3/prebuilds/${process.platform}-${process.arch}.node`),
+].find((file) => existsSync(file)) ?? path.join(root, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
 
 // Bundled CommonJS dependencies (dockerode, ssh2, better-sqlite3's JS side, ...) call require()
 // and read __dirname/__filename, none of which exist in an ES module. The banner provides them.

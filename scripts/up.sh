@@ -205,7 +205,7 @@ build_current() {
   for out in "${BUILD_OUTPUTS[@]}"; do [ -f "$out" ] || return 1; done
   oldest=$(ls -1tr "${BUILD_OUTPUTS[@]}" | head -n 1)
   [ -z "$(find src scripts/build.mjs package.json package-lock.json \
-    node_modules/better-sqlite3/build/Release/better_sqlite3.node \
+    node_modules/better-sqlite3/package.json \
     -newer "$oldest" -type f -print -quit 2>/dev/null)" ]
 }
 
