@@ -120,14 +120,27 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** GET through the router: Caddy picks the app by Host header, exactly as a browser's request would. */
+/**
+ * GET through the router: Caddy picks the app by Host header, exactly as a browser's request would.
+ * A connection reset before any response byte is retried once: Caddy 2.6 hands its listening socket over
+ * on every config reload and may reset a connection caught in between (docs/benchmarks.md). Any answer,
+ * 5xx included, is returned as it is.
+ */
 export function viaRouter(httpPort: number, host: string, route = '/'): Promise<{ status: number; body: string }> {
+  return getOnce(httpPort, host, route).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNRESET' || err.message === 'socket hang up') return getOnce(httpPort, host, route);
+    throw err;
+  });
+}
+
+function getOnce(httpPort: number, host: string, route: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: httpPort, path: route, headers: { host }, agent: false, timeout: 10_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err) => reject(new Error(`response broke off: ${err.message}`)));
     });
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
