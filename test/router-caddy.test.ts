@@ -117,9 +117,8 @@ describe('config builders', () => {
   });
 
   test('only *.localhost names go to the internal CA, and the policy never matches everything by accident', () => {
-    assert.deepEqual(internalNamesOf(['www.example.com', 'a.localhost']), ['*.localhost']);
-    assert.deepEqual(internalNamesOf(['www.example.com', 'a.localhost', 'www.b.localhost']), ['*.localhost', 'www.b.localhost']);
-    assert.deepEqual(internalNamesOf(['www.example.com', 'a.localhost'], true), ['*.localhost', 'www.example.com']);
+    assert.deepEqual(internalNamesOf(['www.example.com', 'a.localhost']), ['a.localhost']);
+    assert.deepEqual(internalNamesOf(['www.example.com', 'a.localhost'], true), ['a.localhost', 'www.example.com']);
     assert.deepEqual(buildInternalTlsPolicy([]).subjects, ['localhost']);
     assert.equal(buildInternalTlsPolicy([]).on_demand, true);
   });
@@ -172,8 +171,7 @@ describe('CaddyRouter with a real Caddy', () => {
     assert.deepEqual(await get('www.b-shop.localhost'), { status: 200, body: 'b-1' });
     assert.equal((await get('a.localhost')).body, 'a-3');
     const policy = await admin.get<{ subjects: string[] }>(`/id/${INTERNAL_TLS_POLICY_ID}`);
-    // App names under .localhost share one wildcard subject; deeper names are listed one by one.
-    assert.deepEqual(policy.subjects, ['*.localhost', 'localhost', 'www.b-shop.localhost']);
+    assert.deepEqual(policy.subjects, ['a.localhost', 'b.localhost', 'idle.localhost', 'localhost', 'www.b-shop.localhost']);
     const listed = await router.listRoutes();
     assert.deepEqual(listed.map((r) => r.app).sort(), ['a', 'b', 'idle']);
     assert.deepEqual(listed.find((r) => r.app === 'b'), { app: 'b', hostnames: ['b.localhost', 'www.b-shop.localhost'], upstreams: [{ host: '127.0.0.1', port: b.port }] });
@@ -184,8 +182,7 @@ describe('CaddyRouter with a real Caddy', () => {
     await router.removeRoute('never-existed');
     assert.deepEqual(await get('idle.localhost'), { status: 404, body: CATCH_ALL_BODY });
     assert.deepEqual(await routeIds(admin), ['berth-app-b', 'berth-app-a', 'berth-catch-all']);
-    // The wildcard still covers a and b; the policy needed no change for idle's removal.
-    assert.deepEqual((await admin.get<{ subjects: string[] }>(`/id/${INTERNAL_TLS_POLICY_ID}`)).subjects, ['*.localhost', 'localhost', 'www.b-shop.localhost']);
+    assert.ok(!(await admin.get<{ subjects: string[] }>(`/id/${INTERNAL_TLS_POLICY_ID}`)).subjects.includes('idle.localhost'));
   });
 
   test('ensureBase is idempotent and keeps the catch-all last', async () => {

@@ -114,18 +114,10 @@ export function buildInternalTlsPolicy(names: string[]): TlsPolicy {
   };
 }
 
-/**
- * The policy subjects for names that get certificates from the internal CA: *.localhost, or all of them
- * with internalTls. Every `APP.localhost` is covered by one `*.localhost` subject (local by definition,
- * so issuing on demand for any of them is harmless): adding or removing an app then leaves the policy
- * as it is, and a route change is one Caddy reload instead of two.
- */
+/** The names that get certificates from the internal CA: *.localhost, or all of them with internalTls. */
 export function internalNamesOf(hostnames: string[], internalTls = false): string[] {
-  const internal = internalTls ? hostnames : hostnames.filter(isInternalHostname);
-  return sortedUnique(internal.map((name) => (SINGLE_LABEL_LOCALHOST.test(name) ? '*.localhost' : name)));
+  return sortedUnique(internalTls ? hostnames : hostnames.filter(isInternalHostname));
 }
-
-const SINGLE_LABEL_LOCALHOST = /^[^.]+\.localhost$/;
 
 export function normalizeRoute(route: AppRoute): AppRoute {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(route.app)) throw new Error(`invalid app name for a route: "${route.app}"`);
