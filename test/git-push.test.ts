@@ -84,7 +84,9 @@ const get = (route = '/') => viaRouter(caddy.httpPort, host, route);
 function slowBuild(repo: string, seconds: number): void {
   const file = path.join(repo, 'package.json');
   const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
-  pkg.scripts.build = `node -e "require('fs').writeFileSync('built.txt', 'built at build time'); setTimeout(() => {}, ${seconds * 1000})"`;
+  // A nonce keeps Docker's layer cache from skipping the slow step on a machine that ran this before.
+  const nonce = Math.random().toString(36).slice(2);
+  pkg.scripts.build = `node -e "require('fs').writeFileSync('built.txt', 'built at build time'); setTimeout(() => {}, ${seconds * 1000}) /* ${nonce} */"`;
   fs.writeFileSync(file, JSON.stringify(pkg, null, 2));
 }
 const remoteRef = (dir: string, ref: string) => git(dir, 'ls-remote', 'paas', ref).split(/\s+/)[0] ?? '';
@@ -158,6 +160,24 @@ test('a failing build rejects the push, keeps the ref and the running release', 
   git(repo, 'reset', '-q', '--hard', 'HEAD~1');
 });
 
+test('a failing release: command rejects the push before anything goes live', async () => {
+  const repo = path.join(work, 'node-app');
+  const procfile = path.join(repo, 'Procfile');
+  const original = fs.readFileSync(procfile, 'utf8');
+  fs.writeFileSync(procfile, original.replace(/^release: .*$/m, 'release: echo "migration 42 failed" >&2; exit 3'));
+  git(repo, 'commit', '-qam', 'failing migration');
+  const before = remoteRef(repo, 'refs/heads/main');
+  const result = await push(repo, 'paas', 'main');
+  assert.notEqual(result.code, 0);
+  assert.match(result.output, /release: migration 42 failed/);
+  assert.match(result.output, /Push rejected: Release v\d+ failed: the release command exited with code 3/);
+  assert.equal(remoteRef(repo, 'refs/heads/main'), before);
+  assert.match((await get()).body, /node-app two on v2/);
+  const [release] = await berth.ok('GET', `/apps/${app}/releases`);
+  assert.equal(release.status, 'failed');
+  git(repo, 'reset', '-q', '--hard', 'HEAD~1');
+});
+
 test('other branches are stored, not deployed; dev:main deploys; the deploy branch is configurable', async () => {
   const repo = path.join(work, 'node-app');
   git(repo, 'checkout', '-q', '-b', 'dev');
@@ -170,7 +190,7 @@ test('other branches are stored, not deployed; dev:main deploys; the deploy bran
   assert.match((await get()).body, /node-app two/);
   const deployed = await push(repo, 'paas', 'dev:main');
   assert.equal(deployed.code, 0, deployed.output);
-  assert.match((await get()).body, /node-app dev on v3/);
+  assert.match((await get()).body, /node-app dev on v4/);
 
   await berth.ok('PATCH', `/apps/${app}`, { deployBranch: 'production' });
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("VERSION = 'dev'", "VERSION = 'prod'"));
@@ -178,17 +198,17 @@ test('other branches are stored, not deployed; dev:main deploys; the deploy bran
   const notDeployed = await push(repo, 'paas', 'dev:main');
   assert.equal(notDeployed.code, 0, notDeployed.output);
   assert.match(notDeployed.output, /Stored branch main; only pushes to production deploy\./);
-  assert.match((await get()).body, /node-app dev on v3/);
+  assert.match((await get()).body, /node-app dev on v4/);
   const production = await push(repo, 'paas', 'dev:production');
   assert.equal(production.code, 0, production.output);
-  assert.match(production.output, /v4 deployed/);
-  assert.match((await get()).body, /node-app prod on v4/);
+  assert.match(production.output, /v5 deployed/);
+  assert.match((await get()).body, /node-app prod on v5/);
   await berth.ok('PATCH', `/apps/${app}`, { deployBranch: 'main' });
 });
 
 test('old images beyond the kept releases are removed from the registry', async () => {
   const tags = await fetch(`http://${registry.address}/v2/${app}/tags/list`).then((r) => r.json());
-  assert.deepEqual([...tags.tags ?? []].sort(), ['v3', 'v4']);
+  assert.deepEqual([...tags.tags ?? []].sort(), ['v4', 'v5']);
 });
 
 test('two pushes to one app at once: the second waits its turn, releases never interleave', async () => {
@@ -215,7 +235,7 @@ test('two pushes to one app at once: the second waits its turn, releases never i
   assert.match(second.output, /main moved to [0-9a-f]{7} while this push waited: fetch, merge and push again/);
   const releases = await berth.ok('GET', `/apps/${app}/releases`);
   assert.equal(releases.length, releasesBefore + 1, 'exactly one release came of the two pushes');
-  assert.match((await get()).body, /node-app a on v5/);
+  assert.match((await get()).body, /node-app a on v6/);
   // b starts again from what main holds now, as a user would after fetching.
   git(b, 'fetch', '-q', 'paas');
   git(b, 'reset', '-q', '--hard', 'paas/main');
@@ -224,7 +244,7 @@ test('two pushes to one app at once: the second waits its turn, releases never i
   git(b, 'commit', '-qam', 'b again');
   const retried = await push(b, 'paas', 'main');
   assert.equal(retried.code, 0, retried.output);
-  assert.match((await get()).body, /node-app b on v6/);
+  assert.match((await get()).body, /node-app b on v7/);
 });
 
 test('a server killed mid-build: the push fails, the build is marked failed, the next push works', async () => {
@@ -242,10 +262,10 @@ test('a server killed mid-build: the push fails, the build is marked failed, the
   const [build] = await berth.ok('GET', `/apps/${app}/builds`);
   assert.equal(build.status, 'failed');
   assert.match(build.error, /interrupted/);
-  assert.match((await get()).body, /node-app b on v6/);
+  assert.match((await get()).body, /node-app b on v7/);
   const retry = await push(repo, 'paas', 'main');
   assert.equal(retry.code, 0, retry.output);
-  assert.match((await get()).body, /node-app b on v7/);
+  assert.match((await get()).body, /node-app b on v8/);
 });
 
 test('a Dockerfile app listening on its one EXPOSEd port (not PORT) is routed to that port', async () => {
