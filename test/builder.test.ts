@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import { freePort } from './support/ports.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -84,16 +84,6 @@ async function build(repo: string, name: string, options: { buildArgs?: Record<s
 
 async function buildFixture(fixture: string, files: Record<string, string> = {}): Promise<Built> {
   return build(repoWith(files, fixture), fixture);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }

@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startRegistry } from './support/registry.ts';
-import { startCaddy, freePorts } from './support/caddy.ts';
+import { gitEnv } from './support/git-env.ts';
+import { startCaddy } from './support/caddy.ts';
+import { freePorts } from './support/ports.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -81,11 +83,10 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
   t.after(() => run(process.execPath, [dist('berth.mjs'), 'apps:destroy', app, '--confirm', app], { cwd: dataDir, timeout: 60_000, env: cliEnv }).catch(() => {}));
   const repo = path.join(dataDir, 'site');
   cpSync(path.join(ROOT, 'test/fixtures/push/static-site'), repo, { recursive: true });
-  const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
   for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'site']]) {
-    await run('git', args, { cwd: repo, timeout: 30_000, env: gitEnv });
+    await run('git', args, { cwd: repo, timeout: 30_000, env: gitEnv() });
   }
-  const pushed = await run('git', ['push', `http://berth:${token}@127.0.0.1:${apiPort}/git/${app}.git`, 'main'], { cwd: repo, timeout: 120_000, env: gitEnv })
+  const pushed = await run('git', ['push', `http://berth:${token}@127.0.0.1:${apiPort}/git/${app}.git`, 'main'], { cwd: repo, timeout: 120_000, env: gitEnv() })
     .catch((err) => { throw new Error(`git push failed:\n${err.stderr}\n--- server output ---\n${output}`); });
   assert.match(pushed.stderr, /remote: -----> v1 deployed to/);
 });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry } from './support/registry.ts';
+import { gitEnv } from './support/git-env.ts';
 import { startBerth, viaRouter, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
 const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
@@ -33,8 +34,7 @@ after(async () => {
 
 /** The CLI and git see a temp HOME, so `berth login` installs its git credential helper there, not in ~. */
 function cliEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, HOME: configDir, BERTH_CONFIG_DIR: configDir, BERTH_API_URL: '', BERTH_TOKEN: '',
-    GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+  return gitEnv({ HOME: configDir, BERTH_CONFIG_DIR: configDir, BERTH_API_URL: '', BERTH_TOKEN: '' });
 }
 
 function berthCli(...args: string[]): { code: number; out: string; err: string } {

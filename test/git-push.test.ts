@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry } from './support/registry.ts';
+import { gitEnv } from './support/git-env.ts';
 import { startBerth, viaRouter, eventually, uniqueName, type BerthServer } from './support/berth.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/push');
@@ -44,11 +45,6 @@ function remoteUrl(token = berth.token, name = app): string {
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', env: gitEnv() }).trim();
-}
-
-function gitEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com',
-    GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
 }
 
 /** A fresh repo holding a copy of a fixture app, with the app's remote as `paas`. */

@@ -12,7 +12,8 @@ import {
 } from '../src/router/caddy/config.ts';
 import type { CaddyRoute } from '../src/router/caddy/config.ts';
 import type { AppRoute, Upstream } from '../src/router/types.ts';
-import { freePorts, startCaddy, type TestCaddy } from './support/caddy.ts';
+import { startCaddy, type TestCaddy } from './support/caddy.ts';
+import { freePorts } from './support/ports.ts';
 
 interface TestUpstream extends Upstream { name: string; close(): Promise<void> }
 interface Reply { status: number; body: string }

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import { execFileP } from './stack.ts';
 
 export * from './stack.ts';
-export { viaRouter, freePort, sleep, TEST_IMAGE } from '../../test/support/berth.ts';
+export { viaRouter, sleep, TEST_IMAGE } from '../../test/support/berth.ts';
+export { freePort } from '../../test/support/ports.ts';
 export type { BerthServer } from '../../test/support/berth.ts';
 
 /** The pid of the process listening on a TCP port (from `ss -ltnp`), or null. */

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startRegistry } from '../../test/support/registry.ts';
+import { gitEnv } from '../../test/support/git-env.ts';
 import { BENCH_LABEL, ROOT, docker, firstSuccess, freePort, main, ms, printTable, ratio, stats, statsRow, STATS_HEADERS, verdict, viaRouter, withStack } from './lib.ts';
 
 const CA_DIR = '/usr/local/share/ca-certificates';
@@ -75,10 +76,6 @@ main('push-to-live', async () => {
     for (const id of (await docker('ps', '-aq', '--filter', `label=${BENCH_LABEL}`)).split('\n').filter(Boolean)) await docker('rm', '-f', id);
   }
 });
-
-function gitEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@example.com' };
-}
 
 function editVersion(repo: string, version: string): void {
   const file = path.join(repo, 'server.js');
