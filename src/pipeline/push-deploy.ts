@@ -2,6 +2,7 @@
 // the registry and released; every step is told to the pusher as it happens. The outcome decides the push.
 import { execFileSync } from 'node:child_process';
 import type { PushEvent, PushHandler, RefUpdate } from '../git/types.ts';
+import { ZERO_SHA } from '../git/protocol.ts';
 import type { Builder } from '../builder/types.ts';
 import type { RegistryClient } from '../registry/index.ts';
 import type { Deployer } from '../releases/deployer.ts';
@@ -26,7 +27,6 @@ export interface PushDeployDeps {
   repoDir: (app: string) => string;
 }
 
-const ZERO_SHA = /^0+$/;
 const step = (say: (l: string) => void, text: string) => say(`-----> ${text}`);
 const detail = (say: (l: string) => void, text: string) => say(`       ${text}`);
 
@@ -42,10 +42,6 @@ export function createPushHandler(deps: PushDeployDeps): PushHandler {
     }
     const update = push.updates.find((u) => u.ref === deployRef);
     if (!update) return true;
-    if (ZERO_SHA.test(update.newSha)) {
-      push.say(`Refusing to delete ${app.deployBranch}: it is the branch this app deploys.`);
-      return false;
-    }
     if (deps.deployer.locks.busy(app.name)) {
       const running = deps.apps.get(app.name).deployingRelease;
       push.say(`Waiting for the ${running ? `deploy of v${running}` : 'running change'} of ${app.name} to finish…`);
@@ -91,7 +87,7 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
   const say = push.say;
   const started = Date.now();
   try {
-    const version = (deps.releases.list(app.id, 1)[0]?.version ?? 0) + 1;
+    const version = deps.releases.nextVersion(app.id);
     const tag = `${deps.registryAddress}/${app.name}:v${version}`;
     const config = deps.apps.config(app.id);
     step(say, `Building ${app.name} from ${update.newSha.slice(0, 7)} (${update.ref.replace('refs/heads/', '')})`);

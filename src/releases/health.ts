@@ -24,7 +24,9 @@ export async function waitHealthy(check: HealthCheck): Promise<void> {
       if (res.status >= 200 && res.status < 400) return;
       lastProblem = `GET ${check.path} answered ${res.status}`;
     } catch (err) {
-      lastProblem = `GET ${check.path} failed: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`;
+      // fetch wraps the socket error (ECONNREFUSED, ...) in a generic "fetch failed": show the cause.
+      const { message, cause } = err as Error & { cause?: Error };
+      lastProblem = `GET ${check.path} failed: ${cause?.message ?? message}`;
     }
     // Asking the runtime is costlier than a GET: do it every ~1 s.
     if (++polls % 5 === 0) {

@@ -25,11 +25,17 @@ export class ReleasesStore {
   private readonly db: Db;
   constructor(db: Db) { this.db = db; }
 
+  /** The version the app's next release gets (a build tags its image with it before the release exists). */
+  nextVersion(appId: number): number {
+    const last = this.db.select({ v: max(releases.version) }).from(releases).where(eq(releases.appId, appId)).get();
+    return (last?.v ?? 0) + 1;
+  }
+
   /** Numbers the release inside the same transaction that inserts it, so versions never collide. */
   create(values: NewRelease): ReleaseRow {
+    // One connection, so nextVersion's read runs inside this transaction.
     return this.db.transaction((tx) => {
-      const last = tx.select({ v: max(releases.version) }).from(releases).where(eq(releases.appId, values.appId)).get();
-      const version = (last?.v ?? 0) + 1;
+      const version = this.nextVersion(values.appId);
       const finishedAt = values.status === 'deploying' ? null : now();
       return tx.insert(releases).values({ ...values, version, createdAt: now(), finishedAt }).returning().get();
     });
