@@ -6,6 +6,7 @@ import { openSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from './ports.ts';
+import { stopChild, waitUntilAnswers } from './child-service.ts';
 
 export interface TestCaddy {
   adminUrl: string;
@@ -19,8 +20,6 @@ export interface TestCaddy {
   stop(): Promise<void>;
 }
 
-const STARTUP_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
 
 // A test process that dies without stop() must not leave Caddy running.
 const running = new Set<ChildProcess>();
@@ -40,11 +39,11 @@ export async function startCaddy(): Promise<TestCaddy> {
     httpsPort,
     logFile: path.join(dir, 'caddy.log'),
     async restart() {
-      await kill(child);
+      await stopChild(child);
       child = await launch(dir, configFile, adminUrl, ['--resume']);
     },
     async stop() {
-      await kill(child);
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -66,39 +65,14 @@ async function launch(dir: string, configFile: string, adminUrl: string, extraAr
   running.add(child);
   child.once('exit', () => running.delete(child));
   try {
-    await waitForAdmin(child, adminUrl);
+    await waitUntilAnswers(child, 'caddy admin API', `${adminUrl}/config/`, 50);
   } catch (err) {
-    await kill(child);
+    await stopChild(child);
     const log = await readFile(logFile, 'utf8').catch(() => '');
     throw new Error(`${(err as Error).message}\n--- caddy log (tail) ---\n${log.split('\n').slice(-20).join('\n')}`);
   }
   return child;
 }
 
-async function waitForAdmin(child: ChildProcess, adminUrl: string): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let lastError = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`caddy exited early (${child.exitCode ?? child.signalCode})`);
-    try {
-      const res = await fetch(`${adminUrl}/config/`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-      lastError = `status ${res.status}`;
-    } catch (err) {
-      lastError = (err as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`caddy admin API at ${adminUrl} did not answer within ${STARTUP_TIMEOUT_MS} ms: ${lastError}`);
-}
 
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-}
 

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.ts';
+import { stopChild, waitUntilAnswers } from './child-service.ts';
 
 export interface TestRegistry {
   /** 127.0.0.1:PORT */
@@ -16,8 +17,6 @@ export interface TestRegistry {
 }
 
 const REGISTRY_BIN = process.env.BERTH_REGISTRY_BIN ?? '/usr/bin/docker-registry';
-const STARTUP_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
 
 export async function startRegistry(): Promise<TestRegistry> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-registry-'));
@@ -29,9 +28,9 @@ export async function startRegistry(): Promise<TestRegistry> {
   const child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   try {
-    await waitUntilServing(child, address);
+    await waitUntilAnswers(child, 'docker-registry', `http://${address}/v2/`, 100);
   } catch (err) {
-    await kill(child);
+    await stopChild(child);
     const log = await readFile(logFile, 'utf8').catch(() => '');
     await rm(dir, { recursive: true, force: true });
     throw new Error(`${(err as Error).message}\n--- registry log (tail) ---\n${log.split('\n').slice(-20).join('\n')}`);
@@ -39,7 +38,7 @@ export async function startRegistry(): Promise<TestRegistry> {
   return {
     address,
     async stop() {
-      await kill(child);
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -63,30 +62,5 @@ function registryConfig(address: string, storageDir: string): string {
   ].join('\n');
 }
 
-async function waitUntilServing(child: ChildProcess, address: string): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let lastError = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`docker-registry exited early (${child.exitCode ?? child.signalCode})`);
-    try {
-      const res = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-      lastError = `HTTP ${res.status}`;
-    } catch (err) {
-      lastError = (err as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`docker-registry did not answer on http://${address}/v2/ within ${STARTUP_TIMEOUT_MS} ms (${lastError})`);
-}
 
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-}
 
