@@ -11,6 +11,7 @@ import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWebAssets } from './build-web.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -80,11 +81,14 @@ async function main() {
   mkdirSync(dist, { recursive: true });
 
   const started = performance.now();
+  // The web console's assets are embedded in the server bundle (src/web/assets.ts reads them).
+  const web = await buildWebAssets();
   await Promise.all(targets.map((t) => build({
     ...common,
     entryPoints: [t.entry],
     outfile: t.out,
     banner: { js: bannerFor(t) },
+    ...(t.out === 'dist/berth-server.mjs' ? { define: { ...common.define, BERTH_WEB_ASSETS: JSON.stringify(web.files) } } : {}),
   })));
   for (const t of targets) if (t.shebang) chmodSync(path.join(root, t.out), 0o755);
 

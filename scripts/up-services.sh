@@ -63,8 +63,9 @@ daemon_settled() {
 ensure_registry() {
   local config="$BERTH_ETC_DIR/registry.yml" config_changed=""
   mkdir -p "$BERTH_DATA_DIR/registry"
-  # CNCF distribution config: images live under the data dir; loopback only, since dockerd on
-  # this machine is its only client; deleting lets Berth clean up old releases' images.
+  # CNCF distribution config: images live under the data dir; loopback only unless other hosts pull
+  # from it (BERTH_REGISTRY_LISTEN, e.g. the private network's address); deleting lets Berth clean up
+  # old releases' images.
   write_if_changed "$config" <<EOF && config_changed="new config"
 # Written by Berth's scripts/up.sh; rewritten on the next run.
 version: 0.1
@@ -80,7 +81,7 @@ storage:
   cache:
     blobdescriptor: inmemory
 http:
-  addr: $REGISTRY_ADDR
+  addr: ${BERTH_REGISTRY_LISTEN:-$REGISTRY_ADDR}
   headers:
     X-Content-Type-Options: [nosniff]
 EOF

@@ -27,6 +27,8 @@ export interface Config {
   stacks: { node: string; static: string; generic: string };
   /** PEM bundle builds trust (TLS-intercepting proxies); null: none. */
   buildCaFile: string | null;
+  logRetentionDays: number;     // stored app logs older than this are deleted
+  logMaxBytesPerApp: number;    // and beyond this size per app, the oldest first
 }
 
 /** The extra CAs this host trusts (Debian's update-ca-certificates folder), which a build must trust too. */
@@ -80,5 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       generic: env.BERTH_STACK_GENERIC ?? 'berth/debian:bookworm',
     },
     buildCaFile: defaultBuildCa(env),
+    logRetentionDays: int(env, 'BERTH_LOG_RETENTION_DAYS', 7),
+    logMaxBytesPerApp: int(env, 'BERTH_LOG_MAX_MB_PER_APP', 256) * 1024 * 1024,
   };
 }

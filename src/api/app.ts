@@ -2,7 +2,9 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiEnv } from './auth.ts';
-import { requireToken } from './auth.ts';
+import { requireUser } from './auth.ts';
+import { requireAppAccess } from './access.ts';
+import { auditTrail } from './audit.ts';
 import { errorResponse } from './errors.ts';
 import type { Services } from './services.ts';
 import { BerthError } from '../shared/errors.ts';
@@ -11,9 +13,17 @@ import { releasesRoutes } from './routes/releases.ts';
 import { configRoutes } from './routes/config.ts';
 import { psRoutes } from './routes/ps.ts';
 import { domainsRoutes } from './routes/domains.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { usersRoutes } from './routes/users.ts';
+import { accessRoutes } from './routes/access.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { hostsRoutes } from './routes/hosts.ts';
+import { metricsRoutes, prometheusRoute } from './routes/metrics.ts';
+import { alertsRoutes } from './routes/alerts.ts';
 
 /** `extra` mounts routes that speak other protocols (git smart HTTP, the git hook's callback). */
-export function createApi(s: Services, extra: { git?: Hono; hook?: Hono } = {}): Hono<ApiEnv> {
+/** `live`: the web console's live routes under /api/v1 (src/web/live-routes.ts); `ui`: the console's pages at /. */
+export function createApi(s: Services, extra: { git?: Hono; hook?: Hono; live?: (s: Services) => Hono<ApiEnv>; ui?: Hono } = {}): Hono<ApiEnv> {
   const root = new Hono<ApiEnv>();
   root.onError((err, c) => errorResponse(err, c, s.log));
   root.notFound((c) => c.json({ error: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` }, 404));
@@ -24,11 +34,21 @@ export function createApi(s: Services, extra: { git?: Hono; hook?: Hono } = {}):
     maxSize: s.maxBodyBytes,
     onError: () => { throw new BerthError(413, 'payload_too_large', `The request body is larger than ${s.maxBodyBytes} bytes.`); },
   }));
-  v1.use('*', requireToken(s.auth));
+  v1.route('/session', sessionRoutes(s)); // signs in, so it comes before the user check
+  v1.use('*', auditTrail(s.audit, s.log)); // outside the user check, so refused changes are on record too
+  v1.use('*', requireUser(s.auth, s.sessions));
+  v1.use('/apps/:app', requireAppAccess(s.access));
+  v1.use('/apps/:app/*', requireAppAccess(s.access));
   v1.route('/apps', appsRoutes(s));
-  for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes]) v1.route('/apps', routes(s));
+  for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes, accessRoutes, metricsRoutes, alertsRoutes]) v1.route('/apps', routes(s));
+  v1.route('/users', usersRoutes(s));
+  v1.route('/audit', auditRoutes(s));
+  if (extra.live) v1.route('/', extra.live(s));
+  if (s.hosts) v1.route('/hosts', hostsRoutes(s.hosts));
   root.route('/api/v1', v1);
+  root.route('/metrics', prometheusRoute(s)); // Prometheus scrapes here, with its own token rule
   if (extra.git) root.route('/git', extra.git);
   if (extra.hook) root.route('/git-hook', extra.hook);
+  if (extra.ui) root.route('/', extra.ui);
   return root;
 }

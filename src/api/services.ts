@@ -6,14 +6,33 @@ import type { BuildsStore } from '../state/builds-store.ts';
 import type { Deployer } from '../releases/deployer.ts';
 import type { Runtime } from '../runtime/types.ts';
 import type { ViewContext } from './views.ts';
+import type { HostsService } from '../hosts/service.ts';
+import type { AccessStore } from '../state/access-store.ts';
+import type { AuditStore } from '../state/audit-store.ts';
+import type { SessionsStore } from '../state/sessions-store.ts';
+import type { MetricsStore } from '../metrics/store.ts';
+import type { AlertsStore } from '../alerts/store.ts';
+import type { AlertEngine } from '../alerts/engine.ts';
+import type { LogStore } from '../logstore/store.ts';
 
 export interface Services {
   apps: AppsStore;
   releases: ReleasesStore;
   auth: AuthStore;
   builds: BuildsStore;
+  access: AccessStore;
+  audit: AuditStore;
+  sessions: SessionsStore;
   deployer: Deployer;
   runtime: Runtime;
+  /** Machines besides the local engine (hosts:add); absent in setups that only ever use the local engine. */
+  hosts?: HostsService;
+  metrics: MetricsStore;
+  alerts: { store: AlertsStore; engine: AlertEngine };
+  /** BERTH_METRICS_TOKEN: a bearer token that opens GET /metrics only (besides admins' tokens). */
+  metricsToken: string | null;
+  /** The persistent app logs (src/logstore); absent: /logs serves only the engine's live tail. */
+  logStore?: LogStore;
   view: ViewContext;
   maxBodyBytes: number;
   version: string;

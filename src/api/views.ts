@@ -67,7 +67,7 @@ export function formationView(f: FormationEntry) {
 export function instanceView(i: Instance) {
   return {
     name: `${i.process}.${i.index}`, type: i.process, index: i.index, release: i.release, state: i.state,
-    host: i.host, hostPort: i.hostPort, memoryMB: i.memoryMB, cpus: i.cpus,
+    host: i.host, hostName: i.hostName ?? 'local', hostPort: i.hostPort, memoryMB: i.memoryMB, cpus: i.cpus,
     startedAt: i.startedAt, restartCount: i.restartCount, containerId: i.id,
   };
 }

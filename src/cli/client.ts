@@ -48,9 +48,9 @@ export class ApiClient {
     return this.request<T>('DELETE', path, body);
   }
 
-  /** Reads an NDJSON answer record by record, as the server sends them. */
-  async *stream<T>(path: string): AsyncGenerator<T> {
-    const response = await this.open('GET', path);
+  /** Reads an NDJSON answer record by record, as the server sends them (a POST when there is a body). */
+  async *stream<T>(path: string, body?: unknown): AsyncGenerator<T> {
+    const response = await this.open(body === undefined ? 'GET' : 'POST', path, body);
     if (!isOk(response)) throw await toApiError(response);
     try {
       yield* readNdjson<T>(response);

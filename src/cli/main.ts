@@ -12,6 +12,11 @@ import { gitCommands } from './commands/git.ts';
 import { logsCommands } from './commands/logs.ts';
 import { psCommands } from './commands/ps.ts';
 import { releaseCommands } from './commands/releases.ts';
+import { teamCommands } from './commands/team.ts';
+import { auditCommands } from './commands/audit.ts';
+import { metricsCommands } from './commands/metrics.ts';
+import { alertCommands } from './commands/alerts.ts';
+import { hostCommands } from './commands/hosts.ts';
 import { resolveCredentials } from './credentials.ts';
 import { NetworkError } from './http.ts';
 import { VERSION } from '../version.ts';
@@ -46,6 +51,11 @@ const COMMANDS: Command[] = [
   ...logsCommands,
   ...domainCommands,
   ...gitCommands,
+  ...teamCommands,
+  ...auditCommands,
+  ...metricsCommands,
+  ...alertCommands,
+  ...hostCommands,
   helpCommand,
   versionCommand,
 ];

@@ -11,6 +11,7 @@ import type { BuildsStore } from '../state/builds-store.ts';
 import type { ReleasesStore } from '../state/releases-store.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { describeKind, parseBuildArgs } from './build-settings.ts';
+import type { BuildLogStore } from './build-log.ts';
 
 export interface PushDeployDeps {
   apps: AppsStore;
@@ -25,6 +26,8 @@ export interface PushDeployDeps {
   appUrl: (app: string) => string;
   /** The app's bare repository, to re-read a ref after waiting for the lock. */
   repoDir: (app: string) => string;
+  /** Where the web console follows build output (optional: without it, only the pusher sees it). */
+  buildLogs?: BuildLogStore;
 }
 
 const step = (say: (l: string) => void, text: string) => say(`-----> ${text}`);
@@ -84,7 +87,8 @@ function readRef(repoDir: string, ref: string): string | null {
 async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: RefUpdate): Promise<boolean> {
   const app = deps.apps.get(push.app);
   const build = deps.builds.start(app.id, update.newSha, update.ref, push.user);
-  const say = push.say;
+  const buildLog = deps.buildLogs?.open(build.id);
+  const say = buildLog ? (line: string) => { push.say(line); buildLog.line(line); } : push.say;
   const started = Date.now();
   try {
     const version = deps.releases.nextVersion(app.id);
@@ -115,6 +119,8 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     say(`!     Push rejected: ${message}`);
     say(`!     The running release keeps serving; fix the problem and push again.`);
     return false;
+  } finally {
+    buildLog?.finish();
   }
 }
 

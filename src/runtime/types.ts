@@ -29,6 +29,8 @@ export interface Instance {
   generation: number;
   image: string;
   host: string;                 // address the router reaches it on (127.0.0.1 for the local engine)
+  hostName?: string;            // the machine it runs on ("local" or a registered host); set by the multi-host runtime
+  evicted?: boolean;            // its host is draining: the converger replaces it elsewhere instead of keeping it
   hostPort: number | null;
   memoryMB: number | null;
   cpus: number | null;
@@ -65,6 +67,46 @@ export interface OneOffSpec {
   timeoutSec: number;            // killed after this long: a hung migration must not hold the deploy forever
 }
 
+/** Cumulative resource counters of one running instance at one moment; rates come from two readings. */
+export interface InstanceStats {
+  id: string;                   // container id
+  app: string;
+  process: string;
+  index: number;
+  at: number;                   // epoch ms the engine read the counters
+  cpuNs: number;                // CPU time used since start, all cores
+  memoryBytes: number;          // working set (without reclaimable page cache)
+  memoryLimitBytes: number | null;
+  rxBytes: number;
+  txBytes: number;
+  blockReadBytes: number;
+  blockWriteBytes: number;
+}
+
+/** A change of one instance as the engine reports it: the web console's pages update from these. */
+export interface RuntimeEvent {
+  time: string;                 // ISO
+  app: string;
+  process: string;
+  index: number;
+  container: string;            // container name
+  action: 'start' | 'die' | 'stop' | 'kill' | 'oom' | 'destroy';
+  exitCode: number | null;
+}
+
+export interface ExecOptions { command: string[]; cols: number; rows: number; env?: Record<string, string> }
+
+/** An interactive process with a TTY inside a running instance (the web terminal). */
+export interface ExecSession {
+  output: NodeJS.ReadableStream;
+  write(data: string | Buffer): void;
+  resize(cols: number, rows: number): Promise<void>;
+  /** Ends the process and everything it started; safe to call twice. */
+  close(): Promise<void>;
+  /** Resolves when the process ended (or the stream broke). */
+  ended: Promise<void>;
+}
+
 export interface Runtime {
   /** Creates and starts the container; resolves once the engine reports it started. */
   start(spec: InstanceSpec): Promise<Instance>;
@@ -78,4 +120,17 @@ export interface Runtime {
   logs(app: string, opts: LogOptions): AsyncIterable<LogLine>;
   /** Runs a one-off container to its end, passing each output line on; resolves with its exit code. */
   runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number>;
+  /** One reading of every running Berth instance (all apps): one call per collection round. */
+  stats(): Promise<InstanceStats[]>;
+  /** Engine events of Berth's instances until the signal aborts. Optional: drivers without it give no live updates. */
+  events?(signal: AbortSignal): AsyncIterable<RuntimeEvent>;
+  /** A shell with a TTY in one of Berth's running instances. Optional: drivers without it offer no terminal. */
+  exec?(containerId: string, opts: ExecOptions): Promise<ExecSession>;
+  /**
+   * One instance's log from `since` on (inclusive, an ISO time as in LogLine.time; null: from its first line),
+   * followed until the container stops. Optional: without it the log store collects nothing from this driver.
+   */
+  instanceLogs?(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine>;
 }
+
+export interface InstanceLogOptions { since: string | null; signal: AbortSignal }

@@ -8,7 +8,10 @@ import { AppsStore } from '../state/apps-store.ts';
 import { ReleasesStore } from '../state/releases-store.ts';
 import { AuthStore } from '../state/auth-store.ts';
 import { BuildsStore } from '../state/builds-store.ts';
-import { DockerRuntime } from '../runtime/docker/index.ts';
+import { AccessStore } from '../state/access-store.ts';
+import { AuditStore } from '../state/audit-store.ts';
+import { SessionsStore } from '../state/sessions-store.ts';
+import { createHosts, createRuntime, hostSettings } from '../hosts/wiring.ts';
 import { CaddyRouter } from '../router/caddy/index.ts';
 import { PortAllocator } from '../releases/ports.ts';
 import { Converger } from '../releases/converge.ts';
@@ -22,6 +25,15 @@ import { createGitRoutes } from '../git/receiver.ts';
 import { createPushHandler } from '../pipeline/push-deploy.ts';
 import { appUrl } from '../api/views.ts';
 import { VERSION } from '../version.ts';
+import { accessLogPath, createLogService } from '../logstore/service.ts';
+import { createObservability } from './observability.ts';
+import { auditedPushes } from '../pipeline/audited-push.ts';
+import { BuildLogStore } from '../pipeline/build-log.ts';
+import { EventHub } from '../web/event-hub.ts';
+import { liveRoutes } from '../web/live-routes.ts';
+import { WebAssets } from '../web/assets.ts';
+import { engineAccess } from '../web/engines.ts';
+import { WebSocketServer } from 'ws';
 
 const RECONCILE_RETRY_MS = 10_000;
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
@@ -33,13 +45,26 @@ export async function startServer(): Promise<void> {
   const releases = new ReleasesStore(db);
   const auth = new AuthStore(db);
   const builds = new BuildsStore(db);
-  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, owner: installationId(config.dataDir) });
-  const router = new CaddyRouter({ adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort });
+  const access = new AccessStore(db);
+  const audit = new AuditStore(db);
+  const sessions = new SessionsStore(db);
+  const owner = installationId(config.dataDir);
+  const hostConfig = hostSettings(config.registry);
+  const runtime = createRuntime({ socketPath: config.dockerSocket, owner, registry: config.registry, settings: hostConfig, log });
+  const router = new CaddyRouter({
+    adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort, accessLogFile: accessLogPath(config.dataDir),
+  });
   const converger = new Converger(runtime, router, new PortAllocator(config.portRange), config);
   const deployer = new Deployer({
     apps, releases, runtime, converger, domain: config.domain, maxInstancesPerProcess: config.maxInstancesPerProcess,
     releaseCommandTimeoutSec: config.releaseCommandTimeoutSec,
   });
+  // Registered hosts join the runtime before reconcile lists what runs where.
+  const hosts = createHosts({ db, runtime, apps, deployer, dataDir: config.dataDir, owner, settings: hostConfig, log });
+  // Metrics (stats every 10 s) and alerts; fed below by the router's access log, the log collector and heartbeats.
+  const observability = createObservability(db.$client, runtime, log);
+  hosts.hooks.onHostDown = (name) => observability.hostDown(name);
+  hosts.hooks.onHostUp = (name) => observability.hostUp(name);
 
   const token = ensureAdmin(auth, config.dataDir);
   const interruptedBuilds = builds.failInterrupted();
@@ -58,19 +83,21 @@ export async function startServer(): Promise<void> {
     }
   };
   await reconcileUntilDone();
+  hosts.monitor.start();
 
   const view = { domain: config.domain, httpPort: config.httpPort, httpsPort: config.httpsPort, publicUrl };
   const reposDir = path.join(config.dataDir, 'repos');
+  const buildLogs = new BuildLogStore(config.dataDir);
   const git = createGitRoutes({
     reposDir,
     hookEntry: path.resolve(process.argv[1]),
     hookUrl: `http://127.0.0.1:${config.apiPort}/git-hook`,
     auth,
     appExists: (name) => apps.find(name) !== undefined,
-    canPush: () => true, // every user is an admin until teams and app access arrive
+    canPush: (user, app) => access.canSee(user, app),
     maxPushBytes: config.maxPushBytes,
     log,
-    onPush: createPushHandler({
+    onPush: auditedPushes(audit, createPushHandler({
       apps, releases, builds, deployer,
       builder: new DockerBuilder({
         socketPath: config.dockerSocket, stacks: config.stacks,
@@ -82,15 +109,46 @@ export async function startServer(): Promise<void> {
       keepReleaseImages: config.keepReleaseImages,
       appUrl: (name) => appUrl(name, view),
       repoDir: (name) => git.repos.pathFor(name),
-    }),
+      buildLogs,
+    })),
   });
-  deployer.onDestroy = (name) => { git.repos.remove(name).catch((err) => log(`could not remove the repo of ${name}: ${err.message}`)); };
 
+  const webAssets = new WebAssets();
+  webAssets.load().catch((err) => log(`web console assets could not be built: ${(err as Error).message}`));
+  const logs = createLogService({
+    dataDir: config.dataDir, retentionDays: config.logRetentionDays, maxBytesPerApp: config.logMaxBytesPerApp, runtime, log,
+    onLine: (app, text, tsMs) => observability.recordLogLine(app, text, tsMs),
+    router: {
+      file: accessLogPath(config.dataDir),
+      routes: () => router.listRoutes(),
+      defaultApp: (host) => {
+        const name = host.endsWith(`.${config.domain}`) ? host.slice(0, -config.domain.length - 1) : '';
+        return name && apps.find(name) ? name : null;
+      },
+    },
+  });
+  logs.start();
+  // A destroyed app leaves nothing behind that a new app of the same name would inherit.
+  deployer.onDestroy = (name) => {
+    git.repos.remove(name).catch((err) => log(`could not remove the repo of ${name}: ${err.message}`));
+    logs.store.remove(name).catch((err) => log(`could not remove the logs of ${name}: ${err.message}`));
+    observability.metrics.removeApp(name);
+  };
+  logs.routerAccess?.onAccess((entry) => observability.recordRequest({
+    app: entry.app, ts: entry.ts, status: entry.status, durationMs: entry.durationMs,
+  }));
   const api = createApi({
-    apps, releases, auth, builds, deployer, runtime, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
-    view,
-  }, { git: git.git, hook: git.hook });
-  const server = serve({ fetch: api.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => {
+    apps, releases, auth, builds, access, audit, sessions, deployer, runtime, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
+    view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
+    logStore: logs.store,
+  }, {
+    git: git.git, hook: git.hook, ui: webAssets.routes(),
+    live: (services) => liveRoutes(services, { hub: new EventHub(services, engineAccess(runtime)), buildLogs, engines: engineAccess(runtime) }),
+  });
+  observability.start();
+  // The web terminal's websockets are upgraded through the same Hono routes (auth, access) as the API.
+  const websocket = { server: new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 }) };
+  const server = serve({ fetch: api.fetch, hostname: config.apiHost, port: config.apiPort, websocket }, (info) => {
     log(`Berth ${VERSION} API listening on http://${info.address}:${info.port}/api/v1 (data in ${config.dataDir})`);
     if (token) log(`Admin token (shown once, also in ${path.join(config.dataDir, 'admin-token')}): ${token}`);
   });
@@ -98,8 +156,13 @@ export async function startServer(): Promise<void> {
   const shutdown = (signal: string) => {
     log(`${signal}: shutting down; apps keep running`);
     server.close();
-    db.$client.close();
-    process.exit(0);
+    // The last request buckets are written; a webhook still retrying gets at most 3 s.
+    Promise.race([Promise.all([observability.stop(), logs.close()]), new Promise((r) => setTimeout(r, 3000))])
+      .catch((err) => log(`stopping metrics and alerts: ${(err as Error).message}`))
+      .finally(() => {
+        db.$client.close();
+        process.exit(0);
+      });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -18,6 +18,15 @@ export function checkAppName(name: unknown): string {
   return name;
 }
 
+export const USER_NAME = /^[a-z][a-z0-9._-]{1,39}$/;
+
+export function checkUserName(name: unknown): string {
+  if (typeof name !== 'string' || !USER_NAME.test(name)) {
+    throw badRequest('invalid_user_name', `Invalid user name ${JSON.stringify(name)}: use 2-40 lowercase letters, digits, dots, dashes or underscores, starting with a letter.`);
+  }
+  return name;
+}
+
 export function checkConfigKey(key: string): string {
   if (!CONFIG_KEY.test(key)) {
     throw badRequest('invalid_config_key',

@@ -27,6 +27,19 @@ export class AuthStore {
     return token;
   }
 
+  users(): (User & { createdAt: string })[] {
+    return this.db.select({ id: users.id, name: users.name, role: users.role, createdAt: users.createdAt }).from(users).orderBy(users.name).all();
+  }
+
+  findUser(name: string): User | undefined {
+    return this.db.select({ id: users.id, name: users.name, role: users.role }).from(users).where(eq(users.name, name)).get();
+  }
+
+  /** Deleting a user revokes their tokens, sessions and app memberships (foreign keys cascade). */
+  deleteUser(id: number): void {
+    this.db.delete(users).where(eq(users.id, id)).run();
+  }
+
   userForToken(token: string): User | undefined {
     const row = this.db.select({ id: users.id, name: users.name, role: users.role })
       .from(tokens).innerJoin(users, eq(tokens.userId, users.id))

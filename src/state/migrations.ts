@@ -68,4 +68,102 @@ export const migrations: string[] = [
      error TEXT);
    CREATE INDEX builds_app ON builds(app_id, id);`,
   `ALTER TABLE releases ADD COLUMN container_port INTEGER;`,
+  // Per-app access (Heroku's collaborators), the audit trail, and web console sessions.
+  `CREATE TABLE app_members (
+     app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (app_id, user_id));
+   CREATE TABLE audit_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     app TEXT,
+     target TEXT,
+     ip TEXT,
+     status INTEGER,
+     detail TEXT);
+   CREATE INDEX audit_events_app ON audit_events(app, id);
+   CREATE TABLE sessions (
+     id_hash TEXT PRIMARY KEY,
+     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     csrf_token TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL);`,
+  // More than one machine: the Docker hosts instances run on (the local engine is implicit, never a row).
+  `CREATE TABLE hosts (
+     name TEXT PRIMARY KEY,
+     address TEXT NOT NULL,
+     ssh_user TEXT NOT NULL,
+     ssh_port INTEGER NOT NULL,
+     role TEXT NOT NULL,
+     status TEXT NOT NULL,
+     draining INTEGER NOT NULL DEFAULT 0,
+     memory_mb INTEGER,
+     cpus INTEGER,
+     last_heartbeat_at TEXT,
+     created_at TEXT NOT NULL);`,
+  // Metrics (10 s points kept 24 h, 1 min rollups kept 30 days; times in epoch seconds) and alerts.
+  `CREATE TABLE metric_instance_points (
+     app TEXT NOT NULL,
+     res INTEGER NOT NULL,
+     ts INTEGER NOT NULL,
+     instance TEXT NOT NULL,
+     cpu REAL,
+     cpu_max REAL,
+     mem INTEGER NOT NULL,
+     mem_max INTEGER NOT NULL,
+     mem_limit INTEGER,
+     rx REAL,
+     tx REAL,
+     blk_r REAL,
+     blk_w REAL,
+     PRIMARY KEY (app, res, ts, instance)) WITHOUT ROWID;
+   CREATE INDEX metric_instance_points_age ON metric_instance_points(res, ts);
+   CREATE TABLE metric_request_points (
+     app TEXT NOT NULL,
+     res INTEGER NOT NULL,
+     ts INTEGER NOT NULL,
+     c2 INTEGER NOT NULL,
+     c3 INTEGER NOT NULL,
+     c4 INTEGER NOT NULL,
+     c5 INTEGER NOT NULL,
+     other INTEGER NOT NULL,
+     sum_ms REAL NOT NULL,
+     hist TEXT NOT NULL,
+     PRIMARY KEY (app, res, ts)) WITHOUT ROWID;
+   CREATE INDEX metric_request_points_age ON metric_request_points(res, ts);
+   CREATE TABLE alert_rules (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+     expr TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     webhook TEXT NOT NULL,
+     format TEXT NOT NULL,
+     renotify_minutes INTEGER NOT NULL,
+     state TEXT NOT NULL DEFAULT 'ok',
+     state_since INTEGER,
+     last_notified_at INTEGER,
+     created_by TEXT NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE alert_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+     rule_id INTEGER,
+     expr TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     value REAL,
+     message TEXT NOT NULL,
+     at INTEGER NOT NULL);
+   CREATE INDEX alert_events_app ON alert_events(app_id, id);
+   CREATE TABLE alert_deliveries (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id INTEGER NOT NULL REFERENCES alert_events(id) ON DELETE CASCADE,
+     url TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     status INTEGER,
+     error TEXT,
+     at INTEGER NOT NULL);
+   CREATE INDEX alert_deliveries_event ON alert_deliveries(event_id);`,
 ];

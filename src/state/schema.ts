@@ -88,3 +88,17 @@ export interface FormationEntry {
   command: string | null;
   generation: number;
 }
+
+export const hosts = sqliteTable('hosts', {
+  name: text('name').primaryKey(),
+  address: text('address').notNull(),          // where Berth reaches it (SSH) and the router reaches its instances
+  sshUser: text('ssh_user').notNull(),
+  sshPort: integer('ssh_port').notNull(),
+  role: text('role').notNull(),                // docker | k3s-server | k3s-agent
+  status: text('status').notNull(),            // up | down (heartbeats)
+  draining: integer('draining', { mode: 'boolean' }).notNull().default(false),
+  memoryMB: integer('memory_mb'),              // capacity reported by the engine
+  cpus: integer('cpus'),
+  lastHeartbeatAt: text('last_heartbeat_at'),
+  createdAt: text('created_at').notNull(),
+});

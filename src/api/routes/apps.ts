@@ -18,13 +18,16 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
 
   api.get('/', async (c) => {
     const instances = await s.runtime.list();
-    return c.json(s.apps.list().map((app) => view(c, app, instances)));
+    const user = c.get('user');
+    return c.json(s.apps.list().filter((app) => s.access.canSee(user, app.name)).map((app) => view(c, app, instances)));
   });
 
   api.post('/', async (c) => {
     const body = await jsonBody(c);
     const name = checkAppName(body.name);
+    c.set('auditApp', name);
     const app = s.apps.create(name);
+    s.access.addMember(app.id, c.get('user').id); // the creator can always see what they made
     await s.deployer.converge(name); // gives the app its route right away (503 until the first deploy)
     return c.json(view(c, app, []), 201);
   });

@@ -1,11 +1,16 @@
 // /apps/:app/formation, /ps, /ps/restart, /logs: what runs and what it says.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { stream } from 'hono/streaming';
 import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { formationView, instanceView } from '../views.ts';
-import { badRequest } from '../../shared/errors.ts';
+import { BerthError, badRequest } from '../../shared/errors.ts';
+import type { LogLine } from '../../runtime/types.ts';
+import type { LogStore } from '../../logstore/store.ts';
+import type { LogQuery } from '../../logstore/range-reader.ts';
+import { parseLogParams } from '../../logstore/query-params.ts';
+import { apiNdjson, followStore } from '../../logstore/api-lines.ts';
 import type { FormationUpdate } from '../../releases/formation.ts';
 
 const MAX_TAIL = 10_000;
@@ -47,14 +52,21 @@ export function psRoutes(s: Services): Hono<ApiEnv> {
     const tail = Number(c.req.query('tail') ?? 100);
     if (!Number.isInteger(tail) || tail < 0 || tail > MAX_TAIL) throw badRequest('bad_request', `tail must be 0-${MAX_TAIL}.`);
     const follow = ['1', 'true'].includes(c.req.query('follow') ?? '');
-    const process = c.req.query('process');
+    const params = parseLogParams(c.req.query(), Date.now());
+    if (params.stored) {
+      if (!s.logStore) throw new BerthError(503, 'logs_not_stored', 'This server keeps no log store; only tail and follow work.');
+      if (follow && params.stored.until !== undefined) throw badRequest('bad_request', 'follow cannot be combined with until.');
+      return streamStoredLogs(c, s.logStore, app.name, params.stored, follow);
+    }
+    const wanted = (line: LogLine) => (!params.process || line.process === params.process) &&
+      (!params.instance || `${line.process}.${line.index}` === params.instance);
     c.header('content-type', 'application/x-ndjson');
     c.header('cache-control', 'no-cache');
     return stream(c, async (out) => {
       const abort = new AbortController();
       out.onAbort(() => abort.abort());
       for await (const line of s.runtime.logs(app.name, { tail, follow, signal: abort.signal })) {
-        if (process && line.process !== process) continue;
+        if (!wanted(line)) continue;
         const { app: _app, ...rest } = line;
         await out.write(`${JSON.stringify(rest)}\n`);
         if (out.aborted) break;
@@ -62,4 +74,31 @@ export function psRoutes(s: Services): Hono<ApiEnv> {
     });
   });
   return api;
+}
+
+/** Lines from the store (time window and filters), then, with follow, the lines stored from then on. */
+function streamStoredLogs(c: Context<ApiEnv>, store: LogStore, app: string, query: LogQuery, follow: boolean): Response {
+  // Both taken now, in one tick: the follow starts exactly where the read's snapshot ends.
+  const stored = apiNdjson(store.read(app, query));
+  const abort = new AbortController();
+  const live = follow ? followStore(store, app, { ...query, limit: undefined }, abort.signal) : null;
+  c.header('content-type', 'application/x-ndjson');
+  c.header('cache-control', 'no-cache');
+  return stream(c, async (out) => {
+    out.onAbort(() => abort.abort());
+    try {
+      for await (const text of stored) {
+        await out.write(text);
+        if (out.aborted) return;
+      }
+      if (!live) return;
+      for await (const line of live) {
+        await out.write(`${JSON.stringify(line)}\n`);
+        if (out.aborted) return;
+      }
+    } finally {
+      abort.abort();
+      await stored.return(undefined);
+    }
+  });
 }

@@ -1,4 +1,4 @@
-// logs [-t] [-n N] [--process TYPE]
+// logs [-t] [-n N] [--process TYPE] [--instance web.2] [--since 2h] [--until 1h] [--grep TEXT]
 import { appPath } from '../client.ts';
 import { stringFlag, type Command, type CommandContext } from '../command.ts';
 import { parseCount } from '../parse.ts';
@@ -18,9 +18,24 @@ function processFilter(wanted: string | undefined): (log: LogLine) => boolean {
   return (log) => log.process === wanted || `${log.process}.${log.index}` === wanted;
 }
 
+// Each of these makes the server read its log store instead of the engine's recent output.
+const STORE_FLAGS = ['since', 'until', 'grep'] as const;
+
 function logsPath(ctx: CommandContext, follow: boolean): string {
   const lines = stringFlag(ctx, 'num');
-  const query = new URLSearchParams({ tail: String(lines === undefined ? DEFAULT_LINES : parseCount(lines, '-n')) });
+  const fromStore = STORE_FLAGS.some((flag) => stringFlag(ctx, flag) !== undefined);
+  const query = new URLSearchParams();
+  if (fromStore) {
+    for (const flag of STORE_FLAGS) {
+      const value = stringFlag(ctx, flag);
+      if (value !== undefined) query.set(flag, value);
+    }
+    if (lines !== undefined) query.set('limit', String(parseCount(lines, '-n')));
+  } else {
+    query.set('tail', String(lines === undefined ? DEFAULT_LINES : parseCount(lines, '-n')));
+  }
+  const instance = stringFlag(ctx, 'instance');
+  if (instance !== undefined) query.set('instance', instance);
   if (follow) query.set('follow', '1');
   return appPath(ctx.app, `/logs?${query}`);
 }
@@ -40,13 +55,18 @@ async function showLogs(ctx: CommandContext): Promise<void> {
 export const logsCommands: Command[] = [
   {
     name: 'logs',
-    usage: 'APP [-t|--tail] [-n N] [-p|--process TYPE]',
-    summary: `show the last N (default ${DEFAULT_LINES}) log lines; -t keeps following them`,
+    usage: 'APP [-t|--tail] [-n N] [-p|--process TYPE] [-i|--instance web.2] [--since 2h|ISO] [--until 1h|ISO] [-g|--grep TEXT]',
+    summary: `show the last N (default ${DEFAULT_LINES}) log lines; -t keeps following them; --since/--until/--grep ` +
+      'search the stored log (durations back from now like 30s, 15m, 2h, 3d, or ISO times; -n then caps the lines)',
     app: true,
     options: {
       tail: { type: 'boolean', short: 't' },
       num: { type: 'string', short: 'n' },
       process: { type: 'string', short: 'p' },
+      instance: { type: 'string', short: 'i' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      grep: { type: 'string', short: 'g' },
     },
     run: showLogs,
   },

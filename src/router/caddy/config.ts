@@ -9,6 +9,11 @@ export const CATCH_ALL_ID = 'berth-catch-all';
 export const INTERNAL_TLS_POLICY_ID = 'berth-internal-tls';
 const APP_ROUTE_PREFIX = 'berth-app-';
 
+/** Caddy names the server's access logger http.log.access.<default_logger_name>; Berth's log writer includes just it. */
+export const ACCESS_LOGGER = 'berth';
+export const ACCESS_LOG_ID = 'berth_access';
+export const ACCESS_LOGGER_NAME = `http.log.access.${ACCESS_LOGGER}`;
+
 export const CATCH_ALL_BODY = 'No Berth app is configured for this hostname.';
 export const noInstanceBody = (app: string): string => `No instance of ${app} is running.`;
 
@@ -184,4 +189,21 @@ export function sameStringSet(a: readonly string[], b: readonly string[]): boole
 
 function sortedUnique(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
+}
+
+/** The server's `logs` setting that turns its access log on. */
+export function buildServerLogs(): Record<string, unknown> {
+  return { default_logger_name: ACCESS_LOGGER };
+}
+
+/**
+ * The logging.logs entry writing the access log as JSON lines to a file Berth tails. Caddy rolls it
+ * (rename, then a new file); the tail finishes a renamed file before it moves on, so a roll loses nothing.
+ */
+export function buildAccessLog(file: string): Record<string, unknown> {
+  return {
+    writer: { output: 'file', filename: file, roll_size_mb: 64, roll_keep: 2, roll_keep_days: 2 },
+    encoder: { format: 'json' },
+    include: [ACCESS_LOGGER_NAME],
+  };
 }

@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AppRoute, Router } from '../types.ts';
 import { CaddyAdminClient, CaddyAdminError } from './admin-client.ts';
 import {
-  CATCH_ALL_ID, INTERNAL_TLS_POLICY_ID, ROUTES_PATH, SERVER_PATH,
+  ACCESS_LOGGER_NAME, ACCESS_LOG_ID, CATCH_ALL_ID, INTERNAL_TLS_POLICY_ID, ROUTES_PATH, SERVER_PATH, buildAccessLog, buildServerLogs,
   appRouteId, buildAppRoute, buildBaseApps, buildCatchAllRoute, buildHttpApp, buildInternalTlsPolicy,
   buildOnDemandSettings, buildPkiApp, buildServer, buildTlsApp, internalNamesOf, listenAddresses, normalizeRoute, parseAppRoute,
 } from './config.ts';
@@ -13,6 +13,7 @@ import type { BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.t
 export interface CaddyRouterOptions extends BaseOptions {
   adminUrl: string;        // e.g. http://127.0.0.1:2019
   timeoutMs?: number;      // per admin API request
+  accessLogFile?: string;  // JSON access log of Berth's server written here (src/router/caddy/access-log.ts reads it)
 }
 
 type JsonObject = Record<string, unknown>;
@@ -21,16 +22,21 @@ export class CaddyRouter implements Router {
   readonly #client: CaddyAdminClient;
   readonly #base: BaseOptions;
   readonly #adminListen: string;
+  readonly #accessLogFile: string | null;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: CaddyRouterOptions) {
     this.#client = new CaddyAdminClient(opts.adminUrl, { timeoutMs: opts.timeoutMs });
     this.#base = { httpPort: opts.httpPort, httpsPort: opts.httpsPort, listenHost: opts.listenHost, internalTls: opts.internalTls };
     this.#adminListen = adminListenAddress(opts.adminUrl);
+    this.#accessLogFile = opts.accessLogFile ?? null;
   }
 
   ensureBase(): Promise<void> {
-    return this.#exclusive(() => this.#ensureBase());
+    return this.#exclusive(async () => {
+      await this.#ensureBase();
+      if (this.#accessLogFile) await this.#ensureAccessLog(this.#accessLogFile);
+    });
   }
 
   setRoute(route: AppRoute): Promise<void> {
@@ -68,6 +74,26 @@ export class CaddyRouter implements Router {
     await this.#syncTlsPolicy(await this.#readAppRoutes());
     if ((await this.#client.get('/config/apps/tls/automation/on_demand')) === null) {
       await this.#client.post('/config/apps/tls/automation/on_demand', buildOnDemandSettings());
+    }
+  }
+
+  /** Access logging of Berth's server into its own log; kept out of Caddy's default (stderr) log. */
+  async #ensureAccessLog(file: string): Promise<void> {
+    if (!isDeepStrictEqual(await this.#client.get(`${SERVER_PATH}/logs`), buildServerLogs())) {
+      await this.#client.post(`${SERVER_PATH}/logs`, buildServerLogs());
+    }
+    const logging = await this.#client.get<{ logs?: Record<string, { exclude?: string[] }> } | null>('/config/logging');
+    const wanted = buildAccessLog(file);
+    if (logging === null) {
+      await this.#client.post('/config/logging', { logs: { default: { exclude: [ACCESS_LOGGER_NAME] }, [ACCESS_LOG_ID]: wanted } });
+      return;
+    }
+    if (!logging.logs) return this.#client.post('/config/logging/logs', { default: { exclude: [ACCESS_LOGGER_NAME] }, [ACCESS_LOG_ID]: wanted });
+    if (!isDeepStrictEqual(logging.logs[ACCESS_LOG_ID], wanted)) await this.#client.post(`/config/logging/logs/${ACCESS_LOG_ID}`, wanted);
+    const defaultLog = logging.logs.default;
+    if (!defaultLog) await this.#client.post('/config/logging/logs/default', { exclude: [ACCESS_LOGGER_NAME] });
+    else if (!defaultLog.exclude?.includes(ACCESS_LOGGER_NAME)) {
+      await this.#client.post('/config/logging/logs/default', { ...defaultLog, exclude: [...(defaultLog.exclude ?? []), ACCESS_LOGGER_NAME] });
     }
   }
 

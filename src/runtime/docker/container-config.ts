@@ -5,13 +5,13 @@ import { containerName, labelsFromSpec } from './labels.ts';
 
 const MB = 1024 * 1024;
 
-export function createOptions(spec: InstanceSpec, owner: string): Docker.ContainerCreateOptions {
+export function createOptions(spec: InstanceSpec, owner: string, publishIp = '127.0.0.1'): Docker.ContainerCreateOptions {
   const options: Docker.ContainerCreateOptions = {
     name: containerName(spec),
     Image: spec.image,
     Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
     Labels: labelsFromSpec(spec, owner),
-    HostConfig: hostConfig(spec),
+    HostConfig: hostConfig(spec, publishIp),
   };
   if (spec.command !== null) options.Cmd = spec.command;
   const port = publishedPort(spec);
@@ -19,7 +19,7 @@ export function createOptions(spec: InstanceSpec, owner: string): Docker.Contain
   return options;
 }
 
-function hostConfig(spec: InstanceSpec): Docker.HostConfig {
+function hostConfig(spec: InstanceSpec, publishIp: string): Docker.HostConfig {
   const config: Docker.HostConfig = {
     // An init process forwards SIGTERM: node (and many runtimes) as PID 1 ignore it and would only die by SIGKILL.
     Init: true,
@@ -29,11 +29,11 @@ function hostConfig(spec: InstanceSpec): Docker.HostConfig {
   if (spec.memoryMB !== null) config.Memory = Math.round(spec.memoryMB * MB);
   if (spec.cpus !== null) config.NanoCpus = Math.round(spec.cpus * 1e9);
   const port = publishedPort(spec);
-  if (port) config.PortBindings = { [port.key]: [{ HostIp: '127.0.0.1', HostPort: String(port.hostPort) }] };
+  if (port) config.PortBindings = { [port.key]: [{ HostIp: publishIp, HostPort: String(port.hostPort) }] };
   return config;
 }
 
-/** Only loopback publishing: the router on this host is the sole way in. */
+/** Published on loopback locally (the router on this host is the sole way in), on a remote host's own address. */
 function publishedPort(spec: InstanceSpec): { key: string; hostPort: number } | null {
   if (spec.containerPort === null || spec.hostPort === null) return null;
   return { key: `${spec.containerPort}/tcp`, hostPort: spec.hostPort };

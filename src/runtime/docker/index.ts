@@ -1,6 +1,8 @@
 // The Docker implementation of the Runtime contract, talking to the local engine through its socket.
 import Docker from 'dockerode';
-import type { ImageInfo, Instance, InstanceSpec, LogLine, LogOptions, OneOffSpec, Runtime } from '../types.ts';
+import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime, RuntimeEvent } from '../types.ts';
+import { engineEvents } from './events.ts';
+import { openExec } from './exec.ts';
 import { runOnce } from './one-off.ts';
 import { Semaphore } from '../../shared/semaphore.ts';
 import { createOptions } from './container-config.ts';
@@ -8,6 +10,8 @@ import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDead
 import { requireLocalImage, resolveImage } from './images.ts';
 import { containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
 import { readLogs } from './logs.ts';
+import { followInstanceLogs } from './instance-logs.ts';
+import { StatsReader } from './stats.ts';
 
 export interface DockerRuntimeOptions {
   socketPath: string;
@@ -15,6 +19,10 @@ export interface DockerRuntimeOptions {
   owner: string;
   /** Address the router reaches published ports on. */
   host?: string;
+  /** A ready engine client (a remote host over SSH); default: the local socket. */
+  docker?: Docker;
+  /** Interface web ports are published on: loopback locally, the host's address on remote hosts. */
+  publishIp?: string;
   /** Upper bound for pulling a missing image in resolveImage. */
   pullTimeoutMs?: number;
   /** Upper bound for any other single engine call (a stop gets its grace period on top). */
@@ -28,15 +36,20 @@ export class DockerRuntime implements Runtime {
   // (seen here: 40+ parallel removes wedged the engine); a few at a time is as fast and safe.
   private readonly containerOps = new Semaphore(4);
   private readonly host: string;
+  private readonly publishIp: string;
   private readonly pullTimeoutMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly statsReader: StatsReader;
 
   constructor(opts: DockerRuntimeOptions) {
-    this.docker = new Docker({ socketPath: opts.socketPath });
+    this.docker = opts.docker ?? new Docker({ socketPath: opts.socketPath });
+    this.publishIp = opts.publishIp ?? '127.0.0.1';
     this.owner = opts.owner;
     this.host = opts.host ?? '127.0.0.1';
     this.pullTimeoutMs = opts.pullTimeoutMs ?? 120_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    // Stats get a short deadline of their own: a reading that late is useless for a 10 s series anyway.
+    this.statsReader = new StatsReader(this.docker, { owner: this.owner, requestMs: Math.min(this.requestTimeoutMs, 10_000) });
   }
 
   start(spec: InstanceSpec): Promise<Instance> {
@@ -52,7 +65,7 @@ export class DockerRuntime implements Runtime {
     const name = containerName(spec);
     await this.removeLeftover(name);
     const container = await this.call(`creating ${name}`, (abortSignal) =>
-      this.docker.createContainer({ ...createOptions(spec, this.owner), abortSignal }));
+      this.docker.createContainer({ ...createOptions(spec, this.owner, this.publishIp), abortSignal }));
     try {
       await this.call(`starting ${name}`, (abortSignal) => container.start({ abortSignal }));
     } catch (err) {
@@ -89,6 +102,22 @@ export class DockerRuntime implements Runtime {
 
   logs(app: string, opts: LogOptions): AsyncIterable<LogLine> {
     return readLogs(this.docker, { owner: this.owner, app, requestMs: this.requestTimeoutMs }, opts);
+  }
+
+  stats(): Promise<InstanceStats[]> {
+    return this.statsReader.readAll();
+  }
+
+  events(signal: AbortSignal): AsyncIterable<RuntimeEvent> {
+    return engineEvents(this.docker, this.owner, signal);
+  }
+
+  exec(containerId: string, opts: ExecOptions): Promise<ExecSession> {
+    return openExec(this.docker, this.owner, containerId, opts);
+  }
+
+  instanceLogs(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine> {
+    return followInstanceLogs(this.docker, instance, opts, this.requestTimeoutMs);
   }
 
   /** null when the container disappeared between listing and inspecting. */

@@ -1,0 +1,49 @@
+// /session: the web console signs in with an API token and gets an HttpOnly, SameSite=Strict cookie
+// plus a CSRF token for its changes. Sign out deletes the session server-side.
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { ApiEnv } from '../auth.ts';
+import { authenticate, csrfFailed, SESSION_COOKIE } from '../auth.ts';
+import type { Services } from '../services.ts';
+import { jsonBody } from '../errors.ts';
+import { clientAddress } from '../audit.ts';
+import { BerthError, badRequest } from '../../shared/errors.ts';
+
+export function sessionRoutes(s: Services): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+
+  api.post('/', async (c) => {
+    const body = await jsonBody(c);
+    if (typeof body.token !== 'string' || !body.token) throw badRequest('bad_request', 'Expected {"token": "berth_..."}.');
+    const user = s.auth.userForToken(body.token.trim());
+    if (!user) {
+      s.audit.record({ actor: '(unknown)', action: 'sign-in failed', ip: clientAddress(c), status: 401 });
+      throw new BerthError(401, 'unauthorized', 'That token is not valid.');
+    }
+    const session = s.sessions.create(user.id);
+    setCookie(c, SESSION_COOKIE, session.id, {
+      httpOnly: true, sameSite: 'Strict', path: '/', expires: new Date(session.expiresAt),
+      secure: new URL(c.req.url).protocol === 'https:',
+    });
+    s.audit.record({ actor: user.name, action: 'sign-in', ip: clientAddress(c), status: 200 });
+    return c.json({ user: { name: user.name, role: user.role }, csrfToken: session.csrfToken });
+  });
+
+  api.get('/', (c) => {
+    const id = getCookie(c, SESSION_COOKIE);
+    const session = id ? s.sessions.find(id) : undefined;
+    if (!session) throw new BerthError(401, 'unauthorized', 'Not signed in.');
+    return c.json({ user: { name: session.user.name, role: session.user.role }, csrfToken: session.csrfToken });
+  });
+
+  api.delete('/', (c) => {
+    const who = authenticate(c, s.auth, s.sessions);
+    if (who && !who.csrfOk) throw csrfFailed(); // another site must not be able to sign you out
+    const id = getCookie(c, SESSION_COOKIE);
+    if (id) s.sessions.delete(id);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    if (who) s.audit.record({ actor: who.user.name, action: 'sign-out', ip: clientAddress(c), status: 200 });
+    return c.json({ signedOut: true });
+  });
+  return api;
+}

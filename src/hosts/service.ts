@@ -1,0 +1,223 @@
+// The hosts Berth runs instances on: adding one (the installer over SSH), draining and removing one,
+// and keeping the multi-host runtime in step with the hosts table.
+import type Docker from 'dockerode';
+import { parseSshAddress, type SshTarget } from '../../installer/ssh.ts';
+import { runTasks, failureDetail, type RunSummary, type TaskReport } from '../../installer/task.ts';
+import { sshContext } from '../../installer/ssh.ts';
+import { DockerRuntime } from '../runtime/docker/index.ts';
+import { LOCAL_HOST, type MultiHostRuntime } from '../runtime/multi-host/index.ts';
+import { remoteDocker } from '../runtime/multi-host/remote-docker.ts';
+import type { HostRole, HostRow, HostsStore } from '../state/hosts-store.ts';
+import type { AppsStore } from '../state/apps-store.ts';
+import type { Deployer } from '../releases/deployer.ts';
+import { BerthError } from '../shared/errors.ts';
+import { ensureBerthSshKey, writeTemporaryKey } from './berth-key.ts';
+import { installTasks } from './install.ts';
+import { HostLoadSampler, localProbe, type HostLoad, type ProbeRunner } from './host-stats.ts';
+import { sshRun } from '../../installer/ssh.ts';
+
+const STATS_TIMEOUT_MS = 4_000;
+
+export const HOST_ROLES: HostRole[] = ['docker', 'k3s-server', 'k3s-agent'];
+const HOST_NAME = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+
+export interface AddHostRequest {
+  address: string;          // root@HOST[:PORT]
+  name?: string;
+  role?: HostRole;
+  sshKey?: string;          // private key text to log in with; default: Berth's own key
+  check?: boolean;
+}
+
+export interface HostPlan {
+  login: { user: string; host: string; port: number };
+  role: HostRole;
+  name: string;
+  sshKey?: string;
+  checkOnly: boolean;
+}
+
+export interface HostsDeps {
+  store: HostsStore;
+  runtime: MultiHostRuntime;
+  apps: AppsStore;
+  deployer: Deployer;
+  dataDir: string;
+  owner: string;
+  registryAdvertise: string;
+  k3sBinary?: string;
+  requestTimeoutMs?: number;
+  log: (line: string) => void;
+}
+
+export interface HostView {
+  name: string; address: string; role: string; status: string; draining: boolean;
+  memoryMB: number | null; cpus: number | null; instances: number; lastHeartbeatAt: string | null;
+  /** Live load (null when the host is down or does not answer in time) and the engine's running containers. */
+  load: HostLoad | null; containers: number | null;
+}
+
+/** Resolves to null instead of waiting on a host that does not answer. */
+const withinTime = <T>(work: Promise<T>): Promise<T | null> => Promise.race([
+  work.catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), STATS_TIMEOUT_MS).unref()),
+]);
+
+export class HostsService {
+  private readonly deps: HostsDeps;
+  private readonly sampler = new HostLoadSampler();
+
+  constructor(deps: HostsDeps) {
+    this.deps = deps;
+  }
+
+  /** At startup: every registered Docker host joins the runtime (the heartbeat then confirms it is up). */
+  attachRegistered(): void {
+    for (const row of this.deps.store.list()) this.attach(row);
+  }
+
+  engineFor(target: { address: string; sshUser: string; sshPort: number }): Docker {
+    const key = ensureBerthSshKey(this.deps.dataDir);
+    return remoteDocker({ ...target, keyFile: key.keyFile, knownHostsFile: key.knownHostsFile });
+  }
+
+  /** Validates a hosts:add request before anything runs (so the API can still answer with an error status). */
+  plan(req: AddHostRequest): HostPlan {
+    let login;
+    try {
+      login = parseSshAddress(String(req.address ?? ''));
+    } catch (err) {
+      throw new BerthError(422, 'invalid_address', (err as Error).message);
+    }
+    const role = req.role ?? 'docker';
+    if (!HOST_ROLES.includes(role)) throw new BerthError(422, 'invalid_role', `role must be one of ${HOST_ROLES.join(', ')}`);
+    const name = req.name ?? login.host;
+    if (!HOST_NAME.test(name) || name === LOCAL_HOST) {
+      throw new BerthError(422, 'invalid_host_name', `"${name}" cannot name a host: lowercase letters, digits, dots and dashes; not "${LOCAL_HOST}".`);
+    }
+    const clash = this.deps.store.find(name);
+    if (clash && clash.address !== login.host) {
+      throw new BerthError(409, 'host_exists', `Host "${name}" is already registered at ${clash.address}; choose another --name.`);
+    }
+    return { login, role, name, sshKey: req.sshKey, checkOnly: req.check === true };
+  }
+
+  async add(plan: HostPlan, report: (line: TaskReport) => void): Promise<RunSummary> {
+    const { login, role, name } = plan;
+    const berthKey = ensureBerthSshKey(this.deps.dataDir);
+    const loginKey = plan.sshKey ? writeTemporaryKey(this.deps.dataDir, plan.sshKey) : null;
+    try {
+      const target: SshTarget = { ...login, keyFile: loginKey?.file ?? berthKey.keyFile, knownHostsFile: berthKey.knownHostsFile };
+      const ctx = sshContext(target, {}, plan.checkOnly);
+      let tasks;
+      try {
+        tasks = await installTasks({
+          name, role, login: target, registryAdvertise: this.deps.registryAdvertise, berthKey, k3sBinary: this.deps.k3sBinary,
+        }, {
+          store: this.deps.store, dataDir: this.deps.dataDir,
+          engineFor: (t) => this.engineFor(t),
+          onRegistered: (registered) => {
+            const row = this.deps.store.find(registered);
+            if (row) this.attach(row);
+          },
+        });
+      } catch (err) {
+        report({ task: 'prepare the task list', status: 'failed', detail: failureDetail(err) });
+        return { ok: 0, changed: 0, wouldChange: 0, failed: 1, succeeded: false };
+      }
+      const summary = await runTasks(tasks, ctx, report);
+      this.deps.log(`hosts:add ${name} (${role}${plan.checkOnly ? ', check only' : ''}): ${summary.ok} ok, ${summary.changed} changed, ` +
+        `${summary.wouldChange} would change, ${summary.failed} failed`);
+      return summary;
+    } finally {
+      loginKey?.dispose();
+    }
+  }
+
+  async list(): Promise<HostView[]> {
+    const instances = await this.deps.runtime.list();
+    const count = (name: string) => instances.filter((i) => i.hostName === name).length;
+    const local = this.deps.runtime.host(LOCAL_HOST)!;
+    const rows: Omit<HostView, 'load' | 'containers'>[] = [
+      { name: LOCAL_HOST, address: local.address, role: 'docker', status: 'up', draining: false, memoryMB: local.memoryMB, cpus: null,
+        instances: count(LOCAL_HOST), lastHeartbeatAt: null },
+      ...this.deps.store.list().map((row) => ({
+        name: row.name, address: row.address, role: row.role, status: row.status, draining: row.draining,
+        memoryMB: row.memoryMB, cpus: row.cpus, instances: count(row.name), lastHeartbeatAt: row.lastHeartbeatAt,
+      })),
+    ];
+    return Promise.all(rows.map(async (row) => {
+      if (row.status !== 'up') return { ...row, load: null, containers: null };
+      const docker = this.deps.runtime.host(row.name)?.docker;
+      const [load, info] = await Promise.all([
+        withinTime(this.sampler.sample(row.name, this.probeFor(row.name))),
+        docker ? withinTime(docker.info() as Promise<{ ContainersRunning?: number; NCPU?: number }>) : Promise.resolve(null),
+      ]);
+      return { ...row, cpus: row.cpus ?? info?.NCPU ?? load?.cpus ?? null, load, containers: info?.ContainersRunning ?? null };
+    }));
+  }
+
+  /** The local machine is probed directly; a registered host over SSH with Berth's key. */
+  private probeFor(name: string): ProbeRunner {
+    if (name === LOCAL_HOST) return localProbe;
+    const row = this.deps.store.find(name);
+    if (!row) return async () => { throw new Error(`unknown host ${name}`); };
+    const key = ensureBerthSshKey(this.deps.dataDir);
+    const target = { user: row.sshUser, host: row.address, port: row.sshPort, keyFile: key.keyFile, knownHostsFile: key.knownHostsFile };
+    return async (script) => (await sshRun(target, script)).stdout;
+  }
+
+  /**
+   * Moves every instance off the host with zero downtime: the host takes no new instances, and each app
+   * with instances there is converged, which starts replacements elsewhere, health-checks them, switches
+   * the route, and only then stops the old ones.
+   */
+  async drain(name: string, progress: (line: string) => void = () => {}): Promise<{ moved: number }> {
+    this.requireHost(name);
+    this.deps.store.setDraining(name, true);
+    this.deps.runtime.setDraining(name, true);
+    const onHost = (await this.deps.runtime.list()).filter((i) => i.hostName === name);
+    const apps = [...new Set(onHost.map((i) => i.app))].filter((app) => this.deps.apps.find(app));
+    for (const app of apps) {
+      progress(`Moving ${app} off ${name}.`);
+      await this.deps.deployer.converge(app, (line) => progress(`${app}: ${line}`));
+    }
+    const left = (await this.deps.runtime.list()).filter((i) => i.hostName === name);
+    if (left.length) throw new BerthError(409, 'drain_incomplete', `${left.length} instance(s) are still on ${name}: ${left.map((i) => i.name).join(', ')}`);
+    return { moved: onHost.length };
+  }
+
+  /** Ends draining: the host takes new instances again (existing ones are not moved back). */
+  undrain(name: string): void {
+    this.requireHost(name);
+    this.deps.store.setDraining(name, false);
+    this.deps.runtime.setDraining(name, false);
+  }
+
+  async remove(name: string, progress: (line: string) => void = () => {}): Promise<{ moved: number }> {
+    const row = this.requireHost(name);
+    // A host that is down has nothing Berth can move; its instances were already replaced elsewhere.
+    const result = row.status === 'down' ? { moved: 0 } : await this.drain(name, progress);
+    this.deps.store.remove(name);
+    this.deps.runtime.removeHost(name);
+    return result;
+  }
+
+  private requireHost(name: string): HostRow {
+    const row = this.deps.store.find(name);
+    if (!row) throw new BerthError(404, 'host_not_found', `No host named "${name}" (berth hosts lists them).`);
+    return row;
+  }
+
+  private attach(row: HostRow): void {
+    if (row.role !== 'docker' || this.deps.runtime.host(row.name)) return;
+    const docker = this.engineFor(row);
+    this.deps.runtime.addHost({
+      name: row.name, address: row.address, docker,
+      runtime: new DockerRuntime({
+        socketPath: '', docker, owner: this.deps.owner, host: row.address, publishIp: row.address,
+        requestTimeoutMs: this.deps.requestTimeoutMs ?? 30_000,
+      }),
+      up: row.status === 'up', draining: row.draining, memoryMB: row.memoryMB,
+    });
+  }
+}

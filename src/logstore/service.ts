@@ -1,0 +1,55 @@
+// The log store and what feeds it, as one unit for the server to start and stop.
+import path from 'node:path';
+import type { Runtime } from '../runtime/types.ts';
+import { LogCollector } from './collector.ts';
+import { LogStore } from './store.ts';
+import { collectRouterLog, type RouterLogOptions } from './router-log.ts';
+import type { AccessLogTail } from '../router/caddy/access-log.ts';
+
+export interface LogServiceOptions {
+  dataDir: string;
+  retentionDays: number;
+  maxBytesPerApp: number;
+  runtime: Runtime;
+  log: (line: string) => void;
+  /** Caddy's access log of Berth's server, with what maps its hosts to apps; absent: no router lines. */
+  router?: Omit<RouterLogOptions, 'store' | 'stateDir'>;
+  /** Sees every instance line as it is stored. */
+  onLine?: (app: string, text: string, tsMs: number) => void;
+}
+
+export interface LogService {
+  store: LogStore;
+  collector: LogCollector;
+  /** Router requests per app as they are read: `routerAccess?.onAccess((entry) => ...)`. */
+  routerAccess: AccessLogTail | null;
+  start(): void;
+  /** Stops collecting and writes everything; positions are saved, so the next start continues seamlessly. */
+  close(): Promise<void>;
+}
+
+/** Where Caddy writes the access log Berth reads (the router is configured with it before the service starts). */
+export function accessLogPath(dataDir: string): string {
+  return path.join(dataDir, 'logs', '.router', 'access.log');
+}
+
+export function createLogService(opts: LogServiceOptions): LogService {
+  const dir = path.join(opts.dataDir, 'logs');
+  const store = new LogStore({
+    dir, retentionDays: opts.retentionDays, maxBytesPerApp: opts.maxBytesPerApp,
+    onError: (err) => opts.log(`log store: ${err.message}`),
+  });
+  const collector = new LogCollector({ runtime: opts.runtime, store, stateDir: dir, log: opts.log, onLine: opts.onLine });
+  const routerLog = opts.router ? collectRouterLog({ ...opts.router, store, stateDir: dir }) : null;
+  return {
+    store,
+    collector,
+    routerAccess: routerLog?.tail ?? null,
+    start: () => { collector.start(); },
+    close: async () => {
+      routerLog?.close();
+      await collector.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// Metrics and alerts as one unit for the server: the stores, the stats collector, the alert engine and
+// the hooks other parts feed (request samples from the router's access log, log lines, host up/down).
+import type Database from 'better-sqlite3';
+import type { Runtime } from '../runtime/types.ts';
+import { MetricsStore, type RequestSample } from '../metrics/store.ts';
+import { MetricsCollector } from '../metrics/collector.ts';
+import { AlertsStore } from '../alerts/store.ts';
+import { WebhookNotifier } from '../alerts/notifier.ts';
+import { AlertEngine } from '../alerts/engine.ts';
+
+export interface Observability {
+  metrics: MetricsStore;
+  alerts: { store: AlertsStore; engine: AlertEngine };
+  /** One request the router served (wire to the access log subscription). */
+  recordRequest(sample: RequestSample): void;
+  /** One log line of an app (wire to the log collector), for `log "KEYWORD" >= N in 1m` rules. */
+  recordLogLine(app: string, text: string, tsMs: number): void;
+  hostDown(name: string): void;
+  hostUp(name: string): void;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createObservability(sqlite: Database.Database, runtime: Runtime, log: (line: string) => void): Observability {
+  const metrics = new MetricsStore(sqlite);
+  const collector = new MetricsCollector({ runtime, store: metrics, log });
+  const store = new AlertsStore(sqlite);
+  const engine = new AlertEngine({ store, metrics, runtime, log, notifier: new WebhookNotifier({ store, log }) });
+  return {
+    metrics,
+    alerts: { store, engine },
+    recordRequest: (sample) => metrics.recordRequest(sample),
+    recordLogLine: (app, text, tsMs) => engine.recordLogLine(app, text, tsMs),
+    hostDown: (name) => engine.hostDown(name),
+    hostUp: (name) => engine.hostUp(name),
+    start: () => { collector.start(); engine.start(); },
+    stop: async () => { await engine.stop(); await collector.stop(); },
+  };
+}

@@ -1,0 +1,176 @@
+// Apps across machines: two test hosts (containers with their own dockerd) join through hosts:add, an
+// app's instances spread over them and the local engine, hosts:drain moves instances away without a
+// failed request, and a host cut off the network is routed around and its instances recreated.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startCaddy } from './support/caddy.ts';
+import { startRegistry, type TestRegistry } from './support/registry.ts';
+import { forwardTcp, type Forward } from './support/tcp-forward.ts';
+import { startBerth, viaRouter, eventually, sleep, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+import {
+  addHostVia, createTestNetwork, ensureTestHostImages, makeOperatorKey, DOCKER_READY_IMAGE, type TestHost, type TestNetwork,
+} from './support/test-hosts.ts';
+
+let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let berth: BerthServer;
+let registry: TestRegistry;
+let forward: Forward;
+let network: TestNetwork;
+let key: ReturnType<typeof makeOperatorKey>;
+let hostA: TestHost;
+let hostB: TestHost;
+const app = uniqueName('mh');
+const hostname = `${app}.localhost`;
+
+interface Ps { name: string; state: string; host: string; hostName: string; hostPort: number }
+
+before(async () => {
+  await ensureTestHostImages();
+  key = makeOperatorKey();
+  network = await createTestNetwork('berth-mh');
+  [hostA, hostB] = await Promise.all([
+    network.addHost({ image: DOCKER_READY_IMAGE, authorizedKey: key.publicKey }),
+    network.addHost({ image: DOCKER_READY_IMAGE, authorizedKey: key.publicKey }),
+  ]);
+  registry = await startRegistry();
+  const [, registryPort] = registry.address.split(':');
+  // The hosts pull from the registry at this machine's address on their network.
+  forward = await forwardTcp(network.gateway, { host: '127.0.0.1', port: Number(registryPort) });
+  caddy = await startCaddy();
+  berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address, BERTH_REGISTRY_ADVERTISE: forward.address });
+  // What a build would have done: the release image is in Berth's registry.
+  const ref = `${registry.address}/${app}:v1`;
+  execFileSync('docker', ['tag', TEST_IMAGE, ref]);
+  execFileSync('docker', ['push', ref], { stdio: 'ignore' });
+});
+
+after(async () => {
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.kill('SIGTERM');
+  await caddy?.stop();
+  await network?.remove();
+  await forward?.close();
+  await registry?.stop();
+  key?.dispose();
+  try { execFileSync('docker', ['rmi', `${registry.address}/${app}:v1`], { stdio: 'ignore' }); } catch { /* already gone */ }
+});
+
+const ps = () => berth.ok<Ps[]>('GET', `/apps/${app}/ps`);
+
+/** Requests through the router every 100 ms until stopped; records the time of every failure. */
+function keepRequesting(): { failures: { at: number; why: string }[]; total: () => number; stop: () => Promise<void> } {
+  const failures: { at: number; why: string }[] = [];
+  let total = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      total++;
+      try {
+        const res = await viaRouter(caddy.httpPort, hostname);
+        if (res.status !== 200) failures.push({ at: Date.now(), why: `HTTP ${res.status}` });
+      } catch (err) {
+        failures.push({ at: Date.now(), why: (err as Error).message });
+      }
+      await sleep(100);
+    }
+  })();
+  return { failures, total: () => total, stop: async () => { running = false; await loop; } };
+}
+
+test('two hosts join with hosts:add (Docker already installed: the installer configures and starts it)', { timeout: 300_000 }, async () => {
+  const results = await Promise.all([hostA, hostB].map((h, i) =>
+    addHostVia(berth, { address: `root@${h.address}`, name: `node-${i + 1}`, sshKey: key.privateKey })));
+  for (const result of results) {
+    assert.ok(result.summary?.succeeded, result.raw);
+    assert.equal(result.lines.find((l) => l.task.startsWith('packages installed'))?.status, 'ok');
+  }
+  const hosts = await berth.ok('GET', '/hosts');
+  assert.deepEqual(hosts.map((h: { name: string; status: string }) => `${h.name}:${h.status}`), ['local:up', 'node-1:up', 'node-2:up']);
+});
+
+test('an app\'s instances spread over every host, each routed at HOST_ADDRESS:PORT', { timeout: 300_000 }, async () => {
+  await berth.ok('POST', '/apps', { name: app });
+  await berth.ok('POST', `/apps/${app}/deploys`, { image: `${registry.address}/${app}:v1` });
+  await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 3 }] });
+  const instances = await ps();
+  assert.equal(instances.length, 3);
+  assert.deepEqual(new Set(instances.map((i) => i.host)), new Set(['127.0.0.1', hostA.address, hostB.address]),
+    `one instance per host, got ${JSON.stringify(instances)}`);
+  assert.deepEqual(new Set(instances.map((i) => i.hostName)), new Set(['local', 'node-1', 'node-2']));
+  const served = new Set<string>();
+  for (let i = 0; i < 12; i++) served.add((await viaRouter(caddy.httpPort, hostname)).body.match(/web\.\d/)?.[0] ?? '?');
+  assert.deepEqual([...served].sort(), ['web.1', 'web.2', 'web.3']);
+});
+
+test('hosts:drain moves the instances off a host without one failed request', { timeout: 300_000 }, async () => {
+  const load = keepRequesting();
+  await sleep(500);
+  const started = Date.now();
+  const drained = await berth.ok('POST', '/hosts/node-1/drain');
+  const tookMs = Date.now() - started;
+  await sleep(1000);
+  await load.stop();
+  assert.equal(drained.moved, 1);
+  const instances = await ps();
+  assert.equal(instances.length, 3);
+  assert.ok(!instances.some((i) => i.host === hostA.address), JSON.stringify(instances));
+  assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.total()} requests failed during the drain`);
+  console.log(`# drain: ${(tookMs / 1000).toFixed(1)} s, ${load.total()} requests, 0 failed`);
+  const hosts = await berth.ok('GET', '/hosts');
+  assert.equal(hosts.find((h: { name: string }) => h.name === 'node-1').draining, true);
+  await berth.ok('DELETE', '/hosts/node-1/drain');
+});
+
+test('a host cut off the network: routed around within 30 s, capacity back within 60 s', { timeout: 300_000 }, async () => {
+  const onB = (await ps()).filter((i) => i.host === hostB.address);
+  assert.ok(onB.length >= 1, 'node-2 runs an instance');
+  // A host_down alert on the app, sent Slack-style to a webhook on loopback.
+  const notices: string[] = [];
+  const hook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { notices.push(body); res.end('ok'); });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
+  await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'host_down', webhook: hookUrl, format: 'slack' });
+  const load = keepRequesting();
+  await sleep(500);
+  const cutAt = Date.now();
+  await network.disconnect(hostB);
+  const restored = await eventually('3 running instances, none on node-2', async () => {
+    const now = await ps();
+    return now.length === 3 && now.every((i) => i.state === 'running' && i.host !== hostB.address) && Date.now();
+  }, 90_000);
+  await sleep(3000);
+  await load.stop();
+  const lastFailure = load.failures.at(-1)?.at;
+  const failingForMs = lastFailure ? lastFailure - cutAt : 0;
+  const capacityMs = restored - cutAt;
+  console.log(`# host failure: ${load.failures.length} of ${load.total()} requests failed, the last ${(failingForMs / 1000).toFixed(1)} s ` +
+    `after the cut; capacity restored after ${(capacityMs / 1000).toFixed(1)} s` +
+    (load.failures.length ? ` (${[...new Set(load.failures.map((f) => f.why))].join('; ')})` : ''));
+  assert.ok(failingForMs < 30_000, `requests still failed ${failingForMs} ms after the cut: ${JSON.stringify(load.failures.slice(-3))}`);
+  assert.ok(capacityMs < 60_000, `capacity came back only after ${capacityMs} ms`);
+  const hosts = await berth.ok('GET', '/hosts');
+  assert.equal(hosts.find((h: { name: string }) => h.name === 'node-2').status, 'down');
+  assert.match(berth.output, /host node-2 is down/);
+  const notice = await eventually('the host_down alert', async () => notices.find((n) => /node-2/.test(n)), 30_000);
+  assert.match(JSON.parse(notice).text, /FIRING: `host_down` \(host\(s\) down: node-2\)/);
+  assert.equal(notices.filter((n) => /FIRING/.test(n)).length, 1, 'one notification, not a storm');
+  hook.close();
+});
+
+test('hosts:remove drains a host and forgets it; unknown hosts are a JSON 404', { timeout: 120_000 }, async () => {
+  const removed = await berth.ok('DELETE', '/hosts/node-1');
+  assert.equal(removed.deleted, 'node-1');
+  const hosts = await berth.ok('GET', '/hosts');
+  assert.equal(hosts.find((h: { name: string }) => h.name === 'node-1'), undefined);
+  assert.equal((await ps()).length, 3);
+  const again = await berth.api('DELETE', '/hosts/node-1');
+  assert.equal(again.status, 404);
+  assert.equal(again.body.error, 'host_not_found');
+});

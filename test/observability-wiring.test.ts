@@ -1,0 +1,68 @@
+// The pieces of "see what runs" fed by each other in one real server: requests through Caddy become
+// the app's request metrics (and Prometheus counters), lines an instance prints feed a log-keyword
+// alert, and destroying an app leaves no logs or metrics for a new app of the same name.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startCaddy } from './support/caddy.ts';
+import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+
+let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let berth: BerthServer;
+let hook: http.Server;
+const notices: string[] = [];
+const app = uniqueName('obs');
+
+before(async () => {
+  caddy = await startCaddy();
+  berth = await startBerth(caddy);
+  hook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { notices.push(body); res.end('ok'); });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  await berth.ok('POST', '/apps', { name: app });
+  await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+});
+
+after(async () => {
+  hook?.close();
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.kill('SIGTERM');
+  await caddy?.stop();
+});
+
+test('requests through the router show up as the app\'s request metrics and Prometheus counters', async () => {
+  for (let i = 0; i < 30; i++) assert.equal((await viaRouter(caddy.httpPort, `${app}.localhost`, `/r${i}`)).status, 200);
+  for (let i = 0; i < 5; i++) await viaRouter(caddy.httpPort, `${app}.localhost`, '/more');
+  const totals = await eventually('30+ requests in the metrics', async () => {
+    const m = await berth.ok('GET', `/apps/${app}/metrics?since=10m`);
+    return m.requestTotals.count >= 35 && m.requestTotals;
+  }, 30_000);
+  assert.ok(totals.s2xx >= 35, JSON.stringify(totals));
+  assert.ok(totals.p50 !== null && totals.p99 !== null && totals.p50 <= totals.p99, JSON.stringify(totals));
+  const prom = await fetch(`${berth.url}/metrics`, { headers: { authorization: `Bearer ${berth.token}` } });
+  const text = await prom.text();
+  assert.match(text, new RegExp(`app="${app}"`), text.slice(0, 500));
+});
+
+test('a log-keyword alert fires from what the instances really print', async () => {
+  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
+  await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'log "request GET /boom" >= 5 in 1m', webhook: hookUrl });
+  for (let i = 0; i < 6; i++) await viaRouter(caddy.httpPort, `${app}.localhost`, '/boom');
+  const notice = await eventually('the log alert', async () => notices.find((n) => n.includes('/boom')), 40_000);
+  const body = JSON.parse(notice);
+  assert.equal(body.state ?? body.status, 'firing', notice);
+});
+
+test('a destroyed app leaves no stored logs or metrics to a new app of the same name', async () => {
+  await berth.ok('DELETE', `/apps/${app}`, { confirm: app });
+  await berth.ok('POST', '/apps', { name: app });
+  const logs = await berth.api('GET', `/apps/${app}/logs?since=1h`);
+  assert.equal(logs.status, 200);
+  assert.equal(String(logs.body).trim(), '', 'no old lines');
+  const m = await berth.ok('GET', `/apps/${app}/metrics?since=10m`);
+  assert.equal(m.requestTotals.count, 0, JSON.stringify(m.requestTotals));
+});

@@ -1,0 +1,277 @@
+// The web console, end to end: Debian's chromium (driven by playwright-core) against a real Berth server
+// with real Docker, Caddy, git and a registry behind it. Screenshots land in test-artifacts/ for a person to look at.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { startCaddy } from './support/caddy.ts';
+import { startRegistry } from './support/registry.ts';
+import { gitEnv } from './support/git-env.ts';
+import { startBerth, eventually, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+
+const ARTIFACTS = path.resolve(import.meta.dirname, '../test-artifacts');
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/push');
+let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let registry: Awaited<ReturnType<typeof startRegistry>>;
+let berth: BerthServer;
+let context: BrowserContext;
+let page: Page;
+let bobToken = '';
+const app = uniqueName('web');
+const pushed = uniqueName('webpush');
+const bulk: string[] = [];
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-'));
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  [caddy, registry] = await Promise.all([startCaddy(), startRegistry()]);
+  berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address, BERTH_STACK_GENERIC: 'berth/node:24' });
+  bobToken = (await berth.ok('POST', '/users', { name: 'bob', role: 'member' })).token;
+  // A fresh profile per run: launchPersistentContext is playwright's way to give chromium its user-data-dir.
+  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(work, 'chromium-')), {
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+  page = context.pages()[0] ?? await context.newPage();
+});
+
+after(async () => {
+  await context?.close();
+  for (const name of [app, pushed, ...bulk]) await berth?.api('DELETE', `/apps/${name}`, { confirm: name });
+  await berth?.kill('SIGTERM');
+  await registry?.stop();
+  await caddy?.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+async function shot(name: string): Promise<void> {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+test('the console is served with a strict CSP and caching; sign in sets the session, CSRF guards changes', async () => {
+  const index = await fetch(`${berth.url}/`);
+  assert.equal(index.status, 200);
+  assert.match(index.headers.get('content-type') ?? '', /text\/html/);
+  assert.equal(index.headers.get('cache-control'), 'no-cache');
+  assert.match(index.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  const script = /src="(\/assets\/main-[^"]+\.js)"/.exec(await index.text())![1];
+  const js = await fetch(`${berth.url}${script}`);
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+
+  await page.goto(berth.url);
+  await page.getByLabel('API token').fill('berth_wrong');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('That token is not valid.').waitFor();
+  await page.getByLabel('API token').fill(berth.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Apps' }).waitFor();
+  const cookie = (await context.cookies()).find((c) => c.name === 'berth_session');
+  assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', JSON.stringify(cookie));
+
+  // A cookie-only change without the CSRF header (what a forged form or script from elsewhere would send) fails.
+  const forged = await page.evaluate(async () => {
+    const res = await fetch('/api/v1/apps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'forged-app' }) });
+    return { status: res.status, body: await res.json() };
+  });
+  assert.equal(forged.status, 403);
+  assert.equal(forged.body.error, 'csrf_failed');
+  assert.equal((await berth.api('GET', '/apps/forged-app')).status, 404);
+});
+
+test('create an app from the page: it shows the git remote and the push commands', async () => {
+  await page.getByLabel('App name').fill(app);
+  await page.getByRole('button', { name: 'Create app' }).click();
+  const commands = page.getByLabel('Push commands');
+  await commands.waitFor();
+  assert.match(await commands.innerText(), new RegExp(`git remote add paas http://127\\.0\\.0\\.1:${berth.port}/git/${app}\\.git\\s+git push paas main`));
+  await page.locator(`tr[data-app="${app}"]`).waitFor();
+  await shot('apps');
+});
+
+test('app page: a deploy shows up without a reload; config vars are masked until revealed; scale; rollback', async () => {
+  await page.goto(`${berth.url}/#/apps/${app}`);
+  await page.locator('.app-head [data-status="new"]').waitFor();
+  await page.waitForFunction(() => document.body.dataset.live === 'connected');
+  const reloads: string[] = [];
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) reloads.push(f.url()); });
+  await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+  await page.locator('.app-head [data-status="running"]').waitFor({ timeout: 30_000 });
+  await page.locator('#formation li[data-instance="web.1"][data-state="running"]').waitFor({ timeout: 15_000 });
+  assert.deepEqual(reloads, [], 'the page updated itself');
+
+  await page.getByLabel('Key').fill('GREETING');
+  await page.getByLabel('Value').fill('hello-console');
+  await page.getByRole('button', { name: 'Set' }).click();
+  const row = page.locator('#config tr[data-key="GREETING"]');
+  await row.waitFor({ timeout: 30_000 });
+  assert.equal(await row.locator('.value').innerText(), '••••••');
+  await page.getByRole('button', { name: 'Reveal GREETING' }).click();
+  assert.equal(await row.locator('.value').innerText(), 'hello-console');
+  assert.equal((await berth.ok('GET', `/apps/${app}/config`)).GREETING, 'hello-console');
+  await page.locator('#releases tr[data-version="2"]').waitFor();
+
+  await page.getByLabel('web instances').fill('2');
+  await page.getByRole('button', { name: 'Scale' }).click();
+  await page.locator('#formation li[data-instance="web.2"][data-state="running"]').waitFor({ timeout: 60_000 })
+    .catch(async (err) => { throw new Error(`${err.message}\nformation: ${await page.locator('#formation').innerText()}`); });
+  await shot('app');
+
+  await page.getByRole('button', { name: 'Remove GREETING' }).click();
+  await row.waitFor({ state: 'detached', timeout: 30_000 });
+  await page.locator('#releases tr[data-version="3"].current').waitFor({ timeout: 15_000 });
+  await page.getByRole('button', { name: 'Roll back to v2' }).click();
+  await page.locator('#releases tr[data-version="4"].current').waitFor({ timeout: 30_000 });
+  assert.equal((await berth.ok('GET', `/apps/${app}/config`)).GREETING, 'hello-console', 'v4 is v2 again');
+  assert.match(await page.locator('#releases tr[data-version="3"]').innerText(), /-GREETING/, 'the config diff of v3');
+});
+
+test('live log: a request to the app shows up in the page, the filter narrows, pause holds lines', async () => {
+  await page.locator('#log-state', { hasText: 'following' }).waitFor();
+  const marker = `/console-${Date.now()}`;
+  await eventually('the app answers', async () => (await viaRouter(caddy.httpPort, `${app}.localhost`, marker)).status === 200);
+  await page.locator('#live-log div', { hasText: marker }).first().waitFor({ timeout: 15_000 });
+  await page.getByLabel('Filter').fill('no-such-text-anywhere');
+  assert.equal(await page.locator('#live-log div:visible').count(), 0);
+  await page.getByLabel('Filter').fill('');
+  await page.getByRole('button', { name: 'Pause' }).click();
+  const held = `/held-${Date.now()}`;
+  await viaRouter(caddy.httpPort, `${app}.localhost`, held);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await page.locator('#live-log div', { hasText: held }).count(), 0, 'paused');
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.locator('#live-log div', { hasText: held }).first().waitFor({ timeout: 10_000 });
+});
+
+test('terminal: a shell in web.1 runs commands, follows resizes, closes cleanly, and is on the audit trail', async () => {
+  await page.getByRole('link', { name: 'Open a terminal in web.1' }).click();
+  await page.locator('#terminal[data-state="open"]').waitFor({ timeout: 15_000 });
+  const screen = () => page.evaluate(() => {
+    const { term } = (window as any).berthTerminal;
+    const lines: string[] = [];
+    for (let i = 0; i < term.buffer.active.length; i++) lines.push(term.buffer.active.getLine(i).translateToString(true));
+    return lines.join('\n');
+  });
+  await page.locator('#terminal').click();
+  await page.keyboard.type('echo hi-$((6*7))\n');
+  await eventually('hi-42 on the screen', async () => /^hi-42$/m.test(await screen()), 15_000);
+
+  await page.setViewportSize({ width: 700, height: 500 });
+  const size = await eventually('xterm refit', async () => {
+    const s = await page.evaluate(() => { const t = (window as any).berthTerminal.term; return { cols: t.cols, rows: t.rows }; });
+    return s.cols < 90 ? s : undefined;
+  });
+  await page.keyboard.type('stty size\n');
+  await eventually('the pty has the new size', async () => new RegExp(`^${size.rows} ${size.cols}$`, 'm').test(await screen()), 10_000);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await shot('terminal');
+
+  await page.getByRole('button', { name: 'Close' }).click();
+  await page.locator('#terminal[data-state="closed"]').waitFor();
+  const trail = await eventually('terminal close recorded', async () => {
+    const rows = await berth.ok('GET', `/audit?app=${app}`) as { action: string; target: string; actor: string }[];
+    return rows.some((r) => r.action === 'terminal close') ? rows : undefined;
+  });
+  const open = trail.find((r) => r.action === 'terminal open')!;
+  assert.equal(open.actor, 'admin');
+  assert.match(open.target, new RegExp(`^berth-${app}-v\\d+-web-1-g\\d+$`));
+  // The shell was ended with the socket: no process of the session is left in the container.
+  const container = open.target;
+  await eventually('the shell is gone', async () => {
+    const ps = execFileSync('docker', ['exec', container, 'sh', '-c', 'grep -lz BERTH_TERMINAL= /proc/[0-9]*/environ 2>/dev/null | wc -l'], { encoding: 'utf8' });
+    return ps.trim() === '0';
+  }, 10_000);
+});
+
+function connect(headers: Record<string, string>): Promise<{ opened: boolean; status: number }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${berth.port}/api/v1/apps/${app}/ps/web.1/terminal`, { headers });
+    ws.on('open', () => { ws.close(); resolve({ opened: true, status: 101 }); });
+    ws.on('unexpected-response', (_req, res) => resolve({ opened: false, status: res.statusCode ?? 0 }));
+    ws.on('error', () => resolve({ opened: false, status: 0 }));
+  });
+}
+
+test("terminal access: a member cannot open one into another's app; cross-origin upgrades are refused", async () => {
+  assert.deepEqual(await connect({ authorization: `Bearer ${bobToken}` }), { opened: false, status: 404 });
+  assert.deepEqual(await connect({ authorization: `Bearer ${berth.token}`, origin: 'http://evil.example' }), { opened: false, status: 403 });
+  assert.deepEqual(await connect({}), { opened: false, status: 401 });
+  assert.deepEqual(await connect({ authorization: `Bearer ${berth.token}` }), { opened: true, status: 101 });
+});
+
+test('a git push: the app page follows its build log live', async () => {
+  await berth.ok('POST', '/apps', { name: pushed });
+  const repo = path.join(work, 'site');
+  fs.cpSync(path.join(FIXTURES, 'static-site'), repo, { recursive: true });
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env: gitEnv(), encoding: 'utf8' });
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-qm', 'site');
+  await page.goto(`${berth.url}/#/apps/${pushed}`);
+  await page.waitForFunction(() => document.body.dataset.live === 'connected');
+  const pushing = new Promise<number>((resolve) => {
+    const child = spawn('git', ['push', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${pushed}.git`, 'main'], { cwd: repo, env: gitEnv(), stdio: 'ignore' });
+    child.on('close', (code) => resolve(code ?? -1));
+  });
+  // The page opens the running build by itself and shows its lines as they come.
+  await page.locator('#build-log div', { hasText: `-----> Building ${pushed}` }).waitFor({ timeout: 60_000 });
+  assert.equal(await pushing, 0);
+  await page.locator('#build-log div', { hasText: /v1 deployed to/ }).waitFor({ timeout: 30_000 });
+  await page.locator('.app-head [data-status="running"]').waitFor({ timeout: 30_000 });
+  await shot('build-log');
+});
+
+test('hosts page: the Docker engine with its health, CPU, memory, disk and containers', async () => {
+  await page.goto(`${berth.url}/#/hosts`);
+  const row = page.locator('tr[data-host="local"]');
+  await row.waitFor({ timeout: 15_000 });
+  await row.getByText('healthy').waitFor({ timeout: 5_000 });
+  // The second refresh (5 s later) has two CPU samples to compare, so CPU use shows a percentage too.
+  await row.locator('td', { hasText: / %$/ }).first().waitFor({ timeout: 15_000 });
+  const cells = await row.locator('td').allInnerTexts();
+  assert.ok(cells.some((t) => /GiB \/ .*GiB \(\d+ %\)/.test(t)), `memory and disk usage shown: ${cells.join(' | ')}`);
+  assert.ok(cells.filter((t) => /^\d+ %$/.test(t)).length >= 1, `CPU use shown: ${cells.join(' | ')}`);
+  const api = await berth.ok('GET', '/hosts');
+  const local = api.find((x: { name: string }) => x.name === 'local');
+  assert.ok(local.load.memTotal > 0 && local.load.diskTotal > 0 && local.containers >= 1, JSON.stringify(local));
+  await shot('hosts');
+});
+
+test('measured: first paint of the apps list with 100 apps, and the JS each page loads', async () => {
+  for (let i = 0; i < 100; i++) bulk.push(`bulk-${i}-${Math.random().toString(36).slice(2, 6)}`);
+  for (let i = 0; i < bulk.length; i += 10) await Promise.all(bulk.slice(i, i + 10).map((name) => berth.ok('POST', '/apps', { name })));
+  const fresh = await context.newPage();
+  await fresh.goto(`${berth.url}/`);
+  await fresh.locator('table.apps tbody tr').nth(100).waitFor({ timeout: 15_000 });
+  const timing = await fresh.evaluate(() => ({
+    firstPaint: performance.getEntriesByName('first-paint')[0]?.startTime ?? -1,
+    listRendered: performance.getEntriesByName('apps-list-rendered')[0]?.startTime ?? -1,
+    scripts: performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.js'))
+      .map((e) => ({ name: new URL(e.name).pathname, transfer: (e as PerformanceResourceTiming).encodedBodySize, size: (e as PerformanceResourceTiming).decodedBodySize })),
+  }));
+  await fresh.close();
+  const appsJs = timing.scripts.reduce((n, s) => n + s.size, 0);
+  const appsJsGzip = timing.scripts.reduce((n, s) => n + s.transfer, 0);
+  const term = await page.evaluate(async () => {
+    const res = performance.getEntriesByType('resource').filter((e) => /\/assets\/.*\.js$/.test(e.name)) as PerformanceResourceTiming[];
+    return res.map((e) => ({ name: new URL(e.name).pathname, transfer: e.encodedBodySize, size: e.decodedBodySize }));
+  });
+  const termJs = term.reduce((n, s) => n + s.size, 0);
+  const termJsGzip = term.reduce((n, s) => n + s.transfer, 0);
+  console.log(`# web console: apps list with 101 apps: first paint ${timing.firstPaint.toFixed(0)} ms, list rendered ${timing.listRendered.toFixed(0)} ms`);
+  console.log(`# web console JS: apps/app/hosts pages ${(appsJs / 1024).toFixed(1)} KiB (${(appsJsGzip / 1024).toFixed(1)} KiB gzip); terminal page ${(termJs / 1024).toFixed(1)} KiB (${(termJsGzip / 1024).toFixed(1)} KiB gzip)`);
+  assert.ok(timing.firstPaint > 0 && timing.firstPaint < 300, `first paint ${timing.firstPaint} ms`);
+  assert.ok(timing.listRendered > 0 && timing.listRendered < 300, `list rendered at ${timing.listRendered} ms`);
+  assert.ok(appsJs < 200 * 1024, `${appsJs} bytes of JS`);
+  assert.ok(termJsGzip < 200 * 1024, `${termJsGzip} bytes of JS (gzip) on the terminal page`);
+});
