@@ -173,3 +173,9 @@ test('apps:destroy --confirm removes the app', async () => {
   assert.equal((await get()).status, 404);
   assert.doesNotMatch(ok('apps'), new RegExp(app));
 });
+
+test('hosts lists the local engine with its load', () => {
+  const out = ok('hosts');
+  assert.match(out, /^NAME\s+ADDRESS\s+ROLE\s+STATUS\s+CPU\s+MEMORY\s+DISK\s+INSTANCES\s+CONTAINERS$/m);
+  assert.match(out, /^local\s+127\.0\.0\.1\s+docker\s+up\s+(\d+%|-)\s+\d+\.\d\/\d+\.\dG\s+\d+\.\d\/\d+\.\dG\s+\d+\s+\d+$/m);
+});

@@ -6,6 +6,15 @@ import { table } from '../format.ts';
 interface HostView {
   name: string; address: string; role: string; status: string; draining: boolean;
   memoryMB: number | null; cpus: number | null; instances: number; lastHeartbeatAt: string | null;
+  load: { cpuPercent: number | null; memUsed: number | null; memTotal: number | null; diskUsed: number | null; diskTotal: number | null } | null;
+  containers: number | null;
+}
+
+const GiB = 1024 ** 3;
+/** "3.1/23.5G": used of total, or "-" when the host did not answer. */
+function usage(used: number | null | undefined, total: number | null | undefined): string {
+  if (typeof used !== 'number' || typeof total !== 'number') return '-';
+  return `${(used / GiB).toFixed(1)}/${(total / GiB).toFixed(1)}G`;
 }
 
 interface TaskLine { task?: string; status?: string; detail?: string; done?: boolean; summary?: Summary }
@@ -16,9 +25,11 @@ async function listHosts(ctx: CommandContext): Promise<void> {
   if (printedJson(ctx, hosts)) return;
   const rows = hosts.map((h) => [
     h.name, h.address, h.role, h.draining ? `${h.status}, draining` : h.status,
-    h.memoryMB === null ? '-' : `${h.memoryMB} MB`, String(h.instances),
+    typeof h.load?.cpuPercent === 'number' ? `${h.load.cpuPercent.toFixed(0)}%` : '-',
+    h.load ? usage(h.load.memUsed, h.load.memTotal) : h.memoryMB === null ? '-' : `${h.memoryMB} MB`,
+    usage(h.load?.diskUsed, h.load?.diskTotal), String(h.instances), h.containers === null || h.containers === undefined ? '-' : String(h.containers),
   ]);
-  table(['NAME', 'ADDRESS', 'ROLE', 'STATUS', 'MEMORY', 'INSTANCES'], rows).forEach((line) => ctx.io.out(line));
+  table(['NAME', 'ADDRESS', 'ROLE', 'STATUS', 'CPU', 'MEMORY', 'DISK', 'INSTANCES', 'CONTAINERS'], rows).forEach((line) => ctx.io.out(line));
 }
 
 /** Ansible-like: one line per task as the server reports it, the failing task's command, output and hint below it. */
