@@ -3,6 +3,9 @@
 #   berth/debian:bookworm  debootstrap --variant=minbase, imported with `docker import`
 #   berth/node:24          the Debian image plus the Node.js 24 runtime Berth itself runs on, and npm
 #                          (the builder's node stack runs `npm ci` in it)
+#   berth/python:3         the Debian image plus Debian's python3, venv and pip (the python stack)
+#   berth/go:1             the Debian image plus Debian's Go toolchain (the go stack compiles there;
+#                          the binaries then run on berth/debian:bookworm)
 #   berth-test/hello       a tiny HTTP app used by the integration tests
 # No image registry is contacted; npm's tarball comes from the npm registry (`npm pack`), once.
 # The debootstrap and npm tarballs are cached so a rerun takes seconds.
@@ -94,6 +97,33 @@ DOCKERFILE
   rm -rf "$ctx"
 fi
 
+# Language stacks: Debian packages installed by apt inside `docker build`, from the mirror the
+# Debian image was bootstrapped from. The label is the recipe's checksum, so an unchanged recipe
+# is never rebuilt. A failure is reported but does not stop the other images: only that
+# language's builds need the stack.
+apt_stack() {
+  local image=$1 packages=$2 recipe label ctx
+  recipe="FROM berth/debian:bookworm
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages \\
+ && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/*"
+  # The base image's id too: a re-imported Debian image rebuilds the stacks on it.
+  label="apt: $packages ($(printf '%s %s' "$recipe" "$("$DOCKER" image inspect -f '{{.Id}}' berth/debian:bookworm)" | cksum | cut -d' ' -f1))"
+  [ "$("$DOCKER" image inspect -f '{{index .Config.Labels "berth.stack"}}' "$image" 2>/dev/null)" != "$label" ] || return 0
+  echo "base-images: $image with apt-get install $packages"
+  ctx=$(mktemp -d /tmp/berth-stack.XXXXXX)
+  printf '%s\nLABEL berth.stack="%s"\n' "$recipe" "$label" >"$ctx/Dockerfile"
+  if ! DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$image" "$ctx" >"$ctx/build.log" 2>&1; then
+    tail -20 "$ctx/build.log" >&2
+    echo "base-images: WARNING: could not build $image; apps of that language cannot be built until it exists" >&2
+    stack_failed="$stack_failed $image"
+  fi
+  rm -rf "$ctx"
+}
+stack_failed=""
+apt_stack berth/python:3 "python3 python3-venv python3-pip ca-certificates"
+apt_stack berth/go:1 "golang-go ca-certificates git"
+
 # The test app changes with the repo, so it is rebuilt every time (cached layers make it ~1 s).
 DOCKER_BUILDKIT=0 "$DOCKER" build -q -t berth-test/hello:latest "$here/test/fixtures/hello" >/dev/null
-echo "base-images: ready (berth/debian:bookworm, berth/node:24, berth-test/hello:latest)"
+echo "base-images: ready (berth/debian:bookworm, berth/node:24, berth/python:3, berth/go:1, berth-test/hello:latest)${stack_failed:+; missing:$stack_failed}"

@@ -24,7 +24,7 @@ export interface Config {
   buildConcurrency: number;     // builds of different apps running at once
   releaseCommandTimeoutSec: number;
   keepReleaseImages: number;    // images of older releases are deleted from the registry beyond this
-  stacks: { node: string; static: string; generic: string };
+  stacks: { node: string; python: string; go: string; static: string; generic: string };
   /** PEM bundle builds trust (TLS-intercepting proxies); null: none. */
   buildCaFile: string | null;
   logRetentionDays: number;     // stored app logs older than this are deleted
@@ -75,9 +75,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     releaseCommandTimeoutSec: int(env, 'BERTH_RELEASE_TIMEOUT', 600),
     keepReleaseImages: Math.max(1, int(env, 'BERTH_KEEP_RELEASES', 5)),
     // Local images made by scripts/base-images.sh, so a fresh install builds offline; point these at
-    // Docker Hub images (node:24-bookworm-slim, debian:bookworm-slim) where the internet is reachable.
+    // Docker Hub images (node:24-bookworm-slim, python:3.12-slim, golang:1.23, debian:bookworm-slim)
+    // where the internet is reachable.
     stacks: {
       node: env.BERTH_STACK_NODE ?? 'berth/node:24',
+      python: env.BERTH_STACK_PYTHON ?? 'berth/python:3',
+      go: env.BERTH_STACK_GO ?? 'berth/go:1',
       static: env.BERTH_STACK_STATIC ?? 'berth/node:24',
       generic: env.BERTH_STACK_GENERIC ?? 'berth/debian:bookworm',
     },

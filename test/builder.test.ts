@@ -17,7 +17,7 @@ import { dockerignoreFilter } from '../src/builder/dockerignore.ts';
 
 const SOCKET = process.env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'apps');
-const STACKS = { node: 'berth/node:24', static: 'berth/node:24', generic: 'berth/node:24' };
+const STACKS = { node: 'berth/node:24', python: 'berth/python:3', go: 'berth/go:1', static: 'berth/node:24', generic: 'berth/node:24' };
 const IMAGE = `berth-test-builder-${process.pid}`;
 const START_TIMEOUT_MS = 20_000;
 
@@ -191,6 +191,7 @@ test('the source tar is read through pax long names; a pushed .berth/ is replace
 function fakeTree(files: Record<string, string>): SourceTree {
   return {
     has: (p) => p in files,
+    list: () => [],
     readText: async (p) => files[p] ?? null,
     context: () => Readable.from([]),
     dispose: async () => {},

@@ -177,3 +177,14 @@ test('requests through the router are stored as router lines of their app', asyn
   assert.equal((await query({ since: '10m', grep: `request GET ${marker}` })).length, 1);
   assert.equal((await query({ since: '10m', process: 'router', grep: marker })).length, 1);
 });
+
+test('a newly started instance is collected at once (start events, not the 30 s safety listing)', async () => {
+  await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 3 }] });
+  const scaled = Date.now();
+  await eventually('the startup line of web.3', async () => {
+    const found = await query({ since: '10m', instance: 'web.3', grep: 'listening on' });
+    return found.length === 1;
+  }, 20_000);
+  const waitedMs = Date.now() - scaled;
+  assert.ok(waitedMs < 10_000, `web.3's first line was stored ${waitedMs} ms after it started`);
+});

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { LogStore, type LogStoreOptions } from '../src/logstore/store.ts';
 import type { LogRecord } from '../src/logstore/record.ts';
 import type { LogQuery } from '../src/logstore/range-reader.ts';
+import { serializeRecord } from '../src/logstore/record.ts';
+import { apiNdjson, toApiLine } from '../src/logstore/api-lines.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-logstore-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -198,4 +200,38 @@ test('the router access log tail reads Caddy JSON lines across rolls and restart
   again.poll();
   again.stop();
   assert.deepEqual(seen, ['shop/1', 'shop/2', 'shop/3', 'shop/4', 'shop/5', 'shop/6']);
+});
+
+/** What /logs answers for these stored chunks. */
+async function apiText(chunks: string[]): Promise<string> {
+  const out: Buffer[] = [];
+  for await (const part of apiNdjson((async function* () { for (const c of chunks) yield Buffer.from(c); })())) out.push(part);
+  return Buffer.concat(out).toString('utf8');
+}
+
+test('stored lines in API form: byte for byte what JSON.parse + toApiLine + JSON.stringify give', async () => {
+  const tricky: LogRecord[] = [
+    record(1), record(2, { release: null, stream: 'stderr' }),
+    record(3, { process: 'router', instance: 'shop.example.com', stream: 'router', text: 'at=info path="/a\\b" \u0000 \t tab' }),
+    record(4, { instance: 'web.007' }), record(5, { instance: 'web.' }), record(6, { instance: 'web12' }),
+    record(7, { text: 'emoji 🚢 and lone \ud800 surrogate, "quotes", \n newline' }), record(8, { text: '' }),
+    record(9, { ts: Date.UTC(2026, 0, 1, 0, 0, 0, 5) }), record(10, { ts: Date.UTC(2026, 0, 1, 0, 0, 0, 999) }),
+  ];
+  const expected = tricky.map((r) => `${JSON.stringify(toApiLine(r))}\n`).join('');
+  const stored = tricky.map(serializeRecord).join('');
+  // Arrival order is time order apart from records 9 and 10 (2026-01-01, older than the rest): sorted first.
+  const sortedExpected = [...tricky].sort((a, b) => a.ts - b.ts).map((r) => `${JSON.stringify(toApiLine(r))}\n`).join('');
+  assert.equal(await apiText([stored]), sortedExpected);
+  assert.equal(await apiText([tricky.slice(0, 8).map(serializeRecord).join('')]), expected.split('\n').slice(0, 8).join('\n') + '\n');
+  // A line not in the stored field order still comes out right (parsed the slow way).
+  const reordered = JSON.stringify({ text: 'x', ts: T0, process: 'web', instance: 'web.1', release: 1, stream: 'stdout' });
+  assert.equal(await apiText([`${reordered}\n`]), `${JSON.stringify(toApiLine(JSON.parse(reordered)))}\n`);
+});
+
+test('API lines come out in time order within the 10 s window, stable for equal times, across chunks', async () => {
+  const at = (s: number, n: number) => record(n, { ts: T0 + s * 1000 });
+  const chunks = [[at(0, 0), at(2, 1), at(1, 2)], [at(1, 3), at(30, 4)], [at(25, 5), at(30, 6), at(31, 7)], [at(45, 8), at(50, 9)]];
+  const text = await apiText(chunks.map((c) => c.map(serializeRecord).join('')));
+  const order = text.trimEnd().split('\n').map((l) => Number(/^line (\d+)/.exec(JSON.parse(l).line)![1]));
+  assert.deepEqual(order, [0, 2, 3, 1, 5, 4, 6, 7, 8, 9]);
 });

@@ -12,7 +12,7 @@ import { startRegistry, type TestRegistry } from './support/registry.ts';
 
 const SOCKET = process.env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const APP = `regtest-${process.pid}`;
-const STACKS = { node: 'berth/node:24', static: 'berth/node:24', generic: 'berth/node:24' };
+const STACKS = { node: 'berth/node:24', python: 'berth/python:3', go: 'berth/go:1', static: 'berth/node:24', generic: 'berth/node:24' };
 
 let registry: TestRegistry;
 let client: RegistryClient;

@@ -6,14 +6,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry } from './support/registry.ts';
 import { gitEnv } from './support/git-env.ts';
 import { startBerth, eventually, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+import { launchBrowser, screenshot } from './support/browser.ts';
 
-const ARTIFACTS = path.resolve(import.meta.dirname, '../test-artifacts');
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/push');
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -27,18 +27,10 @@ const bulk: string[] = [];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-'));
 
 before(async () => {
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
   [caddy, registry] = await Promise.all([startCaddy(), startRegistry()]);
   berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address, BERTH_STACK_GENERIC: 'berth/node:24' });
   bobToken = (await berth.ok('POST', '/users', { name: 'bob', role: 'member' })).token;
-  // A fresh profile per run: launchPersistentContext is playwright's way to give chromium its user-data-dir.
-  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(work, 'chromium-')), {
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
-  page = context.pages()[0] ?? await context.newPage();
+  ({ context, page } = await launchBrowser(work));
 });
 
 after(async () => {
@@ -50,13 +42,7 @@ after(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function shot(name: string): Promise<void> {
-  for (const width of [1280, 390]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
+const shot = (name: string) => screenshot(page, name);
 
 test('the console is served with a strict CSP and caching; sign in sets the session, CSRF guards changes', async () => {
   const index = await fetch(`${berth.url}/`);

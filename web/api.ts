@@ -6,7 +6,8 @@ export interface App {
 }
 export interface Formation { type: string; quantity: number; memoryMB: number | null; cpus: number | null; command: string | null }
 export interface Release {
-  version: number; status: string; description: string; image: string | null; configKeys: string[]; formation: Formation[];
+  version: number; status: string; description: string; image: string | null; configKeys: string[];
+  configChanges: { added: string[]; removed: string[]; changed: string[] }; formation: Formation[];
   createdBy?: string; createdAt: string; finishedAt: string | null; failureReason: string | null; current: boolean;
 }
 export interface Instance { name: string; type: string; index: number; release: number; state: string; startedAt: string | null; restartCount: number }
@@ -40,11 +41,37 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return parsed as T;
 }
 
+/**
+ * POSTs a change whose answer streams as NDJSON (hosts:add's task lines), item by item as they come.
+ * A refusal before the stream starts is an ApiError with the server's message, as with api().
+ */
+export async function postNdjson<T>(path: string, body: unknown, onItem: (item: T) => void, signal: AbortSignal): Promise<void> {
+  const res = await fetch(`/api/v1${path}`, {
+    method: 'POST', signal, credentials: 'same-origin', body: JSON.stringify(body),
+    headers: { accept: 'application/x-ndjson', 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+  });
+  if (!res.ok || !res.body) {
+    let err: { error?: string; message?: string } = {};
+    try { err = await res.json(); } catch { /* not JSON */ }
+    if (res.status === 401) onSignedOut();
+    throw new ApiError(res.status, err.error ?? 'error', err.message ?? `POST ${path} failed (${res.status})`);
+  }
+  await readLines(res.body, onItem, signal);
+}
+
 /** Reads an NDJSON stream (logs, build logs) item by item until it ends or the signal aborts. */
 export async function readNdjson<T>(path: string, onItem: (item: T) => void, signal: AbortSignal): Promise<void> {
   const res = await fetch(`/api/v1${path}`, { signal, credentials: 'same-origin' });
-  if (!res.ok || !res.body) throw new ApiError(res.status, 'stream_failed', `Could not open ${path} (${res.status}).`);
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  if (!res.ok || !res.body) {
+    // Refusals (a bad search window, say) carry the server's own message.
+    const err = await res.json().catch(() => ({})) as { error?: string; message?: string };
+    throw new ApiError(res.status, err.error ?? 'stream_failed', err.message ?? `Could not open ${path} (${res.status}).`);
+  }
+  await readLines(res.body, onItem, signal);
+}
+
+async function readLines<T>(body: NonNullable<Response['body']>, onItem: (item: T) => void, signal: AbortSignal): Promise<void> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = '';
   try {
     for (;;) {

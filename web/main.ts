@@ -8,6 +8,7 @@ import { signInPage } from './pages/sign-in.ts';
 import { appsPage } from './pages/apps.ts';
 import { appPage } from './pages/app.ts';
 import { hostsPage } from './pages/hosts.ts';
+import { auditPage } from './pages/audit.ts';
 import { liveEvents, type LiveEvents } from './live.ts';
 
 export interface PageContext { user: User; main: HTMLElement; events: LiveEvents; signal: AbortSignal }
@@ -61,6 +62,7 @@ function route(): void {
     h('a', { href: '#/', class: 'brand' }, 'Berth'),
     h('a', { href: '#/', 'aria-current': hash === '/' ? 'page' : undefined }, 'Apps'),
     h('a', { href: '#/hosts', 'aria-current': hash === '/hosts' ? 'page' : undefined }, 'Hosts'),
+    h('a', { href: '#/audit', 'aria-current': hash.startsWith('/audit') ? 'page' : undefined }, 'Audit'),
     h('span', { class: 'spacer' }),
     h('span', { class: 'who' }, `${user.name} (${user.role})`),
     h('button', { type: 'button', onclick: () => void signOut() }, 'Sign out'));
@@ -68,12 +70,14 @@ function route(): void {
   const ctx: PageContext = { user, main, events, signal: pageAbort.signal };
   const terminal = /^\/apps\/([^/]+)\/terminal\/([^/]+)$/.exec(hash);
   const app = /^\/apps\/([^/]+)$/.exec(hash);
+  const audit = /^\/audit(?:\?(.*))?$/.exec(hash);
   const show = async () => {
     if (terminal) {
       const { terminalPage } = await import('./pages/terminal.ts'); // xterm.js loads only here
       await terminalPage(ctx, terminal[1], terminal[2]);
     } else if (app) await appPage(ctx, app[1]);
     else if (hash === '/hosts') await hostsPage(ctx);
+    else if (audit) await auditPage(ctx, new URLSearchParams(audit[1] ?? ''));
     else await appsPage(ctx);
   };
   show().catch((err: Error) => { if (!pageAbort.signal.aborted) replace(main, h('p', { class: 'notice error', role: 'alert' }, err.message)); });

@@ -17,7 +17,8 @@ interface Idle { rss: number; peak: number; samples: number[] }
 interface Run { server: string; empty: Idle; loaded: Idle; running: number; afterList: number; listMs: number }
 
 main('idle-rss', async () => {
-  const runs = [await measure('sources')];
+  // BENCH_RSS_BUNDLE_ONLY=1 skips the run from sources (for quick heap-flag comparisons with BENCH_NODE_FLAGS).
+  const runs = process.env.BENCH_RSS_BUNDLE_ONLY ? [] : [await measure('sources')];
   const bundle = bundleState();
   if (bundle === 'missing') console.log('dist/berth-server.mjs is missing (npm run build): measuring the sources only');
   else runs.push(await measure('bundle'));

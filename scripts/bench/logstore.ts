@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LogStore } from '../../src/logstore/store.ts';
 import type { LogRecord } from '../../src/logstore/record.ts';
+import { syntheticRecord } from './log-lines.ts';
 
 const LINES = Number(process.env.BENCH_LOG_LINES ?? 10_000_000);
 const SPAN_MS = 10 * 3_600_000;
@@ -18,15 +19,7 @@ const dir = fs.mkdtempSync(path.join('/var/tmp', 'berth-bench-logs-'));
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 const mb = (bytes: number) => bytes / 1e6;
 
-const PATHS = ['/api/items', '/api/users', '/checkout', '/static/app.js', '/health', '/api/search?q=boat'];
-function record(i: number, start: number): LogRecord {
-  const n = (i * 2654435761) >>> 0;
-  const instance = `web.${(n % 4) + 1}`;
-  const text = n % 50 === 0
-    ? `Error: connection to db refused (attempt ${n % 7}) request_id=${n.toString(16)}`
-    : `${n % 9 === 0 ? 'POST' : 'GET'} ${PATHS[n % PATHS.length]}/${n % 10_000} status=${n % 31 === 0 ? 500 : 200} ${n % 120}ms`;
-  return { ts: start + Math.floor((i * SPAN_MS) / LINES), process: 'web', instance, release: 42, stream: n % 50 === 0 ? 'stderr' : 'stdout', text };
-}
+const record = (i: number, start: number): LogRecord => syntheticRecord(i, start, LINES, SPAN_MS);
 
 function run(cmd: string, args: string[]): Promise<{ ms: number; stdout: string }> {
   const t0 = performance.now();

@@ -5,28 +5,26 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { DockerRuntime } from '../../src/runtime/docker/index.ts';
 import { MetricsStore } from '../../src/metrics/store.ts';
 import { MetricsCollector } from '../../src/metrics/collector.ts';
 import { openDb } from '../../src/state/db.ts';
-import { TEST_IMAGE, cpuMs, execFileP, main, pool, printTable, sleep, stats, statsRow, STATS_HEADERS, verdict } from './lib.ts';
+import { dockerdPercent, startIdleContainers, removeContainers } from './containers.ts';
+import { TEST_IMAGE, cpuMs, execFileP, main, printTable, sleep, stats, statsRow, STATS_HEADERS, verdict } from './lib.ts';
 
 const CONTAINERS = Number(process.env.BENCH_CONTAINERS ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const ROUND_MS = 10_000;
 const TARGET_PERCENT = 5;
 const OWNER = `bench-metrics-${process.pid}`;
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
 main('metrics-overhead', async () => {
   const dockerdPid = Number((await execFileP('pidof', ['dockerd'])).stdout.trim().split(' ')[0]);
-  const cleanup = () => removeAll().then((n) => console.log(`removed ${n} benchmark container(s)`));
+  const cleanup = () => removeContainers(OWNER).then((n) => console.log(`removed ${n} benchmark container(s)`));
   process.once('SIGINT', () => { cleanup().finally(() => process.exit(130)); });
   try {
     let t0 = Date.now();
-    // Four creates at a time: Docker 20.10's libnetwork wedges under many parallel creates (see runtime/docker).
-    await pool(Array.from({ length: CONTAINERS }, (_, i) => i), 4, (i) => startContainer(i));
+    await startIdleContainers(OWNER, CONTAINERS);
     console.log(`started ${CONTAINERS} containers (${TEST_IMAGE}, 32 MB limit) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     await sleep(5000);
 
@@ -72,27 +70,3 @@ main('metrics-overhead', async () => {
     await cleanup();
   }
 });
-
-async function startContainer(i: number): Promise<void> {
-  const container = await docker.createContainer({
-    name: `${OWNER}-${i}`,
-    Image: TEST_IMAGE,
-    Env: ['PORT=5000'],
-    Labels: { 'berth.managed': '1', 'berth.owner': OWNER, 'berth.app': `bench${i}`, 'berth.process': 'web', 'berth.index': '1' },
-    HostConfig: { Memory: 32 * 1024 * 1024, Init: true },
-  });
-  await container.start();
-}
-
-async function removeAll(): Promise<number> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`berth.owner=${OWNER}`] } });
-  await pool(containers, 4, (c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {}));
-  return containers.length;
-}
-
-async function dockerdPercent(pid: number, spanMs: number): Promise<number> {
-  const before = cpuMs(pid);
-  const t0 = Date.now();
-  await sleep(spanMs);
-  return ((cpuMs(pid) - before) / (Date.now() - t0)) * 100;
-}

@@ -74,7 +74,9 @@ export async function withStack<T>(env: Record<string, string>, fn: (s: Stack) =
 /** The harness's BerthServer (api, ok, kill), running the production bundle instead of the sources. */
 class BundledBerth extends BerthServer {
   override async start(): Promise<void> {
-    const child = spawn(process.execPath, [BUNDLE], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_NODE_FLAGS: V8/Node flags for the bundled server only (e.g. heap sizing experiments).
+    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...flags, BUNDLE], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     (this as unknown as { child: ChildProcess }).child = child;
     child.stdout!.on('data', (d) => { this.output += d; });
     child.stderr!.on('data', (d) => { this.output += d; });

@@ -41,7 +41,19 @@ export function appView(app: AppRow, extra: { domains: string[]; instances: Inst
   };
 }
 
-export function releaseView(r: ReleaseRow, currentVersion: number | null) {
+/** Which config keys a release added, removed or changed the value of, against the release before it (keys only, never values). */
+export function configChanges(config: Record<string, string>, previous: Record<string, string> | undefined) {
+  const before = previous ?? {};
+  const keys = Object.keys(config);
+  return {
+    added: keys.filter((k) => !(k in before)).sort(),
+    removed: Object.keys(before).filter((k) => !(k in config)).sort(),
+    changed: keys.filter((k) => k in before && before[k] !== config[k]).sort(),
+  };
+}
+
+/** `previous` is the release numbered one before (none for v1: every key counts as added). */
+export function releaseView(r: ReleaseRow, currentVersion: number | null, previous: ReleaseRow | undefined) {
   return {
     version: r.version,
     status: r.status,
@@ -51,6 +63,7 @@ export function releaseView(r: ReleaseRow, currentVersion: number | null) {
     imageDigest: r.imageDigest,
     port: r.containerPort ?? 5000,
     configKeys: Object.keys(r.config),
+    configChanges: configChanges(r.config, previous?.config),
     formation: r.formation.map(formationView),
     createdBy: r.createdBy,
     createdAt: r.createdAt,

@@ -11,7 +11,10 @@ import {
   type DockerfileOptions,
 } from './dockerfiles.ts';
 import { BuildError } from './errors.ts';
+import { planGoApp } from './go-app.ts';
+import { goDockerfile, pythonDockerfile } from './language-dockerfiles.ts';
 import { planNodeApp } from './node-app.ts';
+import { planPythonApp } from './python-app.ts';
 import { GENERATED_DIR, spoolSource, type SourceTree } from './source.ts';
 import { STATIC_SERVER_FILE, STATIC_SERVER_SOURCE } from './static-server.ts';
 
@@ -92,6 +95,27 @@ export class DockerBuilder implements Builder {
         const options = this.#dockerfileOptions(this.#stacks.node, command);
         return this.#generated(nodeDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
       }
+      case 'python': {
+        const plan = await planPythonApp(tree);
+        for (const note of plan.notes) req.progress(note);
+        const command = web !== undefined ? shellCommand(web) : plan.startCommand;
+        if (!command && Object.keys(procfileProcesses).length === 0) {
+          throw new BuildError('cannot tell how to start this Python app: add a Procfile with a web: line (e.g. "web: python server.py"), or an app.py or main.py to run with python');
+        }
+        const options = this.#dockerfileOptions(this.#stacks.python, command);
+        return this.#generated(pythonDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
+      }
+      case 'go': {
+        const plan = await planGoApp(tree);
+        req.progress(`Go module ${plan.module}: ${plan.vendored ? 'vendored modules (-mod=vendor)' : 'modules downloaded by go mod download'}`);
+        const command = web !== undefined ? shellCommand(web) : plan.startCommand;
+        if (!command && Object.keys(procfileProcesses).length === 0) {
+          throw new BuildError('cannot tell which of this Go app\'s commands serves the web: add a Procfile with a web: line naming one of the binaries under cmd/ (they are on the PATH)');
+        }
+        const options = this.#dockerfileOptions(this.#stacks.go, command);
+        const dockerfile = goDockerfile(options, this.#stacks.generic, plan, buildArgNames(req.buildArgs));
+        return this.#generated(dockerfile, {}, withDefaultWeb(procfileProcesses, plan.startCommand));
+      }
       case 'static': {
         const serve = ['node', STATIC_SERVER_PATH];
         const options = this.#dockerfileOptions(this.#stacks.static, web !== undefined ? shellCommand(web) : serve);
@@ -134,6 +158,8 @@ function describe(kind: BuildKind): string {
   return {
     dockerfile: 'a Dockerfile: building it as is',
     node: 'a Node.js app (package.json)',
+    python: 'a Python app (requirements.txt or pyproject.toml)',
+    go: 'a Go app (go.mod)',
     static: 'a static site (index.html)',
     procfile: 'a Procfile app: generic stack',
   }[kind];

@@ -19,6 +19,8 @@ const COPY_CHUNK_BYTES = 64 * 1024;
 export interface SourceTree {
   /** True when the path exists (any type: file, directory, symlink). */
   has(path: string): boolean;
+  /** Names of the entries directly inside a directory ('' for the root), sorted. */
+  list(dir: string): string[];
   /** Content of a regular file as UTF-8, or null when it is missing or not a regular file. */
   readText(path: string): Promise<string | null>;
   /** The build context: the source's entries that `keep` accepts, then the generated files under `.berth/`. */
@@ -54,6 +56,7 @@ function sourceTree(handle: FileHandle, entries: TarEntry[], file: string): Sour
   const dirs = new Set(entries.flatMap((entry) => parentDirs(entry.path)));
   return {
     has: (p) => byPath.has(p) || dirs.has(p),
+    list: (dir) => childNames([...byPath.keys(), ...dirs], dir),
     async readText(p) {
       const entry = byPath.get(p);
       if (!entry || entry.type !== 'file') return null;
@@ -70,6 +73,17 @@ function sourceTree(handle: FileHandle, entries: TarEntry[], file: string): Sour
       await rm(file, { force: true });
     },
   };
+}
+
+function childNames(paths: string[], dir: string): string[] {
+  const prefix = dir === '' ? '' : `${dir.replace(/\/+$/, '')}/`;
+  const names = new Set<string>();
+  for (const p of paths) {
+    if (!p.startsWith(prefix) || p === prefix) continue;
+    const name = p.slice(prefix.length).split('/')[0]!;
+    if (name !== '') names.add(name);
+  }
+  return [...names].sort();
 }
 
 /** "a/b/c" → ["a", "a/b"]: git archive lists directories, but other tar producers may not. */

@@ -1,11 +1,13 @@
 // The builder contract: turn an app's source (a tar of the pushed commit) into a runnable image.
 import type { Readable } from 'node:stream';
 
-export type BuildKind = 'dockerfile' | 'node' | 'static' | 'procfile';
+export type BuildKind = 'dockerfile' | 'node' | 'python' | 'go' | 'static' | 'procfile';
 
 /** Base images per stack; configurable so air-gapped installs use locally built ones (scripts/base-images.sh). */
 export interface Stacks {
   node: string;      // Node.js apps; must contain node and npm (corepack for yarn/pnpm when present)
+  python: string;    // Python apps; must contain python3 with venv and pip
+  go: string;        // builds Go apps (go on PATH); the binary then runs on `generic`
   static: string;    // static sites; must contain node (Berth's small static server runs on it)
   generic: string;   // Procfile apps without a language: a plain Debian
 }

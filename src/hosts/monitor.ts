@@ -17,6 +17,8 @@ export interface MonitorOptions {
   runtime: MultiHostRuntime;
   /** Converges every app (the release engine serializes per app). */
   reconvergeAll(reason: string): Promise<void>;
+  /** Takes a host that just went down out of every route at once, before any replacement exists. */
+  routeAround(name: string): Promise<void>;
   hooks: HostHooks;
   intervalMs: number;
   downAfterMs: number;
@@ -86,8 +88,13 @@ export class HostMonitor {
     } catch (err) {
       this.opts.log(`host ${name}: ${up ? 'onHostUp' : 'onHostDown'} hook failed: ${(err as Error).message}`);
     }
+    // Routing around a dead host does not wait for a converge pass in progress; the pass it triggers
+    // waits for it, so the routes that pass sets are never overwritten by the ones read before.
+    const rerouted = up ? Promise.resolve() : this.opts.routeAround(name)
+      .catch((err) => this.opts.log(`host ${name}: could not route around it: ${(err as Error).message}`));
     // One converge pass at a time; a second transition queues behind the first.
-    this.reconverging = this.reconverging.then(() => this.opts.reconvergeAll(`host ${name} ${up ? 'up' : 'down'}`));
+    this.reconverging = Promise.all([this.reconverging, rerouted])
+      .then(() => this.opts.reconvergeAll(`host ${name} ${up ? 'up' : 'down'}`));
   }
 }
 

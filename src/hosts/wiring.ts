@@ -10,6 +10,8 @@ import { DockerRuntime } from '../runtime/docker/index.ts';
 import { MultiHostRuntime } from '../runtime/multi-host/index.ts';
 import { HostsService } from './service.ts';
 import { HostMonitor, type HostHooks } from './monitor.ts';
+import { routeAroundHost } from './route-around.ts';
+import type { Router } from '../router/types.ts';
 
 export interface HostSettings {
   /** Berth's registry as the hosts reach it (BERTH_REGISTRY_ADVERTISE); default: BERTH_REGISTRY. */
@@ -52,7 +54,7 @@ export interface Hosts {
 
 /** Registered hosts join the runtime now (before reconcile lists instances); heartbeats start with startMonitor. */
 export function createHosts(opts: {
-  db: Db; runtime: MultiHostRuntime; apps: AppsStore; deployer: Deployer; dataDir: string; owner: string;
+  db: Db; runtime: MultiHostRuntime; router: Router; apps: AppsStore; deployer: Deployer; dataDir: string; owner: string;
   settings: HostSettings; log: (line: string) => void;
 }): Hosts {
   const store = new HostsStore(opts.db);
@@ -65,6 +67,13 @@ export function createHosts(opts: {
   const monitor = new HostMonitor({
     store, runtime: opts.runtime, intervalMs: opts.settings.heartbeatMs, downAfterMs: opts.settings.downAfterMs, log: opts.log,
     hooks: { onHostDown: (name) => hooks.onHostDown(name), onHostUp: (name) => hooks.onHostUp(name) },
+    routeAround: async (name) => {
+      const address = opts.runtime.host(name)?.address;
+      if (!address) return;
+      const { rerouted, kept } = await routeAroundHost(opts.router, address);
+      if (rerouted.length) opts.log(`host ${name} is down: routed around it for ${rerouted.join(', ')}`);
+      if (kept.length) opts.log(`host ${name} is down: ${kept.join(', ')} kept its route (no instance elsewhere yet)`);
+    },
     reconvergeAll: async (reason) => {
       for (const app of opts.apps.list()) {
         await opts.deployer.converge(app.name, (line) => opts.log(`${reason}: ${app.name}: ${line}`))

@@ -2,54 +2,23 @@
 // the live stream's shape plus instance and release), and a live continuation fed by the store.
 import type { LogStore } from './store.ts';
 import type { LogQuery } from './range-reader.ts';
-import { NEWLINE, type LogRecord } from './record.ts';
+import type { LogRecord } from './record.ts';
+import { toApiChunk, toApiLine, type ApiLogLine } from './api-shape.ts';
+import { HeldLines } from './reorder.ts';
 
-export interface ApiLogLine {
-  time: string;
-  process: string;
-  index: number | null;
-  instance: string;
-  release: number | null;
-  stream: string;
-  line: string;
-}
+export { toApiLine, type ApiLogLine } from './api-shape.ts';
 
-export function toApiLine(r: LogRecord): ApiLogLine {
-  const index = /\.(\d+)$/.exec(r.instance);
-  return { time: new Date(r.ts).toISOString(), process: r.process, index: index ? Number(index[1]) : null,
-    instance: r.instance, release: r.release, stream: r.stream, line: r.text };
-}
-
-// Lines are stored in arrival order; instances are read side by side, so neighbours can be a little out
-// of time order. Holding lines back this long (in log time) lets the API hand them out in time order.
+// Holding lines back this long (in log time) lets the API hand them out in time order.
 const REORDER_WINDOW_MS = 10_000;
 
-/** NDJSON text in the API shape, in time order within the reorder window, for the chunks the store gives. */
-export async function* apiNdjson(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  let held: LogRecord[] = [];
-  let newest = Number.NEGATIVE_INFINITY;
-  const release = (upTo: number): string => {
-    held.sort((a, b) => a.ts - b.ts); // stable, and nearly sorted already
-    let n = 0;
-    while (n < held.length && held[n].ts <= upTo) n++;
-    const out = held.slice(0, n).map((r) => `${JSON.stringify(toApiLine(r))}\n`).join('');
-    held = held.slice(n);
-    return out;
-  };
+/** NDJSON in the API shape, in time order within the reorder window, for the chunks the store gives. */
+export async function* apiNdjson(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const held = new HeldLines();
   for await (const chunk of chunks) {
-    for (let start = 0; start < chunk.length;) {
-      let end = chunk.indexOf(NEWLINE, start);
-      if (end === -1) end = chunk.length;
-      const record = JSON.parse(chunk.toString('utf8', start, end)) as LogRecord;
-      if (record.ts > newest) newest = record.ts;
-      held.push(record);
-      start = end + 1;
-    }
-    const out = release(newest - REORDER_WINDOW_MS);
-    if (out) yield out;
+    held.add(toApiChunk(chunk));
+    yield* held.release(held.newest - REORDER_WINDOW_MS);
   }
-  const rest = release(Number.POSITIVE_INFINITY);
-  if (rest) yield rest;
+  yield* held.release(Number.POSITIVE_INFINITY);
 }
 
 export function recordMatches(r: LogRecord, q: LogQuery): boolean {

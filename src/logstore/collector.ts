@@ -1,9 +1,13 @@
 // Collects stdout/stderr of every running Berth instance into the log store. Each container is read
 // from its own saved cursor, so a Berth restart continues where the stored lines end: lines written
-// while Berth was down are read then, lines already stored are skipped. New instances are found by
-// polling the runtime; a container's stream ends when it stops and is reopened if it runs again.
+// while Berth was down are read then, lines already stored are skipped. A container's stream ends when
+// it stops and is reopened if it runs again.
+// Discovery is driven by the engine's start events (one app is listed when one of its containers
+// starts), with a slow full listing as a safety net for anything an event stream missed. Listing every
+// container every second inspects each one: with hundreds of containers that alone kept a core busy.
 import path from 'node:path';
-import type { Instance, Runtime } from '../runtime/types.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Instance, Runtime, RuntimeEvent } from '../runtime/types.ts';
 import type { LogStore } from './store.ts';
 import { PositionFile, advanceCursor, skipRepeats, type LogCursor } from './positions.ts';
 
@@ -12,7 +16,12 @@ export interface CollectorOptions {
   store: LogStore;
   /** Where the cursors file lives (the store's directory). */
   stateDir: string;
+  /** Engine events (every host's); default: the runtime's own. Without any, discovery polls every pollMs. */
+  events?: (signal: AbortSignal) => AsyncIterable<RuntimeEvent>;
+  /** Full listing interval without events; default 1 s. */
   pollMs?: number;
+  /** Full listing interval alongside events; default 30 s. */
+  safetyPollMs?: number;
   log?: (line: string) => void;
   /** Sees every stored line (the alerts' keyword counts). */
   onLine?: (app: string, text: string, tsMs: number) => void;
@@ -20,15 +29,21 @@ export interface CollectorOptions {
 
 interface Reading { abort: AbortController; done: Promise<void> }
 
+const RECONNECT_MS = 1000;
+
 export class LogCollector {
   private readonly opts: CollectorOptions;
   private readonly cursors: PositionFile<LogCursor>;
   private readonly reading = new Map<string, Reading>();
   /** Stopped containers read to their end in this process: not reopened until they run again. */
   private readonly readToEnd = new Set<string>();
+  /** Listings in flight, by app ('' for all); a request during one runs one more right after it. */
+  private readonly listing = new Map<string, Promise<void>>();
+  private readonly listAgain = new Set<string>();
   private readonly stopFlushListener: () => void;
+  private readonly stopEvents = new AbortController();
   private timer: NodeJS.Timeout | null = null;
-  private polling: Promise<void> | null = null;
+  private eventsDone: Promise<void> | null = null;
   private closed = false;
 
   constructor(opts: CollectorOptions) {
@@ -44,33 +59,69 @@ export class LogCollector {
       this.opts.log?.('log collector: this runtime cannot follow single instances; app logs are not stored');
       return false;
     }
+    const events = this.opts.events ?? this.opts.runtime.events?.bind(this.opts.runtime);
+    if (events) this.eventsDone = this.followEvents(events);
     void this.poll();
-    this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 1000);
+    const every = events ? (this.opts.safetyPollMs ?? 30_000) : (this.opts.pollMs ?? 1000);
+    this.timer = setInterval(() => void this.poll(), every);
     this.timer.unref();
     return true;
   }
 
-  /** One discovery round now (tests use it to avoid waiting for the timer). */
+  /** One full discovery round now (tests use it to avoid waiting for the timer). */
   poll(): Promise<void> {
-    this.polling ??= this.discover().finally(() => { this.polling = null; });
-    return this.polling;
+    return this.discover('');
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.polling?.catch(() => {});
+    this.stopEvents.abort();
+    await this.eventsDone;
+    await Promise.all([...this.listing.values()].map((p) => p.catch(() => {})));
     for (const reading of this.reading.values()) reading.abort.abort();
     await Promise.all([...this.reading.values()].map((r) => r.done));
     this.opts.store.flush();
     this.stopFlushListener();
   }
 
-  private async discover(): Promise<void> {
+  private async followEvents(events: (signal: AbortSignal) => AsyncIterable<RuntimeEvent>): Promise<void> {
+    const signal = this.stopEvents.signal;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        const stream = events(signal);
+        // After a reconnect, whatever started while the stream was down is found by one full listing.
+        if (attempt > 0) void this.poll();
+        for await (const event of stream) {
+          if (event.action === 'start') void this.discover(event.app);
+        }
+      } catch (err) {
+        if (!signal.aborted) this.opts.log?.(`log collector: engine events broke off (${(err as Error).message}); reconnecting`);
+      }
+      await sleep(RECONNECT_MS, undefined, { signal }).catch(() => {});
+    }
+  }
+
+  /** Lists one app's instances ('' : all) and follows the new ones; coalesces overlapping requests. */
+  private discover(app: string): Promise<void> {
+    const running = this.listing.get(app);
+    if (running) {
+      this.listAgain.add(app);
+      return running;
+    }
+    const round = this.listAndFollow(app).finally(() => {
+      this.listing.delete(app);
+      if (this.listAgain.delete(app)) void this.discover(app);
+    });
+    this.listing.set(app, round);
+    return round;
+  }
+
+  private async listAndFollow(app: string): Promise<void> {
     if (this.closed) return;
     let instances: Instance[];
     try {
-      instances = await this.opts.runtime.list();
+      instances = await this.opts.runtime.list(app || undefined);
     } catch {
       return; // engine busy or restarting: the next round retries
     }
@@ -81,6 +132,7 @@ export class LogCollector {
       else if (this.readToEnd.has(instance.id)) continue;
       this.follow(instance);
     }
+    if (app) return; // one app's listing says nothing about the other apps' containers
     const present = new Set(instances.map((i) => i.id));
     this.cursors.retain(present);
     for (const id of this.readToEnd) if (!present.has(id)) this.readToEnd.delete(id);

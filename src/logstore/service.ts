@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Runtime } from '../runtime/types.ts';
 import { LogCollector } from './collector.ts';
+import { engineAccess } from '../web/engines.ts';
 import { LogStore } from './store.ts';
 import { collectRouterLog, type RouterLogOptions } from './router-log.ts';
 import type { AccessLogTail } from '../router/caddy/access-log.ts';
@@ -39,7 +40,10 @@ export function createLogService(opts: LogServiceOptions): LogService {
     dir, retentionDays: opts.retentionDays, maxBytesPerApp: opts.maxBytesPerApp,
     onError: (err) => opts.log(`log store: ${err.message}`),
   });
-  const collector = new LogCollector({ runtime: opts.runtime, store, stateDir: dir, log: opts.log, onLine: opts.onLine });
+  // Start events of every engine (with several hosts, the runtime itself has none) drive discovery.
+  const hasEngineEvents = Boolean(opts.runtime.events) || 'allHosts' in opts.runtime;
+  const events = hasEngineEvents ? engineAccess(opts.runtime).events : undefined;
+  const collector = new LogCollector({ runtime: opts.runtime, store, stateDir: dir, events, log: opts.log, onLine: opts.onLine });
   const routerLog = opts.router ? collectRouterLog({ ...opts.router, store, stateDir: dir }) : null;
   return {
     store,

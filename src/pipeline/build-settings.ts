@@ -11,5 +11,5 @@ export function parseBuildArgs(config: Record<string, string>): Record<string, s
 }
 
 export function describeKind(kind: BuildKind): string {
-  return { dockerfile: 'Dockerfile app', node: 'Node.js app', static: 'Static site', procfile: 'Procfile app' }[kind];
+  return { dockerfile: 'Dockerfile app', node: 'Node.js app', python: 'Python app', go: 'Go app', static: 'Static site', procfile: 'Procfile app' }[kind];
 }

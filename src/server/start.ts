@@ -60,7 +60,7 @@ export async function startServer(): Promise<void> {
     releaseCommandTimeoutSec: config.releaseCommandTimeoutSec,
   });
   // Registered hosts join the runtime before reconcile lists what runs where.
-  const hosts = createHosts({ db, runtime, apps, deployer, dataDir: config.dataDir, owner, settings: hostConfig, log });
+  const hosts = createHosts({ db, runtime, router, apps, deployer, dataDir: config.dataDir, owner, settings: hostConfig, log });
   // Metrics (stats every 10 s) and alerts; fed below by the router's access log, the log collector and heartbeats.
   const observability = createObservability(db.$client, runtime, log);
   hosts.hooks.onHostDown = (name) => observability.hostDown(name);

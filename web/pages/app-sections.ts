@@ -3,7 +3,7 @@ import { api, type Formation, type Instance, type Release } from '../api.ts';
 import { ago, badge, h, notice, replace } from '../dom.ts';
 import type { Section } from './app.ts';
 
-function section(title: string, id: string): { el: HTMLElement; body: HTMLElement; msg: ReturnType<typeof notice> } {
+export function section(title: string, id: string): { el: HTMLElement; body: HTMLElement; msg: ReturnType<typeof notice> } {
   const body = h('div');
   const msg = notice();
   const el = h('section', { class: 'card', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), body, msg.el);
@@ -11,7 +11,7 @@ function section(title: string, id: string): { el: HTMLElement; body: HTMLElemen
 }
 
 /** Runs a change, shows its error (if any) under the section, then refreshes. */
-async function act(msg: ReturnType<typeof notice>, button: HTMLButtonElement | null, work: () => Promise<unknown>, after: () => Promise<void>): Promise<void> {
+export async function act(msg: ReturnType<typeof notice>, button: HTMLButtonElement | null, work: () => Promise<unknown>, after: () => Promise<void>): Promise<void> {
   msg.clear();
   if (button) button.disabled = true;
   try { await work(); await after(); } catch (err) { msg.error((err as Error).message); } finally { if (button) button.disabled = false; }
@@ -21,18 +21,16 @@ export function releasesSection(path: string, reloadApp: () => Promise<void>): S
   const s = section('Releases', 'releases');
   const refresh = async () => {
     const releases = await api<Release[]>('GET', `${path}/releases`);
-    const rows = releases.map((r, i) => {
-      const previous = releases[i + 1];
-      const added = previous ? r.configKeys.filter((k) => !previous.configKeys.includes(k)) : r.configKeys;
-      const removed = previous ? previous.configKeys.filter((k) => !r.configKeys.includes(k)) : [];
-      const diff = [...added.map((k) => `+${k}`), ...removed.map((k) => `-${k}`)].join(' ') || '—';
+    const rows = releases.map((r) => {
+      const { added, removed, changed } = r.configChanges;
+      const diff = [...added.map((k) => `+${k}`), ...removed.map((k) => `-${k}`), ...changed.map((k) => `~${k}`)].join(' ') || '—';
       const rollback = h('button', { type: 'button', class: 'small', 'aria-label': `Roll back to v${r.version}` }, 'Roll back');
       rollback.addEventListener('click', () => void act(s.msg, rollback, () => api('POST', `${path}/rollback`, { version: r.version }), async () => { await refresh(); await reloadApp(); }));
       return h('tr', { 'data-version': r.version, class: r.current ? 'current' : undefined },
         h('td', {}, `v${r.version}`, r.current ? h('span', { class: 'tag' }, ' current') : null),
         h('td', {}, badge(r.status)),
         h('td', {}, r.description, r.image ? h('div', { class: 'hint mono' }, r.image) : null, r.failureReason ? h('div', { class: 'notice error' }, r.failureReason) : null),
-        h('td', { class: 'mono', title: 'config keys added (+) or removed (-) against the release before' }, diff),
+        h('td', { class: 'mono', title: 'config keys added (+), removed (-) or given a new value (~) against the release before' }, diff),
         h('td', {}, r.createdBy ?? '—', h('div', { class: 'hint', title: r.createdAt }, ago(r.createdAt))),
         h('td', {}, !r.current && r.status === 'succeeded' ? rollback : null));
     });

@@ -1,7 +1,10 @@
-// Hosts: the Docker engines apps run on (GET /api/v1/hosts, admins only), refreshed every few seconds.
+// Hosts: the Docker engines apps run on (GET /api/v1/hosts, admins only), refreshed every few seconds,
+// with drain / undrain / remove per host and the "Add a host" form (the installer's output streams in).
 import { api, ApiError } from '../api.ts';
 import { ago, badge, h, replace } from '../dom.ts';
 import type { PageContext } from '../main.ts';
+import { hostActions } from './host-actions.ts';
+import { addHostForm } from './host-add.ts';
 
 type Host = Record<string, unknown> & { name: string; status: string };
 
@@ -18,24 +21,42 @@ const COLUMNS: [string, (host: Host) => string][] = [
 ];
 
 export async function hostsPage(ctx: PageContext): Promise<void> {
+  if (ctx.user.role !== 'admin') {
+    replace(ctx.main, h('h1', {}, 'Hosts'), h('p', { class: 'notice', role: 'status' },
+      'Only admins see the hosts page: the machines apps run on are managed by an admin.'));
+    return;
+  }
   const body = h('div');
-  replace(ctx.main, h('h1', {}, 'Hosts'), body);
+  let refreshing: Promise<void> | null = null;
+  const refresh = () => { refreshing ??= load().finally(() => { refreshing = null; }); };
+  const actions = hostActions(ctx, refresh);
+  replace(ctx.main, h('h1', {}, 'Hosts'), body, actions.el, addHostForm(ctx, refresh));
   const load = async () => {
     try {
       // The live load comes nested (`load`, null while a host is down); the columns read it flat.
       const hosts = (await api<Host[]>('GET', '/hosts')).map((x) => ({ ...x, ...((x.load ?? {}) as object) }) as Host);
+      if (ctx.signal.aborted) return;
+      // The table is rebuilt on every refresh: a keyboard user's focus stays on the same button.
+      const focused = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
       replace(body, h('div', { class: 'scroll' }, h('table', { class: 'hosts' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Host'), h('th', { scope: 'col' }, 'Health'), ...COLUMNS.map(([t]) => h('th', { scope: 'col' }, t)))),
+        h('caption', { class: 'sr-only' }, 'Hosts'),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Host'), h('th', { scope: 'col' }, 'Health'), h('th', { scope: 'col' }, 'Actions'),
+          ...COLUMNS.map(([t]) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, hosts.map((x) => h('tr', { 'data-host': x.name },
-          h('th', { scope: 'row' }, x.name), h('td', {}, badge(x.status === 'up' ? 'healthy' : x.status)), ...COLUMNS.map(([, f]) => h('td', {}, f(x)))))))));
+          h('th', { scope: 'row' }, x.name),
+          h('td', {}, badge(x.status === 'up' ? 'healthy' : x.status), x.draining === true ? [' ', badge('draining')] : null),
+          h('td', { class: 'actions' }, actions.buttons({ name: x.name, status: x.status, draining: x.draining === true })),
+          ...COLUMNS.map(([, f]) => h('td', {}, f(x)))))))));
+      if (focused) body.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
     } catch (err) {
-      const text = err instanceof ApiError && err.status === 403 ? 'Only admins see the hosts.'
+      const text = err instanceof ApiError && err.status === 403 ? 'Only admins see the hosts page.'
         : err instanceof ApiError && err.status === 404 ? 'This server has no hosts API.' : (err as Error).message;
       replace(body, h('p', { class: 'hint' }, text));
     }
   };
-  await load();
-  const timer = setInterval(() => void load(), 5000);
+  refresh();
+  await refreshing;
+  const timer = setInterval(refresh, 5000);
   ctx.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }
 

@@ -24,7 +24,8 @@ export function configRoutes(s: Services): Hono<ApiEnv> {
     if (Object.keys(changes).length === 0) throw badRequest('bad_request', 'No config vars given.');
     const release = await s.deployer.setConfig(name, changes, c.get('user').name);
     const app = s.apps.get(name);
-    return c.json({ config: s.apps.config(app.id), release: releaseView(release, app.currentRelease) });
+    const previous = s.releases.find(app.id, release.version - 1);
+    return c.json({ config: s.apps.config(app.id), release: releaseView(release, app.currentRelease, previous) });
   });
   return api;
 }

@@ -4,11 +4,15 @@ import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { releaseView } from '../views.ts';
+import type { ReleaseRow } from '../../state/releases-store.ts';
 import { badRequest } from '../../shared/errors.ts';
 
 export function releasesRoutes(s: Services): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const current = (name: string) => s.apps.get(name).currentRelease;
+  // configChanges compares with the release numbered one before; list pages already hold it.
+  const previous = (r: ReleaseRow, loaded?: ReleaseRow) =>
+    loaded?.version === r.version - 1 ? loaded : s.releases.find(r.appId, r.version - 1);
 
   api.post('/:app/deploys', async (c) => {
     const name = c.req.param('app');
@@ -16,17 +20,19 @@ export function releasesRoutes(s: Services): Hono<ApiEnv> {
     const body = await jsonBody(c);
     const release = await s.deployer.deploy(name, body.image, c.get('user').name,
       (line) => s.log(`deploy ${name}: ${line}`));
-    return c.json(releaseView(release, current(name)), 201);
+    return c.json(releaseView(release, current(name), previous(release)), 201);
   });
 
   api.get('/:app/releases', (c) => {
     const app = s.apps.get(c.req.param('app'));
-    return c.json(s.releases.list(app.id).map((r) => releaseView(r, app.currentRelease)));
+    const list = s.releases.list(app.id);
+    return c.json(list.map((r, i) => releaseView(r, app.currentRelease, previous(r, list[i + 1]))));
   });
 
   api.get('/:app/releases/:version', (c) => {
     const app = s.apps.get(c.req.param('app'));
-    return c.json(releaseView(s.releases.get(app.id, parseVersion(c.req.param('version'))), app.currentRelease));
+    const release = s.releases.get(app.id, parseVersion(c.req.param('version')));
+    return c.json(releaseView(release, app.currentRelease, previous(release)));
   });
 
   api.post('/:app/rollback', async (c) => {
@@ -35,7 +41,7 @@ export function releasesRoutes(s: Services): Hono<ApiEnv> {
     const body = await jsonBody(c);
     const version = body.version === undefined || body.version === null ? undefined : parseVersion(body.version);
     const release = await s.deployer.rollback(name, version, c.get('user').name);
-    return c.json(releaseView(release, current(name)), 201);
+    return c.json(releaseView(release, current(name), previous(release)), 201);
   });
   return api;
 }

@@ -18,10 +18,11 @@ export async function* engineEvents(docker: Docker, owner: string, signal: Abort
   const stream = await docker.getEvents({
     filters: { type: ['container'], event: ACTIONS, label: managedLabelFilter(owner) },
   }) as NodeJS.ReadableStream & { destroy(): void };
-  const stop = () => stream.destroy();
+  const lines = readline.createInterface({ input: stream });
+  // Closing the interface too: a destroyed stream never emits 'end', so the line iterator would wait forever.
+  const stop = () => { lines.close(); stream.destroy(); };
   signal.addEventListener('abort', stop, { once: true });
   try {
-    const lines = readline.createInterface({ input: stream });
     for await (const line of lines) {
       const event = parse(line);
       if (event) yield event;

@@ -1,0 +1,149 @@
+// The hosts page's actions in a real chromium: "Add a host" streams the installer's task lines into the page
+// (check only, against a fresh Debian test host: nothing gets installed), a real add, then drain, undrain and
+// remove with its confirmation; members are told the page is for admins.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { startCaddy } from './support/caddy.ts';
+import { startBerth, eventually, type BerthServer } from './support/berth.ts';
+import { launchBrowser, screenshot, signIn } from './support/browser.ts';
+import {
+  createTestNetwork, ensureTestHostImages, makeOperatorKey, DOCKER_READY_IMAGE, FRESH_IMAGE, type TestHost, type TestNetwork,
+} from './support/test-hosts.ts';
+
+let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let berth: BerthServer;
+let network: TestNetwork;
+let key: ReturnType<typeof makeOperatorKey>;
+let fresh: TestHost;
+let ready: TestHost;
+let context: BrowserContext;
+let page: Page;
+let memberToken = '';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-hosts-'));
+
+before(async () => {
+  await ensureTestHostImages();
+  key = makeOperatorKey();
+  network = await createTestNetwork('berth-webh');
+  [fresh, ready] = await Promise.all([
+    network.addHost({ image: FRESH_IMAGE, authorizedKey: key.publicKey }),
+    network.addHost({ image: DOCKER_READY_IMAGE, authorizedKey: key.publicKey }),
+  ]);
+  caddy = await startCaddy();
+  // Only written into the hosts' daemon.json: nothing is pulled in this test.
+  berth = await startBerth(caddy, { BERTH_REGISTRY_ADVERTISE: '10.9.8.7:5000' });
+  memberToken = (await berth.ok('POST', '/users', { name: 'carol', role: 'member' })).token;
+  ({ context, page } = await launchBrowser(work));
+});
+
+after(async () => {
+  await context?.close();
+  await berth?.kill('SIGTERM');
+  await caddy?.stop();
+  await network?.remove();
+  key?.dispose();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** Fills the add-host form the way a person would (the private key pasted into the textarea). */
+async function fillAddForm(address: string, name: string, checkOnly: boolean): Promise<void> {
+  await page.getByLabel('Address').fill(address);
+  await page.getByLabel('Name (optional)').fill(name);
+  await page.getByLabel('Role').selectOption('docker');
+  await page.getByLabel('SSH private key (optional)').fill(key.privateKey);
+  await page.getByLabel(/Check only/).setChecked(checkOnly);
+}
+
+test('check only on a fresh host: the would-change lines stream into the page, nothing is installed', { timeout: 120_000 }, async () => {
+  await signIn(page, berth.url, berth.token);
+  await page.goto(`${berth.url}/#/hosts`);
+  await page.locator('tr[data-host="local"]').waitFor({ timeout: 15_000 });
+  await fillAddForm(`root@${fresh.address}`, 'fresh-1', true);
+  // When each task line and the summary reached the page: streamed lines arrive before the summary, not with it.
+  await page.evaluate(() => {
+    const seen: { lines: number[]; summary: number } = { lines: [], summary: 0 };
+    (window as unknown as { seen: typeof seen }).seen = seen;
+    new MutationObserver(() => {
+      const count = document.querySelectorAll('#host-tasks li').length;
+      while (seen.lines.length < count) seen.lines.push(performance.now());
+      if (!seen.summary && /Check done/.test(document.querySelector('.add-host .notice')?.textContent ?? '')) seen.summary = performance.now();
+    }).observe(document.querySelector('.add-host')!, { childList: true, subtree: true, characterData: true });
+  });
+  await page.getByRole('button', { name: 'Check host' }).click();
+  await page.getByText(/^Check done, nothing was changed/).waitFor({ timeout: 90_000 });
+  const lines = await page.locator('#host-tasks li').evaluateAll((items) => items.map((li) => ({
+    status: (li as HTMLElement).dataset.status, text: li.textContent ?? '',
+  })));
+  assert.ok(lines.filter((l) => l.status === 'would-change').length >= 4, JSON.stringify(lines));
+  assert.ok(lines.every((l) => l.status === 'would-change' || l.status === 'ok'), JSON.stringify(lines));
+  assert.ok(lines.some((l) => /packages installed/.test(l.text) && l.status === 'would-change'), JSON.stringify(lines));
+  const seen = await page.evaluate(() => (window as unknown as { seen: { lines: number[]; summary: number } }).seen);
+  assert.ok(seen.summary - seen.lines[0] > 100, `the first task line came ${(seen.summary - seen.lines[0]).toFixed(0)} ms before the summary`);
+  console.log(`# web hosts:add --check: ${lines.length} task lines, the first ${((seen.summary - seen.lines[0]) / 1000).toFixed(1)} s before the summary`);
+  await screenshot(page, 'hosts-add-check');
+
+  assert.equal(await fresh.sh('dpkg-query -W -f="${Status}" docker.io 2>/dev/null || echo absent'), 'absent');
+  assert.equal(await fresh.sh('test -e /etc/docker/daemon.json && echo present || echo absent'), 'absent');
+  assert.equal((await berth.ok('GET', '/hosts')).find((x: { name: string }) => x.name === 'fresh-1'), undefined);
+});
+
+test('a bad address is refused with the server\'s message, before anything runs', async () => {
+  await page.getByLabel('Address').fill('root@not a host!');
+  await page.getByLabel('Address').evaluate((el) => el.removeAttribute('pattern')); // past the browser's own check
+  await page.getByRole('button', { name: 'Check host' }).click();
+  await page.locator('.add-host .notice.error').waitFor();
+  assert.match(await page.locator('.add-host .notice.error').innerText(), /user@host|address/i);
+  assert.equal(await page.locator('#host-tasks li').count(), 0);
+});
+
+test('add a host for real, then drain, undrain and remove it from its row (remove asks first)', { timeout: 120_000 }, async () => {
+  await page.reload();
+  await fillAddForm(`root@${ready.address}`, 'ready-1', false);
+  await page.getByRole('button', { name: 'Add host' }).click();
+  await page.getByText(/^Host added:/).waitFor({ timeout: 90_000 });
+  assert.ok(await page.locator('#host-tasks li[data-status="changed"]').count() >= 2);
+  const row = page.locator('tr[data-host="ready-1"]');
+  await row.getByText('healthy').waitFor({ timeout: 20_000 });
+
+  await page.getByRole('button', { name: 'Drain ready-1' }).click();
+  await page.locator('#host-activity li[data-state="done"]', { hasText: 'ready-1 drained: 0 instance(s) moved' }).waitFor({ timeout: 30_000 });
+  await row.locator('[data-status="draining"]').waitFor({ timeout: 10_000 });
+  assert.equal((await berth.ok('GET', '/hosts')).find((x: { name: string }) => x.name === 'ready-1').draining, true);
+
+  // Keyboard: focus the button and press Enter.
+  await page.getByRole('button', { name: 'Undrain ready-1' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#host-activity li', { hasText: 'ready-1 takes new instances again' }).waitFor({ timeout: 10_000 });
+  await eventually('ready-1 not draining', async () =>
+    (await berth.ok('GET', '/hosts')).find((x: { name: string }) => x.name === 'ready-1').draining === false);
+
+  // Remove asks first: Escape cancels (focus starts on Cancel), the confirm button removes.
+  await page.getByRole('button', { name: 'Remove ready-1' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Remove ready-1?' });
+  await dialog.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+  await screenshot(page, 'hosts-remove-confirm');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  assert.ok((await berth.ok('GET', '/hosts')).some((x: { name: string }) => x.name === 'ready-1'), 'cancel removed nothing');
+  await page.getByRole('button', { name: 'Remove ready-1' }).click();
+  await dialog.getByRole('button', { name: 'Remove ready-1' }).click();
+  await page.locator('#host-activity li[data-state="done"]', { hasText: 'ready-1 removed' }).waitFor({ timeout: 30_000 });
+  await row.waitFor({ state: 'detached', timeout: 10_000 });
+  assert.equal((await berth.ok('GET', '/hosts')).find((x: { name: string }) => x.name === 'ready-1'), undefined);
+  await screenshot(page, 'hosts-actions');
+});
+
+test('a member sees that only admins see the hosts page, and no form', async () => {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, berth.url, memberToken);
+  await page.goto(`${berth.url}/#/hosts`);
+  await page.getByText(/Only admins see the hosts page/).waitFor();
+  assert.equal(await page.locator('form.add-host').count(), 0);
+  assert.equal(await page.locator('table.hosts').count(), 0);
+  assert.equal((await berth.api('GET', '/hosts', undefined, memberToken)).status, 403, 'and the API refuses too');
+});

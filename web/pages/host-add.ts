@@ -1,0 +1,93 @@
+// "Add a host": the form behind `berth hosts:add`. The installer's task lines stream in as they run
+// (POST /api/v1/hosts answers NDJSON), so a fresh machine's minutes of apt installs are watched live.
+import { ApiError, postNdjson } from '../api.ts';
+import { badge, h, notice, replace } from '../dom.ts';
+import type { PageContext } from '../main.ts';
+
+interface TaskLine { task: string; status: string; detail?: string }
+interface Summary { ok: number; changed: number; wouldChange: number; failed: number; succeeded: boolean }
+type Streamed = TaskLine | { done: true; summary: Summary };
+
+const ROLES: [string, string][] = [
+  ['docker', 'Docker host'],
+  ['k3s-server', 'k3s server'],
+  ['k3s-agent', 'k3s agent (joins the k3s server)'],
+];
+
+export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement {
+  const address = h('input', {
+    id: 'host-address', name: 'address', required: true, autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'root@10.0.0.5', pattern: '([^@\\s]+@)?[^@\\s:]+(:\\d+)?', 'aria-describedby': 'host-address-hint',
+  });
+  const name = h('input', { id: 'host-name', name: 'name', autocomplete: 'off', spellcheck: 'false', placeholder: 'worker-1', pattern: '[a-z0-9][a-z0-9.\\-]{0,62}' });
+  const role = h('select', { id: 'host-role', name: 'role' }, ROLES.map(([value, text]) => h('option', { value }, text)));
+  const key = h('textarea', {
+    id: 'host-key', name: 'sshKey', rows: 4, autocomplete: 'off', spellcheck: 'false', class: 'mono',
+    placeholder: '-----BEGIN OPENSSH PRIVATE KEY-----', 'aria-describedby': 'host-key-hint',
+  });
+  const check = h('input', { id: 'host-check', name: 'check', type: 'checkbox' });
+  const submit = h('button', { type: 'submit' }, 'Add host');
+  check.addEventListener('change', () => { submit.textContent = check.checked ? 'Check host' : 'Add host'; });
+  const msg = notice();
+  const lines = h('ol', { class: 'task-lines', id: 'host-tasks', role: 'log', 'aria-label': 'Installer tasks' });
+
+  const run = async () => {
+    const body = {
+      address: address.value.trim(),
+      name: name.value.trim() || undefined,
+      role: role.value,
+      sshKey: key.value.trim() ? key.value : undefined,
+      check: check.checked,
+    };
+    replace(lines);
+    msg.info(`${body.check ? 'Checking' : 'Installing'} ${body.address}… a fresh machine takes a few minutes (apt installs).`);
+    submit.disabled = true;
+    const result: { summary: Summary | null } = { summary: null };
+    try {
+      await postNdjson<Streamed>('/hosts', body, (item) => {
+        if ('done' in item) result.summary = item.summary;
+        else lines.append(taskLine(item));
+      }, ctx.signal);
+      if (ctx.signal.aborted) return;
+      const summary = result.summary;
+      if (!summary) msg.error('The installer stopped without a summary (the connection broke off); run it again to see where it is.');
+      else showSummary(summary, body.check);
+      if (summary?.succeeded && !body.check) onAdded();
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      msg.error(err instanceof ApiError ? err.message : `The request failed: ${(err as Error).message}`);
+    } finally {
+      submit.disabled = false;
+    }
+  };
+
+  const showSummary = (s: Summary, checkOnly: boolean) => {
+    const counts = `${s.ok} ok, ${s.changed} changed, ${s.wouldChange} would change, ${s.failed} failed`;
+    if (!s.succeeded) msg.error(`Stopped at a failed task (${counts}): see its command, output and hint above.`);
+    else if (checkOnly) msg.info(`Check done, nothing was changed: ${counts}.`);
+    else msg.info(`Host added: ${counts}.`);
+  };
+
+  return h('form', {
+    class: 'card add-host', 'aria-labelledby': 'add-host-title',
+    onsubmit: (event: Event) => { event.preventDefault(); if (!submit.disabled) void run(); },
+  },
+  h('h2', { id: 'add-host-title' }, 'Add a host'),
+  h('div', { class: 'fields' },
+    h('div', {}, h('label', { for: 'host-address' }, 'Address'), address,
+      h('p', { class: 'hint', id: 'host-address-hint' }, 'user@host[:port], reachable over SSH (the user defaults to root).')),
+    h('div', {}, h('label', { for: 'host-name' }, 'Name (optional)'), name),
+    h('div', {}, h('label', { for: 'host-role' }, 'Role'), role),
+    h('div', { class: 'wide' }, h('label', { for: 'host-key' }, 'SSH private key (optional)'), key,
+      h('p', { class: 'hint', id: 'host-key-hint' }, "Used once to log in, deleted after the run. Without it Berth logs in with its own key."))),
+  h('div', { class: 'row check' },
+    check, h('label', { for: 'host-check' }, 'Check only (show what would change, change nothing)')),
+  h('div', { class: 'row' }, submit),
+  msg.el, lines);
+}
+
+function taskLine(line: TaskLine): HTMLLIElement {
+  return h('li', { 'data-status': line.status },
+    badge(line.status), ' ', h('span', { class: 'task' }, line.task),
+    line.detail ? h('pre', { class: 'detail' }, line.detail) : null);
+}
