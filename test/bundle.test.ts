@@ -80,15 +80,20 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
   const app = `bundle-${Date.now().toString(36)}`;
   const cliEnv = { ...process.env, BERTH_API_URL: apiUrl, BERTH_TOKEN: token, BERTH_CONFIG_DIR: path.join(dataDir, 'cli') };
   await run(process.execPath, [dist('berth.mjs'), 'apps:create', app], { cwd: dataDir, timeout: 30_000, env: cliEnv });
-  t.after(() => run(process.execPath, [dist('berth.mjs'), 'apps:destroy', app, '--confirm', app], { cwd: dataDir, timeout: 60_000, env: cliEnv }).catch(() => {}));
-  const repo = path.join(dataDir, 'site');
-  cpSync(path.join(ROOT, 'test/fixtures/push/static-site'), repo, { recursive: true });
-  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'site']]) {
-    await run('git', args, { cwd: repo, timeout: 30_000, env: gitEnv() });
+  // Destroyed here, not in an after hook: those run in the order registered, so Caddy (needed to take
+  // the route down) would already be gone and the app's container would outlive the test.
+  try {
+    const repo = path.join(dataDir, 'site');
+    cpSync(path.join(ROOT, 'test/fixtures/push/static-site'), repo, { recursive: true });
+    for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'site']]) {
+      await run('git', args, { cwd: repo, timeout: 30_000, env: gitEnv() });
+    }
+    const pushed = await run('git', ['push', `http://berth:${token}@127.0.0.1:${apiPort}/git/${app}.git`, 'main'], { cwd: repo, timeout: 120_000, env: gitEnv() })
+      .catch((err) => { throw new Error(`git push failed:\n${err.stderr}\n--- server output ---\n${output}`); });
+    assert.match(pushed.stderr, /remote: -----> v1 deployed to/);
+  } finally {
+    await run(process.execPath, [dist('berth.mjs'), 'apps:destroy', app, '--confirm', app], { cwd: dataDir, timeout: 60_000, env: cliEnv });
   }
-  const pushed = await run('git', ['push', `http://berth:${token}@127.0.0.1:${apiPort}/git/${app}.git`, 'main'], { cwd: repo, timeout: 120_000, env: gitEnv() })
-    .catch((err) => { throw new Error(`git push failed:\n${err.stderr}\n--- server output ---\n${output}`); });
-  assert.match(pushed.stderr, /remote: -----> v1 deployed to/);
 });
 
 /** Polls the health route for up to 60 s; fails at once, with the server's output, if it exits. */
