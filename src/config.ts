@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+export type RouteVia = 'container-ip' | 'host-port';
+
 export interface Config {
   dataDir: string;             // SQLite database, admin token, git repos
   apiHost: string;
@@ -17,6 +19,9 @@ export interface Config {
   healthTimeoutSec: number;    // how long new instances get to answer the health check
   drainSec: number;            // old instances keep running this long after the route switched
   stopTimeoutSec: number;      // SIGTERM → SIGKILL grace
+  /** container-ip: the router reaches local web instances on Berth's network; host-port: through docker-proxy. */
+  routeVia: RouteVia;
+  networkSubnet: string;       // Berth's own Docker network (container-ip only)
   maxBodyBytes: number;
   // Builds (git push)
   maxPushBytes: number;         // a push larger than this is refused
@@ -40,6 +45,12 @@ function defaultBuildCa(env: NodeJS.ProcessEnv): string | null {
   } catch {
     return null;
   }
+}
+
+function routeVia(raw: string | undefined): RouteVia {
+  if (raw === undefined || raw === '' || raw === 'container-ip') return 'container-ip';
+  if (raw === 'host-port') return 'host-port';
+  throw new Error(`BERTH_ROUTE_VIA must be container-ip or host-port, got "${raw}"`);
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
@@ -68,6 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     healthTimeoutSec: int(env, 'BERTH_HEALTH_TIMEOUT', 60),
     drainSec: int(env, 'BERTH_DRAIN_SECONDS', 3),
     stopTimeoutSec: int(env, 'BERTH_STOP_TIMEOUT', 10),
+    routeVia: routeVia(env.BERTH_ROUTE_VIA),
+    networkSubnet: env.BERTH_NETWORK_SUBNET || '10.213.0.0/16',
     maxBodyBytes: int(env, 'BERTH_MAX_BODY_BYTES', 1024 * 1024),
     maxPushBytes: int(env, 'BERTH_MAX_PUSH_MB', 512) * 1024 * 1024,
     buildTimeoutSec: int(env, 'BERTH_BUILD_TIMEOUT', 900),

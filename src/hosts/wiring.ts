@@ -36,9 +36,13 @@ export function hostSettings(registry: string, env: NodeJS.ProcessEnv = process.
   };
 }
 
-export function createRuntime(opts: { socketPath: string; owner: string; registry: string; settings: HostSettings; log: (line: string) => void }): MultiHostRuntime {
+export function createRuntime(opts: {
+  socketPath: string; owner: string; registry: string; settings: HostSettings; log: (line: string) => void;
+  /** Berth's own network on the local engine (BERTH_ROUTE_VIA=container-ip); remote hosts never get one. */
+  networkSubnet?: string;
+}): MultiHostRuntime {
   const docker = new Docker({ socketPath: opts.socketPath });
-  const local = new DockerRuntime({ socketPath: opts.socketPath, docker, owner: opts.owner });
+  const local = new DockerRuntime({ socketPath: opts.socketPath, docker, owner: opts.owner, networkSubnet: opts.networkSubnet });
   return new MultiHostRuntime({
     local: { docker, runtime: local }, registry: opts.registry, registryAdvertise: opts.settings.registryAdvertise,
     pullTimeoutMs: 300_000, log: opts.log,

@@ -29,7 +29,13 @@ export interface Target {
   hostnames: string[];
 }
 
-export interface ConvergeSettings { healthTimeoutSec: number; drainSec: number; stopTimeoutSec: number }
+export interface ConvergeSettings {
+  healthTimeoutSec: number;
+  drainSec: number;
+  stopTimeoutSec: number;
+  /** container-ip: instances with an address on Berth's network are routed there (no docker-proxy). */
+  routeVia?: 'container-ip' | 'host-port';
+}
 export type Progress = (line: string) => void;
 
 const ALIVE = new Set(['running', 'restarting']);
@@ -74,7 +80,7 @@ export class Converger {
     await this.router.setRoute({
       app: target.app,
       hostnames: target.hostnames,
-      upstreams: web.map((i) => ({ host: i.host, port: i.hostPort! })),
+      upstreams: web.map((i) => upstreamOf(i, this.settings.routeVia ?? 'host-port')),
     });
     if (started.length) progress(`Routing ${target.hostnames[0]} to ${web.length} web instance(s).`);
     const keptIds = new Set(live.map((i) => i.id));
@@ -144,6 +150,15 @@ export class Converger {
   private async removeAll(instances: Instance[], timeoutSec: number): Promise<void> {
     await Promise.all(instances.map((i) => this.runtime.remove(i.id, timeoutSec)));
   }
+}
+
+/**
+ * Where the router sends a web instance's requests. Instances started before Berth had its network (or in
+ * host-port mode) have no private address and keep being reached on their published port until replaced.
+ */
+export function upstreamOf(inst: Instance, routeVia: 'container-ip' | 'host-port'): { host: string; port: number } {
+  if (routeVia === 'container-ip' && inst.privateAddress) return inst.privateAddress;
+  return { host: inst.host, port: inst.hostPort! };
 }
 
 function instanceKey(i: { release: number; process: string; index: number; generation: number; memoryMB: number | null; cpus: number | null }): string {

@@ -32,6 +32,8 @@ export interface Instance {
   hostName?: string;            // the machine it runs on ("local" or a registered host); set by the multi-host runtime
   evicted?: boolean;            // its host is draining: the converger replaces it elsewhere instead of keeping it
   hostPort: number | null;
+  /** Reached without docker-proxy: its address on the local engine's Berth network. null: only via host:hostPort. */
+  privateAddress?: { host: string; port: number } | null;
   memoryMB: number | null;
   cpus: number | null;
   state: InstanceState;

@@ -50,7 +50,12 @@ export async function startServer(): Promise<void> {
   const sessions = new SessionsStore(db);
   const owner = installationId(config.dataDir);
   const hostConfig = hostSettings(config.registry);
-  const runtime = createRuntime({ socketPath: config.dockerSocket, owner, registry: config.registry, settings: hostConfig, log });
+  const runtime = createRuntime({
+    socketPath: config.dockerSocket, owner, registry: config.registry, settings: hostConfig, log,
+    networkSubnet: config.routeVia === 'container-ip' ? config.networkSubnet : undefined,
+  });
+  // Berth's network exists before reconcile starts instances; a subnet clash stops the server here, named.
+  await runtime.host('local')?.runtime.prepare();
   const router = new CaddyRouter({
     adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort, accessLogFile: accessLogPath(config.dataDir),
   });

@@ -5,6 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.ts';
+import { testNetworkSubnet } from './network.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -98,6 +99,8 @@ export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, str
     BERTH_HEALTH_TIMEOUT: '20',
     // Each test server gets its own block of host ports, so servers running side by side never race for one.
     BERTH_PORT_RANGE: portBlock(),
+    // and its own subnet for Berth's network (several installations share the test engine).
+    ...(extraEnv.BERTH_NETWORK_SUBNET ? {} : { BERTH_NETWORK_SUBNET: testNetworkSubnet() }),
     ...extraEnv,
   });
   await server.start();

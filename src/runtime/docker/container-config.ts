@@ -2,17 +2,23 @@
 import type Docker from 'dockerode';
 import type { InstanceSpec } from '../types.ts';
 import { containerName, labelsFromSpec } from './labels.ts';
+import type { NetworkPlacement } from './berth-network.ts';
 
 const MB = 1024 * 1024;
 
-export function createOptions(spec: InstanceSpec, owner: string, publishIp = '127.0.0.1'): Docker.ContainerCreateOptions {
+/** With a placement the container joins Berth's network at that address instead of the default bridge. */
+export function createOptions(spec: InstanceSpec, owner: string, publishIp = '127.0.0.1', placement: NetworkPlacement | null = null): Docker.ContainerCreateOptions {
   const options: Docker.ContainerCreateOptions = {
     name: containerName(spec),
     Image: spec.image,
     Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-    Labels: labelsFromSpec(spec, owner),
+    Labels: labelsFromSpec(spec, owner, placement?.ip ?? null),
     HostConfig: hostConfig(spec, publishIp),
   };
+  if (placement) {
+    options.HostConfig!.NetworkMode = placement.network;
+    options.NetworkingConfig = { EndpointsConfig: { [placement.network]: { IPAMConfig: { IPv4Address: placement.ip } } } };
+  }
   if (spec.command !== null) options.Cmd = spec.command;
   const port = publishedPort(spec);
   if (port) options.ExposedPorts = { [port.key]: {} };

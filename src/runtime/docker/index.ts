@@ -8,7 +8,8 @@ import { Semaphore } from '../../shared/semaphore.ts';
 import { createOptions } from './container-config.ts';
 import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDeadline } from './errors.ts';
 import { requireLocalImage, resolveImage } from './images.ts';
-import { containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
+import { assignedIp, containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
+import { BerthNetwork, type NetworkPlacement } from './berth-network.ts';
 import { readLogs } from './logs.ts';
 import { followInstanceLogs } from './instance-logs.ts';
 import { StatsReader } from './stats.ts';
@@ -27,6 +28,11 @@ export interface DockerRuntimeOptions {
   pullTimeoutMs?: number;
   /** Upper bound for any other single engine call (a stop gets its grace period on top). */
   requestTimeoutMs?: number;
+  /**
+   * Subnet of the installation's own network (local engine only): web instances join it at an address Berth
+   * assigns, and the router reaches them there. Without it they stay on the default bridge (host port only).
+   */
+  networkSubnet?: string;
 }
 
 export class DockerRuntime implements Runtime {
@@ -40,6 +46,7 @@ export class DockerRuntime implements Runtime {
   private readonly pullTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly statsReader: StatsReader;
+  private readonly network: BerthNetwork | null;
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = opts.docker ?? new Docker({ socketPath: opts.socketPath });
@@ -50,6 +57,14 @@ export class DockerRuntime implements Runtime {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     // Stats get a short deadline of their own: a reading that late is useless for a 10 s series anyway.
     this.statsReader = new StatsReader(this.docker, { owner: this.owner, requestMs: Math.min(this.requestTimeoutMs, 10_000) });
+    this.network = opts.networkSubnet === undefined ? null : new BerthNetwork({
+      docker: this.docker, owner: this.owner, subnet: opts.networkSubnet, call: (what, request) => this.call(what, request),
+    });
+  }
+
+  /** Creates Berth's network if this runtime has one and it is missing (at startup: a clash shows at once). */
+  async prepare(): Promise<void> {
+    await this.network?.ensure();
   }
 
   start(spec: InstanceSpec): Promise<Instance> {
@@ -64,8 +79,11 @@ export class DockerRuntime implements Runtime {
     await requireLocalImage(this.docker, spec.image, this.requestTimeoutMs);
     const name = containerName(spec);
     await this.removeLeftover(name);
-    const container = await this.call(`creating ${name}`, (abortSignal) =>
-      this.docker.createContainer({ ...createOptions(spec, this.owner, this.publishIp), abortSignal }));
+    const create = (placement: NetworkPlacement | null) => this.call(`creating ${name}`, (abortSignal) =>
+      this.docker.createContainer({ ...createOptions(spec, this.owner, this.publishIp, placement), abortSignal }));
+    const container = this.network && spec.containerPort !== null
+      ? await this.network.place(() => this.assignedIps(), create)
+      : await create(null);
     try {
       await this.call(`starting ${name}`, (abortSignal) => container.start({ abortSignal }));
     } catch (err) {
@@ -82,6 +100,13 @@ export class DockerRuntime implements Runtime {
     await this.call(`stopping ${id}`, (abortSignal) => container.stop({ t: timeoutSec, abortSignal }), graceMs)
       .catch(ignoreWhen((err) => isNotFound(err) || isAlreadyStopped(err)));
     await this.forceRemove(id);
+  }
+
+  /** Addresses held on Berth's network by this installation's containers, running or not. */
+  private async assignedIps(): Promise<string[]> {
+    const containers = await this.call('listing containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: managedLabelFilter(this.owner) }, abortSignal }));
+    return containers.map((c) => assignedIp(c.Labels)).filter((ip) => ip !== null);
   }
 
   async list(app?: string): Promise<Instance[]> {

@@ -14,6 +14,8 @@ export const LABEL = {
   port: 'berth.port',        // the host port (what the router needs), not the container port
   memory: 'berth.memory',    // MB
   cpus: 'berth.cpus',
+  ip: 'berth.ip',            // the address Berth assigned on its network (local web instances; none before that existed)
+  containerPort: 'berth.container-port', // the port the app listens on, reached at berth.ip
 } as const;
 
 /** Filter value selecting this installation's containers, optionally of one app, for listContainers. */
@@ -27,7 +29,7 @@ export function containerName(spec: Pick<InstanceSpec, 'app' | 'release' | 'proc
   return `berth-${spec.app}-v${spec.release}-${spec.process}-${spec.index}-g${spec.generation}`;
 }
 
-export function labelsFromSpec(spec: InstanceSpec, owner: string): Record<string, string> {
+export function labelsFromSpec(spec: InstanceSpec, owner: string, ip: string | null = null): Record<string, string> {
   const labels: Record<string, string> = {
     [LABEL.managed]: '1',
     [LABEL.owner]: owner,
@@ -40,6 +42,10 @@ export function labelsFromSpec(spec: InstanceSpec, owner: string): Record<string
   if (spec.hostPort !== null) labels[LABEL.port] = String(spec.hostPort);
   if (spec.memoryMB !== null) labels[LABEL.memory] = String(spec.memoryMB);
   if (spec.cpus !== null) labels[LABEL.cpus] = String(spec.cpus);
+  if (ip !== null && spec.containerPort !== null) {
+    labels[LABEL.ip] = ip;
+    labels[LABEL.containerPort] = String(spec.containerPort);
+  }
   return labels;
 }
 
@@ -53,6 +59,7 @@ export function identityFromLabels(labels: Record<string, string> | undefined): 
 
 export function instanceFromInspect(info: Docker.ContainerInspectInfo, host: string): Instance {
   const labels = info.Config.Labels ?? {};
+  const privateAddress = privateAddressOf(labels);
   return {
     id: info.Id,
     name: info.Name.replace(/^\//, ''),
@@ -62,12 +69,23 @@ export function instanceFromInspect(info: Docker.ContainerInspectInfo, host: str
     image: info.Config.Image,
     host,
     hostPort: intLabel(labels[LABEL.port]),
+    ...(privateAddress ? { privateAddress } : {}),
     memoryMB: numberLabel(labels[LABEL.memory]),
     cpus: numberLabel(labels[LABEL.cpus]),
     state: info.State.Status as InstanceState,
     startedAt: isoOrNull(info.State.StartedAt),
     restartCount: info.RestartCount,
   };
+}
+
+function privateAddressOf(labels: Record<string, string>): { host: string; port: number } | null {
+  const port = intLabel(labels[LABEL.containerPort]);
+  return labels[LABEL.ip] && port !== null ? { host: labels[LABEL.ip], port } : null;
+}
+
+/** The berth.ip label of a listed container, if it has one. */
+export function assignedIp(labels: Record<string, string> | undefined): string | null {
+  return labels?.[LABEL.ip] || null;
 }
 
 function intLabel(value: string | undefined): number | null {
