@@ -80,7 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     drainSec: int(env, 'BERTH_DRAIN_SECONDS', 3),
     stopTimeoutSec: int(env, 'BERTH_STOP_TIMEOUT', 10),
     routeVia: routeVia(env.BERTH_ROUTE_VIA),
-    networkSubnet: env.BERTH_NETWORK_SUBNET || '10.213.0.0/16',
+    networkSubnet: env.BERTH_NETWORK_SUBNET || 'auto', // auto: the first free /16 from 10.213.0.0
     maxBodyBytes: int(env, 'BERTH_MAX_BODY_BYTES', 1024 * 1024),
     maxPushBytes: int(env, 'BERTH_MAX_PUSH_MB', 512) * 1024 * 1024,
     buildTimeoutSec: int(env, 'BERTH_BUILD_TIMEOUT', 900),

@@ -150,6 +150,21 @@ test('a subnet that overlaps another network is refused at startup, naming the c
   assert.throws(() => docker(['network', 'inspect', `berth-${owner}`]), 'nothing was created');
 });
 
+test('without BERTH_NETWORK_SUBNET, a second installation on the engine takes a free range instead of clashing', async () => {
+  const owners = [`cip-auto-a-${process.pid}`, `cip-auto-b-${process.pid}`];
+  try {
+    const subnets: string[] = [];
+    for (const owner of owners) {
+      await new DockerRuntime({ socketPath: '/var/run/docker.sock', owner, networkSubnet: 'auto' }).prepare();
+      subnets.push(JSON.parse(docker(['network', 'inspect', `berth-${owner}`]))[0].IPAM.Config[0].Subnet);
+    }
+    assert.match(subnets[0], /^10\.2\d\d\.0\.0\/16$/);
+    assert.notEqual(subnets[0], subnets[1], 'two installations, two ranges');
+  } finally {
+    for (const owner of owners) { try { docker(['network', 'rm', `berth-${owner}`]); } catch { /* not made */ } }
+  }
+});
+
 test('the allocator skips network, gateway, broadcast and taken addresses, and reuses a freed one last', () => {
   const pool = new IpAllocator(parseSubnet('10.9.8.0/28'));
   assert.equal(pool.pick([]), '10.9.8.2');

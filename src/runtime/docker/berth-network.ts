@@ -8,13 +8,19 @@ import { formatSubnet, gatewayOf, IpAllocator, overlaps, parseCidr, parseSubnet,
 
 export interface NetworkPlacement { network: string; ip: string }
 
+/** `auto` (no BERTH_NETWORK_SUBNET): the first of these that clashes with nothing, so two installations
+ * on one engine (or a network someone else made) never stop each other from starting. */
+export const AUTO_SUBNET = 'auto';
+const AUTO_CANDIDATES = Array.from({ length: 24 }, (_, i) => `10.${213 + i}.0.0/16`);
+
 type Call = <T>(what: string, request: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 
 export class BerthNetwork {
   readonly name: string;
   private readonly docker: Docker;
   private readonly owner: string;
-  private readonly subnet: Subnet;
+  /** null: pick a free one from AUTO_CANDIDATES when the network is first made. */
+  private readonly subnet: Subnet | null;
   private readonly call: Call;
   private ready: Promise<IpAllocator> | null = null;
   // Picking an address and creating the container that carries it as a label is one step: two starts
@@ -24,7 +30,7 @@ export class BerthNetwork {
   constructor(opts: { docker: Docker; owner: string; subnet: string; call: Call }) {
     this.docker = opts.docker;
     this.owner = opts.owner;
-    this.subnet = parseSubnet(opts.subnet);
+    this.subnet = opts.subnet === AUTO_SUBNET ? null : parseSubnet(opts.subnet);
     this.call = opts.call;
     this.name = `berth-${opts.owner}`;
   }
@@ -58,14 +64,28 @@ export class BerthNetwork {
   private async createUnlessPresent(): Promise<IpAllocator> {
     const existing = await this.inspect();
     if (existing) return new IpAllocator(this.subnetOf(existing));
-    await this.refuseClashes();
+    const subnet = await this.chooseSubnet();
     await this.call(`creating network ${this.name}`, (abortSignal) => this.docker.createNetwork({
       Name: this.name, Driver: 'bridge', CheckDuplicate: true,
-      IPAM: { Driver: 'default', Config: [{ Subnet: formatSubnet(this.subnet), Gateway: gatewayOf(this.subnet) }] },
+      IPAM: { Driver: 'default', Config: [{ Subnet: formatSubnet(subnet), Gateway: gatewayOf(subnet) }] },
       Labels: { 'berth.managed': '1', 'berth.owner': this.owner },
       abortSignal,
     } as Docker.NetworkCreateOptions));
-    return new IpAllocator(this.subnet);
+    return new IpAllocator(subnet);
+  }
+
+  /** A chosen subnet must be free (else refuse, naming the clash); `auto` takes the first free candidate. */
+  private async chooseSubnet(): Promise<Subnet> {
+    const inUse = await this.subnetsInUse();
+    if (this.subnet) {
+      const clash = inUse.find((other) => overlaps(this.subnet!, other.subnet));
+      if (clash) throw new Error(`Berth's network subnet ${formatSubnet(this.subnet)} overlaps ${clash.what}: set BERTH_NETWORK_SUBNET to a free range`);
+      return this.subnet;
+    }
+    for (const candidate of AUTO_CANDIDATES.map(parseSubnet)) {
+      if (!inUse.some((other) => overlaps(candidate, other.subnet))) return candidate;
+    }
+    throw new Error(`no free subnet among ${AUTO_CANDIDATES[0]}-${AUTO_CANDIDATES.at(-1)} for Berth's network: set BERTH_NETWORK_SUBNET to a free range`);
   }
 
   private async inspect(): Promise<Docker.NetworkInspectInfo | null> {
@@ -88,26 +108,22 @@ export class BerthNetwork {
     return parseSubnet(cidr);
   }
 
-  /** A subnet shared with another network or a host interface would make some addresses unreachable. */
-  private async refuseClashes(): Promise<void> {
-    const wanted = formatSubnet(this.subnet);
-    const hint = 'set BERTH_NETWORK_SUBNET to a free range';
+  /** Docker networks' and host interfaces' subnets: sharing one would make some addresses unreachable. */
+  private async subnetsInUse(): Promise<{ subnet: Subnet; what: string }[]> {
+    const found: { subnet: Subnet; what: string }[] = [];
     const networks = await this.call('listing networks', (abortSignal) => this.docker.listNetworks({ abortSignal }));
     for (const network of networks) {
       for (const config of network.IPAM?.Config ?? []) {
         const other = config.Subnet ? parseCidr(config.Subnet) : null;
-        if (other && overlaps(this.subnet, other)) {
-          throw new Error(`Berth's network subnet ${wanted} overlaps Docker network ${network.Name} (${config.Subnet}): ${hint}`);
-        }
+        if (other) found.push({ subnet: other, what: `Docker network ${network.Name} (${config.Subnet})` });
       }
     }
     for (const [iface, addresses] of Object.entries(os.networkInterfaces())) {
       for (const address of addresses ?? []) {
         const other = address.family === 'IPv4' && !address.internal && address.cidr ? parseCidr(address.cidr) : null;
-        if (other && overlaps(this.subnet, other)) {
-          throw new Error(`Berth's network subnet ${wanted} overlaps the host's ${iface} (${address.cidr}): ${hint}`);
-        }
+        if (other) found.push({ subnet: other, what: `the host's ${iface} (${address.cidr})` });
       }
     }
+    return found;
   }
 }
