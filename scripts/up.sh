@@ -27,7 +27,7 @@ case "${BERTH_API_HOST:-0.0.0.0}" in
   *) API_URL="http://$BERTH_API_HOST:$BERTH_API_PORT" ;;
 esac
 HEALTH_URL="$API_URL/api/v1/health"
-APT_PACKAGES=(docker.io caddy docker-registry git debootstrap ca-certificates curl chromium)  # chromium: the web console tests
+APT_PACKAGES=(docker.io caddy docker-registry git debootstrap ca-certificates curl openssh-client chromium)  # ssh: hosts:add; chromium: the web console tests
 
 # Set (to the reason) by steps whose change means a running Berth server must be restarted.
 server_stale=""
