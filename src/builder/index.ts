@@ -88,30 +88,24 @@ export class DockerBuilder implements Builder {
         return { dockerfile: normaliseRepoPath(req.dockerfilePath), generated: {}, processes: procfileProcesses };
       case 'node': {
         const plan = await planNodeApp(tree);
-        const command = web !== undefined ? shellCommand(web) : plan.startCommand;
-        if (!command && Object.keys(procfileProcesses).length === 0) {
-          throw new BuildError('cannot tell how to start this Node.js app: add a "start" script or "main" to package.json, a server.js or index.js, or a Procfile with a web: line');
-        }
+        const command = webCommand(procfileProcesses, plan.startCommand,
+          'cannot tell how to start this Node.js app: add a "start" script or "main" to package.json, a server.js or index.js, or a Procfile with a web: line');
         const options = this.#dockerfileOptions(this.#stacks.node, command);
         return this.#generated(nodeDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
       }
       case 'python': {
         const plan = await planPythonApp(tree);
         for (const note of plan.notes) req.progress(note);
-        const command = web !== undefined ? shellCommand(web) : plan.startCommand;
-        if (!command && Object.keys(procfileProcesses).length === 0) {
-          throw new BuildError('cannot tell how to start this Python app: add a Procfile with a web: line (e.g. "web: python server.py"), or an app.py or main.py to run with python');
-        }
+        const command = webCommand(procfileProcesses, plan.startCommand,
+          'cannot tell how to start this Python app: add a Procfile with a web: line (e.g. "web: python server.py"), or an app.py or main.py to run with python');
         const options = this.#dockerfileOptions(this.#stacks.python, command);
         return this.#generated(pythonDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
       }
       case 'go': {
         const plan = await planGoApp(tree);
         req.progress(`Go module ${plan.module}: ${plan.vendored ? 'vendored modules (-mod=vendor)' : 'modules downloaded by go mod download'}`);
-        const command = web !== undefined ? shellCommand(web) : plan.startCommand;
-        if (!command && Object.keys(procfileProcesses).length === 0) {
-          throw new BuildError('cannot tell which of this Go app\'s commands serves the web: add a Procfile with a web: line naming one of the binaries under cmd/ (they are on the PATH)');
-        }
+        const command = webCommand(procfileProcesses, plan.startCommand,
+          'cannot tell which of this Go app\'s commands serves the web: add a Procfile with a web: line naming one of the binaries under cmd/ (they are on the PATH)');
         const options = this.#dockerfileOptions(this.#stacks.go, command);
         const dockerfile = goDockerfile(options, this.#stacks.generic, plan, buildArgNames(req.buildArgs));
         return this.#generated(dockerfile, {}, withDefaultWeb(procfileProcesses, plan.startCommand));
@@ -138,6 +132,16 @@ export class DockerBuilder implements Builder {
     if (this.#extraCaFile !== null) generated[EXTRA_CA_FILE] = await readFile(this.#extraCaFile);
     return { dockerfile: `${GENERATED_DIR}/Dockerfile`, generated, processes };
   }
+}
+
+/**
+ * A detected app's image command: the Procfile's web line, else what detection found. With neither, and no
+ * Procfile process at all, nothing could ever run: that is the build's error, with `cannotStart` as its hint.
+ */
+function webCommand(procfile: Record<string, string>, detected: string[] | null, cannotStart: string): string[] | null {
+  const command = procfile.web !== undefined ? shellCommand(procfile.web) : detected;
+  if (!command && Object.keys(procfile).length === 0) throw new BuildError(cannotStart);
+  return command;
 }
 
 /** Generated images have a web command even without a Procfile; the deployer sees it as `web`. */
