@@ -4,10 +4,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { openDb } from '../src/state/db.ts';
@@ -19,25 +17,8 @@ import { AlertEngine } from '../src/alerts/engine.ts';
 import { parseRule } from '../src/alerts/rules.ts';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, eventually, sleep, uniqueName, type BerthServer } from './support/berth.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
 import { CRASH_LOOP_DOCKERFILE, buildImage, removeImage } from './support/metrics-images.ts';
-
-/** A webhook endpoint that records every POST and answers with the next queued status (200 when none). */
-async function startReceiver() {
-  const received: any[] = [];
-  const statuses: number[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => {
-      received.push(JSON.parse(body));
-      res.statusCode = statuses.shift() ?? 200;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return { url, received, statuses, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 function engineSetup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-alerts-'));
@@ -56,8 +37,8 @@ function engineSetup() {
 }
 
 describe('alert engine', () => {
-  let hook: Awaited<ReturnType<typeof startReceiver>>;
-  before(async () => { hook = await startReceiver(); });
+  let hook: WebhookReceiver;
+  before(async () => { hook = await startWebhookReceiver(); });
   after(async () => { await hook.close(); });
 
   test('a rule fires once, is re-notified only after renotifyMinutes, and resolves once', async () => {
@@ -148,13 +129,13 @@ describe('alert engine', () => {
 describe('alerts end to end', () => {
   let caddy: Awaited<ReturnType<typeof startCaddy>>;
   let berth: BerthServer;
-  let hook: Awaited<ReturnType<typeof startReceiver>>;
+  let hook: WebhookReceiver;
   const app = uniqueName('alerts');
   const image = `berth-test/crashloop-${process.pid}:latest`;
 
   before(async () => {
     await buildImage(image, CRASH_LOOP_DOCKERFILE);
-    hook = await startReceiver();
+    hook = await startWebhookReceiver();
     caddy = await startCaddy();
     berth = await startBerth(caddy);
     await berth.ok('POST', '/apps', { name: app });

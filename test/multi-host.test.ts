@@ -4,10 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
+import { startWebhookReceiver } from './support/webhook.ts';
 import { forwardTcp, type Forward } from './support/tcp-forward.ts';
 import { startBerth, viaRouter, eventually, sleep, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import {
@@ -164,15 +163,8 @@ test('a host cut off the network: routed around within 30 s, capacity back withi
   const onB = (await ps()).filter((i) => i.host === hostB.address);
   assert.ok(onB.length >= 1, 'node-2 runs an instance');
   // A host_down alert on the app, sent Slack-style to a webhook on loopback.
-  const notices: string[] = [];
-  const hook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => { notices.push(body); res.end('ok'); });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
-  await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'host_down', webhook: hookUrl, format: 'slack' });
+  const hook = await startWebhookReceiver();
+  await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'host_down', webhook: hook.url, format: 'slack' });
   const load = keepRequesting();
   await sleep(500);
   const cutAt = Date.now();
@@ -206,10 +198,10 @@ test('a host cut off the network: routed around within 30 s, capacity back withi
   const hosts = await berth.ok('GET', '/hosts');
   assert.equal(hosts.find((h: { name: string }) => h.name === 'node-2').status, 'down');
   assert.match(berth.output, /host node-2 is down/);
-  const notice = await eventually('the host_down alert', async () => notices.find((n) => /node-2/.test(n)), 30_000);
+  const notice = await eventually('the host_down alert', async () => hook.bodies.find((n) => /node-2/.test(n)), 30_000);
   assert.match(JSON.parse(notice).text, /FIRING: `host_down` \(host\(s\) down: node-2\)/);
-  assert.equal(notices.filter((n) => /FIRING/.test(n)).length, 1, 'one notification, not a storm');
-  hook.close();
+  assert.equal(hook.bodies.filter((n) => /FIRING/.test(n)).length, 1, 'one notification, not a storm');
+  await hook.close();
 });
 
 test('hosts:remove drains a host and forgets it; unknown hosts are a JSON 404', { timeout: 120_000 }, async () => {

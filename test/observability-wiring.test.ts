@@ -3,32 +3,25 @@
 // alert, and destroying an app leaves no logs or metrics for a new app of the same name.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startCaddy } from './support/caddy.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
 import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
-let hook: http.Server;
-const notices: string[] = [];
+let hook: WebhookReceiver;
 const app = uniqueName('obs');
 
 before(async () => {
   caddy = await startCaddy();
   berth = await startBerth(caddy);
-  hook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => { notices.push(body); res.end('ok'); });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  hook = await startWebhookReceiver();
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
 });
 
 after(async () => {
-  hook?.close();
+  await hook?.close();
   await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
   await berth?.kill('SIGTERM');
   await caddy?.stop();
@@ -49,10 +42,9 @@ test('requests through the router show up as the app\'s request metrics and Prom
 });
 
 test('a log-keyword alert fires from what the instances really print', async () => {
-  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
-  await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'log "request GET /boom" >= 5 in 1m', webhook: hookUrl });
+  await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'log "request GET /boom" >= 5 in 1m', webhook: hook.url });
   for (let i = 0; i < 6; i++) await viaRouter(caddy.httpPort, `${app}.localhost`, '/boom');
-  const notice = await eventually('the log alert', async () => notices.find((n) => n.includes('/boom')), 40_000);
+  const notice = await eventually('the log alert', async () => hook.bodies.find((n) => n.includes('/boom')), 40_000);
   const body = JSON.parse(notice);
   assert.equal(body.state ?? body.status, 'firing', notice);
 });

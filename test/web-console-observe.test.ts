@@ -4,22 +4,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, eventually, sleep, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
 import { launchBrowser, screenshot, signIn } from './support/browser.ts';
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
 let context: BrowserContext;
 let page: Page;
-let hook: http.Server;
-const hookBodies: string[] = [];
+let hook: WebhookReceiver;
 const app = uniqueName('observe');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-observe-'));
 const request = (route: string) => viaRouter(caddy.httpPort, `${app}.localhost`, route);
@@ -27,12 +25,7 @@ const request = (route: string) => viaRouter(caddy.httpPort, `${app}.localhost`,
 before(async () => {
   caddy = await startCaddy();
   berth = await startBerth(caddy);
-  hook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => { hookBodies.push(body); res.end('ok'); });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  hook = await startWebhookReceiver();
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
   await berth.ok('PATCH', `/apps/${app}/config`, { GREETING: 'first-value' });
@@ -42,7 +35,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
-  hook?.close();
+  await hook?.close();
   await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
   await berth?.kill('SIGTERM');
   await caddy?.stop();
@@ -110,7 +103,7 @@ test('metrics: request counts and percentiles, and CPU and memory per instance',
 });
 
 test('alerts: add a rule with a webhook, trigger it, see it firing in the page and the header', async () => {
-  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/berth`;
+  const hookUrl = hook.url;
   const rule = 'log "request GET /boom" >= 3 in 1m';
   await page.getByLabel('Alert rule', { exact: true }).fill(rule);
   await page.getByLabel('Webhook URL', { exact: true }).fill(hookUrl);
@@ -129,7 +122,7 @@ test('alerts: add a rule with a webhook, trigger it, see it firing in the page a
   await page.locator('#alerts li[data-kind="firing"]', { hasText: rule }).waitFor({ timeout: 45_000 });
   await page.locator('#alerts tr[data-state="firing"]').waitFor({ timeout: 15_000 });
   assert.match(await page.locator('.app-head [data-alerts="firing"]').innerText({ timeout: 15_000 }), /^1 alert firing$/);
-  const delivered = await eventually('the webhook was called', async () => hookBodies.find((b) => b.includes('/boom')), 15_000);
+  const delivered = await eventually('the webhook was called', async () => hook.bodies.find((b) => b.includes('/boom')), 15_000);
   assert.equal(JSON.parse(delivered).state, 'firing');
   await screenshot(page, 'app-observe');
 
