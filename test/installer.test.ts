@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, type BerthServer } from './support/berth.ts';
 import {
-  addHostVia, createTestNetwork, ensureTestHostImages, makeOperatorKey, FRESH_IMAGE, type TestHost, type TestNetwork,
+  addHostVia, startTestHosts, makeOperatorKey, FRESH_IMAGE, type TestHost, type TestNetwork,
 } from './support/test-hosts.ts';
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
@@ -18,13 +18,7 @@ let spare: TestHost;
 const registry = '10.9.8.7:5000'; // only written into daemon.json: nothing pulls from it here
 
 before(async () => {
-  await ensureTestHostImages();
-  key = makeOperatorKey();
-  network = await createTestNetwork('berth-inst');
-  [fresh, spare] = await Promise.all([
-    network.addHost({ image: FRESH_IMAGE, authorizedKey: key.publicKey }),
-    network.addHost({ image: FRESH_IMAGE, authorizedKey: key.publicKey }),
-  ]);
+  ({ network, key, hosts: [fresh, spare] } = await startTestHosts('berth-inst', [FRESH_IMAGE, FRESH_IMAGE]));
   caddy = await startCaddy();
   berth = await startBerth(caddy, { BERTH_REGISTRY_ADVERTISE: registry, BERTH_HEARTBEAT_SECONDS: '2' });
 });

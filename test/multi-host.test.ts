@@ -10,7 +10,7 @@ import { startWebhookReceiver } from './support/webhook.ts';
 import { forwardTcp, type Forward } from './support/tcp-forward.ts';
 import { startBerth, viaRouter, eventually, sleep, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import {
-  addHostVia, createTestNetwork, ensureTestHostImages, makeOperatorKey, DOCKER_READY_IMAGE, type TestHost, type TestNetwork,
+  addHostVia, startTestHosts, makeOperatorKey, DOCKER_READY_IMAGE, type TestHost, type TestNetwork,
 } from './support/test-hosts.ts';
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
@@ -27,13 +27,7 @@ const hostname = `${app}.localhost`;
 interface Ps { name: string; state: string; host: string; hostName: string; hostPort: number }
 
 before(async () => {
-  await ensureTestHostImages();
-  key = makeOperatorKey();
-  network = await createTestNetwork('berth-mh');
-  [hostA, hostB] = await Promise.all([
-    network.addHost({ image: DOCKER_READY_IMAGE, authorizedKey: key.publicKey }),
-    network.addHost({ image: DOCKER_READY_IMAGE, authorizedKey: key.publicKey }),
-  ]);
+  ({ network, key, hosts: [hostA, hostB] } = await startTestHosts('berth-mh', [DOCKER_READY_IMAGE, DOCKER_READY_IMAGE]));
   registry = await startRegistry();
   const [, registryPort] = registry.address.split(':');
   // The hosts pull from the registry at this machine's address on their network.

@@ -11,7 +11,7 @@ import { startCaddy } from './support/caddy.ts';
 import { startBerth, eventually, type BerthServer } from './support/berth.ts';
 import { launchBrowser, screenshot, signIn } from './support/browser.ts';
 import {
-  createTestNetwork, ensureTestHostImages, makeOperatorKey, DOCKER_READY_IMAGE, FRESH_IMAGE, type TestHost, type TestNetwork,
+  startTestHosts, makeOperatorKey, DOCKER_READY_IMAGE, FRESH_IMAGE, type TestHost, type TestNetwork,
 } from './support/test-hosts.ts';
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
@@ -26,13 +26,7 @@ let memberToken = '';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-hosts-'));
 
 before(async () => {
-  await ensureTestHostImages();
-  key = makeOperatorKey();
-  network = await createTestNetwork('berth-webh');
-  [fresh, ready] = await Promise.all([
-    network.addHost({ image: FRESH_IMAGE, authorizedKey: key.publicKey }),
-    network.addHost({ image: DOCKER_READY_IMAGE, authorizedKey: key.publicKey }),
-  ]);
+  ({ network, key, hosts: [fresh, ready] } = await startTestHosts('berth-webh', [FRESH_IMAGE, DOCKER_READY_IMAGE]));
   caddy = await startCaddy();
   // Only written into the hosts' daemon.json: nothing is pulled in this test.
   berth = await startBerth(caddy, { BERTH_REGISTRY_ADVERTISE: '10.9.8.7:5000' });

@@ -171,6 +171,17 @@ export function makeOperatorKey(): { privateKey: string; publicKey: string; disp
   };
 }
 
+/** How host tests begin: the images ready, an operator key, a network of their own, and one host per image. */
+export async function startTestHosts(prefix: string, images: string[]): Promise<{
+  network: TestNetwork; key: ReturnType<typeof makeOperatorKey>; hosts: TestHost[];
+}> {
+  await ensureTestHostImages();
+  const key = makeOperatorKey();
+  const network = await createTestNetwork(prefix);
+  const hosts = await Promise.all(images.map((image) => network.addHost({ image, authorizedKey: key.publicKey })));
+  return { network, key, hosts };
+}
+
 export interface TaskLine { task: string; status: string; detail?: string }
 export interface AddHostResult { status: number; lines: TaskLine[]; summary?: { ok: number; changed: number; wouldChange: number; failed: number; succeeded: boolean }; raw: string }
 
