@@ -15,6 +15,7 @@ import { detect } from '../src/builder/detect.ts';
 import { planPythonApp, requirementsReadLocalFiles } from '../src/builder/python-app.ts';
 import { binaryName, moduleName, planGoApp } from '../src/builder/go-app.ts';
 import type { SourceTree } from '../src/builder/source.ts';
+import { ScratchRepos } from './support/scratch-repos.ts';
 
 const SOCKET = process.env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'push');
@@ -25,38 +26,12 @@ const START_TIMEOUT_MS = 20_000;
 let work: string;
 let builder: DockerBuilder;
 let extraCa = '';
-let commitClock = 1_700_000_000;
+let repos: ScratchRepos;
 const tags: string[] = [];
 
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-// ---- scratch repositories, builds, running images ----------------------------------------------
-
-function git(repo: string, ...args: string[]): string {
-  const date = `@${(commitClock += 60)} +0000`;
-  return execFileSync('git', ['-C', repo, '-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], {
-    encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
-  });
-}
-
-function repoWith(fixture: string | null, files: Record<string, string> = {}): string {
-  const repo = fs.mkdtempSync(path.join(work, `${fixture ?? 'repo'}-`));
-  if (fixture) fs.cpSync(path.join(FIXTURES, fixture), repo, { recursive: true });
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(repo, name)), { recursive: true });
-    fs.writeFileSync(path.join(repo, name), content);
-  }
-  git(repo, 'init', '-q');
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-qm', 'initial');
-  return repo;
-}
-
-function commitChange(repo: string, file: string, change: (text: string) => string): void {
-  const target = path.join(repo, file);
-  fs.writeFileSync(target, change(fs.readFileSync(target, 'utf8')));
-  git(repo, 'commit', '-qam', `change ${file}`);
-}
+// ---- builds, running images (scratch repositories: test/support/scratch-repos.ts) ---------------
 
 interface Built { result: BuildResult; tag: string; lines: string[]; ms: number }
 
@@ -123,6 +98,7 @@ function fakeTree(files: Record<string, string>): SourceTree {
 
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-languages-test-'));
+  repos = new ScratchRepos(work, FIXTURES);
   // The intercepting proxy's CA, as the server would configure it: pip and go must trust it.
   const caDir = '/usr/local/share/ca-certificates';
   const cas = fs.existsSync(caDir) ? fs.readdirSync(caDir).filter((name) => name.endsWith('.crt')) : [];
@@ -206,14 +182,14 @@ test('Go plan: module name, root package or cmd/, vendored modules', async () =>
 });
 
 test('apps that cannot say how they start are refused before building', async () => {
-  await assert.rejects(build(repoWith(null, { 'requirements.txt': '', 'server.py': '' }), 'nostart'), /cannot tell how to start this Python app: add a Procfile with a web: line/);
-  await assert.rejects(build(repoWith(null, { 'go.mod': 'module x\n', 'cmd/a/main.go': 'package main\n', 'cmd/b/main.go': 'package main\n' }), 'nostart'), /add a Procfile with a web: line naming one of the binaries/);
+  await assert.rejects(build(repos.create({ 'requirements.txt': '', 'server.py': '' }), 'nostart'), /cannot tell how to start this Python app: add a Procfile with a web: line/);
+  await assert.rejects(build(repos.create({ 'go.mod': 'module x\n', 'cmd/a/main.go': 'package main\n', 'cmd/b/main.go': 'package main\n' }), 'nostart'), /add a Procfile with a web: line naming one of the binaries/);
 });
 
 // ---- real builds ---------------------------------------------------------------------------------
 
 test('python-app: a venv with the requirements, python app.py on $PORT; a source change reuses the pip layer', async () => {
-  const repo = repoWith('python-app', { 'runtime.txt': 'python-3.12.4\n' });
+  const repo = repos.create({ 'runtime.txt': 'python-3.12.4\n' }, 'python-app');
   const first = await build(repo, 'python-app');
   assert.equal(first.result.kind, 'python');
   assert.deepEqual(first.result.processes, { web: 'python app.py' });
@@ -227,7 +203,7 @@ test('python-app: a venv with the requirements, python app.py on $PORT; a source
     assert.ok((bundle.match(/BEGIN CERTIFICATE/g) ?? []).length > 20, 'the system CAs are in the bundle too');
   }
 
-  commitChange(repo, 'app.py', (text) => text.replace('python-app on port', 'python-app v2 on port'));
+  repos.commitChange(repo, 'app.py', (text) => text.replace('python-app on port', 'python-app v2 on port'));
   const second = await build(repo, 'python-app');
   assert.ok(cachedStep(second.lines, /pip install -r requirements\.txt/), `pip install came from the cache:\n${second.lines.join('\n')}`);
   assert.match(await firstAnswer(second.tag), /^python-app v2 on port 5000/m);
@@ -235,14 +211,14 @@ test('python-app: a venv with the requirements, python app.py on $PORT; a source
 });
 
 test('python with a Procfile: its web command wins, other types are kept', async () => {
-  const repo = repoWith('python-app', { 'Procfile': 'web: python -u app.py --from-procfile\nworker: python -c "import time; time.sleep(1e9)"\n' });
+  const repo = repos.create({ 'Procfile': 'web: python -u app.py --from-procfile\nworker: python -c "import time; time.sleep(1e9)"\n' }, 'python-app');
   const { result, tag } = await build(repo, 'python-procfile');
   assert.deepEqual(Object.keys(result.processes), ['web', 'worker']);
   assert.match(await firstAnswer(tag), /^python-app on port 5000/m);
 });
 
 test('go-app: compiled on the go stack, the binary runs on plain Debian; a source change reuses the module layer', async () => {
-  const repo = repoWith('go-app');
+  const repo = repos.create({}, 'go-app');
   const first = await build(repo, 'go-app');
   assert.equal(first.result.kind, 'go');
   assert.deepEqual(first.result.processes, { web: '/app/bin/go-app' });
@@ -252,7 +228,7 @@ test('go-app: compiled on the go stack, the binary runs on plain Debian; a sourc
   const inside = docker('run', '--rm', first.tag, 'sh', '-c', 'command -v go || echo no-go; ls /app; echo "$SSL_CERT_FILE"');
   assert.deepEqual(inside.split('\n'), ['no-go', 'bin', 'go.mod', 'main.go', '/etc/ssl/certs/berth-ca-bundle.pem']);
 
-  commitChange(repo, 'main.go', (text) => text.replace('"go-app on port', '"go-app v2 on port'));
+  repos.commitChange(repo, 'main.go', (text) => text.replace('"go-app on port', '"go-app v2 on port'));
   const second = await build(repo, 'go-app');
   assert.ok(cachedStep(second.lines, /go mod download/), `go mod download came from the cache:\n${second.lines.join('\n')}`);
   assert.match(await firstAnswer(second.tag), /^go-app v2 on port 5000/m);
@@ -260,7 +236,7 @@ test('go-app: compiled on the go stack, the binary runs on plain Debian; a sourc
 });
 
 test('a Go compile error rejects the build with the compiler\'s message', async () => {
-  const repo = repoWith('go-app', { 'main.go': 'package main\n\nfunc main() { undefinedThing() }\n' });
+  const repo = repos.create({ 'main.go': 'package main\n\nfunc main() { undefinedThing() }\n' }, 'go-app');
   await assert.rejects(build(repo, 'go-broken'), (err: Error) => {
     assert.ok(err instanceof BuildError);
     assert.match(err.message, /undefined: undefinedThing/);

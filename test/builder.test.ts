@@ -14,6 +14,7 @@ import { parseProcfile } from '../src/builder/procfile.ts';
 import { spoolSource, type SourceTree } from '../src/builder/source.ts';
 import { planNodeApp } from '../src/builder/node-app.ts';
 import { dockerignoreFilter } from '../src/builder/dockerignore.ts';
+import { ScratchRepos } from './support/scratch-repos.ts';
 
 const SOCKET = process.env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'apps');
@@ -23,41 +24,14 @@ const START_TIMEOUT_MS = 20_000;
 
 let work: string;
 let builder: DockerBuilder;
-let commitClock = 1_700_000_000;
+let repos: ScratchRepos;
 const tags: string[] = [];
 /** Layer ids from build output: failed builds leave their last layer untagged, removed after the tests. */
 const layerIds = new Set<string>();
 
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-// ---- scratch git repositories -------------------------------------------------------------------
-
-function git(repo: string, ...args: string[]): string {
-  // Each commit a minute later: git archive stamps every file with the commit time, as on a real push.
-  const date = `@${(commitClock += 60)} +0000`;
-  return execFileSync('git', ['-C', repo, '-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], {
-    encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
-  });
-}
-
-function repoWith(files: Record<string, string>, fromFixture?: string): string {
-  const repo = fs.mkdtempSync(path.join(work, `${fromFixture ?? 'repo'}-`));
-  if (fromFixture) fs.cpSync(path.join(FIXTURES, fromFixture), repo, { recursive: true });
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(repo, name)), { recursive: true });
-    fs.writeFileSync(path.join(repo, name), content);
-  }
-  git(repo, 'init', '-q');
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-qm', 'initial', '--allow-empty');
-  return repo;
-}
-
-function commitChange(repo: string, file: string, change: (text: string) => string): void {
-  const target = path.join(repo, file);
-  fs.writeFileSync(target, change(fs.readFileSync(target, 'utf8')));
-  git(repo, 'commit', '-qam', `change ${file}`);
-}
+// ---- scratch git repositories (test/support/scratch-repos.ts) ------------------------------------
 
 const archive = (repo: string): Readable => spawn('git', ['-C', repo, 'archive', '--format=tar', 'HEAD']).stdout;
 
@@ -83,7 +57,7 @@ async function build(repo: string, name: string, options: { buildArgs?: Record<s
 }
 
 async function buildFixture(fixture: string, files: Record<string, string> = {}): Promise<Built> {
-  return build(repoWith(files, fixture), fixture);
+  return build(repos.create(files, fixture), fixture);
 }
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -124,6 +98,7 @@ const stepLine = (lines: string[], pattern: RegExp) => lines.findIndex((line) =>
 
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-builder-test-'));
+  repos = new ScratchRepos(work, FIXTURES);
   // The intercepting proxy's CA, as the server would configure it: npm ci inside builds needs it.
   const caFile = path.join(work, 'extra-ca.pem');
   const caDir = '/usr/local/share/ca-certificates';
@@ -158,7 +133,7 @@ test('Procfile: types and commands, comments ignored, release is not a process t
 });
 
 test('an empty repository fails detection, naming everything that was looked for', async () => {
-  const repo = repoWith({ 'README.md': '# nothing to build\n' });
+  const repo = repos.create({ 'README.md': '# nothing to build\n' });
   await assert.rejects(build(repo, 'empty'), (err: Error) => {
     assert.ok(err instanceof BuildError);
     assert.match(err.message, /cannot tell how to build this app/);
@@ -169,7 +144,7 @@ test('an empty repository fails detection, naming everything that was looked for
 
 test('the source tar is read through pax long names; a pushed .berth/ is replaced by the generated one', async () => {
   const deep = `${'very-long-directory-name/'.repeat(5)}index.html`;
-  const repo = repoWith({ [deep]: 'deep', 'Procfile': 'web: true\n', '.berth/Dockerfile': 'FROM scratch\n' });
+  const repo = repos.create({ [deep]: 'deep', 'Procfile': 'web: true\n', '.berth/Dockerfile': 'FROM scratch\n' });
   const tree = await spoolSource(archive(repo));
   try {
     assert.equal(await tree.readText(deep), 'deep');
@@ -244,7 +219,7 @@ test('node-npm: npm ci from the lockfile, Procfile processes and release command
   // A fresh description makes this run's install layer new, so the first build really runs npm ci.
   const pkg = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'node-npm', 'package.json'), 'utf8'));
   pkg.description = `${pkg.description} (test run ${Date.now()})`;
-  const repo = repoWith({ 'package.json': `${JSON.stringify(pkg, null, 2)}\n` }, 'node-npm');
+  const repo = repos.create({ 'package.json': `${JSON.stringify(pkg, null, 2)}\n` }, 'node-npm');
   const first = await build(repo, 'node-npm');
   nodeNpm = { repo, first };
   assert.equal(first.result.kind, 'node');
@@ -271,7 +246,7 @@ test('node-npm: npm ci from the lockfile, Procfile processes and release command
 
 test('node-npm: a one-line source change rebuilds with the dependency install from the layer cache', async () => {
   assert.ok(nodeNpm, 'needs the first node-npm build');
-  commitChange(nodeNpm.repo, 'server.js', (text) => text.replace("'node-npm says hello'", "'node-npm says hello again'"));
+  repos.commitChange(nodeNpm.repo, 'server.js', (text) => text.replace("'node-npm says hello'", "'node-npm says hello again'"));
   const second = await build(nodeNpm.repo, 'node-npm');
   console.log(`node-npm build: first ${nodeNpm.first.ms} ms, after a one-line change ${second.ms} ms`);
   const install = stepLine(second.lines, /: RUN npm ci/);
@@ -283,7 +258,7 @@ test('node-npm: a one-line source change rebuilds with the dependency install fr
 });
 
 test('node-build: dev dependencies for the build script, build args, pruned afterwards, main as the start', async () => {
-  const { result, tag, lines } = await build(repoWith({}, 'node-build'), 'node-build', { buildArgs: { BUILD_GREETING: 'hi from a build arg' } });
+  const { result, tag, lines } = await build(repos.create({}, 'node-build'), 'node-build', { buildArgs: { BUILD_GREETING: 'hi from a build arg' } });
   assert.equal(result.kind, 'node');
   assert.deepEqual(result.processes, { web: 'node server.js' });
   assert.equal(result.releaseCommand, null);
@@ -305,7 +280,7 @@ test('broken-build: the failing build script rejects with its own error lines', 
 });
 
 test('yarn.lock: installed with yarn through the stack\'s corepack, and the app runs', async () => {
-  const repo = repoWith({
+  const repo = repos.create({
     'package.json': '{"name":"y","version":"1.0.0","scripts":{"start":"node x.js"}}\n',
     'yarn.lock': '# THIS IS AN AUTOGENERATED FILE. DO NOT EDIT THIS FILE DIRECTLY.\n# yarn lockfile v1\n',
     'x.js': "require('http').createServer((q, s) => s.end('yarn app runs')).listen(process.env.PORT);\n",
@@ -316,7 +291,7 @@ test('yarn.lock: installed with yarn through the stack\'s corepack, and the app 
 });
 
 test('a Node.js app with no way to start is refused before building', async () => {
-  const repo = repoWith({ 'package.json': '{"name":"nostart","scripts":{"build":"true"}}\n' });
+  const repo = repos.create({ 'package.json': '{"name":"nostart","scripts":{"build":"true"}}\n' });
   await assert.rejects(build(repo, 'nostart'), /cannot tell how to start this Node\.js app/);
 });
 
@@ -377,7 +352,7 @@ test('procfile-only: the generic stack runs the Procfile web command', async () 
 // ---- deadlines ----------------------------------------------------------------------------------
 
 test('a build past its deadline, or aborted by the pusher, stops and leaves no build container behind', async () => {
-  const repo = repoWith({ 'Dockerfile': 'FROM berth/node:24\nRUN echo started && sleep 47\n' });
+  const repo = repos.create({ 'Dockerfile': 'FROM berth/node:24\nRUN echo started && sleep 47\n' });
   const slow = new DockerBuilder({ socketPath: SOCKET, stacks: STACKS, extraCaFile: null, buildTimeoutMs: 3000 });
   const started = Date.now();
   await assert.rejects(build(repo, 'slow', { with: slow }), /build timed out after 3 s[\s\S]*started/);
