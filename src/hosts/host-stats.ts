@@ -1,6 +1,7 @@
-// A host's load as the hosts page shows it: CPU % (from two /proc/stat samples), memory and disk of
-// Docker's root, and the engine's container count. Sampled on request at most every SAMPLE_MS per host,
-// so an idle Berth does no work for it, and the same small shell probe runs locally or over SSH.
+// A host's usage as the hosts page shows it: CPU % (from two /proc/stat samples), memory, and the disk
+// holding Docker's data (not placement's HostLoad, which counts Berth's own reservations). Sampled on
+// request at most every SAMPLE_MS per host, so an idle Berth does no work for it, and the same small shell
+// probe runs locally or over SSH.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -11,7 +12,7 @@ const run = promisify(execFile);
 export const PROBE = "head -n1 /proc/stat; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; nproc; " +
   "df -PB1 /var/lib/docker 2>/dev/null | tail -n1 || df -PB1 / | tail -n1";
 
-export interface HostLoad {
+export interface HostUsage {
   cpus: number | null;
   cpuPercent: number | null;    // of all cores, since the previous sample; null on the first one
   memTotal: number | null;      // bytes
@@ -23,7 +24,7 @@ export interface HostLoad {
 
 interface CpuCounters { busy: number; total: number }
 
-export function parseProbe(output: string): { cpu: CpuCounters | null; load: Omit<HostLoad, 'cpuPercent' | 'sampledAt'> } {
+export function parseProbe(output: string): { cpu: CpuCounters | null; load: Omit<HostUsage, 'cpuPercent' | 'sampledAt'> } {
   const lines = output.split('\n');
   const cpuLine = lines.find((l) => l.startsWith('cpu '));
   let cpu: CpuCounters | null = null;
@@ -56,11 +57,11 @@ export type ProbeRunner = (script: string) => Promise<string>;
 
 export const localProbe: ProbeRunner = async (script) => (await run('sh', ['-c', script], { timeout: 5_000 })).stdout;
 
-export class HostLoadSampler {
-  private readonly last = new Map<string, { at: number; cpu: CpuCounters | null; load: HostLoad }>();
+export class HostUsageSampler {
+  private readonly last = new Map<string, { at: number; cpu: CpuCounters | null; load: HostUsage }>();
 
   /** The host's load, re-sampled when the cached one is older than SAMPLE_MS; null when the probe fails. */
-  async sample(host: string, probe: ProbeRunner): Promise<HostLoad | null> {
+  async sample(host: string, probe: ProbeRunner): Promise<HostUsage | null> {
     const previous = this.last.get(host);
     if (previous && Date.now() - previous.at < SAMPLE_MS) return previous.load;
     let output: string;

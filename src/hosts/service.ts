@@ -13,7 +13,7 @@ import type { Deployer } from '../releases/deployer.ts';
 import { BerthError } from '../shared/errors.ts';
 import { ensureBerthSshKey, writeTemporaryKey } from './berth-key.ts';
 import { installTasks } from './install.ts';
-import { HostLoadSampler, localProbe, type HostLoad, type ProbeRunner } from './host-stats.ts';
+import { HostUsageSampler, localProbe, type HostUsage, type ProbeRunner } from './host-stats.ts';
 import { sshRun } from '../../installer/ssh.ts';
 
 const STATS_TIMEOUT_MS = 4_000;
@@ -54,7 +54,7 @@ export interface HostView {
   name: string; address: string; role: string; status: string; draining: boolean;
   memoryMB: number | null; cpus: number | null; instances: number; lastHeartbeatAt: string | null;
   /** Live load (null when the host is down or does not answer in time) and the engine's running containers. */
-  load: HostLoad | null; containers: number | null;
+  load: HostUsage | null; containers: number | null;
 }
 
 /** Resolves to null instead of waiting on a host that does not answer. */
@@ -64,7 +64,7 @@ const withinTime = <T>(work: Promise<T>): Promise<T | null> => Promise.race([
 
 export class HostsService {
   private readonly deps: HostsDeps;
-  private readonly sampler = new HostLoadSampler();
+  private readonly sampler = new HostUsageSampler();
 
   constructor(deps: HostsDeps) {
     this.deps = deps;
