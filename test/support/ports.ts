@@ -1,26 +1,53 @@
-// Free loopback ports for tests and benchmarks: whatever the kernel hands out for port 0.
+// Free ports for tests and benchmarks, taken below the kernel's ephemeral range: a port the kernel may
+// hand to any outgoing connection (ssh to test hosts, docker, git) can be taken between the moment a
+// test picks it and the moment Caddy binds it, which was seen to fail a run ("bind: address already in use").
+import fs from 'node:fs';
 import net from 'node:net';
 
-/**
- * Ports the kernel hands out for port 0, held together so they are distinct. Caddy binds with
- * SO_REUSEPORT, so a port another process grabbed before Caddy binds it would be shared silently;
- * the kernel's random choice makes that unlikely.
- */
+// Below the test servers' instance port blocks (21000-28999, test/support/berth.ts).
+const RANGE = { low: 10_000, high: 20_999 };
+const MAX_TRIES = 500;
+
+/** Distinct ports, each bound once on every interface (as Caddy binds) and released. */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => listenOnFreePort()));
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
+  const held: net.Server[] = [];
+  try {
+    for (let tries = 0; held.length < count && tries < MAX_TRIES; tries++) {
+      const server = await listenOn(candidatePort());
+      if (server) held.push(server);
+    }
+    if (held.length < count) throw new Error(`no ${count} free port(s) found in ${MAX_TRIES} tries`);
+    return held.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 export async function freePort(): Promise<number> {
   return (await freePorts(1))[0];
 }
 
-function listenOnFreePort(): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
+/** A random port of RANGE, or 0 (the kernel's choice) where the ephemeral range reaches down into it. */
+function candidatePort(): number {
+  return ephemeralLow() > RANGE.high ? RANGE.low + Math.floor(Math.random() * (RANGE.high - RANGE.low + 1)) : 0;
+}
+
+let ephemeralLowCache: number | null = null;
+function ephemeralLow(): number {
+  if (ephemeralLowCache === null) {
+    try {
+      ephemeralLowCache = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    } catch {
+      ephemeralLowCache = 0;
+    }
+  }
+  return ephemeralLowCache;
+}
+
+function listenOn(port: number): Promise<net.Server | null> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
+    server.once('error', () => resolve(null));
+    server.listen(port, '0.0.0.0', () => resolve(server));
   });
 }
