@@ -33,7 +33,9 @@ ok "base images present (berth/debian:bookworm, berth/node:24, berth/python:3, b
 unset "${BERTH_SERVER_SETTINGS[@]}"
 
 files=("$@")
+shopt -s nullglob
 [ ${#files[@]} -gt 0 ] || files=(test/*.test.ts test/*/*.test.ts)
+shopt -u nullglob
 echo "running ${#files[@]} test file(s) with node $(node --version)"
 
 # A test that hangs (a wedged engine, say) must not eat CI's whole time budget: each test gets
