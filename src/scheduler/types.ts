@@ -1,0 +1,83 @@
+// The scheduler contract: what Berth asks of whatever runs its apps, at the level of "run this release".
+// Like Dokku's scheduler-deploy / -run / -enter / -logs triggers: the Docker scheduler (src/scheduler/docker)
+// rolls containers out itself; the Kubernetes scheduler (src/scheduler/kubernetes) hands a Deployment to the
+// cluster. Everything above (deployer, API, console, log store, metrics) talks to this contract only.
+// The conformance suite (test/scheduler/conformance.case.ts) is run against every implementation.
+import type {
+  ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent,
+} from '../runtime/types.ts';
+import type { FormationEntry } from '../state/schema.ts';
+
+export type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceStats, LogLine, LogOptions, RuntimeEvent };
+
+/** The schedulers Berth knows, as users name them (`apps:create --scheduler k3s`). */
+export const SCHEDULER_NAMES = ['docker', 'k3s'] as const;
+export type SchedulerName = typeof SCHEDULER_NAMES[number];
+
+export type Progress = (line: string) => void;
+
+/** The release an app should run: its image and the config it runs with. */
+export interface ReleaseToRun {
+  version: number;
+  /** The image as the local engine knows it (sha256:… id or a reference). */
+  imageId: string;
+  /** The image's reference (REGISTRY/APP:vN for pushed builds, or what `deploy --image` named); null: only the id. */
+  imageRef: string | null;
+  config: Record<string, string>;
+  /** The PORT web instances listen on. */
+  containerPort: number | null;
+}
+
+/** What the app should look like once deploy resolves. Scale and restart are deploys too (quantities, generations). */
+export interface DeployRequest {
+  app: string;
+  /** null: the app runs nothing (no image yet); its route answers 503. */
+  release: ReleaseToRun | null;
+  formation: FormationEntry[];
+  /** APP.<domain> plus custom domains: the router sends these to the app's upstream. */
+  hostnames: string[];
+  /** HEALTHCHECK_PATH / HEALTHCHECK_TIMEOUT resolved against the installation's defaults. */
+  health: { path: string; timeoutSec: number };
+}
+
+/** A command run to completion in a fresh instance of a release: the release phase, `berth run`. */
+export interface OneOffRequest {
+  app: string;
+  release: ReleaseToRun;
+  command: string[];
+  /** Added to the release's config (DYNO, BERTH_PROCESS, …). */
+  env: Record<string, string>;
+  memoryMB: number | null;
+  /** Killed after this long: a hung migration must not hold the deploy forever. */
+  timeoutSec: number;
+}
+
+export interface Scheduler {
+  readonly name: SchedulerName;
+  /**
+   * Makes the app run exactly `req`: starts what is missing, waits until new web instances pass the health
+   * check, moves traffic, retires the rest. Progress lines go to `git push` as remote: lines. On failure it
+   * throws BerthError(422, 'release_failed') and the previous release keeps serving, untouched.
+   */
+  deploy(req: DeployRequest, progress?: Progress): Promise<void>;
+  /** Takes the app off the router and removes everything it runs here. Unknown apps are not an error. */
+  destroy(app: string): Promise<void>;
+  /** Instances (state, host, restarts) of one app, or of every app this scheduler runs. */
+  instances(app?: string): Promise<Instance[]>;
+  /** Apps this scheduler runs anything for (reconcile removes those the database doesn't know). */
+  apps(): Promise<string[]>;
+  /** Log lines of all the app's instances, oldest first; with follow, new instances are picked up too. */
+  logs(app: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** One instance's log from `since` on, followed until it stops (the log store's collector). */
+  instanceLogs(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine>;
+  /** A process with a TTY inside a running instance (web terminal, `berth run` into an instance). */
+  exec(instance: Instance, opts: ExecOptions): Promise<ExecSession>;
+  /** Runs a one-off to its end, passing each output line on; resolves with its exit code. */
+  runOnce(req: OneOffRequest, onLine: (line: string) => void): Promise<number>;
+  /** One reading of every running instance's counters (all apps). */
+  stats(): Promise<InstanceStats[]>;
+  /** Instance changes until the signal aborts (console live updates, log collection). */
+  events(signal: AbortSignal): AsyncIterable<RuntimeEvent>;
+  /** null when the image does not exist here and cannot be pulled. */
+  resolveImage(ref: string): Promise<ImageInfo | null>;
+}
