@@ -166,4 +166,6 @@ export const migrations: string[] = [
      error TEXT,
      at INTEGER NOT NULL);
    CREATE INDEX alert_deliveries_event ON alert_deliveries(event_id);`,
+  // Issue 10: each app names the scheduler that runs it (docker, k3s).
+  `ALTER TABLE apps ADD COLUMN scheduler TEXT NOT NULL DEFAULT 'docker';`,
 ];

@@ -24,6 +24,7 @@ export const apps = sqliteTable('apps', {
   deployingRelease: integer('deploying_release'), // version being rolled out, null when idle
   lastDeployAt: text('last_deploy_at'),
   deployBranch: text('deploy_branch').notNull().default('main'), // the git branch whose pushes deploy
+  scheduler: text('scheduler').notNull().default('docker'),       // what runs it: docker or k3s (src/scheduler)
 });
 
 export const releases = sqliteTable('releases', {
