@@ -4,12 +4,13 @@ import type { ReleasesStore } from '../state/releases-store.ts';
 import type { AuthStore } from '../state/auth-store.ts';
 import type { BuildsStore } from '../state/builds-store.ts';
 import type { Deployer } from '../releases/deployer.ts';
-import type { Runtime } from '../runtime/types.ts';
+import type { Schedulers } from '../scheduler/schedulers.ts';
 import type { ViewContext } from './views.ts';
 import type { HostsService } from '../hosts/service.ts';
 import type { AccessStore } from '../state/access-store.ts';
 import type { AuditStore } from '../state/audit-store.ts';
 import type { SessionsStore } from '../state/sessions-store.ts';
+import type { ConfigSecrets } from '../state/config-secrets.ts';
 import type { MetricsStore } from '../metrics/store.ts';
 import type { AlertsStore } from '../alerts/store.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
@@ -23,8 +24,11 @@ export interface Services {
   access: AccessStore;
   audit: AuditStore;
   sessions: SessionsStore;
+  /** The key config values are sealed with (admin:rotate-key); absent in setups that never rotate. */
+  secrets?: ConfigSecrets;
   deployer: Deployer;
-  runtime: Runtime;
+  /** Every scheduler, and which one runs which app. */
+  schedulers: Schedulers;
   /** Machines besides the local engine (hosts:add); absent in setups that only ever use the local engine. */
   hosts?: HostsService;
   metrics: MetricsStore;

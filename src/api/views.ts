@@ -32,6 +32,7 @@ export function appView(app: AppRow, extra: { domains: string[]; instances: Inst
     url: appUrl(app.name, ctx),
     gitUrl: `${ctx.publicUrl ?? extra.requestOrigin}/git/${app.name}.git`,
     deployBranch: app.deployBranch,
+    scheduler: app.scheduler,
     status: appStatus(app, extra.formation, extra.instances, extra.lastRelease),
     currentRelease: app.currentRelease,
     instances: extra.instances.filter((i) => i.state === 'running').length,

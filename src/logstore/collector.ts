@@ -8,11 +8,14 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Instance, Runtime, RuntimeEvent } from '../runtime/types.ts';
+
+/** What the collector reads: instances, one instance's log, and (optionally) their start events. */
+export type InstanceSource = Pick<Runtime, 'list' | 'instanceLogs' | 'events'>;
 import type { LogStore } from './store.ts';
 import { PositionFile, advanceCursor, skipRepeats, type LogCursor } from './positions.ts';
 
 export interface CollectorOptions {
-  runtime: Runtime;
+  runtime: InstanceSource;
   store: LogStore;
   /** Where the cursors file lives (the store's directory). */
   stateDir: string;

@@ -1,8 +1,6 @@
 // The log store and what feeds it, as one unit for the server to start and stop.
 import path from 'node:path';
-import type { Runtime } from '../runtime/types.ts';
-import { LogCollector } from './collector.ts';
-import { engineAccess } from '../web/engines.ts';
+import { LogCollector, type InstanceSource } from './collector.ts';
 import { LogStore } from './store.ts';
 import { collectRouterLog, type RouterLogOptions } from './router-log.ts';
 import type { AccessLogTail } from '../router/caddy/access-log.ts';
@@ -11,7 +9,8 @@ export interface LogServiceOptions {
   dataDir: string;
   retentionDays: number;
   maxBytesPerApp: number;
-  runtime: Runtime;
+  /** Where instances and their logs come from: every scheduler (src/scheduler/schedulers.ts). */
+  runtime: InstanceSource;
   log: (line: string) => void;
   /** Caddy's access log of Berth's server, with what maps its hosts to apps; absent: no router lines. */
   router?: Omit<RouterLogOptions, 'store' | 'stateDir'>;
@@ -41,9 +40,7 @@ export function createLogService(opts: LogServiceOptions): LogService {
     onError: (err) => opts.log(`log store: ${err.message}`),
   });
   // Start events of every engine (with several hosts, the runtime itself has none) drive discovery.
-  const hasEngineEvents = Boolean(opts.runtime.events) || 'allHosts' in opts.runtime;
-  const events = hasEngineEvents ? engineAccess(opts.runtime).events : undefined;
-  const collector = new LogCollector({ runtime: opts.runtime, store, stateDir: dir, events, log: opts.log, onLine: opts.onLine });
+  const collector = new LogCollector({ runtime: opts.runtime, store, stateDir: dir, log: opts.log, onLine: opts.onLine });
   const routerLog = opts.router ? collectRouterLog({ ...opts.router, store, stateDir: dir }) : null;
   return {
     store,

@@ -27,10 +27,11 @@ export interface Target {
   release: { version: number; image: string | null; config: Record<string, string>; containerPort: number | null } | null;
   formation: FormationEntry[];
   hostnames: string[];
+  /** What new web instances must answer before they get traffic (HEALTHCHECK_PATH / _TIMEOUT, resolved). */
+  health: { path: string; timeoutSec: number };
 }
 
 export interface ConvergeSettings {
-  healthTimeoutSec: number;
   drainSec: number;
   stopTimeoutSec: number;
   /** container-ip: instances with an address on Berth's network are routed there (no docker-proxy). */
@@ -100,6 +101,14 @@ export class Converger {
     await this.removeAll(await this.runtime.list(app), this.settings.stopTimeoutSec);
   }
 
+  /** Stops all of an app's instances but leaves its route: another scheduler serves it now. They drain first. */
+  async stopAll(app: string): Promise<void> {
+    const instances = await this.runtime.list(app);
+    if (!instances.length) return;
+    if (this.settings.drainSec > 0) await sleep(this.settings.drainSec * 1000);
+    await this.removeAll(instances, this.settings.stopTimeoutSec);
+  }
+
   private async startAll(specs: InstanceSpec[], portsInUse: number[], progress: Progress): Promise<Instance[]> {
     const started: Instance[] = [];
     try {
@@ -119,8 +128,7 @@ export class Converger {
   }
 
   private async checkHealth(target: Target, started: Instance[], progress: Progress): Promise<void> {
-    const path = target.release?.config.HEALTHCHECK_PATH || '/';
-    const timeoutSec = Number(target.release?.config.HEALTHCHECK_TIMEOUT) || this.settings.healthTimeoutSec;
+    const { path, timeoutSec } = target.health;
     await Promise.all(started.map(async (inst) => {
       const name = `${inst.process}.${inst.index}`;
       const deadReason = () => this.deadReason(inst);

@@ -1,24 +1,30 @@
-// What users ask of an app's releases: deploy an image, change config, roll back, scale, restart.
-// Every change goes through the app's lock and one Converger, and creates at most one release.
-import type { Runtime } from '../runtime/types.ts';
+// What users ask of an app's releases: deploy an image, change config, roll back, scale, restart, move it to
+// another scheduler. Every change goes through the app's lock and the app's scheduler, and creates at most one
+// release. Config and formation are written only once the change is live, so a crash mid-rollout leaves the
+// database at what was running, never at values nothing ran with.
 import type { AppsStore, AppRow } from '../state/apps-store.ts';
 import type { ReleasesStore, ReleaseRow, NewRelease } from '../state/releases-store.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import { now } from '../state/db.ts';
 import { AppLocks } from './app-lock.ts';
-import { containerPortFor, type Converger, type Progress } from './converge.ts';
+import { containerPortFor, type Progress } from './converge.ts';
 import { BerthError, badRequest } from '../shared/errors.ts';
+import type { Schedulers } from '../scheduler/schedulers.ts';
+import type { DeployRequest, ReleaseToRun, Scheduler } from '../scheduler/types.ts';
+import type { AppEvents } from '../lifecycle/app-events.ts';
 import { checkImageRef } from '../shared/validation.ts';
 import { applyFormationUpdates, defaultFormation, formationForProcesses, type FormationUpdate } from './formation.ts';
 
 export interface DeployerDeps {
   apps: AppsStore;
   releases: ReleasesStore;
-  runtime: Runtime;
-  converger: Converger;
+  schedulers: Schedulers;
+  events: AppEvents;
   domain: string;
   maxInstancesPerProcess: number;
   releaseCommandTimeoutSec: number;
+  /** BERTH_HEALTH_TIMEOUT: seconds new instances get unless the app sets HEALTHCHECK_TIMEOUT. */
+  healthTimeoutSec: number;
 }
 
 /** What a build hands over to be released. */
@@ -33,13 +39,43 @@ export interface BuiltImage {
 
 export class Deployer {
   readonly locks = new AppLocks();
-  /** Called after an app is destroyed, for state kept outside the database (its git repository). */
-  onDestroy: (app: string) => void = () => {};
   private readonly deps: DeployerDeps;
   constructor(deps: DeployerDeps) { this.deps = deps; }
 
   hostnames(app: AppRow): string[] {
     return [`${app.name}.${this.deps.domain}`, ...this.deps.apps.customDomains(app.id)];
+  }
+
+  /** A new app on `schedulerName` (default: the installation's); it gets its route (503) right away. */
+  async create(name: string, schedulerName?: unknown): Promise<AppRow> {
+    const scheduler = schedulerName === undefined ? this.deps.schedulers.get(this.deps.schedulers.defaultName()) : this.deps.schedulers.get(schedulerName);
+    const created = this.deps.apps.create(name, scheduler.name);
+    await this.deps.events.emit('created', { app: created.name, appId: created.id });
+    await this.converge(name);
+    return created;
+  }
+
+  /**
+   * Moves a running app to another scheduler with no downtime: the current release starts there and takes the
+   * route once healthy, then the old scheduler's instances drain and stop.
+   */
+  moveTo(appName: string, schedulerName: unknown, progress?: Progress): Promise<AppRow> {
+    return this.locks.run(appName, async () => {
+      const app = this.deps.apps.get(appName);
+      const target = this.deps.schedulers.get(schedulerName);
+      const source = this.deps.schedulers.forApp(app.name);
+      if (target.name === source.name) return app;
+      progress?.(`Moving ${app.name} from ${source.name} to ${target.name}.`);
+      await target.deploy(this.deployRequest(app, this.runningRelease(app), this.deps.apps.formation(app.id)), progress);
+      this.deps.apps.update(app.id, { scheduler: target.name });
+      await source.stop(app.name);
+      progress?.(`${app.name} runs on ${target.name}.`);
+      return this.deps.apps.get(app.name);
+    });
+  }
+
+  scheduler(app: AppRow): Scheduler {
+    return this.deps.schedulers.forApp(app.name);
   }
 
   currentRelease(app: AppRow): ReleaseRow | undefined {
@@ -50,40 +86,34 @@ export class Deployer {
     const ref = checkImageRef(imageRef);
     return this.locks.run(appName, async () => {
       const app = this.deps.apps.get(appName);
-      const image = await this.deps.runtime.resolveImage(ref);
+      const image = await this.scheduler(app).resolveImage(ref);
       if (!image) throw new BerthError(422, 'image_not_found', `Image "${ref}" does not exist here and could not be pulled.`);
-      let formation = this.deps.apps.formation(app.id);
-      if (formation.length === 0) {
-        formation = defaultFormation();
-        this.deps.apps.replaceFormation(app.id, formation);
-      }
+      const existing = this.deps.apps.formation(app.id);
+      const formation = existing.length ? existing : defaultFormation();
       return this.rollOut(app, {
         description: `Deploy ${ref}`, imageRef: ref, imageId: image.id, imageDigest: image.digest,
         containerPort: containerPortFor(image.exposedPorts),
         config: this.deps.apps.config(app.id), formation, createdBy: actor,
-      }, () => {}, progress);
+      }, () => { if (!existing.length) this.deps.apps.replaceFormation(app.id, formation); }, progress);
     });
   }
 
   /** Releases an image a build just made. The caller holds the app's lock: the push waited for it. */
   async releaseBuiltUnlocked(appName: string, built: BuiltImage, actor: string, progress: Progress): Promise<ReleaseRow> {
     const app = this.deps.apps.get(appName);
-    const before = this.deps.apps.formation(app.id);
-    const formation = formationForProcesses(before, built.processes);
-    const image = await this.deps.runtime.resolveImage(built.imageId);
-    this.deps.apps.replaceFormation(app.id, formation);
+    const formation = formationForProcesses(this.deps.apps.formation(app.id), built.processes);
+    const image = await this.scheduler(app).resolveImage(built.imageId);
     return this.rollOut(app, {
       description: built.description, imageRef: built.imageRef, imageId: built.imageId, imageDigest: built.imageDigest,
       containerPort: containerPortFor(image?.exposedPorts ?? []),
       config: this.deps.apps.config(app.id), formation, createdBy: actor,
-    }, () => this.deps.apps.replaceFormation(app.id, before), progress, built.releaseCommand);
+    }, () => this.deps.apps.replaceFormation(app.id, formation), progress, built.releaseCommand);
   }
 
   setConfig(appName: string, changes: Record<string, string | null>, actor: string): Promise<ReleaseRow> {
     return this.locks.run(appName, async () => {
       const app = this.deps.apps.get(appName);
-      const before = this.deps.apps.config(app.id);
-      const after = { ...before };
+      const after = { ...this.deps.apps.config(app.id) };
       for (const [key, value] of Object.entries(changes)) {
         if (value === null) delete after[key]; else after[key] = value;
       }
@@ -91,13 +121,12 @@ export class Deployer {
       const unset = Object.keys(changes).filter((k) => changes[k] === null);
       const description = [set.length ? `Set ${set.join(', ')}` : '', unset.length ? `Unset ${unset.join(', ')}` : '']
         .filter(Boolean).join('; ') + ' config vars';
-      this.deps.apps.replaceConfig(app.id, after);
       const current = this.currentRelease(app);
       return this.rollOut(app, {
         description, imageRef: current?.imageRef ?? null, imageId: current?.imageId ?? null,
         imageDigest: current?.imageDigest ?? null, containerPort: current?.containerPort ?? null, config: after,
         formation: this.deps.apps.formation(app.id), createdBy: actor,
-      }, () => this.deps.apps.replaceConfig(app.id, before));
+      }, () => this.deps.apps.replaceConfig(app.id, after));
     });
   }
 
@@ -108,16 +137,14 @@ export class Deployer {
       if (target.status !== 'succeeded' || !target.imageId) {
         throw badRequest('invalid_rollback', `Release v${target.version} cannot be rolled back to: it ${target.imageId ? 'failed' : 'has no image'}.`);
       }
-      if (!(await this.deps.runtime.resolveImage(target.imageId))) {
+      if (!(await this.scheduler(app).resolveImage(target.imageId))) {
         throw new BerthError(422, 'image_not_found', `The image of v${target.version} is no longer on this host.`);
       }
-      const before = this.deps.apps.config(app.id);
-      this.deps.apps.replaceConfig(app.id, target.config);
       return this.rollOut(app, {
         description: `Rollback to v${target.version}`, imageRef: target.imageRef, imageId: target.imageId,
         imageDigest: target.imageDigest, containerPort: target.containerPort, config: target.config,
         formation: this.deps.apps.formation(app.id), createdBy: actor,
-      }, () => this.deps.apps.replaceConfig(app.id, before));
+      }, () => this.deps.apps.replaceConfig(app.id, target.config));
     });
   }
 
@@ -127,7 +154,7 @@ export class Deployer {
       const before = this.deps.apps.formation(app.id);
       const known = before.length ? before : defaultFormation();
       const after = applyFormationUpdates(known, updates, this.deps.maxInstancesPerProcess);
-      await this.changeFormation(app, before, after);
+      await this.changeFormation(app, after);
       return after;
     });
   }
@@ -140,7 +167,7 @@ export class Deployer {
         throw badRequest('invalid_process_type', `App "${appName}" has no process type "${type}".`);
       }
       const after = before.map((f) => (type === undefined || f.type === type ? { ...f, generation: f.generation + 1 } : f));
-      await this.changeFormation(app, before, after);
+      await this.changeFormation(app, after);
       return after;
     });
   }
@@ -148,9 +175,9 @@ export class Deployer {
   destroy(appName: string): Promise<void> {
     return this.locks.run(appName, async () => {
       const app = this.deps.apps.get(appName);
-      await this.deps.converger.retire(app.name);
+      await this.scheduler(app).destroy(app.name);
       this.deps.apps.delete(app.id);
-      this.onDestroy(app.name);
+      await this.deps.events.emit('destroyed', { app: app.name, appId: app.id });
     });
   }
 
@@ -162,22 +189,29 @@ export class Deployer {
     });
   }
 
-  private async changeFormation(app: AppRow, before: FormationEntry[], after: FormationEntry[]): Promise<void> {
+  /** Scale and restart: the running release with another formation; written once it runs. */
+  private async changeFormation(app: AppRow, after: FormationEntry[]): Promise<void> {
+    await this.convergeApp(app, after);
     this.deps.apps.replaceFormation(app.id, after);
-    try {
-      await this.convergeApp(app, after);
-    } catch (err) {
-      this.deps.apps.replaceFormation(app.id, before);
-      throw err;
-    }
   }
 
   private async convergeApp(app: AppRow, formation: FormationEntry[], progress?: Progress): Promise<void> {
+    await this.scheduler(app).deploy(this.deployRequest(app, this.runningRelease(app), formation), progress);
+  }
+
+  /** The current release as schedulers run it; null before the first image. */
+  private runningRelease(app: AppRow): ReleaseToRun | null {
     const current = this.currentRelease(app);
-    await this.deps.converger.converge({
-      app: app.name, formation, hostnames: this.hostnames(app),
-      release: current ? { version: current.version, image: current.imageId, config: current.config, containerPort: current.containerPort } : null,
-    }, progress);
+    if (!current?.imageId) return null;
+    return { version: current.version, imageId: current.imageId, imageRef: current.imageRef, config: current.config, containerPort: current.containerPort };
+  }
+
+  private deployRequest(app: AppRow, release: ReleaseToRun | null, formation: FormationEntry[]): DeployRequest {
+    const config = release?.config ?? {};
+    return {
+      app: app.name, release, formation, hostnames: this.hostnames(app),
+      health: { path: config.HEALTHCHECK_PATH || '/', timeoutSec: Number(config.HEALTHCHECK_TIMEOUT) || this.deps.healthTimeoutSec },
+    };
   }
 
   private previousGoodRelease(app: AppRow): ReleaseRow {
@@ -189,42 +223,47 @@ export class Deployer {
   }
 
   /** The Procfile's `release:` command (migrations): once, with the new image and config, before going live. */
-  private async runReleaseCommand(app: string, release: ReleaseRow, command: string, progress?: Progress): Promise<void> {
+  private async runReleaseCommand(app: AppRow, release: ReleaseToRun, command: string, progress?: Progress): Promise<void> {
     progress?.(`Running release command: ${command}`);
-    const code = await this.deps.runtime.runOnce({
-      app, release: release.version, image: release.imageId!, command: ['/bin/sh', '-c', command],
-      env: { ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, BERTH_PROCESS: 'release', DYNO: 'release.1' },
+    const code = await this.scheduler(app).runOnce({
+      app: app.name, release, command: ['/bin/sh', '-c', command],
+      env: { BERTH_APP: app.name, BERTH_RELEASE: `v${release.version}`, BERTH_PROCESS: 'release', DYNO: 'release.1' },
       memoryMB: null, timeoutSec: this.deps.releaseCommandTimeoutSec,
     }, (line) => progress?.(`release: ${line}`));
     if (code !== 0) throw new Error(`the release command exited with code ${code}`);
   }
 
-  /** Records the release, rolls it out, and settles its status; `undo` puts user state back on failure. */
-  private async rollOut(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, undo: () => void, progress?: Progress,
+  /**
+   * Records the release, rolls it out, and settles its status. `commit` writes the config or formation the
+   * release runs with, only once it is live (or recorded, for an app without an image).
+   */
+  private async rollOut(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, commit: () => void, progress?: Progress,
     releaseCommand: string | null = null): Promise<ReleaseRow> {
     if (!draft.imageId) {
       const release = this.deps.releases.create({ ...draft, appId: app.id, status: 'succeeded' });
+      commit();
       this.deps.apps.update(app.id, { currentRelease: release.version });
       return release;
     }
     const release = this.deps.releases.create({ ...draft, appId: app.id, status: 'deploying' });
     this.deps.apps.update(app.id, { deployingRelease: release.version });
     progress?.(`Releasing v${release.version}: ${release.description}`);
+    const toRun: ReleaseToRun = {
+      version: release.version, imageId: draft.imageId, imageRef: draft.imageRef, config: draft.config, containerPort: draft.containerPort,
+    };
     try {
-      if (releaseCommand) await this.runReleaseCommand(app.name, release, releaseCommand, progress);
-      await this.deps.converger.converge({
-        app: app.name, formation: draft.formation, hostnames: this.hostnames(app),
-        release: { version: release.version, image: draft.imageId, config: draft.config, containerPort: draft.containerPort },
-      }, progress);
+      if (releaseCommand) await this.runReleaseCommand(app, toRun, releaseCommand, progress);
+      await this.scheduler(app).deploy(this.deployRequest(app, toRun, draft.formation), progress);
     } catch (err) {
       const reason = (err as Error).message;
       const failed = this.deps.releases.finish(release.id, 'failed', reason);
       this.deps.apps.update(app.id, { deployingRelease: null });
-      undo();
       throw new BerthError(422, 'release_failed', `Release v${failed.version} failed: ${reason}`, { version: failed.version });
     }
+    commit();
     const done = this.deps.releases.finish(release.id, 'succeeded');
     this.deps.apps.update(app.id, { currentRelease: done.version, deployingRelease: null, lastDeployAt: now() });
+    await this.deps.events.emit('released', { app: app.name, appId: app.id, version: done.version });
     progress?.(`v${done.version} is live.`);
     return done;
   }

@@ -1,20 +1,18 @@
 // Run on every start: the database is the truth, Docker and Caddy are brought in line with it.
 // Apps kept serving while Berth was down (containers and Caddy run on their own); here we finish the job:
 // interrupted rollouts are rolled back, missing instances recreated, orphans removed.
-import type { Runtime } from '../runtime/types.ts';
 import type { Router } from '../router/types.ts';
+import type { Schedulers } from '../scheduler/schedulers.ts';
 import type { AppsStore } from '../state/apps-store.ts';
 import type { ReleasesStore } from '../state/releases-store.ts';
 import type { Deployer } from './deployer.ts';
-import type { Converger } from './converge.ts';
 
 export interface ReconcileDeps {
   apps: AppsStore;
   releases: ReleasesStore;
-  runtime: Runtime;
+  schedulers: Schedulers;
   router: Router;
   deployer: Deployer;
-  converger: Converger;
 }
 
 export interface ReconcileReport { interrupted: string[]; converged: string[]; failed: string[]; orphans: string[] }
@@ -39,15 +37,28 @@ export async function reconcile(deps: ReconcileDeps, log: (line: string) => void
       log(`reconcile: ${app.name} could not be brought up: ${(err as Error).message}`);
     }
   }
-  const known = new Set(apps.map((a) => a.name));
-  const orphanApps = new Set([
-    ...(await deps.runtime.list()).map((i) => i.app),
-    ...(await deps.router.listRoutes()).map((r) => r.app),
-  ].filter((name) => !known.has(name)));
-  for (const name of orphanApps) {
-    log(`reconcile: removing orphan instances and route of unknown app ${name}`);
-    await deps.converger.retire(name);
-    report.orphans.push(name);
+  // Whatever a scheduler runs for an app the database doesn't know (or for an app it no longer runs: a move
+  // interrupted after the switch) goes, and so do routes of unknown apps.
+  const schedulerOf = new Map(apps.map((a) => [a.name, a.scheduler]));
+  for (const scheduler of deps.schedulers.all()) {
+    for (const name of await scheduler.apps()) {
+      const owner = schedulerOf.get(name);
+      if (owner === scheduler.name) continue;
+      if (owner === undefined) {
+        log(`reconcile: removing orphan instances and route of unknown app ${name} (${scheduler.name})`);
+        await scheduler.destroy(name);
+        report.orphans.push(name);
+      } else {
+        log(`reconcile: ${name} runs on ${owner}; stopping what ${scheduler.name} still runs for it`);
+        await scheduler.stop(name);
+      }
+    }
+  }
+  for (const route of await deps.router.listRoutes()) {
+    if (schedulerOf.has(route.app)) continue;
+    log(`reconcile: removing the route of unknown app ${route.app}`);
+    await deps.router.removeRoute(route.app);
+    if (!report.orphans.includes(route.app)) report.orphans.push(route.app);
   }
   return report;
 }

@@ -62,6 +62,11 @@ export interface Scheduler {
   deploy(req: DeployRequest, progress?: Progress): Promise<void>;
   /** Takes the app off the router and removes everything it runs here. Unknown apps are not an error. */
   destroy(app: string): Promise<void>;
+  /**
+   * Removes everything the app runs here but leaves its route alone: the app moved to another scheduler,
+   * which already serves it. Old instances get the drain period first.
+   */
+  stop(app: string): Promise<void>;
   /** Instances (state, host, restarts) of one app, or of every app this scheduler runs. */
   instances(app?: string): Promise<Instance[]>;
   /** Apps this scheduler runs anything for (reconcile removes those the database doesn't know). */

@@ -21,7 +21,7 @@ export interface Observability {
   stop(): Promise<void>;
 }
 
-export function createObservability(sqlite: Database.Database, runtime: Runtime, log: (line: string) => void): Observability {
+export function createObservability(sqlite: Database.Database, runtime: Pick<Runtime, 'stats' | 'list'>, log: (line: string) => void): Observability {
   const metrics = new MetricsStore(sqlite);
   const collector = new MetricsCollector({ runtime, store: metrics, log });
   const store = new AlertsStore(sqlite);

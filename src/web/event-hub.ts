@@ -26,7 +26,7 @@ interface Subscriber { user: User; send: (event: HubEvent) => void }
 const POLL_MS = 1500;
 const SETTLE_MS = 150;
 
-type HubServices = Pick<Services, 'apps' | 'releases' | 'builds' | 'runtime' | 'access' | 'log'>;
+type HubServices = Pick<Services, 'apps' | 'releases' | 'builds' | 'schedulers' | 'access' | 'log'>;
 
 export class EventHub {
   private readonly s: HubServices;
@@ -92,7 +92,7 @@ export class EventHub {
   }
 
   private async diffOnce(): Promise<void> {
-    const instances = await this.s.runtime.list();
+    const instances = await this.s.schedulers.list();
     const seen = new Set<string>();
     for (const app of this.s.apps.list()) {
       seen.add(app.name);

@@ -34,7 +34,7 @@ export function psRoutes(s: Services): Hono<ApiEnv> {
 
   api.get('/:app/ps', async (c) => {
     const app = s.apps.get(c.req.param('app'));
-    const instances = await s.runtime.list(app.name);
+    const instances = await s.schedulers.list(app.name);
     instances.sort((a, b) => a.process.localeCompare(b.process) || a.index - b.index || a.release - b.release);
     return c.json(instances.map(instanceView));
   });
@@ -44,7 +44,7 @@ export function psRoutes(s: Services): Hono<ApiEnv> {
     s.apps.get(name);
     const body = await jsonBody(c).catch(() => ({} as Record<string, unknown>));
     await s.deployer.restart(name, typeof body.type === 'string' ? body.type : undefined);
-    return c.json((await s.runtime.list(name)).map(instanceView));
+    return c.json((await s.schedulers.list(name)).map(instanceView));
   });
 
   api.get('/:app/logs', (c) => {
@@ -65,7 +65,7 @@ export function psRoutes(s: Services): Hono<ApiEnv> {
     return stream(c, async (out) => {
       const abort = new AbortController();
       out.onAbort(() => abort.abort());
-      for await (const line of s.runtime.logs(app.name, { tail, follow, signal: abort.signal })) {
+      for await (const line of s.schedulers.logs(app.name, { tail, follow, signal: abort.signal })) {
         if (!wanted(line)) continue;
         const { app: _app, ...rest } = line;
         await out.write(`${JSON.stringify(rest)}\n`);

@@ -1,0 +1,86 @@
+// The Docker scheduler: Berth's own rollout (src/releases/converge.ts) over the Docker runtime, the local
+// engine plus any SSH-reached hosts (src/runtime/multi-host). Instances are containers; the converger starts,
+// health-checks, routes and drains them itself.
+import type { Runtime, Instance, InstanceLogOptions, LogLine, LogOptions, ExecOptions, ExecSession, InstanceStats, RuntimeEvent, ImageInfo } from '../../runtime/types.ts';
+import type { Converger } from '../../releases/converge.ts';
+import type { DeployRequest, OneOffRequest, Progress, Scheduler } from '../types.ts';
+import { mergeEvents } from '../merge-events.ts';
+
+/** What MultiHostRuntime offers about its hosts, without depending on its module. */
+interface HostedRuntime { host(name: string): { runtime: Runtime; up: boolean } | undefined; allHosts(): { runtime: Runtime; up: boolean }[] }
+
+const isHosted = (runtime: Runtime): runtime is Runtime & HostedRuntime =>
+  typeof (runtime as Partial<HostedRuntime>).host === 'function' && typeof (runtime as Partial<HostedRuntime>).allHosts === 'function';
+
+export class DockerScheduler implements Scheduler {
+  readonly name = 'docker' as const;
+  readonly runtime: Runtime;
+  private readonly converger: Converger;
+
+  constructor(opts: { runtime: Runtime; converger: Converger }) {
+    this.runtime = opts.runtime;
+    this.converger = opts.converger;
+  }
+
+  async deploy(req: DeployRequest, progress?: Progress): Promise<void> {
+    await this.converger.converge({
+      app: req.app, formation: req.formation, hostnames: req.hostnames, health: req.health,
+      release: req.release && {
+        version: req.release.version, image: req.release.imageId, config: req.release.config, containerPort: req.release.containerPort,
+      },
+    }, progress);
+  }
+
+  destroy(app: string): Promise<void> {
+    return this.converger.retire(app);
+  }
+
+  stop(app: string): Promise<void> {
+    return this.converger.stopAll(app);
+  }
+
+  instances(app?: string): Promise<Instance[]> {
+    return this.runtime.list(app);
+  }
+
+  async apps(): Promise<string[]> {
+    return [...new Set((await this.runtime.list()).map((i) => i.app))];
+  }
+
+  logs(app: string, opts: LogOptions): AsyncIterable<LogLine> {
+    return this.runtime.logs(app, opts);
+  }
+
+  instanceLogs(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine> {
+    if (!this.runtime.instanceLogs) throw new Error('this Docker runtime cannot follow single instances');
+    return this.runtime.instanceLogs(instance, opts);
+  }
+
+  /** With several engines, the one that runs the instance (found by its hostName). */
+  exec(instance: Instance, opts: ExecOptions): Promise<ExecSession> {
+    const engine = isHosted(this.runtime) ? this.runtime.host(instance.hostName ?? 'local')?.runtime : this.runtime;
+    if (!engine?.exec) throw new Error(`the engine running ${instance.name} offers no terminal`);
+    return engine.exec(instance.id, opts);
+  }
+
+  runOnce(req: OneOffRequest, onLine: (line: string) => void): Promise<number> {
+    return this.runtime.runOnce({
+      app: req.app, release: req.release.version, image: req.release.imageId, command: req.command,
+      env: { ...req.release.config, ...req.env }, memoryMB: req.memoryMB, timeoutSec: req.timeoutSec,
+    }, onLine);
+  }
+
+  stats(): Promise<InstanceStats[]> {
+    return this.runtime.stats();
+  }
+
+  /** Every up engine's events, interleaved. */
+  events(signal: AbortSignal): AsyncIterable<RuntimeEvent> {
+    const engines = isHosted(this.runtime) ? this.runtime.allHosts().filter((h) => h.up).map((h) => h.runtime) : [this.runtime];
+    return mergeEvents(engines.filter((e) => e.events).map((e) => e.events!(signal)), signal);
+  }
+
+  resolveImage(ref: string): Promise<ImageInfo | null> {
+    return this.runtime.resolveImage(ref);
+  }
+}

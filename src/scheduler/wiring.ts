@@ -1,0 +1,48 @@
+// Which schedulers this installation has: Docker always (the local engine plus SSH-reached hosts), and the
+// Kubernetes (k3s) scheduler when a kubeconfig is given (BERTH_KUBECONFIG) or a k3s server was registered.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Router } from '../router/types.ts';
+import type { MultiHostRuntime } from '../runtime/multi-host/index.ts';
+import type { AppsStore } from '../state/apps-store.ts';
+import { Converger, type ConvergeSettings } from '../releases/converge.ts';
+import { PortAllocator } from '../releases/ports.ts';
+import { DockerScheduler } from './docker/index.ts';
+import { Schedulers } from './schedulers.ts';
+import { SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types.ts';
+
+export interface SchedulerSettings extends ConvergeSettings {
+  portRange: [number, number];
+  dataDir: string;
+}
+
+/** The kubeconfig the k3s scheduler uses: BERTH_KUBECONFIG, else the one `hosts:add --role k3s-server` saved. */
+export function kubeconfigPath(dataDir: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.BERTH_KUBECONFIG) return env.BERTH_KUBECONFIG;
+  const saved = path.join(dataDir, 'k3s', 'kubeconfig');
+  return fs.existsSync(saved) ? saved : null;
+}
+
+/** BERTH_DEFAULT_SCHEDULER, else k3s once a cluster is there (Dokku's scheduler-selected), else docker. */
+export function defaultSchedulerName(hasCluster: boolean, env: NodeJS.ProcessEnv = process.env): SchedulerName {
+  const wanted = env.BERTH_DEFAULT_SCHEDULER;
+  if (wanted) {
+    if (!SCHEDULER_NAMES.includes(wanted as SchedulerName)) {
+      throw new Error(`BERTH_DEFAULT_SCHEDULER must be one of ${SCHEDULER_NAMES.join(', ')}, not ${JSON.stringify(wanted)}`);
+    }
+    return wanted as SchedulerName;
+  }
+  return hasCluster ? 'k3s' : 'docker';
+}
+
+export function createSchedulers(opts: {
+  runtime: MultiHostRuntime; router: Router; apps: AppsStore; settings: SchedulerSettings;
+  /** The cluster's scheduler, when the installation has one (src/scheduler/kubernetes). */
+  cluster?: Scheduler | null;
+}): Schedulers {
+  const converger = new Converger(opts.runtime, opts.router, new PortAllocator(opts.settings.portRange), opts.settings);
+  const available: Scheduler[] = [new DockerScheduler({ runtime: opts.runtime, converger })];
+  if (opts.cluster) available.push(opts.cluster);
+  const defaultName = defaultSchedulerName(Boolean(opts.cluster));
+  return new Schedulers({ available, schedulerOf: (app) => opts.apps.find(app)?.scheduler, defaultName: () => defaultName });
+}
