@@ -1,4 +1,4 @@
-// apps, apps:create, apps:info, apps:destroy
+// apps, apps:create, apps:info, apps:scheduler, apps:destroy
 import { appPath } from '../client.ts';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatVersion, keyValues, relativeTime, table } from '../format.ts';
@@ -13,16 +13,26 @@ async function listApps(ctx: CommandContext): Promise<void> {
     app.status,
     formatVersion(app.currentRelease),
     String(app.instances),
+    app.scheduler,
     app.url,
     relativeTime(app.lastDeployAt),
   ]);
-  table(['NAME', 'STATUS', 'RELEASE', 'INSTANCES', 'URL', 'DEPLOYED'], rows).forEach((line) => ctx.io.out(line));
+  table(['NAME', 'STATUS', 'RELEASE', 'INSTANCES', 'SCHEDULER', 'URL', 'DEPLOYED'], rows).forEach((line) => ctx.io.out(line));
 }
 
 async function createApp(ctx: CommandContext): Promise<void> {
-  const app = await withProgress(ctx, `Creating ${ctx.app}`, (api) => api.post<App>('/apps', { name: ctx.app }));
+  const scheduler = stringFlag(ctx, 'scheduler');
+  const app = await withProgress(ctx, `Creating ${ctx.app}`, (api) => api.post<App>('/apps', { name: ctx.app, scheduler }),
+    (created) => `done, on ${created.scheduler}`);
   if (printedJson(ctx, app)) return;
   ctx.io.out(`${app.url} | ${app.gitUrl}`);
+}
+
+/** Moves an app to another scheduler with no downtime (the current release starts there first). */
+async function setScheduler(ctx: CommandContext): Promise<void> {
+  const [scheduler] = ctx.args;
+  const app = await withProgress(ctx, `Moving ${ctx.app} to ${scheduler}`, (api) => api.patch<App>(appPath(ctx.app), { scheduler }));
+  printedJson(ctx, app);
 }
 
 async function showApp(ctx: CommandContext): Promise<void> {
@@ -34,6 +44,7 @@ async function showApp(ctx: CommandContext): Promise<void> {
     ['Status', app.status],
     ['Release', formatVersion(app.currentRelease)],
     ['Instances', String(app.instances)],
+    ['Scheduler', app.scheduler],
     ['Web URL', app.url],
     ['Git URL', app.gitUrl],
     ['Domains', app.domains.join(', ') || '-'],
@@ -58,8 +69,15 @@ async function destroyApp(ctx: CommandContext): Promise<void> {
 
 export const appCommands: Command[] = [
   { name: 'apps', usage: '', summary: 'list apps', run: listApps },
-  { name: 'apps:create', usage: 'APP', summary: 'create an app', app: true, run: createApp },
+  {
+    name: 'apps:create', usage: 'APP [--scheduler docker|k3s]', summary: 'create an app (on the installation\'s default scheduler)',
+    app: true, options: { scheduler: { type: 'string' } }, run: createApp,
+  },
   { name: 'apps:info', usage: 'APP', summary: 'show an app', app: true, run: showApp },
+  {
+    name: 'apps:scheduler', usage: 'APP docker|k3s', summary: 'move an app to another scheduler, without downtime',
+    app: true, args: [1, 1], run: setScheduler,
+  },
   {
     name: 'apps:destroy',
     usage: 'APP --confirm APP',
