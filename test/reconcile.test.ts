@@ -59,10 +59,13 @@ test('killed mid-deploy: the app keeps serving, and restart rolls the interrupte
   assert.equal(docker('ps', '-aq', '--filter', 'label=berth.app=orphan-app', '--filter', `label=berth.owner=${owner}`), '');
   assert.notEqual(docker('ps', '-q', '--filter', 'label=berth.owner=someone-else'), '', 'the other installation keeps its container');
   assert.match((await viaRouter(caddy.httpPort, host)).body, /hello from v1 web\.1/);
-  // Config is what v1 ran with, and the next deploy works normally.
+  // Config is what v1 ran with (the interrupted change was never written), and the next deploy works normally
+  // without picking up the value nothing ever ran with.
+  assert.equal((await berth.ok('GET', `/apps/${app}/config`)).START_DELAY_MS, undefined);
   const next = await berth.ok('PATCH', `/apps/${app}/config`, { GREETING: 'after-restart' });
   assert.equal(next.release.version, 3);
   assert.equal(next.release.status, 'succeeded');
+  assert.ok(!next.release.configKeys.includes('START_DELAY_MS'), `v3 ran with ${next.release.configKeys}`);
 });
 
 test('a container removed while Berth was down is re-created on start; a stray route is restored', async () => {
