@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings up Berth on this machine: packages, Node 24, the build, Docker, the registry, Caddy and
-# the Berth server, then prints the API URL and the admin token. Run it as root on Debian 12 or
+# the Berth server, then prints the API URL and (on the first run only) the admin token. Run it as root on Debian 12 or
 # Ubuntu from a clone of the repo:
 #
 #   bash scripts/up.sh
@@ -276,26 +276,34 @@ ensure_base_images() {
 
 # ---------------------------------------------------------------------------------------------
 
-print_next_steps() {
-  local token_file="$BERTH_DATA_DIR/admin-token" token
-  if [ -s "$token_file" ]; then
-    token=$(cat "$token_file")
+# The admin token is printed here, once: the server keeps only its hash, never writes it to a file or
+# its log. `issue-admin-token --if-none` opens the database directly (root only) and prints a new admin
+# token only while the admin has none; later runs say how to get another.
+issue_admin_token() {
+  ADMIN_TOKEN=$("$BERTH_NODE_DIR/bin/node" "$BERTH_ROOT/dist/berth-server.mjs" issue-admin-token --if-none) \
+    || fail "could not issue the admin token (berth-server.mjs issue-admin-token)"
+  if [ -n "$ADMIN_TOKEN" ]; then
+    changed "issued the admin token (printed below, once)"
   else
-    warn "the server has not written $token_file"
-    token="(see $token_file)"
+    ok "the admin already has a token"
   fi
+}
+
+print_next_steps() {
+  local token="$ADMIN_TOKEN" new_token_cmd="BERTH_DATA_DIR=$BERTH_DATA_DIR $BERTH_NODE_DIR/bin/node $BERTH_ROOT/dist/berth-server.mjs issue-admin-token"
   cat <<EOF
 
 Berth is up.
   API:   $API_URL   (health: $HEALTH_URL)
-  Token: $token   (from $token_file)
+  Token: ${token:-"(issued on the first run; a new one: sudo $new_token_cmd)"}
   Logs:  $( has_systemd && echo "journalctl -u berth" || echo "$BERTH_LOG_DIR/server.log" )
 
 Next:
-  berth login --api $API_URL --token $token
+  berth login --api $API_URL --token ${token:-TOKEN}
   berth apps:create hello
   berth deploy hello --image berth-test/hello:latest
 EOF
+  [ -z "$token" ] || echo "The token is shown only now: Berth keeps no copy. Revoke it with: berth tokens:revoke ID (see berth tokens)."
 }
 
 main() {
@@ -314,6 +322,7 @@ main() {
   ensure_server
   install_cli_wrapper
   ensure_base_images
+  issue_admin_token
 
   local took=$(( $(date +%s) - up_started ))
   if [ "$CHANGES" = 0 ]; then

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startCaddy, type TestCaddy } from '../../test/support/caddy.ts';
-import { BerthServer, sleep, startBerth } from '../../test/support/berth.ts';
+import { BerthServer, issueAdminToken, sleep, startBerth } from '../../test/support/berth.ts';
 
 export const execFileP = promisify(execFile);
 
@@ -82,7 +82,7 @@ class BundledBerth extends BerthServer {
     child.stderr!.on('data', (d) => { this.output += d; });
     for (let i = 0; i < 600 && child.exitCode === null; i++) {
       if (await fetch(`${this.url}/api/v1/health`).then((r) => r.ok, () => false)) {
-        this.token = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
+        this.token ||= await issueAdminToken(BUNDLE, this.env);
         return;
       }
       await sleep(100);

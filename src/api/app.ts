@@ -17,6 +17,8 @@ import { sessionRoutes } from './routes/session.ts';
 import { usersRoutes } from './routes/users.ts';
 import { accessRoutes } from './routes/access.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { tokensRoutes } from './routes/tokens.ts';
 import { hostsRoutes } from './routes/hosts.ts';
 import { metricsRoutes, prometheusRoute } from './routes/metrics.ts';
 import { alertsRoutes } from './routes/alerts.ts';
@@ -36,13 +38,15 @@ export function createApi(s: Services, extra: { git?: Hono; hook?: Hono; live?: 
   }));
   v1.route('/session', sessionRoutes(s)); // signs in, so it comes before the user check
   v1.use('*', auditTrail(s.audit, s.log)); // outside the user check, so refused changes are on record too
-  v1.use('*', requireUser(s.auth, s.sessions));
+  v1.use('*', requireUser(s.auth, s.sessions, s.audit));
   v1.use('/apps/:app', requireAppAccess(s.access));
   v1.use('/apps/:app/*', requireAppAccess(s.access));
   v1.route('/apps', appsRoutes(s));
   for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes, accessRoutes, metricsRoutes, alertsRoutes]) v1.route('/apps', routes(s));
   v1.route('/users', usersRoutes(s));
   v1.route('/audit', auditRoutes(s));
+  v1.route('/admin', adminRoutes(s));
+  v1.route('/tokens', tokensRoutes(s));
   if (extra.live) v1.route('/', extra.live(s));
   if (s.hosts) v1.route('/hosts', hostsRoutes(s.hosts));
   root.route('/api/v1', v1);

@@ -1,6 +1,6 @@
 // Records every state-changing API call in the audit trail: who, what (method + route shape), which
 // app, from which address, and how it ended. Routes may add a detail (e.g. which config keys).
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { ApiEnv } from './auth.ts';
 import type { AuditStore } from '../state/audit-store.ts';
@@ -18,6 +18,24 @@ export function clientAddress(c: Parameters<MiddlewareHandler>[0]): string | nul
   try { return getConnInfo(c).remote.address ?? null; } catch { return null; }
 }
 
+const MAX_KEYS_NAMED = 50;
+
+/**
+ * A config change's key names, never its values: "set A, B; unset C". Read from the body the route
+ * already parsed (Hono caches it); a body that is not a JSON object names nothing.
+ */
+async function configKeysDetail(c: Context): Promise<string | null> {
+  let body: unknown;
+  try { body = await c.req.json(); } catch { return null; }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
+  const keys = Object.entries(body as Record<string, unknown>).map(([key, value]) => ({ key: key.slice(0, 100), unset: value === null }));
+  const list = (items: typeof keys) => items.slice(0, MAX_KEYS_NAMED).map((k) => k.key).join(', ') + (items.length > MAX_KEYS_NAMED ? `, … (${items.length} in all)` : '');
+  const set = keys.filter((k) => !k.unset);
+  const unset = keys.filter((k) => k.unset);
+  const parts = [set.length ? `set ${list(set)}` : '', unset.length ? `unset ${list(unset)}` : ''].filter(Boolean);
+  return parts.length ? parts.join('; ') : null;
+}
+
 export function auditTrail(audit: AuditStore, log: (line: string) => void): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (SAFE_METHODS.has(c.req.method)) return next();
@@ -33,7 +51,8 @@ export function auditTrail(audit: AuditStore, log: (line: string) => void): Midd
       if (user) {
         const { app, shape } = routeShape(c.req.path.replace(/^\/api\/v1/, ''));
         try {
-          audit.record({ actor: user.name, action: `${c.req.method} ${shape}`, app: app ?? c.get('auditApp') ?? null, ip: clientAddress(c), status, detail: c.get('auditDetail') ?? null });
+          const detail = c.get('auditDetail') ?? (shape === '/apps/:app/config' ? await configKeysDetail(c) : null);
+          audit.record({ actor: user.name, action: `${c.req.method} ${shape}`, app: app ?? c.get('auditApp') ?? null, ip: clientAddress(c), status, detail });
         } catch (err) { log(`could not write the audit trail: ${(err as Error).message}`); }
       }
     }

@@ -13,6 +13,7 @@ import { logsCommands } from './commands/logs.ts';
 import { psCommands } from './commands/ps.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { teamCommands } from './commands/team.ts';
+import { tokenCommands } from './commands/tokens.ts';
 import { auditCommands } from './commands/audit.ts';
 import { metricsCommands } from './commands/metrics.ts';
 import { alertCommands } from './commands/alerts.ts';
@@ -53,6 +54,7 @@ const COMMANDS: Command[] = [
   ...gitCommands,
   ...teamCommands,
   ...auditCommands,
+  ...tokenCommands,
   ...metricsCommands,
   ...alertCommands,
   ...hostCommands,

@@ -70,3 +70,22 @@ export interface FormationUpdate {
 }
 
 export type ConfigVars = Record<string, string>;
+
+/** What a token may do (docs/security.md): read < deploy < full (the user's rights) < admin (admins only). */
+export const TOKEN_SCOPES = ['read', 'deploy', 'full', 'admin'] as const;
+export type TokenScope = typeof TOKEN_SCOPES[number];
+
+/** One row of GET /tokens; the secret itself is only in POST /tokens' answer, once. */
+export interface ApiToken {
+  id: number;
+  user: string;
+  scope: TokenScope;
+  description: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  current: boolean;          // the token this request came with
+}
+
+/** POST /tokens' answer. */
+export interface CreatedToken extends ApiToken { token: string }

@@ -5,6 +5,9 @@ import crypto from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import type { AuthStore, User } from '../state/auth-store.ts';
+import type { AuditStore } from '../state/audit-store.ts';
+import type { TokenScope } from '../cli/types.ts';
+import { gitServiceAllowed } from '../api/scopes.ts';
 import { runHttpBackend } from './cgi.ts';
 import { createHookEndpoint } from './hook-endpoint.ts';
 import { HOOK_ENV } from './protocol.ts';
@@ -19,6 +22,8 @@ export interface GitRoutesOptions {
   /** Where hooks reach the hook endpoint, e.g. http://127.0.0.1:7070/git-hook. */
   hookUrl: string;
   auth: AuthStore;
+  /** Where refused tokens are recorded (rate-limited per address). */
+  audit?: Pick<AuditStore, 'recordFailedAuth'>;
   appExists(name: string): boolean;
   /** Access to the app's repository: push, and fetch/clone too (the source is the app's). */
   canPush(user: User, app: string): boolean;
@@ -49,6 +54,9 @@ export function createGitRoutes(opts: GitRoutesOptions): GitRoutes {
     if (!service || !SERVICES.includes(service)) {
       return c.text('Berth only speaks git\'s smart HTTP protocol: use git 1.6.6 or newer.\n', 400);
     }
+    if (!gitServiceAllowed(access.scope, service)) {
+      return c.text(`This token's scope (${access.scope}) cannot push: use a deploy, full or admin token.\n`, 403);
+    }
     await repos.open(access.app);
     const outcome = await runHttpBackend({
       env: cgiEnv(c, repos.reposDir, pathInfo(access.app), access, hookToken, opts.hookUrl),
@@ -77,23 +85,26 @@ export function createGitRoutes(opts: GitRoutesOptions): GitRoutes {
   return { git, hook, repos };
 }
 
-interface Access { app: string; user: User }
+interface Access { app: string; user: User; scope: TokenScope }
 
 /** Who is asking for which app: 401 (git asks for credentials again), 404, 403, or access. */
 function checkAccess(c: Context, repoSegment: string, opts: GitRoutesOptions): Access | Response {
   const token = basicPassword(c.req.header('authorization'));
-  const user = token ? opts.auth.userForToken(token) : undefined;
-  if (!user) {
+  const check = token ? opts.auth.checkToken(token) : undefined;
+  if (!check?.ok) {
+    if (check) opts.audit?.recordFailedAuth({ ip: remoteAddress(c) || null, reason: check.reason, channel: 'git' });
     c.header('WWW-Authenticate', 'Basic realm="Berth"');
-    const why = token ? 'Invalid Berth API token.' : 'Berth needs your API token as the password (any user name).';
+    const why = !check ? 'Berth needs your API token as the password (any user name).'
+      : check.reason === 'token_expired' ? 'Your Berth API token has expired (token_expired).' : 'Invalid Berth API token (unknown or revoked).';
     return c.text(`${why} Log in again with: berth login\n`, 401);
   }
+  const { user, scope } = check;
   const app = repoSegment.endsWith('.git') ? repoSegment.slice(0, -'.git'.length) : repoSegment;
   // A name that is not even plain is not echoed back: it is not an app, whatever it is.
   if (!isPlainRepoName(app)) return c.text('No such app: Berth git URLs look like /git/APP.git.\n', 404);
   if (!opts.appExists(app)) return c.text(`App "${app}" not found. Create it with: berth apps:create ${app}\n`, 404);
   if (!opts.canPush(user, app)) return c.text(`You (${user.name}) do not have access to app "${app}".\n`, 403);
-  return { app, user };
+  return { app, user, scope };
 }
 
 function basicPassword(header: string | undefined): string | null {

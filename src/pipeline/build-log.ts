@@ -1,5 +1,7 @@
 // Build output kept for the web console: lines of running builds in memory (so a browser can follow
-// them live), and every build's whole log in <dataDir>/builds/<id>.log for later.
+// them live), and each build's whole log in <dataDir>/builds/<id>.log for later. Only the logs of the
+// builds `keep` names (the last KEEP_BUILD_LOGS_PER_APP of each app) stay: the rest, and a destroyed
+// app's, are deleted after every build and on prune().
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -7,13 +9,38 @@ interface RunningBuild { lines: string[]; done: boolean; wake: Set<() => void>; 
 
 export interface BuildLogWriter { line(text: string): void; finish(): void }
 
+export const KEEP_BUILD_LOGS_PER_APP = 20;
+
+export interface BuildLogOptions {
+  /** The ids of the builds whose logs are kept; without it, every log is kept. */
+  keep?: () => Iterable<number>;
+  log?: (line: string) => void;
+}
+
 export class BuildLogStore {
   private readonly dir: string;
   private readonly running = new Map<number, RunningBuild>();
+  private readonly opts: BuildLogOptions;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, opts: BuildLogOptions = {}) {
     this.dir = path.join(dataDir, 'builds');
+    this.opts = opts;
     fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Deletes the logs of builds that are neither kept nor running; returns how many. */
+  prune(): number {
+    if (!this.opts.keep) return 0;
+    const keep = new Set(this.opts.keep());
+    let removed = 0;
+    for (const file of fs.readdirSync(this.dir)) {
+      const m = /^(\d+)\.log$/.exec(file);
+      if (!m || keep.has(Number(m[1])) || this.running.has(Number(m[1]))) continue;
+      try { fs.rmSync(path.join(this.dir, file), { force: true }); removed++; } catch (err) {
+        this.opts.log?.(`could not delete the build log ${file}: ${(err as Error).message}`);
+      }
+    }
+    return removed;
   }
 
   private fileFor(id: number): string { return path.join(this.dir, `${id}.log`); }
@@ -36,6 +63,7 @@ export class BuildLogStore {
         build.file.end();
         this.running.delete(id);
         wakeAll();
+        try { this.prune(); } catch (err) { this.opts.log?.(`pruning build logs: ${(err as Error).message}`); }
       },
     };
   }

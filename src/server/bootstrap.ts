@@ -1,17 +1,42 @@
-// First start: create the admin user and its token, and leave the token where the operator (and
-// scripts/up.sh) can read it: <dataDir>/admin-token, readable by root only.
+// First start: create the admin user, without a token. Tokens are handed out only by `berth-server
+// issue-admin-token`, run on the server machine by whoever may open the database (root): it prints a
+// fresh admin token once, to its own stdout, so no token sits in a file or the server's log.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuthStore } from '../state/auth-store.ts';
 
-export function ensureAdmin(auth: AuthStore, dataDir: string): string | null {
-  if (auth.hasUsers()) return null;
-  const admin = auth.createUser('admin', 'admin');
-  const token = auth.issueToken(admin.id, 'created on first start');
-  const file = path.join(dataDir, 'admin-token');
-  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
+export const ADMIN_TOKEN_COMMAND = 'issue-admin-token';
+/** Where servers before scoped tokens left the first admin token; removed on start (the token stays valid). */
+const LEGACY_TOKEN_FILE = 'admin-token';
+
+/** Creates the `admin` user on first start; says what it did, for the log (never a token). */
+export function ensureAdmin(auth: AuthStore, dataDir: string, dbFile: string): string[] {
+  const notes: string[] = [];
+  // Whoever can read berth.db can mint tokens with issue-admin-token: the owner only (SQLite gives -wal/-shm the same mode).
+  try { fs.chmodSync(dbFile, 0o600); } catch { /* not ours to change (a read-only mount): reported by SQLite soon enough */ }
+  if (!auth.hasUsers()) {
+    auth.createUser('admin', 'admin');
+    notes.push(`created the admin user; get its token on this machine with: node ${path.basename(process.argv[1] ?? 'berth-server.mjs')} ${ADMIN_TOKEN_COMMAND}`);
+  }
+  const legacy = path.join(dataDir, LEGACY_TOKEN_FILE);
+  if (fs.existsSync(legacy)) {
+    fs.rmSync(legacy, { force: true });
+    notes.push(`removed ${legacy}: tokens are no longer kept in files (it stays valid until revoked with berth tokens:revoke)`);
+  }
+  return notes;
+}
+
+/**
+ * A new admin-scoped token for the first admin (created if there is no user at all), or null with
+ * `ifNone` when that admin already has a token that has not expired (scripts/up.sh on a later run).
+ */
+export function issueAdminToken(auth: AuthStore, opts: { ifNone?: boolean } = {}): string | null {
+  const admin = auth.firstAdmin() ?? (auth.hasUsers() ? null : auth.createUser('admin', 'admin'));
+  if (!admin) throw new Error('no admin user left: every user is a member (make one an admin in the database, or restore a backup)');
+  const now = new Date().toISOString();
+  if (opts.ifNone && auth.tokens(admin.id).some((t) => t.scope === 'admin' && (!t.expiresAt || t.expiresAt > now))) return null;
+  return auth.createToken(admin.id, { scope: 'admin', description: `issued on the server (${ADMIN_TOKEN_COMMAND})`, expiresAt: null }).token;
 }
 
 /** A stable id for this installation, stamped on every container it runs (see DockerRuntime's owner). */
@@ -36,4 +61,27 @@ export function buildCaBundle(source: string | null, dataDir: string): string | 
   const bundle = path.join(dataDir, 'build-ca.pem');
   fs.writeFileSync(bundle, `${pems.join('\n')}\n`);
   return bundle;
+}
+
+/**
+ * `node berth-server.mjs issue-admin-token [--if-none]`: opens the database directly (so only who may
+ * read it, root, can) and prints a new admin token on stdout, once. The server may be running meanwhile.
+ */
+export async function runIssueAdminToken(args: string[]): Promise<void> {
+  const unknown = args.filter((a) => a !== '--if-none');
+  if (unknown.length) {
+    process.stderr.write(`usage: berth-server ${ADMIN_TOKEN_COMMAND} [--if-none]\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const [{ loadConfig }, { openDb }, { AuthStore }] = await Promise.all([
+    import('../config.ts'), import('../state/db.ts'), import('../state/auth-store.ts'),
+  ]);
+  const db = openDb(path.join(loadConfig().dataDir, 'berth.db'));
+  try {
+    const token = issueAdminToken(new AuthStore(db), { ifNone: args.includes('--if-none') });
+    if (token) process.stdout.write(`${token}\n`);
+  } finally {
+    db.$client.close();
+  }
 }

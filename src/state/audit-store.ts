@@ -17,9 +17,38 @@ export interface AuditRow extends Required<AuditEvent> { id: number; at: string 
 
 export interface AuditQuery { app?: string; actor?: string; limit: number; before?: number; visibleApps?: string[] | 'all'; viewer?: string }
 
+/** A refused credential: who knows, from where, through what (an API route, git, the console's sign-in). */
+export interface FailedAuth { ip: string | null; reason: string; channel: string }
+
+// Failed authentications are recorded, but one address guessing tokens cannot flood the trail: at most
+// FAILED_PER_IP per address and FAILED_TOTAL overall per window; the next record says how many were skipped.
+const FAILED_WINDOW_MS = 60_000;
+const FAILED_PER_IP = 5;
+const FAILED_TOTAL = 60;
+const FAILED_MAX_TRACKED = 10_000;
+
 export class AuditStore {
   private readonly sql: Database.Database;
+  private failedWindow = { start: 0, total: 0, perIp: new Map<string, number>(), skipped: 0 };
   constructor(db: Db) { this.sql = db.$client; }
+
+  /** Records a failed authentication unless its address (or everyone) is over the limit; returns whether it did. */
+  recordFailedAuth(failure: FailedAuth, at = Date.now()): boolean {
+    const w = this.failedWindow;
+    if (at - w.start >= FAILED_WINDOW_MS || w.perIp.size >= FAILED_MAX_TRACKED) {
+      this.failedWindow = { start: at, total: 0, perIp: new Map(), skipped: w.skipped };
+      return this.recordFailedAuth(failure, at);
+    }
+    const ip = failure.ip ?? '(unknown)';
+    const seen = w.perIp.get(ip) ?? 0;
+    w.perIp.set(ip, seen + 1);
+    if (seen >= FAILED_PER_IP || w.total >= FAILED_TOTAL) { w.skipped++; return false; }
+    w.total++;
+    const skipped = w.skipped ? `; ${w.skipped} more failure(s) not recorded (rate limit)` : '';
+    w.skipped = 0;
+    this.record({ actor: '(unknown)', action: 'auth failed', ip: failure.ip, status: 401, detail: `${failure.reason} via ${failure.channel.slice(0, 200)}${skipped}` });
+    return true;
+  }
 
   record(event: AuditEvent): void {
     this.sql.prepare(

@@ -168,4 +168,12 @@ export const migrations: string[] = [
    CREATE INDEX alert_deliveries_event ON alert_deliveries(event_id);`,
   // Issue 10: each app names the scheduler that runs it (docker, k3s).
   `ALTER TABLE apps ADD COLUMN scheduler TEXT NOT NULL DEFAULT 'docker';`,
+  // Issue 14: scoped, expiring tokens with a last-used time; a session ends with the token it came from.
+  // Admins' tokens so far carried their admin rights, so they keep them as the admin scope.
+  `ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'full';
+   ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+   ALTER TABLE tokens ADD COLUMN last_used_at TEXT;
+   UPDATE tokens SET scope = 'admin' WHERE user_id IN (SELECT id FROM users WHERE role = 'admin');
+   CREATE INDEX tokens_user ON tokens(user_id);
+   ALTER TABLE sessions ADD COLUMN token_id INTEGER REFERENCES tokens(id) ON DELETE CASCADE;`,
 ];

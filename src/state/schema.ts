@@ -12,8 +12,11 @@ export const tokens = sqliteTable('tokens', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
   tokenHash: text('token_hash').notNull().unique(), // sha256 hex; the token itself is never stored
-  label: text('label').notNull(),
+  label: text('label').notNull(),             // the description given at creation
   createdAt: text('created_at').notNull(),
+  scope: text('scope').notNull().default('full'), // read | deploy | full | admin (src/api/scopes.ts)
+  expiresAt: text('expires_at'),                  // null: never
+  lastUsedAt: text('last_used_at'),               // updated at most once a minute
 });
 
 export const apps = sqliteTable('apps', {

@@ -1,12 +1,14 @@
 // GET /api/v1/apps/:app/ps/:instance/terminal: a websocket to a shell in a running instance.
-// Auth and app access come from the API's middleware (cookie or token); here: same-origin only (a
-// cookie rides along on cross-site websocket upgrades, SameSite or not), and an audit record per session.
+// Auth, scope and app access come from the API's middleware (cookie or token); here: same-origin only (a
+// cookie rides along on cross-site websocket upgrades, SameSite or not), an audit record per session, and
+// a re-check every few seconds that ends the session once its token, session, user or app access is gone.
 // Wire format: the browser sends JSON text frames {type:"input",data} / {type:"resize",cols,rows};
 // the server sends the shell's output as binary frames and a final {type:"exit"} text frame.
 import type { Context, MiddlewareHandler } from 'hono';
 import { upgradeWebSocket } from '@hono/node-server';
 import type { WSContext } from 'hono/ws';
-import type { ApiEnv } from '../api/auth.ts';
+import { recheckCaller, sameOrigin, type ApiEnv } from '../api/auth.ts';
+import { scopeAllows } from '../api/scopes.ts';
 import type { Services } from '../api/services.ts';
 import { clientAddress } from '../api/audit.ts';
 import type { ExecSession, Instance } from '../runtime/types.ts';
@@ -15,16 +17,24 @@ import { BerthError, notFound } from '../shared/errors.ts';
 import type { EngineAccess } from './engines.ts';
 
 const MAX_DIM = 1000;
+/** How often an open terminal asks again whether its caller may still use it. */
+const RECHECK_MS = Number(process.env.BERTH_TERMINAL_RECHECK_MS) || 3000;
+
+/** Why an open terminal must end now (token revoked or expired, user removed, access taken), or null. */
+function lostAccess(s: Services, c: Context<ApiEnv>, app: string): string | null {
+  const fresh = recheckCaller(c.get('credential'), s.auth, s.sessions);
+  if (fresh instanceof BerthError) return fresh.message;
+  if (!s.access.canSee(fresh.user, app)) return `${fresh.user.name} no longer has access to ${app}.`;
+  if (!scopeAllows(fresh.scope, 'GET', c.req.path.replace(/^\/api\/v1/, ''))) return 'This token no longer allows a terminal.';
+  return null;
+}
 
 /** Refuses cross-site upgrades, and upgrades the runtime cannot serve, before any websocket exists. */
 export function terminalChecks(s: Services): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const origin = c.req.header('origin');
-    if (origin !== undefined || c.get('via') === 'session') {
-      const host = c.req.header('host');
-      let originHost: string | null = null;
-      try { originHost = origin ? new URL(origin).host : null; } catch { /* malformed: refused below */ }
-      if (!host || originHost !== host) throw new BerthError(403, 'cross_origin', 'Terminal connections are accepted only from the Berth console itself.');
+    const same = sameOrigin(c, s.view.publicUrl);
+    if (same === false || (same === null && c.get('via') === 'session')) {
+      throw new BerthError(403, 'cross_origin', 'Terminal connections are accepted only from the Berth console itself.');
     }
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new BerthError(426, 'upgrade_required', 'Connect with a websocket.');
     await findInstance(s, c.req.param('app')!, c.req.param('instance')!);
@@ -37,7 +47,7 @@ async function findInstance(s: Services, app: string, name: string): Promise<Ins
   const m = /^([a-z][a-z0-9_-]{0,29})\.(\d+)$/.exec(name);
   if (!m) throw new BerthError(400, 'bad_request', `Expected an instance like web.1, got "${name}".`);
   const current = s.apps.get(app).currentRelease;
-  const candidates = (await s.runtime.list(app))
+  const candidates = (await s.schedulers.list(app))
     .filter((i) => i.process === m[1] && i.index === Number(m[2]) && i.state === 'running')
     .sort((a, b) => Number(b.release === current) - Number(a.release === current) || b.release - a.release);
   if (!candidates.length) throw notFound(`No running instance ${name} of ${app}.`);
@@ -62,19 +72,31 @@ export function terminalSocket(s: Services, engines: EngineAccess): MiddlewareHa
       if (msg.type === 'input' && typeof msg.data === 'string') session?.write(msg.data);
       if (msg.type === 'resize') void session?.resize(dimension(msg.cols, size.cols), dimension(msg.rows, size.rows)).catch(() => {});
     };
-    const finish = async (ws: WSContext | null) => {
+    let recheck: NodeJS.Timeout | undefined;
+    /** `revoked`: the caller lost access; the browser gets the reason before the socket closes (4403). */
+    const finish = async (ws: WSContext | null, revoked?: string) => {
       if (gone) return;
       gone = true;
+      clearInterval(recheck);
       await session?.close();
-      if (ws && ws.readyState === 1) { ws.send(JSON.stringify({ type: 'exit' })); ws.close(1000, 'shell ended'); }
+      if (ws && ws.readyState === 1) {
+        if (revoked) ws.send(JSON.stringify({ type: 'error', message: `Terminal closed: ${revoked}` }));
+        ws.send(JSON.stringify({ type: 'exit' }));
+        ws.close(revoked ? 4403 : 1000, revoked ? 'access revoked' : 'shell ended');
+      }
       if (container) {
         const seconds = Math.round((Date.now() - openedAt) / 1000);
-        s.audit.record({ actor: user.name, action: 'terminal close', app, target: container, ip, status: 200, detail: `${seconds} s` });
+        s.audit.record({ actor: user.name, action: 'terminal close', app, target: container, ip, status: revoked ? 401 : 200, detail: `${seconds} s${revoked ? `; ${revoked}` : ''}` });
       }
     };
 
     return {
       onOpen: async (_event, ws) => {
+        recheck = setInterval(() => {
+          let why: string | null = null;
+          try { why = lostAccess(s, c, app); } catch { return; } // the database closing at shutdown: nothing to decide
+          if (why) void finish(ws, why);
+        }, RECHECK_MS);
         try {
           const instance = await findInstance(s, app, c.req.param('instance')!);
           session = await engines.exec(instance, { command: LOGIN_SHELL, ...size });

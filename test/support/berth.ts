@@ -1,5 +1,5 @@
 // Starts a real Berth server (from sources) for a test, against the real dockerd and a private Caddy.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -46,7 +46,7 @@ export class BerthServer {
       await sleep(100);
     }
     if (Date.now() >= deadline) throw new Error(`berth server did not answer in 60 s:\n${this.output}`);
-    this.token = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
+    this.token ||= await issueAdminToken(path.join(ROOT, 'src/server/main.ts'), this.env);
   }
 
   /** Ends the server the way a crash or `kill -9` would: no cleanup at all. */
@@ -81,6 +81,20 @@ export class BerthServer {
     }
     return res.body;
   }
+}
+
+/**
+ * A fresh admin token, the way an operator gets one: `node <server entry> issue-admin-token` on the
+ * server machine, with the server's environment (its data dir). Nothing is read from a file.
+ */
+export function issueAdminToken(serverEntry: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [serverEntry, 'issue-admin-token'], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const token = stdout.trim();
+      if (err || !/^berth_\S+$/.test(token)) reject(new Error(`issue-admin-token failed: ${err?.message ?? ''}\n${stdout}${stderr}`));
+      else resolve(token);
+    });
+  });
 }
 
 export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, string> = {}): Promise<BerthServer> {

@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import type { ExecOptions, ExecSession } from '../types.ts';
 import { LABEL } from './labels.ts';
 
-const MARKER = 'BERTH_TERMINAL';
+export const MARKER = 'BERTH_TERMINAL';
 export const LOGIN_SHELL = ['/bin/sh', '-c', 'if command -v bash >/dev/null 2>&1; then exec bash -i; else exec sh -i; fi'];
 
 export async function openExec(docker: Docker, owner: string, containerId: string, opts: ExecOptions): Promise<ExecSession> {
@@ -47,8 +47,7 @@ export async function openExec(docker: Docker, owner: string, containerId: strin
 
 /** Kills every process in the container whose environment carries this session's marker. */
 async function killMarked(container: Docker.Container, marker: string): Promise<void> {
-  const script = `for p in /proc/[0-9]*; do if grep -qz '^${MARKER}=${marker}$' "$p/environ" 2>/dev/null; then kill -KILL "\${p#/proc/}" 2>/dev/null; fi; done; true`;
-  const sweep = await container.exec({ Cmd: ['/bin/sh', '-c', script], AttachStdout: true, AttachStderr: true });
+  const sweep = await container.exec({ Cmd: killMarkedCommand(marker), AttachStdout: true, AttachStderr: true });
   const out = await sweep.start({ hijack: true, stdin: false }) as unknown as Duplex;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => { out.destroy(); resolve(); }, 5000);
@@ -56,4 +55,9 @@ async function killMarked(container: Docker.Container, marker: string): Promise<
     out.once('end', () => { clearTimeout(timer); resolve(); });
     out.once('error', () => { clearTimeout(timer); resolve(); });
   });
+}
+
+/** A shell command that kills every process whose environment carries the session's marker (also used on Kubernetes). */
+export function killMarkedCommand(marker: string): string[] {
+  return ['/bin/sh', '-c', `for p in /proc/[0-9]*; do if grep -qz '^${MARKER}=${marker}$' "$p/environ" 2>/dev/null; then kill -KILL "\${p#/proc/}" 2>/dev/null; fi; done; true`];
 }

@@ -17,6 +17,8 @@ export interface FollowerOptions {
   tailCount: number;
   signal?: AbortSignal;
   pollMs?: number;
+  /** Turns a follow stream's bytes into lines; default: the Docker engine's framed format (the Kubernetes scheduler reads plain lines). */
+  decoder?: (container: LoggedContainer) => { push(chunk: Buffer): LogLine[]; end(): LogLine[] };
 }
 
 interface Followed {
@@ -132,7 +134,7 @@ export class LogFollower {
   }
 
   private consume(followed: Followed, stream: Readable): void {
-    const decoder = new LogDecoder(followed.container.identity);
+    const decoder = this.opts.decoder?.(followed.container) ?? new LogDecoder(followed.container.identity);
     const accept = repeatFilter(followed.cursor);
     const deliver = (lines: LogLine[]) => {
       for (const line of lines) {

@@ -1,0 +1,419 @@
+// The Kubernetes (k3s) scheduler: a release becomes a Deployment per process type, a Secret holding its
+// config and a NodePort Service for web; the cluster rolls pods out (readiness probe = the health check,
+// maxUnavailable 0, a preStop drain), Berth watches the rollout, streams it and undoes it when it fails.
+// Caddy stays the edge and reaches the app at the Service's node port on every node: one upstream set per
+// app for its whole life, so a release changes no Caddy config. Decisions live in manifests.ts and
+// rollout.ts; this file only applies them.
+import { createHash } from 'node:crypto';
+import Docker from 'dockerode';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent } from '../../runtime/types.ts';
+import type { AppRoute, Router, Upstream } from '../../router/types.ts';
+import type { DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
+import { BerthError } from '../../shared/errors.ts';
+import { resolveImage } from '../../runtime/docker/images.ts';
+import { RegistryApi } from '../../registry/api.ts';
+import { splitReference } from '../../registry/index.ts';
+import { apiMessage, connect, isConflict, isLoopback, isNotFound, unlessMissing, type Cluster } from './client.ts';
+import { LABEL, deploymentFor, deploymentName, secretFor, secretName, selectorOf, serviceFor, serviceName, type ManifestSettings } from './manifests.ts';
+import { newestTemplateHash, rolloutVerdict } from './rollout.ts';
+import { instancesFromPods } from './instances.ts';
+import { podLogs, readLogs } from './logs.ts';
+import { openExec } from './exec.ts';
+import { readStats } from './stats.ts';
+import { podEvents } from './events.ts';
+import { runJob } from './one-off.ts';
+
+export interface KubernetesSchedulerOptions {
+  kubeconfigPath: string;
+  /** Where Berth's objects live (created when missing). */
+  namespace: string;
+  router: Router;
+  /** host:port of the registry pods pull from, e.g. 127.0.0.1:5000. */
+  registry: string;
+  /** Tags a local image (id or reference) as `target` and pushes it to the registry. */
+  pushImage: (localImage: string, target: string) => Promise<void>;
+  /** Where NodePorts answer; default: the nodes' InternalIPs, plus 127.0.0.1 when the API server is on loopback. */
+  nodeAddresses?: string[];
+  drainSec: number;
+  stopTimeoutSec: number;
+  /** This installation's id (label berth.owner). */
+  owner: string;
+  log: (line: string) => void;
+  /** The local engine, for resolveImage; default /var/run/docker.sock. */
+  dockerSocket?: string;
+}
+
+/** Scheduling and pulling a new pod may take this long before its health-check time starts counting. */
+const STARTUP_SEC = 60;
+const POLL_MS = 500;
+/** After an undo, how long Berth waits for the previous pods to be all back (it does not fail on it). */
+const UNDO_WAIT_SEC = 30;
+const SPEC_HASH = 'berth.spec-hash';
+/** Warnings about the cluster, not the app (no cluster DNS on the test kit): not worth a `remote:` line. */
+const QUIET_WARNINGS = new Set(['MissingClusterDNS']);
+
+export class KubernetesScheduler implements Scheduler {
+  readonly name = 'k3s' as const;
+  private readonly opts: KubernetesSchedulerOptions;
+  private readonly cluster: Cluster;
+  private readonly ns: string;
+  private readonly docker: Docker;
+  private readonly registryApi: RegistryApi;
+  private namespaceReady: Promise<void> | null = null;
+  private nodeAddresses: Promise<string[]> | null = null;
+  /** The pinned image of each app's last release, so the release phase and the deploy push once. */
+  private readonly images = new Map<string, { key: string; image: string }>();
+
+  constructor(opts: KubernetesSchedulerOptions) {
+    this.opts = opts;
+    this.cluster = connect(opts.kubeconfigPath);
+    this.ns = opts.namespace;
+    this.docker = new Docker({ socketPath: opts.dockerSocket ?? '/var/run/docker.sock' });
+    this.registryApi = new RegistryApi(opts.registry);
+  }
+
+  private get settings(): ManifestSettings {
+    return { owner: this.opts.owner, drainSec: this.opts.drainSec, stopTimeoutSec: this.opts.stopTimeoutSec };
+  }
+
+  async deploy(req: DeployRequest, progress: Progress = () => {}): Promise<void> {
+    await this.ensureNamespace();
+    if (!req.release) {
+      await this.removeWorkloads(req.app);
+      await this.syncRoute(req.app, req.hostnames, null);
+      return;
+    }
+    const release = req.release;
+    const image = await this.registryImage(req.app, release, progress);
+    await this.applySecret(req.app, release);
+    const existing = new Map((await this.listDeployments(req.app)).map((d) => [d.metadata!.name!, d]));
+    const changed: { type: string; name: string; previous: V1Deployment | null }[] = [];
+    for (const entry of req.formation) {
+      const desired = withSpecHash(deploymentFor({ ...req, release }, entry, image, this.settings));
+      const name = desired.metadata!.name!;
+      const previous = existing.get(name) ?? null;
+      if (previous?.metadata?.annotations?.[SPEC_HASH] === desired.metadata!.annotations![SPEC_HASH]) continue;
+      await this.applyDeployment(desired, previous !== null);
+      changed.push({ type: entry.type, name, previous });
+    }
+    if (req.formation.some((f) => f.type === 'web')) await this.ensureService(req.app);
+    if (changed.length) progress(`Rolling out v${release.version}: ${changed.map((c) => c.type).join(', ')}.`);
+    try {
+      await this.watchRollouts(changed, req, progress);
+    } catch (err) {
+      const reason = err instanceof BerthError ? err.message : `the rollout could not be watched: ${apiMessage(err)}`;
+      progress(`Rollout failed: ${reason}`);
+      progress('Undoing it; the running release keeps serving.');
+      await this.undo(changed, progress).catch((undoErr) => this.opts.log(`k3s: undoing the rollout of ${req.app} failed: ${apiMessage(undoErr)}`));
+      throw new BerthError(422, 'release_failed', reason);
+    }
+    const wanted = new Set(req.formation.map((f) => deploymentName(req.app, f.type)));
+    for (const name of existing.keys()) {
+      if (!wanted.has(name)) await unlessMissing(() => this.cluster.apps.deleteNamespacedDeployment({ name, namespace: this.ns, propagationPolicy: 'Background' }));
+    }
+    if (!wanted.has(serviceName(req.app))) await unlessMissing(() => this.cluster.core.deleteNamespacedService({ name: serviceName(req.app), namespace: this.ns }));
+    await this.removeSecretsExcept(req.app, release.version);
+    const web = req.formation.find((f) => f.type === 'web');
+    await this.syncRoute(req.app, req.hostnames, web && web.quantity > 0 ? await this.webUpstreams(req.app) : null);
+    if (changed.length) progress(`v${release.version} is live on the cluster.`);
+  }
+
+  async destroy(app: string): Promise<void> {
+    await this.opts.router.removeRoute(app);
+    await this.stop(app);
+  }
+
+  /** Everything the app runs here, gone (pods get their drain); the route is left to whoever serves it now. */
+  async stop(app: string): Promise<void> {
+    await this.removeWorkloads(app);
+    const selector = selectorOf(this.opts.owner, app);
+    for (const svc of (await this.cluster.core.listNamespacedService({ namespace: this.ns, labelSelector: selector })).items) {
+      await unlessMissing(() => this.cluster.core.deleteNamespacedService({ name: svc.metadata!.name!, namespace: this.ns }));
+    }
+    await this.cluster.core.deleteCollectionNamespacedSecret({ namespace: this.ns, labelSelector: selector });
+    this.images.delete(app);
+    // Berth's promise is "nothing left": wait until the pods are really gone (drain plus stop timeout, bounded).
+    const deadline = Date.now() + (this.opts.drainSec + this.opts.stopTimeoutSec + 30) * 1000;
+    while (Date.now() < deadline) {
+      const pods = await this.cluster.core.listNamespacedPod({ namespace: this.ns, labelSelector: selector });
+      if (pods.items.length === 0) return;
+      await sleep(POLL_MS);
+    }
+    this.opts.log(`k3s: pods of ${app} were still terminating after the stop timeout`);
+  }
+
+  async instances(app?: string): Promise<Instance[]> {
+    const pods = await this.listPods(app);
+    return instancesFromPods(pods);
+  }
+
+  async apps(): Promise<string[]> {
+    await this.ensureNamespace();
+    const selector = selectorOf(this.opts.owner);
+    const [deployments, services, secrets, jobs] = await Promise.all([
+      this.cluster.apps.listNamespacedDeployment({ namespace: this.ns, labelSelector: selector }),
+      this.cluster.core.listNamespacedService({ namespace: this.ns, labelSelector: selector }),
+      this.cluster.core.listNamespacedSecret({ namespace: this.ns, labelSelector: selector }),
+      this.cluster.batch.listNamespacedJob({ namespace: this.ns, labelSelector: selector }),
+    ]);
+    const names = [...deployments.items, ...services.items, ...secrets.items, ...jobs.items].map((o) => o.metadata?.labels?.[LABEL.app]);
+    return [...new Set(names.filter((n): n is string => Boolean(n)))];
+  }
+
+  logs(app: string, opts: LogOptions): AsyncIterable<LogLine> {
+    return readLogs({ cluster: this.cluster, namespace: this.ns, instances: () => this.instances(app) }, opts);
+  }
+
+  instanceLogs(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine> {
+    return podLogs({ cluster: this.cluster, namespace: this.ns }, instance, opts);
+  }
+
+  async exec(instance: Instance, opts: ExecOptions): Promise<ExecSession> {
+    // Only pods of this installation, in its namespace, and running: an id from a request is not trusted.
+    const pod = await unlessMissing(() => this.cluster.core.readNamespacedPod({ name: instance.id, namespace: this.ns }));
+    const labels = pod?.metadata?.labels ?? {};
+    if (!pod || labels[LABEL.owner] !== this.opts.owner || labels[LABEL.managed] !== '1') {
+      throw new Error(`pod ${instance.id} is not one of this Berth installation's`);
+    }
+    if (pod.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp) throw new Error(`pod ${instance.id} is not running`);
+    return openExec(this.cluster, this.ns, instance.id, opts);
+  }
+
+  async runOnce(req: OneOffRequest, onLine: (line: string) => void): Promise<number> {
+    await this.ensureNamespace();
+    const image = await this.registryImage(req.app, req.release, onLine);
+    await this.applySecret(req.app, req.release);
+    return runJob(this.cluster, this.ns, this.opts.owner, req, image, onLine);
+  }
+
+  async stats(): Promise<InstanceStats[]> {
+    return readStats(this.cluster, this.ns, await this.instances());
+  }
+
+  events(signal: AbortSignal): AsyncIterable<RuntimeEvent> {
+    return podEvents(this.cluster, this.ns, selectorOf(this.opts.owner, undefined, { [LABEL.managed]: '1' }), signal);
+  }
+
+  /** Images are built and resolved on the local engine, then pushed to the registry the cluster pulls from. */
+  resolveImage(ref: string): Promise<ImageInfo | null> {
+    return resolveImage(this.docker, ref, { requestMs: 60_000, pullMs: 120_000 });
+  }
+
+  // --- deploying -----------------------------------------------------------------------------------------
+
+  /**
+   * The image reference pods run: `REGISTRY/APP:vN` (pushed first when the release's image is only local),
+   * pinned to the registry's digest, so a tag reused after apps:destroy never runs a node's stale copy.
+   */
+  private async registryImage(app: string, release: ReleaseToRun, progress: Progress): Promise<string> {
+    const key = `${release.version}/${release.imageId}/${release.imageRef ?? ''}`;
+    const cached = this.images.get(app);
+    if (cached?.key === key) return cached.image;
+    const prefix = `${this.opts.registry}/`;
+    let ref = release.imageRef;
+    if (!ref || !ref.startsWith(prefix) || ref.includes('@')) {
+      ref = `${prefix}${app}:v${release.version}`;
+      progress(`Pushing the image to ${ref} for the cluster.`);
+      try {
+        await this.opts.pushImage(release.imageId, ref);
+      } catch (err) {
+        throw new BerthError(422, 'release_failed', `Could not push the image to ${ref}: ${(err as Error).message}`);
+      }
+    }
+    const { repository, tag } = splitReference(ref);
+    const digest = await this.registryApi.manifestDigest(repository.slice(prefix.length), tag);
+    if (!digest) throw new BerthError(422, 'release_failed', `The image ${ref} is not in the registry.`);
+    const image = `${ref}@${digest}`;
+    this.images.set(app, { key, image });
+    return image;
+  }
+
+  private async applySecret(app: string, release: ReleaseToRun): Promise<void> {
+    const body = secretFor(app, release, this.opts.owner);
+    try {
+      await this.cluster.core.createNamespacedSecret({ namespace: this.ns, body });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      await this.cluster.core.replaceNamespacedSecret({ name: body.metadata!.name!, namespace: this.ns, body });
+    }
+  }
+
+  private async applyDeployment(body: V1Deployment, exists: boolean): Promise<void> {
+    const name = body.metadata!.name!;
+    try {
+      if (exists) await this.cluster.apps.replaceNamespacedDeployment({ name, namespace: this.ns, body });
+      else await this.cluster.apps.createNamespacedDeployment({ namespace: this.ns, body });
+    } catch (err) {
+      throw new BerthError(422, 'release_failed', `The cluster refused the Deployment ${name}: ${apiMessage(err)}`);
+    }
+  }
+
+  private async ensureService(app: string): Promise<void> {
+    // Created once and never changed: its node port is the app's upstream for its whole life.
+    try {
+      await this.cluster.core.createNamespacedService({ namespace: this.ns, body: serviceFor(app, this.opts.owner) });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  private async watchRollouts(changed: { type: string; name: string }[], req: DeployRequest, progress: Progress): Promise<void> {
+    const deadline = Date.now() + (STARTUP_SEC + req.health.timeoutSec) * 1000;
+    const pending = new Map(changed.map((c) => [c.name, c.type]));
+    const lastSummary = new Map<string, string>();
+    const probeFailures = new Map<string, string>();
+    const reported = new Set<string>();
+    while (pending.size) {
+      const warnings = await this.cluster.core.listNamespacedEvent({ namespace: this.ns, fieldSelector: 'type=Warning' });
+      for (const [name, type] of pending) {
+        const deployment = await this.cluster.apps.readNamespacedDeployment({ name, namespace: this.ns });
+        const newPods = await this.newPods(deployment);
+        const podNames = new Set(newPods.map((p) => p.metadata?.name));
+        for (const event of warnings.items) {
+          const pod = event.involvedObject?.name;
+          if (!podNames.has(pod) || !event.message || QUIET_WARNINGS.has(event.reason ?? '')) continue;
+          if (event.reason === 'Unhealthy') probeFailures.set(pod!, event.message);
+          const key = `${pod}/${event.reason}/${event.message}`;
+          if (!reported.has(key)) {
+            reported.add(key);
+            progress(`${type} pod ${pod}: ${event.message}`);
+          }
+        }
+        const verdict = rolloutVerdict({
+          processType: type, deployment, newPods, probeFailures, healthPath: req.health.path, healthTimeoutSec: req.health.timeoutSec, now: Date.now(),
+        });
+        if (verdict.state === 'failed') throw new BerthError(422, 'release_failed', verdict.reason);
+        if (verdict.state === 'done') {
+          pending.delete(name);
+          progress(`${type}: ${deployment.spec?.replicas ?? 0} of ${deployment.spec?.replicas ?? 0} ready.`);
+        } else if (lastSummary.get(name) !== verdict.summary) {
+          lastSummary.set(name, verdict.summary);
+          progress(verdict.summary);
+        }
+      }
+      if (!pending.size) return;
+      if (Date.now() > deadline) {
+        const last = [...probeFailures.values()].at(-1);
+        throw new BerthError(422, 'release_failed',
+          `${[...pending.values()].join(', ')} did not become ready within ${STARTUP_SEC + req.health.timeoutSec} s${last ? ` (${last})` : ''}`);
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  private async newPods(deployment: V1Deployment): Promise<V1Pod[]> {
+    const selector = Object.entries(deployment.spec!.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    const replicaSets = await this.cluster.apps.listNamespacedReplicaSet({ namespace: this.ns, labelSelector: selector });
+    const hash = newestTemplateHash(deployment, replicaSets.items);
+    if (!hash) return [];
+    return (await this.cluster.core.listNamespacedPod({ namespace: this.ns, labelSelector: `${selector},pod-template-hash=${hash}` })).items
+      .filter((p) => !p.metadata?.deletionTimestamp);
+  }
+
+  /** Puts back each Deployment as it was read before this deploy (or removes the ones it created). */
+  private async undo(changed: { type: string; name: string; previous: V1Deployment | null }[], progress: Progress): Promise<void> {
+    for (const { name, previous } of changed) {
+      if (!previous) {
+        await unlessMissing(() => this.cluster.apps.deleteNamespacedDeployment({ name, namespace: this.ns, propagationPolicy: 'Background' }));
+        continue;
+      }
+      const annotations = { ...previous.metadata?.annotations };
+      delete annotations['deployment.kubernetes.io/revision'];
+      await this.cluster.apps.replaceNamespacedDeployment({
+        name, namespace: this.ns,
+        body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, labels: previous.metadata?.labels, annotations }, spec: previous.spec },
+      });
+    }
+    const deadline = Date.now() + UNDO_WAIT_SEC * 1000;
+    for (const { type, name, previous } of changed) {
+      if (!previous) continue;
+      while (Date.now() < deadline) {
+        const d = await this.cluster.apps.readNamespacedDeployment({ name, namespace: this.ns });
+        const verdict = rolloutVerdict({ processType: type, deployment: d, newPods: [], probeFailures: new Map(), healthPath: '/', healthTimeoutSec: UNDO_WAIT_SEC, now: Date.now() });
+        if (verdict.state === 'done') break;
+        await sleep(POLL_MS);
+      }
+    }
+    progress('The previous release is back in place.');
+  }
+
+  private async removeWorkloads(app: string): Promise<void> {
+    const selector = selectorOf(this.opts.owner, app);
+    await this.cluster.apps.deleteCollectionNamespacedDeployment({ namespace: this.ns, labelSelector: selector, propagationPolicy: 'Background' });
+    await this.cluster.batch.deleteCollectionNamespacedJob({ namespace: this.ns, labelSelector: selector, propagationPolicy: 'Background' });
+  }
+
+  private async removeSecretsExcept(app: string, version: number): Promise<void> {
+    const secrets = await this.cluster.core.listNamespacedSecret({ namespace: this.ns, labelSelector: selectorOf(this.opts.owner, app) });
+    for (const secret of secrets.items) {
+      const name = secret.metadata!.name!;
+      if (name !== secretName(app, version)) await unlessMissing(() => this.cluster.core.deleteNamespacedSecret({ name, namespace: this.ns }));
+    }
+  }
+
+  // --- routing ---------------------------------------------------------------------------------------------
+
+  private async webUpstreams(app: string): Promise<Upstream[]> {
+    const service = await this.cluster.core.readNamespacedService({ name: serviceName(app), namespace: this.ns });
+    const port = service.spec?.ports?.[0]?.nodePort;
+    if (!port) throw new BerthError(500, 'internal', `The Service of ${app} has no node port.`);
+    return (await this.addresses()).map((host) => ({ host, port }));
+  }
+
+  /** Writes the route only when it differs from what the router has: a release changes nothing there. */
+  private async syncRoute(app: string, hostnames: string[], upstreams: Upstream[] | null): Promise<void> {
+    const wanted: AppRoute = { app, hostnames, upstreams: upstreams ?? [] };
+    const current = (await this.opts.router.listRoutes()).find((r) => r.app === app);
+    if (current && sameRoute(current, wanted)) return;
+    await this.opts.router.setRoute(wanted);
+  }
+
+  private addresses(): Promise<string[]> {
+    this.nodeAddresses ??= (async () => {
+      if (this.opts.nodeAddresses?.length) return this.opts.nodeAddresses;
+      const nodes = await this.cluster.core.listNode();
+      const internal = nodes.items.flatMap((n) => n.status?.addresses?.filter((a) => a.type === 'InternalIP').map((a) => a.address) ?? []);
+      return [...(isLoopback(this.cluster.apiHost) ? ['127.0.0.1'] : []), ...internal];
+    })().catch((err) => { this.nodeAddresses = null; throw err; });
+    return this.nodeAddresses;
+  }
+
+  // --- cluster plumbing ------------------------------------------------------------------------------------
+
+  private ensureNamespace(): Promise<void> {
+    this.namespaceReady ??= (async () => {
+      if (await unlessMissing(() => this.cluster.core.readNamespace({ name: this.ns }))) return;
+      try {
+        await this.cluster.core.createNamespace({ body: { metadata: { name: this.ns, labels: { [LABEL.owner]: this.opts.owner } } } });
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    })().catch((err) => { this.namespaceReady = null; throw err; });
+    return this.namespaceReady;
+  }
+
+  private async listDeployments(app: string): Promise<V1Deployment[]> {
+    return (await this.cluster.apps.listNamespacedDeployment({ namespace: this.ns, labelSelector: selectorOf(this.opts.owner, app) })).items;
+  }
+
+  private async listPods(app?: string): Promise<V1Pod[]> {
+    await this.ensureNamespace();
+    const selector = selectorOf(this.opts.owner, app, { [LABEL.managed]: '1' });
+    return (await this.cluster.core.listNamespacedPod({ namespace: this.ns, labelSelector: selector })).items;
+  }
+}
+
+/** The desired object with a hash of itself: an unchanged formation entry is recognised without diffing server defaults. */
+function withSpecHash(deployment: V1Deployment): V1Deployment {
+  const hash = createHash('sha256').update(JSON.stringify(deployment)).digest('hex').slice(0, 16);
+  return { ...deployment, metadata: { ...deployment.metadata, annotations: { ...deployment.metadata?.annotations, [SPEC_HASH]: hash } } };
+}
+
+function sameRoute(a: AppRoute, b: AppRoute): boolean {
+  const hosts = (r: AppRoute) => [...r.hostnames].map((h) => h.toLowerCase()).sort().join(',');
+  const ups = (r: AppRoute) => r.upstreams.map((u) => `${u.host}:${u.port}`).sort().join(',');
+  return hosts(a) === hosts(b) && ups(a) === ups(b);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,194 @@
+// What the Kubernetes scheduler asks the cluster for, decided without talking to it: the Deployment of each
+// process type, the Secret holding a release's config, the web Service, the Job of a one-off. Pure builders,
+// so every field is unit-tested (test/scheduler/k8s-manifests.test.ts) and the executor (index.ts) only applies them.
+import { createHash } from 'node:crypto';
+import type { V1Deployment, V1EnvVar, V1Job, V1ResourceRequirements, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { FormationEntry } from '../../state/schema.ts';
+import type { DeployRequest, OneOffRequest, ReleaseToRun } from '../types.ts';
+import { DEFAULT_CONTAINER_PORT, shellCommand } from '../../releases/converge.ts';
+
+export const LABEL = {
+  managed: 'berth.managed',   // on app instances only (Deployment pods), never on one-offs
+  owner: 'berth.owner',       // the Berth installation: several may share a cluster (and a namespace)
+  app: 'berth.app',
+  process: 'berth.process',
+  release: 'berth.release',
+  oneoff: 'berth.oneoff',
+} as const;
+
+export const ANNOTATION = {
+  generation: 'berth.generation', // bumped by ps:restart: a changed pod template rolls every pod
+} as const;
+
+/** The one container of every pod Berth makes (logs and exec address it by name). */
+export const CONTAINER = 'app';
+/** The web container's port name: the Service targets the name, so a release with another PORT changes no Service. */
+export const WEB_PORT_NAME = 'http';
+const SERVICE_PORT = 80;
+/** Old ReplicaSets kept per Deployment; Berth undoes a failed rollout from the template it read, not from these. */
+const REVISION_HISTORY = 2;
+
+export interface ManifestSettings {
+  owner: string;
+  /** Seconds a terminating pod keeps serving (preStop) while the Service stops sending it connections. */
+  drainSec: number;
+  /** Seconds between SIGTERM and SIGKILL, after the drain. */
+  stopTimeoutSec: number;
+}
+
+/** `APP-TYPE`, a DNS label. Process types may hold `_`, which names can't: those get a short hash so `a_b` and `a-b` stay apart. */
+export function deploymentName(app: string, processType: string): string {
+  if (!processType.includes('_')) return `${app}-${processType}`;
+  const hash = createHash('sha256').update(processType).digest('hex').slice(0, 6);
+  return `${`${app}-${processType.replaceAll('_', '-')}`.slice(0, 56).replace(/-+$/, '')}-${hash}`;
+}
+
+export const serviceName = (app: string) => deploymentName(app, 'web');
+export const secretName = (app: string, version: number) => `${app}-v${version}`;
+
+/** The label selector (`k=v,k=v`) of everything one installation runs, optionally of one app. */
+export function selectorOf(owner: string, app?: string, extra: Record<string, string> = {}): string {
+  const labels: Record<string, string> = { [LABEL.owner]: owner, ...(app === undefined ? {} : { [LABEL.app]: app }), ...extra };
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+/** Config becomes the release's Secret, read by every pod of the release through envFrom. */
+export function secretFor(app: string, release: ReleaseToRun, owner: string): V1Secret {
+  return {
+    apiVersion: 'v1', kind: 'Secret',
+    metadata: { name: secretName(app, release.version), labels: { [LABEL.owner]: owner, [LABEL.app]: app, [LABEL.release]: String(release.version) } },
+    type: 'Opaque',
+    stringData: { ...release.config },
+  };
+}
+
+export function deploymentFor(req: DeployRequest & { release: ReleaseToRun }, entry: FormationEntry, image: string, settings: ManifestSettings): V1Deployment {
+  const { app, release } = req;
+  const isWeb = entry.type === 'web';
+  const port = release.containerPort ?? DEFAULT_CONTAINER_PORT;
+  const selector = { [LABEL.owner]: settings.owner, [LABEL.app]: app, [LABEL.process]: entry.type };
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: deploymentName(app, entry.type), labels: { ...selector, [LABEL.managed]: '1' } },
+    spec: {
+      replicas: entry.quantity,
+      revisionHistoryLimit: REVISION_HISTORY,
+      selector: { matchLabels: selector },
+      // A new pod must be Ready before an old one goes: capacity never drops below the formation.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      // A process without a port only has to stay up (the Docker scheduler waits the same second).
+      minReadySeconds: isWeb ? 0 : 1,
+      template: {
+        metadata: {
+          labels: { ...selector, [LABEL.managed]: '1', [LABEL.release]: String(release.version) },
+          annotations: { [ANNOTATION.generation]: String(entry.generation) },
+        },
+        spec: {
+          ...podBasics(settings.drainSec + settings.stopTimeoutSec),
+          containers: [{
+            name: CONTAINER,
+            image,
+            ...(entry.command ? { command: shellCommand(entry.command) } : {}),
+            envFrom: [{ secretRef: { name: secretName(app, release.version) } }],
+            env: [
+              ...(isWeb ? [{ name: 'PORT', value: String(port) }] : []),
+              // DYNO can't say web.1 (replicas are interchangeable): it names the pod, unique like Heroku's.
+              { name: 'DYNO', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              ...berthEnv(app, release.version, entry.type),
+            ],
+            ...(isWeb ? {
+              ports: [{ name: WEB_PORT_NAME, containerPort: port, protocol: 'TCP' }],
+              readinessProbe: {
+                httpGet: { path: req.health.path, port: WEB_PORT_NAME },
+                periodSeconds: 1, timeoutSeconds: 2, successThreshold: 1, failureThreshold: 3,
+              },
+            } : {}),
+            // Kubernetes 1.24 has no sleep action: the image's own `sleep` holds the pod while endpoints update.
+            // An image without it fails the hook (an event) and is stopped at once, without the drain.
+            ...(settings.drainSec > 0 ? { lifecycle: { preStop: { exec: { command: ['sleep', String(settings.drainSec)] } } } } : {}),
+            resources: resourcesOf(entry.memoryMB, entry.cpus),
+          }],
+        },
+      },
+    },
+  };
+}
+
+/** NodePort Service of the web process: its node port is the app's stable upstream, for every release. */
+export function serviceFor(app: string, owner: string): V1Service {
+  return {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: serviceName(app), labels: { [LABEL.owner]: owner, [LABEL.app]: app } },
+    spec: {
+      type: 'NodePort',
+      selector: { [LABEL.owner]: owner, [LABEL.app]: app, [LABEL.process]: 'web' },
+      ports: [{ name: WEB_PORT_NAME, port: SERVICE_PORT, targetPort: WEB_PORT_NAME, protocol: 'TCP' }],
+    },
+  };
+}
+
+/** A one-off (release phase, `berth run`) as a Job of one pod that is never retried. */
+export function jobFor(req: OneOffRequest, image: string, name: string, owner: string): V1Job {
+  const labels = { [LABEL.owner]: owner, [LABEL.app]: req.app, [LABEL.release]: String(req.release.version), [LABEL.oneoff]: '1' };
+  // req.env (DYNO, BERTH_PROCESS, …) wins over the defaults; one entry per name.
+  const byName = new Map(berthEnv(req.app, req.release.version, 'run').map((e) => [e.name, e.value ?? '']));
+  for (const [name, value] of Object.entries(req.env)) byName.set(name, value);
+  const env: V1EnvVar[] = [...byName].map(([name, value]) => ({ name, value }));
+  return {
+    apiVersion: 'batch/v1', kind: 'Job',
+    metadata: { name, labels },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: req.timeoutSec,
+      // Deleted by Berth once read; this only catches a Berth that died meanwhile.
+      ttlSecondsAfterFinished: 3600,
+      template: {
+        metadata: { labels },
+        spec: {
+          ...podBasics(0),
+          restartPolicy: 'Never',
+          containers: [{
+            name: CONTAINER, image, command: req.command,
+            envFrom: [{ secretRef: { name: secretName(req.app, req.release.version) } }],
+            env,
+            resources: resourcesOf(req.memoryMB, null),
+          }],
+        },
+      },
+    },
+  };
+}
+
+/** Job names: the app, a purpose and a random suffix, within a DNS label's 63 characters. */
+export function jobName(app: string, purpose: 'run', suffix: string): string {
+  return `${app}-${purpose}-${suffix}`.slice(0, 63).replace(/-+$/, '');
+}
+
+/**
+ * What every Berth pod gets: no service-account token (apps are untrusted and have no business with the
+ * API), no other Services' addresses in the environment (they would leak other apps' names), no DNS
+ * dependency on a cluster DNS that may not exist.
+ */
+function podBasics(terminationGraceSec: number) {
+  return {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: terminationGraceSec,
+  };
+}
+
+function berthEnv(app: string, version: number, processType: string): V1EnvVar[] {
+  return [
+    { name: 'BERTH_APP', value: app },
+    { name: 'BERTH_RELEASE', value: `v${version}` },
+    { name: 'BERTH_PROCESS', value: processType },
+  ];
+}
+
+/** ps:resize sizes as requests and limits alike: what is reserved is what may be used, as on Docker. */
+export function resourcesOf(memoryMB: number | null, cpus: number | null): V1ResourceRequirements {
+  const amounts: Record<string, string> = {};
+  if (memoryMB !== null) amounts.memory = `${memoryMB}Mi`;
+  if (cpus !== null) amounts.cpu = `${Math.max(1, Math.round(cpus * 1000))}m`;
+  return Object.keys(amounts).length ? { requests: { ...amounts }, limits: { ...amounts } } : {};
+}

@@ -1,0 +1,209 @@
+// The Kubernetes scheduler's pure parts, without a cluster: what it asks for (manifests.ts), how it judges a
+// rollout (rollout.ts), how pods read as instances (instances.ts) and log lines (log-lines.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { deploymentFor, deploymentName, jobFor, resourcesOf, secretFor, serviceFor, selectorOf } from '../../src/scheduler/kubernetes/manifests.ts';
+import { rolloutVerdict, newestTemplateHash } from '../../src/scheduler/kubernetes/rollout.ts';
+import { instancesFromPods, memoryMB, cpus } from '../../src/scheduler/kubernetes/instances.ts';
+import { TextLogDecoder } from '../../src/scheduler/kubernetes/log-lines.ts';
+import { changesOf } from '../../src/scheduler/kubernetes/events.ts';
+import type { DeployRequest, ReleaseToRun } from '../../src/scheduler/types.ts';
+
+const release: ReleaseToRun = { version: 7, imageId: 'sha256:abc', imageRef: null, config: { GREETING: 'hi' }, containerPort: 8080 };
+const req: DeployRequest & { release: ReleaseToRun } = {
+  app: 'shop', release, hostnames: ['shop.localhost'], health: { path: '/healthz', timeoutSec: 20 },
+  formation: [
+    { type: 'web', quantity: 3, memoryMB: 256, cpus: 0.5, command: 'node server.js', generation: 2 },
+    { type: 'worker', quantity: 1, memoryMB: null, cpus: null, command: 'node a.js && node b.js', generation: 0 },
+  ],
+};
+const settings = { owner: 'inst1', drainSec: 3, stopTimeoutSec: 10 };
+const IMAGE = '127.0.0.1:5000/shop:v7@sha256:def';
+
+test('web Deployment: rolling update that never drops capacity, readiness = health check, drain, sizes, command, env', () => {
+  const d = deploymentFor(req, req.formation[0], IMAGE, settings);
+  assert.equal(d.metadata?.name, 'shop-web');
+  assert.deepEqual(d.spec?.selector.matchLabels, { 'berth.owner': 'inst1', 'berth.app': 'shop', 'berth.process': 'web' });
+  assert.equal(d.spec?.replicas, 3);
+  assert.deepEqual(d.spec?.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  assert.ok((d.spec?.revisionHistoryLimit ?? 99) <= 3);
+  const pod = d.spec!.template;
+  assert.equal(pod.metadata?.labels?.['berth.release'], '7');
+  assert.equal(pod.metadata?.labels?.['berth.managed'], '1');
+  assert.equal(pod.metadata?.annotations?.['berth.generation'], '2');
+  assert.equal(pod.spec?.terminationGracePeriodSeconds, 13);
+  assert.equal(pod.spec?.automountServiceAccountToken, false, 'apps never get an API token');
+  assert.equal(pod.spec?.enableServiceLinks, false, 'no other Service addresses in the environment');
+  const c = pod.spec!.containers[0];
+  assert.equal(c.image, IMAGE);
+  assert.deepEqual(c.command, ['/bin/sh', '-c', 'exec node server.js']);
+  assert.deepEqual(c.envFrom, [{ secretRef: { name: 'shop-v7' } }]);
+  const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+  assert.equal(env.PORT, '8080');
+  assert.equal(env.BERTH_RELEASE, 'v7');
+  assert.equal(env.BERTH_PROCESS, 'web');
+  assert.deepEqual(env.DYNO, { fieldRef: { fieldPath: 'metadata.name' } });
+  assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+  assert.deepEqual(c.readinessProbe?.httpGet, { path: '/healthz', port: 'http' });
+  assert.deepEqual(c.lifecycle?.preStop?.exec?.command, ['sleep', '3']);
+  assert.deepEqual(c.resources, { requests: { memory: '256Mi', cpu: '500m' }, limits: { memory: '256Mi', cpu: '500m' } });
+});
+
+test('worker Deployment: no port, no probe, stays up a second to count; compound commands run in the shell as written', () => {
+  const d = deploymentFor(req, req.formation[1], IMAGE, settings);
+  const c = d.spec!.template.spec!.containers[0];
+  assert.equal(d.metadata?.name, 'shop-worker');
+  assert.equal(d.spec?.minReadySeconds, 1);
+  assert.equal(c.ports, undefined);
+  assert.equal(c.readinessProbe, undefined);
+  assert.ok(!(c.env ?? []).some((e) => e.name === 'PORT'));
+  assert.deepEqual(c.command, ['/bin/sh', '-c', 'node a.js && node b.js']);
+  assert.deepEqual(c.resources, {});
+});
+
+test('no drain: no preStop hook; no Procfile command: the image\'s own', () => {
+  const d = deploymentFor(req, { ...req.formation[0], command: null }, IMAGE, { ...settings, drainSec: 0 });
+  const c = d.spec!.template.spec!.containers[0];
+  assert.equal(c.lifecycle, undefined);
+  assert.equal(c.command, undefined);
+  assert.equal(d.spec!.template.spec!.terminationGracePeriodSeconds, 10);
+});
+
+test('names are DNS labels; process types with _ stay apart from their - twins', () => {
+  assert.equal(deploymentName('shop', 'web'), 'shop-web');
+  const a = deploymentName('shop', 'high_prio');
+  const b = deploymentName('shop', 'high-prio');
+  assert.notEqual(a, b);
+  for (const name of [a, b, deploymentName('a'.repeat(30), `x${'_'.repeat(29)}`)]) assert.match(name, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+});
+
+test('Secret holds the config; Service targets the named port, so no release changes it', () => {
+  const s = secretFor('shop', release, 'inst1');
+  assert.equal(s.metadata?.name, 'shop-v7');
+  assert.deepEqual(s.stringData, { GREETING: 'hi' });
+  const svc = serviceFor('shop', 'inst1');
+  assert.equal(svc.spec?.type, 'NodePort');
+  assert.equal(svc.spec?.ports?.[0].targetPort, 'http');
+  assert.deepEqual(svc.spec?.selector, { 'berth.owner': 'inst1', 'berth.app': 'shop', 'berth.process': 'web' });
+  assert.equal(selectorOf('inst1', 'shop'), 'berth.owner=inst1,berth.app=shop');
+});
+
+test('Job: one try, deadline = timeout, release config plus the one-off env (which wins), not an app instance', () => {
+  const job = jobFor({ app: 'shop', release, command: ['rake', 'db:migrate'], env: { DYNO: 'release.1', BERTH_PROCESS: 'release' }, memoryMB: 128, timeoutSec: 90 }, IMAGE, 'shop-run-x', 'inst1');
+  assert.equal(job.spec?.backoffLimit, 0);
+  assert.equal(job.spec?.activeDeadlineSeconds, 90);
+  const pod = job.spec!.template;
+  assert.equal(pod.spec?.restartPolicy, 'Never');
+  assert.equal(pod.metadata?.labels?.['berth.managed'], undefined, 'one-offs are not instances');
+  assert.equal(pod.metadata?.labels?.['berth.oneoff'], '1');
+  const c = pod.spec!.containers[0];
+  assert.deepEqual(c.command, ['rake', 'db:migrate']);
+  const env = (c.env ?? []).map((e) => e.name);
+  assert.equal(new Set(env).size, env.length, 'each variable once');
+  assert.equal(c.env?.find((e) => e.name === 'BERTH_PROCESS')?.value, 'release');
+  assert.deepEqual(c.resources?.limits, { memory: '128Mi' });
+});
+
+test('quantities read back as Berth sizes', () => {
+  assert.deepEqual(resourcesOf(null, 0.001), { requests: { cpu: '1m' }, limits: { cpu: '1m' } });
+  assert.equal(memoryMB('256Mi'), 256);
+  assert.equal(memoryMB('1Gi'), 1024);
+  assert.equal(cpus('500m'), 0.5);
+  assert.equal(cpus('2'), 2);
+});
+
+// --- rollout verdicts ---
+
+function deployment(status: Record<string, unknown>, replicas = 2, generation = 3): V1Deployment {
+  return { metadata: { name: 'shop-web', generation, uid: 'u1', annotations: { 'deployment.kubernetes.io/revision': '4' } }, spec: { replicas, selector: {}, template: {} }, status };
+}
+function pod(name: string, container: Record<string, unknown>): V1Pod {
+  return { metadata: { name }, status: { containerStatuses: [{ name: 'app', image: 'i', imageID: '', ready: false, restartCount: 0, ...container }] } } as V1Pod;
+}
+const snapshot = (d: V1Deployment, newPods: V1Pod[] = [], extra = {}) => ({
+  processType: 'web', deployment: d, newPods, probeFailures: new Map<string, string>(), healthPath: '/', healthTimeoutSec: 20, now: Date.parse('2030-01-01T00:01:00Z'), ...extra,
+});
+
+test('rollout is done only when the controller saw it and every replica is new, ready and available, with no old one left', () => {
+  const full = { observedGeneration: 3, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 };
+  assert.deepEqual(rolloutVerdict(snapshot(deployment(full))), { state: 'done' });
+  assert.equal(rolloutVerdict(snapshot(deployment({ ...full, observedGeneration: 2 }))).state, 'waiting');
+  const withOld = rolloutVerdict(snapshot(deployment({ ...full, replicas: 3 })));
+  assert.equal(withOld.state, 'waiting');
+  assert.match((withOld as { summary: string }).summary, /1 old still running/);
+  assert.deepEqual(rolloutVerdict(snapshot(deployment({ observedGeneration: 3 }, 0))), { state: 'done' }, 'scaled to zero');
+});
+
+test('rollout fails fast on crashes, image pulls and config errors, naming the cause', () => {
+  const d = deployment({ observedGeneration: 3 });
+  const crash = rolloutVerdict(snapshot(d, [pod('p1', { restartCount: 1, lastState: { terminated: { exitCode: 3, reason: 'Error' } } })]));
+  assert.deepEqual(crash, { state: 'failed', reason: 'web pod p1: the process crashed and was restarted 1 time(s) (exit code 3)' });
+  const pull = rolloutVerdict(snapshot(d, [pod('p1', { state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } })]));
+  assert.deepEqual(pull, { state: 'failed', reason: 'web pod p1: ErrImagePull: not found' });
+  assert.equal(rolloutVerdict(snapshot(d, [pod('p1', { state: { waiting: { reason: 'ContainerCreating' } } })])).state, 'waiting');
+  const stalled = deployment({ observedGeneration: 3, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'took too long' }] });
+  assert.deepEqual(rolloutVerdict(snapshot(stalled)), { state: 'failed', reason: 'web: took too long' });
+});
+
+test('a running pod that stays unready past the health timeout fails with the last probe failure', () => {
+  const d = deployment({ observedGeneration: 3 });
+  const running = (startedAt: string) => pod('p1', { state: { running: { startedAt: new Date(startedAt) } } });
+  assert.equal(rolloutVerdict(snapshot(d, [running('2030-01-01T00:00:50Z')])).state, 'waiting');
+  const failures = new Map([['p1', 'Readiness probe failed: HTTP probe failed with statuscode: 500']]);
+  const verdict = rolloutVerdict(snapshot(d, [running('2030-01-01T00:00:30Z')], { probeFailures: failures }));
+  assert.equal(verdict.state, 'failed');
+  assert.match((verdict as { reason: string }).reason, /failed its health check: GET \/ did not succeed within 20 s \(Readiness probe failed: HTTP probe failed with statuscode: 500\)/);
+});
+
+test('the new pods are the ones of the ReplicaSet with the Deployment\'s revision, owned by it', () => {
+  const d = deployment({});
+  const rs = (rev: string, hash: string, uid = 'u1') => ({ metadata: { labels: { 'pod-template-hash': hash }, annotations: { 'deployment.kubernetes.io/revision': rev }, ownerReferences: [{ uid }] } });
+  assert.equal(newestTemplateHash(d, [rs('3', 'old'), rs('4', 'new'), rs('4', 'other', 'u2')]), 'new');
+  assert.equal(newestTemplateHash(d, [rs('3', 'old')]), null);
+});
+
+// --- instances, log lines, events ---
+
+test('pods become instances numbered by age per process type, with state, host and sizes', () => {
+  const mk = (name: string, created: string, process: string, extra: Partial<V1Pod['status']> = {}, deleting = false): V1Pod => ({
+    metadata: { name, creationTimestamp: new Date(created), labels: { 'berth.app': 'shop', 'berth.process': process, 'berth.release': '7' }, annotations: { 'berth.generation': '2' }, ...(deleting ? { deletionTimestamp: new Date() } : {}) },
+    spec: { nodeName: 'n1', containers: [{ name: 'app', image: IMAGE, resources: { limits: { memory: '256Mi', cpu: '500m' } } }] },
+    status: { hostIP: '10.0.0.5', containerStatuses: [{ name: 'app', image: IMAGE, imageID: '', ready: true, restartCount: 2, state: { running: { startedAt: new Date('2030-01-01T00:00:00Z') } } }], ...extra },
+  });
+  const instances = instancesFromPods([
+    mk('b', '2030-01-01T00:00:02Z', 'web'), mk('a', '2030-01-01T00:00:01Z', 'web'), mk('w', '2030-01-01T00:00:09Z', 'worker'), mk('c', '2030-01-01T00:00:03Z', 'web', {}, true),
+  ]);
+  const byId = Object.fromEntries(instances.map((i) => [i.id, i]));
+  assert.deepEqual([byId.a.index, byId.b.index, byId.c.index, byId.w.index], [1, 2, 3, 1]);
+  assert.equal(byId.a.host, '10.0.0.5');
+  assert.equal(byId.a.release, 7);
+  assert.equal(byId.a.generation, 2);
+  assert.equal(byId.a.memoryMB, 256);
+  assert.equal(byId.a.cpus, 0.5);
+  assert.equal(byId.a.restartCount, 2);
+  assert.equal(byId.a.state, 'running');
+  assert.equal(byId.c.state, 'removing');
+  assert.equal(byId.a.startedAt, '2030-01-01T00:00:00.000Z');
+});
+
+test('log lines: stamps split off, lines split across chunks, the last line without newline at the end', () => {
+  const decoder = new TextLogDecoder({ app: 'shop', process: 'web', index: 1 });
+  const a = decoder.push(Buffer.from('2030-01-01T00:00:00.123456789Z hello\n2030-01-01T00:00:01.5Z wor'));
+  const b = decoder.push(Buffer.from('ld\r\n2030-01-01T00:00:02Z tail'));
+  const c = decoder.end();
+  assert.deepEqual([...a, ...b, ...c].map((l) => [l.time, l.line]), [
+    ['2030-01-01T00:00:00.123456789Z', 'hello'],
+    ['2030-01-01T00:00:01.500000000Z', 'world'],
+    ['2030-01-01T00:00:02.000000000Z', 'tail'],
+  ]);
+});
+
+test('events: a restart is a die (with the exit code, OOM too) then a start; nothing when nothing changed', () => {
+  const status = (s: Record<string, unknown>) => ({ status: { containerStatuses: [{ name: 'app', image: '', imageID: '', ready: true, restartCount: 1, ...s }] } }) as V1Pod;
+  const before = { startedAt: '2030-01-01T00:00:00.000Z', finishedAt: null, restarts: 0 };
+  const after = status({ state: { running: { startedAt: new Date('2030-01-01T00:00:05Z') } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt: new Date('2030-01-01T00:00:04Z') } } });
+  assert.deepEqual(changesOf(before, after).map((e) => [e.action, e.exitCode]), [['oom', null], ['die', 137], ['start', null]]);
+  const same = status({ state: { running: { startedAt: new Date('2030-01-01T00:00:00Z') } } });
+  assert.deepEqual(changesOf(before, same), []);
+});
