@@ -28,7 +28,7 @@ import { VERSION } from '../version.ts';
 import { accessLogPath, createLogService } from '../logstore/service.ts';
 import { createObservability } from './observability.ts';
 import { auditedPushes } from '../pipeline/audited-push.ts';
-import { BuildLogStore } from '../pipeline/build-log.ts';
+import { BuildLogStore, KEEP_BUILD_LOGS_PER_APP } from '../pipeline/build-log.ts';
 import { EventHub } from '../web/event-hub.ts';
 import { liveRoutes } from '../web/live-routes.ts';
 import { WebAssets } from '../web/assets.ts';
@@ -71,7 +71,7 @@ export async function startServer(): Promise<void> {
   hosts.hooks.onHostDown = (name) => observability.hostDown(name);
   hosts.hooks.onHostUp = (name) => observability.hostUp(name);
 
-  const token = ensureAdmin(auth, config.dataDir);
+  for (const note of ensureAdmin(auth, config.dataDir, path.join(config.dataDir, 'berth.db'))) log(note);
   const interruptedBuilds = builds.failInterrupted();
   if (interruptedBuilds) log(`${interruptedBuilds} build(s) interrupted by the last stop marked failed; their pushes were rejected`);
   // Without BERTH_PUBLIC_URL, URLs handed to users (git remotes) use the address each request came in on.
@@ -92,12 +92,15 @@ export async function startServer(): Promise<void> {
 
   const view = { domain: config.domain, httpPort: config.httpPort, httpsPort: config.httpsPort, publicUrl };
   const reposDir = path.join(config.dataDir, 'repos');
-  const buildLogs = new BuildLogStore(config.dataDir);
+  const buildLogs = new BuildLogStore(config.dataDir, {
+    keep: () => apps.list().flatMap((a) => builds.list(a.id, KEEP_BUILD_LOGS_PER_APP).map((b) => b.id)), log,
+  });
   const git = createGitRoutes({
     reposDir,
     hookEntry: path.resolve(process.argv[1]),
     hookUrl: `http://127.0.0.1:${config.apiPort}/git-hook`,
     auth,
+    audit,
     appExists: (name) => apps.find(name) !== undefined,
     canPush: (user, app) => access.canSee(user, app),
     maxPushBytes: config.maxPushBytes,
@@ -138,6 +141,7 @@ export async function startServer(): Promise<void> {
     git.repos.remove(name).catch((err) => log(`could not remove the repo of ${name}: ${err.message}`));
     logs.store.remove(name).catch((err) => log(`could not remove the logs of ${name}: ${err.message}`));
     observability.metrics.removeApp(name);
+    buildLogs.prune();
   };
   logs.routerAccess?.onAccess((entry) => observability.recordRequest({
     app: entry.app, ts: entry.ts, status: entry.status, durationMs: entry.durationMs,
@@ -155,7 +159,6 @@ export async function startServer(): Promise<void> {
   const websocket = { server: new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 }) };
   const server = serve({ fetch: api.fetch, hostname: config.apiHost, port: config.apiPort, websocket }, (info) => {
     log(`Berth ${VERSION} API listening on http://${info.address}:${info.port}/api/v1 (data in ${config.dataDir})`);
-    if (token) log(`Admin token (shown once, also in ${path.join(config.dataDir, 'admin-token')}): ${token}`);
   });
 
   const shutdown = (signal: string) => {
