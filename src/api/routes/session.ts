@@ -1,9 +1,10 @@
 // /session: the web console signs in with an API token and gets an HttpOnly, SameSite=Strict cookie
-// plus a CSRF token for its changes. Sign out deletes the session server-side.
+// plus a CSRF token for its changes. Sign-in takes only JSON from Berth's own origin (no cross-site
+// form can sign a browser in to an attacker's account). Sign out deletes the session server-side.
 import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { ApiEnv } from '../auth.ts';
-import { authenticate, csrfFailed, SESSION_COOKIE } from '../auth.ts';
+import { authenticate, csrfFailed, sameOrigin, SESSION_COOKIE, tokenRefused } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { clientAddress } from '../audit.ts';
@@ -14,13 +15,18 @@ export function sessionRoutes(s: Services): Hono<ApiEnv> {
 
   api.post('/', async (c) => {
     const body = await jsonBody(c);
+    // A cross-site page can send a text/plain or form POST without asking first; JSON it cannot.
+    const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') throw new BerthError(415, 'unsupported_media_type', 'Sign in with a JSON body: Content-Type: application/json.');
+    if (sameOrigin(c, s.view.publicUrl) === false) throw new BerthError(403, 'cross_origin', 'Sign-in is accepted only from the Berth console itself.');
     if (typeof body.token !== 'string' || !body.token) throw badRequest('bad_request', 'Expected {"token": "berth_..."}.');
-    const user = s.auth.userForToken(body.token.trim());
-    if (!user) {
-      s.audit.record({ actor: '(unknown)', action: 'sign-in failed', ip: clientAddress(c), status: 401 });
-      throw new BerthError(401, 'unauthorized', 'That token is not valid.');
+    const check = s.auth.checkToken(body.token.trim());
+    if (!check.ok) {
+      s.audit.recordFailedAuth({ ip: clientAddress(c), reason: check.reason, channel: 'console sign-in' });
+      throw tokenRefused(check);
     }
-    const session = s.sessions.create(user.id);
+    const user = check.user;
+    const session = s.sessions.create(user.id, { id: check.tokenId, expiresAt: check.expiresAt });
     setCookie(c, SESSION_COOKIE, session.id, {
       httpOnly: true, sameSite: 'Strict', path: '/', expires: new Date(session.expiresAt),
       secure: new URL(c.req.url).protocol === 'https:',
