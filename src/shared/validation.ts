@@ -1,5 +1,6 @@
 // The rules for names and values users give us, in one place so API, CLI and tests agree.
-import { badRequest } from './errors.ts';
+import { domainToASCII } from 'node:url';
+import { BerthError, badRequest } from './errors.ts';
 
 export const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
 export const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -7,7 +8,7 @@ export const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
 export const MAX_CONFIG_VALUE = 32 * 1024;
 // Set by Berth in every container; BERTH_DOCKERFILE and BERTH_BUILD_ARGS stay settable (build settings).
 const RESERVED_CONFIG_KEYS = new Set(['PORT', 'DYNO', 'BERTH_APP', 'BERTH_RELEASE', 'BERTH_PROCESS']);
-// Lowercase DNS names: labels of 1-63 letters, digits and inner hyphens, at least two labels.
+// Lowercase DNS labels: 1-63 letters, digits and inner hyphens.
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export function checkAppName(name: unknown): string {
@@ -46,13 +47,64 @@ export function checkConfigValue(key: string, value: unknown): string {
   return value;
 }
 
+// What a user may type for a hostname before IDNA maps it: letters of any script, digits, hyphens and dots
+// (including the ideographic full stops IDNA treats as dots). Anything else (":", "/", "%", "@", ...) would
+// let the URL parser behind domainToASCII cut or decode the name into a different one.
+const HOSTNAME_INPUT = /^[\p{L}\p{M}\p{N}.\u3002\uff0e\uff61-]{1,253}$/u;
+
+/**
+ * A hostname as Caddy will see it in a Host header: IDNA (unicode to punycode), lowercase, without a
+ * trailing dot, at least two labels, not an IP address. A wildcard is allowed only as the whole leftmost
+ * label (`*.example.com`, which matches exactly one more label, as Caddy's host matcher does). Who may
+ * claim which names is decided by checkHostnameClaim.
+ */
 export function checkHostname(raw: unknown): string {
-  const host = typeof raw === 'string' ? raw.trim().toLowerCase().replace(/\.$/, '') : '';
-  const labels = host.startsWith('*.') ? host.slice(2).split('.') : host.split('.');
-  if (host.length > 253 || labels.length < 2 || !labels.every((l) => HOST_LABEL.test(l))) {
-    throw badRequest('invalid_hostname', `Invalid hostname ${JSON.stringify(raw)}: expected a DNS name like www.example.com.`);
+  const text = typeof raw === 'string' ? raw.trim() : '';
+  const wildcard = text.startsWith('*.');
+  const name = wildcard ? text.slice(2) : text;
+  const ascii = HOSTNAME_INPUT.test(name) ? domainToASCII(name).replace(/\.$/, '') : '';
+  const labels = ascii.split('.');
+  const host = wildcard ? `*.${ascii}` : ascii;
+  // `*.localhost` is a fine wildcard; a bare `localhost` is no name to claim.
+  const tooShort = labels.length < (wildcard ? 1 : 2);
+  if (host.length > 253 || tooShort || !labels.every((l) => HOST_LABEL.test(l)) || /^[0-9]+$/.test(labels.at(-1)!)) {
+    throw badRequest('invalid_hostname',
+      `Invalid hostname ${JSON.stringify(raw)}: expected a DNS name like www.example.com (or, for admins, *.example.com).`);
   }
   return host;
+}
+
+/** True when a request for `host` (an exact name) is routed by `pattern`: the same name, or a wildcard one label above it. */
+export function hostnameMatches(pattern: string, host: string): boolean {
+  if (!pattern.startsWith('*.')) return pattern === host;
+  const dot = host.indexOf('.');
+  return dot > 0 && host.slice(dot + 1) === pattern.slice(2);
+}
+
+/** True when two claimed names (each exact or a wildcard) would both route some request. */
+export function hostnamesOverlap(a: string, b: string): boolean {
+  return a === b || hostnameMatches(a, b) || hostnameMatches(b, a);
+}
+
+/** True for `domain` itself and every name below it. */
+export function isUnderDomain(host: string, domain: string): boolean {
+  const base = domain.toLowerCase().replace(/\.$/, '');
+  const bare = host.startsWith('*.') ? host.slice(2) : host;
+  return bare === base || bare.endsWith(`.${base}`);
+}
+
+/**
+ * Members may not claim wildcards (one would catch every app's names below it) nor names under Berth's
+ * own domain, where every app's default name (and Berth's own hostnames) live. Admins may.
+ */
+export function checkHostnameClaim(host: string, role: string, berthDomain: string): void {
+  if (role === 'admin') return;
+  if (host.startsWith('*.')) {
+    throw new BerthError(403, 'hostname_not_allowed', `Only admins can add wildcard domains like ${host}.`);
+  }
+  if (isUnderDomain(host, berthDomain)) {
+    throw new BerthError(403, 'hostname_not_allowed', `${host} is under Berth's own domain ${berthDomain}, where app names live: only admins can add it.`);
+  }
 }
 
 export function checkProcessType(type: unknown): string {

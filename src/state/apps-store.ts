@@ -1,8 +1,9 @@
 // Apps and what hangs off them directly: config vars, process formation, custom domains.
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, like, or } from 'drizzle-orm';
 import { apps, configVars, domains, formation, type FormationEntry } from './schema.ts';
 import { now, type Db } from './db.ts';
 import { conflict, notFound } from '../shared/errors.ts';
+import { hostnamesOverlap } from '../shared/validation.ts';
 
 export type AppRow = typeof apps.$inferSelect;
 
@@ -70,6 +71,20 @@ export class AppsStore {
 
   domainOwner(hostname: string): number | undefined {
     return this.db.select().from(domains).where(eq(domains.hostname, hostname)).get()?.appId;
+  }
+
+  /**
+   * Custom domains (of any app) that route some of the same requests as `hostname`: the same name, the
+   * wildcard one label above an exact name, or the exact names one label below a wildcard.
+   */
+  overlappingDomains(hostname: string): Array<{ appId: number; hostname: string }> {
+    const bare = hostname.startsWith('*.') ? hostname.slice(2) : hostname;
+    const parent = bare.slice(bare.indexOf('.') + 1);
+    const candidates = hostname.startsWith('*.')
+      ? or(eq(domains.hostname, hostname), like(domains.hostname, `%.${bare}`))
+      : or(eq(domains.hostname, hostname), eq(domains.hostname, `*.${parent}`));
+    return this.db.select({ appId: domains.appId, hostname: domains.hostname }).from(domains).where(candidates).all()
+      .filter((d) => hostnamesOverlap(d.hostname, hostname));
   }
 
   addDomain(appId: number, hostname: string): void {

@@ -4,6 +4,7 @@ import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { appView } from '../views.ts';
+import { checkDefaultNameFree } from './domains.ts';
 import { checkAppName, checkBranchName } from '../../shared/validation.ts';
 import { badRequest } from '../../shared/errors.ts';
 import type { AppRow } from '../../state/apps-store.ts';
@@ -26,6 +27,7 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
     const body = await jsonBody(c);
     const name = checkAppName(body.name);
     c.set('auditApp', name);
+    checkDefaultNameFree(s, c.get('user'), name);
     const app = s.apps.create(name);
     s.access.addMember(app.id, c.get('user').id); // the creator can always see what they made
     await s.deployer.converge(name); // gives the app its route right away (503 until the first deploy)

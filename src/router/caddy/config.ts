@@ -8,6 +8,8 @@ export const ROUTES_PATH = `${SERVER_PATH}/routes`;
 export const CATCH_ALL_ID = 'berth-catch-all';
 export const INTERNAL_TLS_POLICY_ID = 'berth-internal-tls';
 const APP_ROUTE_PREFIX = 'berth-app-';
+// An app's wildcard names get a route of their own, placed after every exact name (see routeSpecificity).
+const WILDCARD_ROUTE_PREFIX = 'berth-wildcard-';
 
 /** Caddy names the server's access logger http.log.access.<default_logger_name>; Berth's log writer includes just it. */
 export const ACCESS_LOGGER = 'berth';
@@ -46,9 +48,12 @@ export interface TlsPolicy {
 }
 
 export const appRouteId = (app: string): string => APP_ROUTE_PREFIX + app;
+export const wildcardRouteId = (app: string): string => WILDCARD_ROUTE_PREFIX + app;
 
 export function appFromRouteId(id: unknown): string | null {
-  return typeof id === 'string' && id.startsWith(APP_ROUTE_PREFIX) ? id.slice(APP_ROUTE_PREFIX.length) : null;
+  if (typeof id !== 'string') return null;
+  const prefix = [APP_ROUTE_PREFIX, WILDCARD_ROUTE_PREFIX].find((p) => id.startsWith(p));
+  return prefix === undefined ? null : id.slice(prefix.length);
 }
 
 export function listenAddresses(opts: BaseOptions): string[] {
@@ -132,6 +137,17 @@ export function normalizeRoute(route: AppRoute): AppRoute {
   return { app: route.app, hostnames, upstreams: route.upstreams.map((u) => ({ host: u.host, port: u.port })) };
 }
 
+/**
+ * The Caddy routes of one app: its exact names, and its wildcard names (if any) in a second route, so
+ * that every exact name of every app can come before any wildcard (Caddy takes the first matching route).
+ */
+export function buildAppRoutes(route: AppRoute): Array<{ id: string; route: CaddyRoute | null }> {
+  const wildcards = route.hostnames.filter(isWildcard);
+  const exact = route.hostnames.filter((h) => !isWildcard(h));
+  const part = (id: string, hostnames: string[]) => ({ id, route: hostnames.length ? { ...buildAppRoute({ ...route, hostnames }), '@id': id } : null });
+  return [part(appRouteId(route.app), exact), part(wildcardRouteId(route.app), wildcards)];
+}
+
 export function buildAppRoute(route: AppRoute): CaddyRoute {
   return {
     '@id': appRouteId(route.app),
@@ -169,6 +185,53 @@ export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
   const dials = handler?.handler === 'reverse_proxy' ? (handler.upstreams as Array<{ dial?: string }> | undefined) ?? [] : [];
   const upstreams = dials.flatMap((u) => (typeof u.dial === 'string' ? [parseDial(u.dial)] : []));
   return { app, hostnames: [...hostnames], upstreams };
+}
+
+/** The routes parseAppRoute read back, one per app: an app's exact and wildcard routes joined. */
+export function joinAppRoutes(parts: AppRoute[]): AppRoute[] {
+  const byApp = new Map<string, AppRoute>();
+  for (const part of parts) {
+    const seen = byApp.get(part.app);
+    if (!seen) byApp.set(part.app, { ...part, hostnames: [...part.hostnames] });
+    else {
+      seen.hostnames.push(...part.hostnames);
+      if (seen.upstreams.length === 0) seen.upstreams = part.upstreams;
+    }
+  }
+  return [...byApp.values()];
+}
+
+const isWildcard = (hostname: string): boolean => hostname.startsWith('*.');
+
+/**
+ * How specific a route's host matcher is, as a sort key (smaller first): routes of exact names before
+ * routes with a wildcard, then more labels first, judged by the route's least specific name. A route
+ * without a host matcher matches every host and goes last.
+ */
+export function routeSpecificity(route: CaddyRoute): [number, number] {
+  const hosts = route.match?.[0]?.host ?? [];
+  if (hosts.length === 0) return [2, 0];
+  return [hosts.some(isWildcard) ? 1 : 0, -Math.min(...hosts.map((h) => h.split('.').length))];
+}
+
+/** Negative when `a` must come before `b`, 0 when either order routes every request the same. */
+export function compareSpecificity(a: CaddyRoute, b: CaddyRoute): number {
+  const rank = (r: CaddyRoute) => (r['@id'] === CATCH_ALL_ID ? [3, 0] : routeSpecificity(r));
+  const [ga, la] = rank(a);
+  const [gb, lb] = rank(b);
+  return ga - gb || la - lb;
+}
+
+/** Where `route` goes in `routes` (which must not contain it): before the first route that is not more specific. */
+export function routeInsertIndex(routes: readonly CaddyRoute[], route: CaddyRoute): number {
+  const at = routes.findIndex((r) => compareSpecificity(r, route) >= 0);
+  return at === -1 ? routes.length : at;
+}
+
+/** True when the route at `at` may stay there: nothing before it is less specific, nothing after it more. */
+export function routeInPlace(routes: readonly CaddyRoute[], at: number): boolean {
+  const route = routes[at]!;
+  return routes.every((r, i) => i === at || (i < at ? compareSpecificity(r, route) <= 0 : compareSpecificity(r, route) >= 0));
 }
 
 export function formatDial(u: Upstream): string {

@@ -5,8 +5,9 @@ import type { AppRoute, Router } from '../types.ts';
 import { CaddyAdminClient, CaddyAdminError } from './admin-client.ts';
 import {
   ACCESS_LOGGER_NAME, ACCESS_LOG_ID, CATCH_ALL_ID, INTERNAL_TLS_POLICY_ID, ROUTES_PATH, SERVER_PATH, buildAccessLog, buildServerLogs,
-  appRouteId, buildAppRoute, buildBaseApps, buildCatchAllRoute, buildHttpApp, buildInternalTlsPolicy,
-  buildOnDemandSettings, buildPkiApp, buildServer, buildTlsApp, internalNamesOf, listenAddresses, normalizeRoute, parseAppRoute,
+  appRouteId, buildAppRoutes, buildBaseApps, buildCatchAllRoute, buildHttpApp, buildInternalTlsPolicy,
+  buildOnDemandSettings, buildPkiApp, buildServer, buildTlsApp, internalNamesOf, joinAppRoutes, listenAddresses, normalizeRoute, parseAppRoute,
+  routeInPlace, routeInsertIndex, wildcardRouteId,
 } from './config.ts';
 import type { BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.ts';
 
@@ -124,41 +125,54 @@ export class CaddyRouter implements Router {
   }
 
   async #setRoute(route: AppRoute): Promise<void> {
-    const id = appRouteId(route.app);
-    const previous = await this.#client.getOrNull<CaddyRoute>(`/id/${id}`);
-    const previousHosts = previous?.match?.[0]?.host ?? [];
+    const parts = buildAppRoutes(route);
+    const previous = await Promise.all(parts.map((p) => this.#client.getOrNull<CaddyRoute>(`/id/${p.id}`)));
+    const previousHosts = previous.flatMap((r) => r?.match?.[0]?.host ?? []);
     if (!isDeepStrictEqual(this.#internalNames(previousHosts), this.#internalNames(route.hostnames))) {
       // Policy first: certificates for new names must come from the internal CA from the start.
       const others = (await this.#readAppRoutes()).filter((r) => r.app !== route.app);
       await this.#syncTlsPolicy([...others, route]);
     }
-    if (previous) await this.#client.patch(`/id/${id}`, buildAppRoute(route));
-    else await this.#insertBeforeCatchAll(buildAppRoute(route));
-  }
-
-  async #insertBeforeCatchAll(route: CaddyRoute): Promise<void> {
-    try {
-      await this.#client.put(`${ROUTES_PATH}/0`, route); // PUT on an array index inserts there
-    } catch (err) {
-      if (!(err instanceof CaddyAdminError && err.isMissing)) throw err;
-      // Berth's server is gone (e.g. Caddy restarted without --resume): recreate it, then retry.
-      await this.#ensureBase();
-      await this.#client.put(`${ROUTES_PATH}/0`, route);
+    for (const [i, part] of parts.entries()) {
+      if (part.route) await this.#placeRoute(part.route, previous[i] ?? null);
+      else if (previous[i]) await this.#client.deleteIfExists(`/id/${part.id}`);
     }
   }
 
+  /**
+   * Puts a route where its specificity says (exact names before wildcards, more labels first), never
+   * by insertion order: a new route is inserted at that index; a changed one is edited in place, or,
+   * if its names now belong elsewhere, the route list is replaced once with it moved (no moment without it).
+   */
+  async #placeRoute(route: CaddyRoute, previous: CaddyRoute | null): Promise<void> {
+    const id = route['@id']!;
+    const routes = await this.#client.getOrNull<CaddyRoute[]>(ROUTES_PATH);
+    if (routes === null) {
+      // Berth's server is gone (e.g. Caddy restarted without --resume): recreate it, then insert.
+      await this.#ensureBase();
+      return this.#client.put(`${ROUTES_PATH}/0`, route);
+    }
+    const at = previous ? routes.findIndex((r) => r['@id'] === id) : -1;
+    if (at === -1) return this.#client.put(`${ROUTES_PATH}/${routeInsertIndex(routes, route)}`, route); // PUT on an index inserts there
+    const updated = routes.with(at, route);
+    if (routeInPlace(updated, at)) return this.#client.patch(`/id/${id}`, route);
+    const others = routes.filter((_, i) => i !== at);
+    const index = routeInsertIndex(others, route);
+    await this.#client.patch(ROUTES_PATH, [...others.slice(0, index), route, ...others.slice(index)]);
+  }
+
   async #removeRoute(app: string): Promise<void> {
-    const id = appRouteId(app);
-    const previous = await this.#client.getOrNull<CaddyRoute>(`/id/${id}`);
-    if (!previous) return;
+    const ids = [appRouteId(app), wildcardRouteId(app)];
+    const previous = await Promise.all(ids.map((id) => this.#client.getOrNull<CaddyRoute>(`/id/${id}`)));
+    if (previous.every((r) => r === null)) return;
     // Duplicate @ids can only come from writers outside this process; remove them all (bounded).
-    for (let i = 0; i < 10 && (await this.#client.deleteIfExists(`/id/${id}`)); i++);
-    if (this.#internalNames(previous.match?.[0]?.host ?? []).length > 0) await this.#syncTlsPolicy(await this.#readAppRoutes());
+    for (const id of ids) for (let i = 0; i < 10 && (await this.#client.deleteIfExists(`/id/${id}`)); i++);
+    if (this.#internalNames(previous.flatMap((r) => r?.match?.[0]?.host ?? [])).length > 0) await this.#syncTlsPolicy(await this.#readAppRoutes());
   }
 
   async #readAppRoutes(): Promise<AppRoute[]> {
     const routes = (await this.#client.getOrNull<CaddyRoute[]>(ROUTES_PATH)) ?? [];
-    return routes.map(parseAppRoute).filter((r): r is AppRoute => r !== null);
+    return joinAppRoutes(routes.map(parseAppRoute).filter((r): r is AppRoute => r !== null));
   }
 
   /** Makes the internal-CA policy list exactly the internal names of the given routes (edits only that policy). */
