@@ -21,7 +21,9 @@ export interface Config {
   stopTimeoutSec: number;      // SIGTERM → SIGKILL grace
   /** container-ip: the router reaches local web instances on Berth's network; host-port: through docker-proxy. */
   routeVia: RouteVia;
-  networkSubnet: string;       // Berth's own Docker network (container-ip only)
+  networkSubnet: string;       // the range each app's own Docker network is carved from (container-ip only)
+  pidsLimit: number;           // most processes/threads in any container Berth starts
+  oneOffMemoryMB: number;      // memory of release-phase and one-off containers
   maxBodyBytes: number;
   // Builds (git push)
   maxPushBytes: number;         // a push larger than this is refused
@@ -81,6 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stopTimeoutSec: int(env, 'BERTH_STOP_TIMEOUT', 10),
     routeVia: routeVia(env.BERTH_ROUTE_VIA),
     networkSubnet: env.BERTH_NETWORK_SUBNET || 'auto', // auto: the first free /16 from 10.213.0.0
+    pidsLimit: Math.max(16, int(env, 'BERTH_PIDS_LIMIT', 512)),
+    oneOffMemoryMB: Math.max(16, int(env, 'BERTH_ONEOFF_MEMORY_MB', 512)),
     maxBodyBytes: int(env, 'BERTH_MAX_BODY_BYTES', 1024 * 1024),
     maxPushBytes: int(env, 'BERTH_MAX_PUSH_MB', 512) * 1024 * 1024,
     buildTimeoutSec: int(env, 'BERTH_BUILD_TIMEOUT', 900),

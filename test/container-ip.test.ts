@@ -8,7 +8,9 @@ import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { DockerRuntime } from '../src/runtime/docker/index.ts';
-import { IpAllocator, parseSubnet } from '../src/runtime/docker/ip-pool.ts';
+import { IpAllocator, overlaps, parseCidr, parseSubnet } from '../src/runtime/docker/ip-pool.ts';
+import { AppNetworks } from '../src/runtime/docker/berth-network.ts';
+import Docker from 'dockerode';
 
 type Caddy = Awaited<ReturnType<typeof startCaddy>>;
 interface Ps { name: string; state: string; hostPort: number; restartCount: number; containerId: string }
@@ -35,7 +37,10 @@ after(async () => {
   await berthOld?.kill('SIGTERM');
   await Promise.all([caddy?.stop(), caddyOld?.stop()]);
   for (const server of [berth, berthOld]) {
-    if (server) try { docker(['network', 'rm', networkOf(server)]); } catch { /* never made, or already gone */ }
+    if (!server) continue;
+    for (const id of docker(['network', 'ls', '-q', '--filter', `label=berth.owner=${installationOf(server)}`]).split('\n').filter(Boolean)) {
+      try { docker(['network', 'rm', id]); } catch { /* already gone */ }
+    }
   }
 });
 
@@ -43,8 +48,9 @@ function docker(args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-const networkOf = (server: BerthServer) =>
-  `berth-${fs.readFileSync(path.join(server.dataDir, 'installation-id'), 'utf8').trim()}`;
+const installationOf = (server: BerthServer) => fs.readFileSync(path.join(server.dataDir, 'installation-id'), 'utf8').trim();
+/** Each app has a network of its own (test/security/isolation.test.ts), carved from BERTH_NETWORK_SUBNET. */
+const networkOf = (server: BerthServer, app: string) => `berth-${installationOf(server)}-${app}`;
 
 /** The container's address on each network it is attached to, and its berth.ip label. */
 function addressesOf(containerId: string): { networks: Record<string, { ip: string; assigned: string | null }>; label: string | null } {
@@ -68,18 +74,18 @@ async function deploy(server: BerthServer, app: string): Promise<void> {
   await server.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
 }
 
-test('a web instance joins Berth\'s network at the address Berth assigned, and the route dials it there', async () => {
+test('a web instance joins its app\'s network at the address Berth assigned, and the route dials it there', async () => {
   await deploy(berth, first);
   const [web] = await ps(berth, first);
   const { networks, label } = addressesOf(web.containerId);
-  const network = networkOf(berth);
-  assert.deepEqual(Object.keys(networks), [network], 'only on Berth\'s network, not the default bridge');
+  const network = networkOf(berth, first);
+  assert.deepEqual(Object.keys(networks), [network], 'only on its app\'s network, not the default bridge');
   assert.ok(label, 'the assigned address is recorded as a label');
   assert.equal(networks[network].assigned, label, 'a static address, not one from the engine\'s pool');
   assert.equal(networks[network].ip, label);
   const subnet = JSON.parse(docker(['network', 'inspect', network]))[0].IPAM.Config[0].Subnet as string;
-  assert.equal(subnet, berth.env.BERTH_NETWORK_SUBNET);
-  assert.ok(label.startsWith(subnet.split('.').slice(0, 3).join('.') + '.'));
+  assert.ok(overlaps(parseCidr(subnet)!, parseCidr(berth.env.BERTH_NETWORK_SUBNET)!), `${subnet} is carved from BERTH_NETWORK_SUBNET`);
+  assert.ok(overlaps(parseCidr(`${label}/32`)!, parseCidr(subnet)!));
   assert.deepEqual(await routeDials(caddy, first), [`${label}:5000`]);
   assert.match((await viaRouter(caddy.httpPort, `${first}.localhost`)).body, /hello from v1 web\.1/);
   // The published port stays: ps shows it, and health checks use it.
@@ -97,7 +103,7 @@ test('a crashed instance is restarted at the same address and answers through Ca
   assert.equal(after.containerId, before.containerId);
   const { networks, label } = addressesOf(after.containerId);
   assert.equal(label, ipBefore);
-  assert.equal(networks[networkOf(berth)].ip, ipBefore);
+  assert.equal(networks[networkOf(berth, first)].ip, ipBefore);
   assert.deepEqual(await routeDials(caddy, first), [`${ipBefore}:5000`]);
   await eventually('the app answers through Caddy after the restart', async () =>
     /hello from v1 web\.1/.test((await viaRouter(caddy.httpPort, `${first}.localhost`)).body));
@@ -146,22 +152,25 @@ test('an instance from before (no assigned address) keeps being served by host p
 test('a subnet that overlaps another network is refused at startup, naming the clash', async () => {
   const owner = `cip-clash-${process.pid}`;
   const clashing = new DockerRuntime({ socketPath: '/var/run/docker.sock', owner, networkSubnet: berth.env.BERTH_NETWORK_SUBNET });
-  await assert.rejects(clashing.prepare(), new RegExp(`overlaps Docker network ${networkOf(berth)} .*BERTH_NETWORK_SUBNET`));
+  await assert.rejects(clashing.prepare(), new RegExp(`overlaps Docker network berth-${installationOf(berth)}-.*BERTH_NETWORK_SUBNET`));
   assert.throws(() => docker(['network', 'inspect', `berth-${owner}`]), 'nothing was created');
 });
 
-test('without BERTH_NETWORK_SUBNET, a second installation on the engine takes a free range instead of clashing', async () => {
+test('without BERTH_NETWORK_SUBNET, a second installation on the engine carves free subnets instead of clashing', async () => {
   const owners = [`cip-auto-a-${process.pid}`, `cip-auto-b-${process.pid}`];
+  const engine = new Docker({ socketPath: '/var/run/docker.sock' });
   try {
     const subnets: string[] = [];
     for (const owner of owners) {
-      await new DockerRuntime({ socketPath: '/var/run/docker.sock', owner, networkSubnet: 'auto' }).prepare();
-      subnets.push(JSON.parse(docker(['network', 'inspect', `berth-${owner}`]))[0].IPAM.Config[0].Subnet);
+      const networks = new AppNetworks({ docker: engine, owner, subnet: 'auto', call: (_what, request) => request(AbortSignal.timeout(30_000)) });
+      await networks.prepare();
+      await networks.ensure('app');
+      subnets.push(JSON.parse(docker(['network', 'inspect', `berth-${owner}-app`]))[0].IPAM.Config[0].Subnet);
     }
-    assert.match(subnets[0], /^10\.2\d\d\.0\.0\/16$/);
-    assert.notEqual(subnets[0], subnets[1], 'two installations, two ranges');
+    assert.match(subnets[0], /^10\.2\d\d\.\d+\.0\/24$/);
+    assert.notEqual(subnets[0], subnets[1], 'two installations, two subnets');
   } finally {
-    for (const owner of owners) { try { docker(['network', 'rm', `berth-${owner}`]); } catch { /* not made */ } }
+    for (const owner of owners) { try { docker(['network', 'rm', `berth-${owner}-app`]); } catch { /* not made */ } }
   }
 });
 

@@ -7,6 +7,7 @@ import { HostsStore } from '../state/hosts-store.ts';
 import type { AppsStore } from '../state/apps-store.ts';
 import type { Deployer } from '../releases/deployer.ts';
 import { DockerRuntime } from '../runtime/docker/index.ts';
+import type { Hardening } from '../runtime/docker/container-config.ts';
 import { MultiHostRuntime } from '../runtime/multi-host/index.ts';
 import { HostsService } from './service.ts';
 import { HostMonitor, type HostHooks } from './monitor.ts';
@@ -38,11 +39,13 @@ export function hostSettings(registry: string, env: NodeJS.ProcessEnv = process.
 
 export function createRuntime(opts: {
   socketPath: string; owner: string; registry: string; settings: HostSettings; log: (line: string) => void;
-  /** Berth's own network on the local engine (BERTH_ROUTE_VIA=container-ip); remote hosts never get one. */
+  /** Range of the app networks on the local engine (BERTH_ROUTE_VIA=container-ip); remote hosts never get them. */
   networkSubnet?: string;
+  /** Limits of the local engine's containers (BERTH_PIDS_LIMIT, BERTH_ONEOFF_MEMORY_MB); remote hosts use the defaults. */
+  hardening?: Partial<Hardening>;
 }): MultiHostRuntime {
   const docker = new Docker({ socketPath: opts.socketPath });
-  const local = new DockerRuntime({ socketPath: opts.socketPath, docker, owner: opts.owner, networkSubnet: opts.networkSubnet });
+  const local = new DockerRuntime({ socketPath: opts.socketPath, docker, owner: opts.owner, networkSubnet: opts.networkSubnet, hardening: opts.hardening });
   return new MultiHostRuntime({
     local: { docker, runtime: local }, registry: opts.registry, registryAdvertise: opts.settings.registryAdvertise,
     pullTimeoutMs: 300_000, log: opts.log,

@@ -53,6 +53,7 @@ export async function startServer(): Promise<void> {
   const runtime = createRuntime({
     socketPath: config.dockerSocket, owner, registry: config.registry, settings: hostConfig, log,
     networkSubnet: config.routeVia === 'container-ip' ? config.networkSubnet : undefined,
+    hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
   });
   // Berth's network exists before reconcile starts instances; a subnet clash stops the server here, named.
   await runtime.host('local')?.runtime.prepare();

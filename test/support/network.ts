@@ -1,9 +1,15 @@
-// Each test server gets a Berth network subnet of its own (a /24 in 10.214.0.0/16), free on this engine,
-// as it gets its own block of host ports. Networks of test servers long gone are removed first, so they do not
-// use up the range: only unused ones (no container at all refers to them) made more than 10 minutes ago.
+// Each test server gets a Berth network range of its own (a /24 in 10.214.0.0/16, which its apps' networks are
+// carved from), free on this engine, as it gets its own block of host ports. Networks of test servers long gone
+// are removed first, so they do not use up the range: only unused ones (no container at all refers to them)
+// made more than 10 minutes ago.
 import { execFileSync } from 'node:child_process';
+import { overlaps, parseCidr, type Subnet } from '../../src/runtime/docker/ip-pool.ts';
 
-const TEST_RANGE = /^10\.214\.(\d+)\.0\/24$/;
+const TEST_RANGE = parseCidr('10.214.0.0/16')!;
+const inTestRange = (cidr: string | undefined) => {
+  const subnet = cidr ? parseCidr(cidr) : null;
+  return subnet !== null && overlaps(subnet, TEST_RANGE);
+};
 const STALE_MS = 10 * 60_000;
 
 interface NetworkInfo { Name: string; Created: string; Labels: Record<string, string> | null; IPAM: { Config: { Subnet?: string }[] | null } }
@@ -19,19 +25,21 @@ function networks(): NetworkInfo[] {
 
 function removeStale(all: NetworkInfo[]): NetworkInfo[] {
   return all.filter((n) => {
-    const inTestRange = (n.IPAM.Config ?? []).some((c) => TEST_RANGE.test(c.Subnet ?? ''));
+    const ours = (n.IPAM.Config ?? []).some((c) => inTestRange(c.Subnet));
     const stale = Date.now() - Date.parse(n.Created) > STALE_MS;
-    if (!inTestRange || !stale || !n.Labels?.['berth.owner'] || !n.Name.startsWith('berth-')) return true;
+    if (!ours || !stale || !n.Labels?.['berth.owner'] || !n.Name.startsWith('berth-')) return true;
     if (docker(['ps', '-aq', '--filter', `network=${n.Name}`]).trim()) return true;
     try { docker(['network', 'rm', n.Name]); return false; } catch { return true; }
   });
 }
 
 export function testNetworkSubnet(): string {
-  const taken = new Set(removeStale(networks()).flatMap((n) => (n.IPAM.Config ?? []).map((c) => c.Subnet ?? '')));
+  // An app network (a /28) inside a /24 takes that /24 too.
+  const taken: Subnet[] = removeStale(networks()).flatMap((n) => (n.IPAM.Config ?? []).map((c) => parseCidr(c.Subnet ?? '')))
+    .filter((subnet) => subnet !== null);
   for (let tried = 0; tried < 256; tried++) {
     const subnet = `10.214.${Math.floor(Math.random() * 256)}.0/24`;
-    if (!taken.has(subnet)) return subnet;
+    if (!taken.some((other) => overlaps(parseCidr(subnet)!, other))) return subnet;
   }
   throw new Error('no free test subnet in 10.214.0.0/16');
 }

@@ -1,36 +1,85 @@
-// Translates an InstanceSpec into the engine's container create options.
+// Translates an InstanceSpec (or a one-off) into the engine's container create options, hardened alike.
 import type Docker from 'dockerode';
-import type { InstanceSpec } from '../types.ts';
-import { containerName, labelsFromSpec } from './labels.ts';
+import type { InstanceSpec, OneOffSpec } from '../types.ts';
+import { containerName, LABEL, labelsFromSpec } from './labels.ts';
 import type { NetworkPlacement } from './berth-network.ts';
 
 const MB = 1024 * 1024;
 
-/** With a placement the container joins Berth's network at that address instead of the default bridge. */
-export function createOptions(spec: InstanceSpec, owner: string, publishIp = '127.0.0.1', placement: NetworkPlacement | null = null): Docker.ContainerCreateOptions {
+/** Limits every container Berth starts gets; members' code is untrusted, so none runs with Docker's defaults. */
+export interface Hardening {
+  /** Most processes and threads in one container: a fork bomb stops there instead of taking the host. */
+  pidsLimit: number;
+  /** Memory of release-phase and one-off containers, which have no formation size of their own. */
+  oneOffMemoryMB: number;
+}
+
+export const DEFAULT_HARDENING: Hardening = { pidsLimit: 512, oneOffMemoryMB: 512 };
+
+/**
+ * What is left of Docker's default capabilities: enough for images that start as root and switch to a user
+ * (nginx, postgres: CHOWN, DAC_OVERRIDE, FOWNER, SETUID, SETGID), bind a port below 1024 and signal their
+ * own workers. Gone are NET_RAW (raw sockets: ARP and packet spoofing on the bridge), MKNOD, SYS_CHROOT,
+ * SETFCAP, SETPCAP, FSETID and AUDIT_WRITE, none of which an app's runtime needs.
+ */
+export const KEPT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'NET_BIND_SERVICE', 'KILL'];
+
+/** With a placement the container joins its app's network at that address instead of the default bridge. */
+export function createOptions(spec: InstanceSpec, owner: string, publishIp = '127.0.0.1', placement: NetworkPlacement | null = null,
+  hardening: Hardening = DEFAULT_HARDENING): Docker.ContainerCreateOptions {
   const options: Docker.ContainerCreateOptions = {
     name: containerName(spec),
     Image: spec.image,
-    Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+    Env: envList(spec.env),
     Labels: labelsFromSpec(spec, owner, placement?.ip ?? null),
-    HostConfig: hostConfig(spec, publishIp),
+    HostConfig: hostConfig(spec, publishIp, hardening),
   };
-  if (placement) {
-    options.HostConfig!.NetworkMode = placement.network;
-    options.NetworkingConfig = { EndpointsConfig: { [placement.network]: { IPAMConfig: { IPv4Address: placement.ip } } } };
-  }
+  joinNetwork(options, placement);
   if (spec.command !== null) options.Cmd = spec.command;
   const port = publishedPort(spec);
   if (port) options.ExposedPorts = { [port.key]: {} };
   return options;
 }
 
-function hostConfig(spec: InstanceSpec, publishIp: string): Docker.HostConfig {
+/** A release-phase (or later `berth run`) container: its own label, not berth.managed, so it is never taken for an instance. */
+export function oneOffOptions(spec: OneOffSpec, owner: string, placement: NetworkPlacement | null = null,
+  hardening: Hardening = DEFAULT_HARDENING): Docker.ContainerCreateOptions {
+  const labels: Record<string, string> = { [LABEL.oneOff]: '1', [LABEL.owner]: owner, [LABEL.app]: spec.app, [LABEL.release]: String(spec.release) };
+  if (placement) labels[LABEL.ip] = placement.ip;
+  const options: Docker.ContainerCreateOptions = {
+    name: `berth-${spec.app}-v${spec.release}-oneoff-${Date.now().toString(36)}`,
+    Image: spec.image,
+    Cmd: spec.command,
+    Env: envList(spec.env),
+    Labels: labels,
+    HostConfig: { Init: true, Memory: Math.round((spec.memoryMB ?? hardening.oneOffMemoryMB) * MB), ...confinement(hardening) },
+  };
+  joinNetwork(options, placement);
+  return options;
+}
+
+/** The part every container shares: fewer capabilities, no privilege gain through setuid binaries, bounded processes. */
+export function confinement(hardening: Hardening): Pick<Docker.HostConfig, 'CapDrop' | 'CapAdd' | 'SecurityOpt' | 'PidsLimit'> {
+  return { CapDrop: ['ALL'], CapAdd: [...KEPT_CAPABILITIES], SecurityOpt: ['no-new-privileges'], PidsLimit: hardening.pidsLimit };
+}
+
+function joinNetwork(options: Docker.ContainerCreateOptions, placement: NetworkPlacement | null): void {
+  if (!placement) return;
+  options.HostConfig!.NetworkMode = placement.network;
+  options.NetworkingConfig = { EndpointsConfig: { [placement.network]: { IPAMConfig: { IPv4Address: placement.ip } } } };
+}
+
+function envList(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
+}
+
+function hostConfig(spec: InstanceSpec, publishIp: string, hardening: Hardening): Docker.HostConfig {
   const config: Docker.HostConfig = {
     // An init process forwards SIGTERM: node (and many runtimes) as PID 1 ignore it and would only die by SIGKILL.
     Init: true,
     RestartPolicy: { Name: 'unless-stopped' },
     LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    ...confinement(hardening),
   };
   if (spec.memoryMB !== null) config.Memory = Math.round(spec.memoryMB * MB);
   if (spec.cpus !== null) config.NanoCpus = Math.round(spec.cpus * 1e9);

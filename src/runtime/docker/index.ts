@@ -3,13 +3,13 @@ import Docker from 'dockerode';
 import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime, RuntimeEvent } from '../types.ts';
 import { engineEvents } from './events.ts';
 import { openExec } from './exec.ts';
-import { runOnce } from './one-off.ts';
+import { runToCompletion } from './one-off.ts';
 import { Semaphore } from '../../shared/semaphore.ts';
-import { createOptions } from './container-config.ts';
+import { createOptions, DEFAULT_HARDENING, oneOffOptions, type Hardening } from './container-config.ts';
 import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDeadline } from './errors.ts';
 import { requireLocalImage, resolveImage } from './images.ts';
 import { assignedIp, containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
-import { BerthNetwork, type NetworkPlacement } from './berth-network.ts';
+import { AppNetworks, type NetworkPlacement } from './berth-network.ts';
 import { readLogs } from './logs.ts';
 import { followInstanceLogs } from './instance-logs.ts';
 import { StatsReader } from './stats.ts';
@@ -29,10 +29,13 @@ export interface DockerRuntimeOptions {
   /** Upper bound for any other single engine call (a stop gets its grace period on top). */
   requestTimeoutMs?: number;
   /**
-   * Subnet of the installation's own network (local engine only): web instances join it at an address Berth
-   * assigns, and the router reaches them there. Without it they stay on the default bridge (host port only).
+   * Address range of the installation's app networks (local engine only): each app's containers join a network
+   * of their own carved from it, at an address Berth assigns, and the router reaches web instances there.
+   * Without it they stay on the default bridge (host port only).
    */
   networkSubnet?: string;
+  /** Limits of every container started here; default DEFAULT_HARDENING. */
+  hardening?: Partial<Hardening>;
 }
 
 export class DockerRuntime implements Runtime {
@@ -46,7 +49,8 @@ export class DockerRuntime implements Runtime {
   private readonly pullTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly statsReader: StatsReader;
-  private readonly network: BerthNetwork | null;
+  private readonly networks: AppNetworks | null;
+  private readonly hardening: Hardening;
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = opts.docker ?? new Docker({ socketPath: opts.socketPath });
@@ -57,14 +61,15 @@ export class DockerRuntime implements Runtime {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     // Stats get a short deadline of their own: a reading that late is useless for a 10 s series anyway.
     this.statsReader = new StatsReader(this.docker, { owner: this.owner, requestMs: Math.min(this.requestTimeoutMs, 10_000) });
-    this.network = opts.networkSubnet === undefined ? null : new BerthNetwork({
+    this.hardening = { ...DEFAULT_HARDENING, ...opts.hardening };
+    this.networks = opts.networkSubnet === undefined ? null : new AppNetworks({
       docker: this.docker, owner: this.owner, subnet: opts.networkSubnet, call: (what, request) => this.call(what, request),
     });
   }
 
-  /** Creates Berth's network if this runtime has one and it is missing (at startup: a clash shows at once). */
+  /** Chooses the app networks' address range if this runtime has one (at startup: a clash shows at once). */
   async prepare(): Promise<void> {
-    await this.network?.ensure();
+    await this.networks?.prepare();
   }
 
   start(spec: InstanceSpec): Promise<Instance> {
@@ -80,14 +85,13 @@ export class DockerRuntime implements Runtime {
     const name = containerName(spec);
     await this.removeLeftover(name);
     const create = (placement: NetworkPlacement | null) => this.call(`creating ${name}`, (abortSignal) =>
-      this.docker.createContainer({ ...createOptions(spec, this.owner, this.publishIp, placement), abortSignal }));
-    const container = this.network && spec.containerPort !== null
-      ? await this.network.place(() => this.assignedIps(), create)
-      : await create(null);
+      this.docker.createContainer({ ...createOptions(spec, this.owner, this.publishIp, placement, this.hardening), abortSignal }));
+    const container = await this.createPlaced(spec.app, create);
     try {
       await this.call(`starting ${name}`, (abortSignal) => container.start({ abortSignal }));
     } catch (err) {
       await this.forceRemove(container.id).catch(() => {});
+      await this.releaseNetwork(spec.app);
       throw err;
     }
     const info = await this.call(`inspecting ${name}`, (abortSignal) => container.inspect({ abortSignal }));
@@ -95,18 +99,39 @@ export class DockerRuntime implements Runtime {
   }
 
   private async removeGracefully(id: string, timeoutSec: number): Promise<void> {
+    const app = this.networks ? (await this.inspect(id))?.Config.Labels?.[LABEL.app] : undefined;
     const container = this.docker.getContainer(id);
     const graceMs = timeoutSec * 1000;
     await this.call(`stopping ${id}`, (abortSignal) => container.stop({ t: timeoutSec, abortSignal }), graceMs)
       .catch(ignoreWhen((err) => isNotFound(err) || isAlreadyStopped(err)));
     await this.forceRemove(id);
+    if (app) await this.releaseNetwork(app);
   }
 
-  /** Addresses held on Berth's network by this installation's containers, running or not. */
-  private async assignedIps(): Promise<string[]> {
-    const containers = await this.call('listing containers', (abortSignal) =>
-      this.docker.listContainers({ all: true, filters: { label: managedLabelFilter(this.owner) }, abortSignal }));
-    return containers.map((c) => assignedIp(c.Labels)).filter((ip) => ip !== null);
+  /** On the app's own network at an address of its own when this runtime has app networks; else on the default bridge. */
+  private createPlaced(app: string, create: (placement: NetworkPlacement | null) => Promise<Docker.Container>): Promise<Docker.Container> {
+    return this.networks ? this.networks.place(app, (network) => this.assignedIps(app, network), create) : create(null);
+  }
+
+  /**
+   * Drops the app's network once no container of it is left. The instance is gone either way: a network that
+   * could not be removed now goes with the app's next removal.
+   */
+  private async releaseNetwork(app: string): Promise<void> {
+    await this.networks?.release(app, async () => (await this.containersOf(app)).length > 0).catch(() => {});
+  }
+
+  /** Every container of the app (instances and one-offs), running or not. */
+  private containersOf(app: string): Promise<Docker.ContainerInfo[]> {
+    return this.call('listing containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: [`${LABEL.owner}=${this.owner}`, `${LABEL.app}=${app}`] }, abortSignal }));
+  }
+
+  /** Addresses the app's containers hold on its network: the assigned ones (running or not) and any the engine gave. */
+  private async assignedIps(app: string, network: string): Promise<string[]> {
+    const containers = await this.containersOf(app);
+    return containers.flatMap((c) => [assignedIp(c.Labels), c.NetworkSettings?.Networks?.[network]?.IPAddress || null])
+      .filter((ip) => ip !== null);
   }
 
   async list(app?: string): Promise<Instance[]> {
@@ -121,8 +146,15 @@ export class DockerRuntime implements Runtime {
     return resolveImage(this.docker, ref, { requestMs: this.requestTimeoutMs, pullMs: this.pullTimeoutMs });
   }
 
-  runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number> {
-    return runOnce(this.docker, this.owner, spec, onLine);
+  /** Release-phase and one-off containers join the app's network too, with its limits (memory by default). */
+  async runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number> {
+    const container = await this.createPlaced(spec.app, (placement) => this.call(`creating a one-off container of ${spec.app}`, (abortSignal) =>
+      this.docker.createContainer({ ...oneOffOptions(spec, this.owner, placement, this.hardening), abortSignal })));
+    try {
+      return await runToCompletion(this.docker, container, spec.timeoutSec, onLine);
+    } finally {
+      await this.releaseNetwork(spec.app);
+    }
   }
 
   logs(app: string, opts: LogOptions): AsyncIterable<LogLine> {

@@ -14,8 +14,9 @@ export const LABEL = {
   port: 'berth.port',        // the host port (what the router needs), not the container port
   memory: 'berth.memory',    // MB
   cpus: 'berth.cpus',
-  ip: 'berth.ip',            // the address Berth assigned on its network (local web instances; none before that existed)
+  ip: 'berth.ip',            // the address Berth assigned on the app's network (local instances; none before that existed)
   containerPort: 'berth.container-port', // the port the app listens on, reached at berth.ip
+  oneOff: 'berth.oneoff',    // a release-phase or one-off container, never an instance
 } as const;
 
 /** Filter value selecting this installation's containers, optionally of one app, for listContainers. */
@@ -42,10 +43,8 @@ export function labelsFromSpec(spec: InstanceSpec, owner: string, ip: string | n
   if (spec.hostPort !== null) labels[LABEL.port] = String(spec.hostPort);
   if (spec.memoryMB !== null) labels[LABEL.memory] = String(spec.memoryMB);
   if (spec.cpus !== null) labels[LABEL.cpus] = String(spec.cpus);
-  if (ip !== null && spec.containerPort !== null) {
-    labels[LABEL.ip] = ip;
-    labels[LABEL.containerPort] = String(spec.containerPort);
-  }
+  if (ip !== null) labels[LABEL.ip] = ip;
+  if (ip !== null && spec.containerPort !== null) labels[LABEL.containerPort] = String(spec.containerPort);
   return labels;
 }
 
