@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,7 @@ import { startRegistry } from './support/registry.ts';
 import { gitEnv } from './support/git-env.ts';
 import { startCaddy } from './support/caddy.ts';
 import { freePorts } from './support/ports.ts';
-import { issueAdminToken } from './support/berth.ts';
+import { issueAdminToken, viaRouter } from './support/berth.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -87,12 +87,18 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
   try {
     const repo = path.join(dataDir, 'site');
     cpSync(path.join(ROOT, 'test/fixtures/push/static-site'), repo, { recursive: true });
+    // .dockerignore is applied in a worker thread, which the bundle starts from its own file.
+    writeFileSync(path.join(repo, '.dockerignore'), 'secret-*.txt\n');
+    writeFileSync(path.join(repo, 'secret-key.txt'), 'not for the image\n');
+    writeFileSync(path.join(repo, 'public.txt'), 'for everyone\n');
     for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'site']]) {
       await run('git', args, { cwd: repo, timeout: 30_000, env: gitEnv() });
     }
     const pushed = await run('git', ['push', `http://berth:${token}@127.0.0.1:${apiPort}/git/${app}.git`, 'main'], { cwd: repo, timeout: 120_000, env: gitEnv() })
       .catch((err) => { throw new Error(`git push failed:\n${err.stderr}\n--- server output ---\n${output}`); });
     assert.match(pushed.stderr, /remote: -----> v1 deployed to/);
+    assert.equal((await viaRouter(caddy.httpPort, `${app}.localhost`, '/public.txt')).body, 'for everyone\n');
+    assert.equal((await viaRouter(caddy.httpPort, `${app}.localhost`, '/secret-key.txt')).status, 404, '.dockerignore kept it out of the image');
   } finally {
     await run(process.execPath, [dist('berth.mjs'), 'apps:destroy', app, '--confirm', app], { cwd: dataDir, timeout: 60_000, env: cliEnv });
   }

@@ -5,7 +5,6 @@ import { readFile } from 'node:fs/promises';
 import type { Builder, BuildKind, BuildRequest, BuildResult, Stacks } from './types.ts';
 import { detect, normaliseRepoPath, type Detection } from './detect.ts';
 import { engineBuild } from './docker-build.ts';
-import { dockerignoreFilter } from './dockerignore.ts';
 import {
   EXTRA_CA_FILE, STATIC_SERVER_PATH, nodeDockerfile, procfileDockerfile, shellCommand, staticDockerfile,
   type DockerfileOptions,
@@ -58,10 +57,9 @@ export class DockerBuilder implements Builder {
       const detection = await detect(tree, req.dockerfilePath);
       req.progress(`Detected ${describe(detection.kind)}`);
       const plan = await this.#plan(tree, detection, req);
-      // Like `docker build`, leave out what .dockerignore names (the Dockerfile itself always goes).
-      const keep = dockerignoreFilter(await tree.readText('.dockerignore'), [plan.dockerfile, '.dockerignore']);
       const imageId = await engineBuild(this.#docker, {
-        context: tree.context(plan.generated, keep),
+        // Like `docker build`, leave out what .dockerignore names (the Dockerfile itself always goes).
+        context: tree.context(plan.generated, [plan.dockerfile, '.dockerignore']),
         tag: req.tag,
         dockerfile: plan.dockerfile,
         buildArgs: req.buildArgs,

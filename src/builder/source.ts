@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { endOfArchive, fileRecord, indexTar, readEntry, type TarEntry } from './tar.ts';
+import { prepareSource, type PreparedSource } from './planning-worker.ts';
+import { endOfArchive, fileRecord, readEntry, type TarEntry } from './tar.ts';
 
 /** Where Berth's generated files live in the build context (replacing the user's own `.berth/`, if any). */
 export const GENERATED_DIR = '.berth';
@@ -23,8 +24,11 @@ export interface SourceTree {
   list(dir: string): string[];
   /** Content of a regular file as UTF-8, or null when it is missing or not a regular file. */
   readText(path: string): Promise<string | null>;
-  /** The build context: the source's entries that `keep` accepts, then the generated files under `.berth/`. */
-  context(generated: Record<string, Buffer>, keep?: (path: string) => boolean): Readable;
+  /**
+   * The build context: the source's entries that its .dockerignore leaves in (and those in `alwaysKeep`,
+   * like the Dockerfile, as `docker build` does), then the generated files under `.berth/`.
+   */
+  context(generated: Record<string, Buffer>, alwaysKeep?: string[]): Readable;
   dispose(): Promise<void>;
 }
 
@@ -34,13 +38,9 @@ export async function spoolSource(source: Readable, signal?: AbortSignal): Promi
   const file = path.join(os.tmpdir(), `berth-source-${randomUUID()}.tar`);
   try {
     await pipeline(source, createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal });
-    const handle = await open(file, 'r');
-    const { size } = await handle.stat();
-    const entries = await indexTar(handle, size).catch(async (err) => {
-      await handle.close();
-      throw err;
-    });
-    return sourceTree(handle, entries, file);
+    // Indexing and .dockerignore run in a worker with a deadline: their cost is the pusher's to choose.
+    const prepared = await prepareSource(file, { signal });
+    return sourceTree(await open(file, 'r'), prepared, file);
   } catch (err) {
     await rm(file, { force: true });
     throw err;
@@ -51,9 +51,9 @@ function isGenerated(entryPath: string): boolean {
   return entryPath === GENERATED_DIR || entryPath.startsWith(`${GENERATED_DIR}/`);
 }
 
-function sourceTree(handle: FileHandle, entries: TarEntry[], file: string): SourceTree {
+function sourceTree(handle: FileHandle, { entries, dirs: dirList, ignored }: PreparedSource, file: string): SourceTree {
   const byPath = new Map(entries.map((entry) => [entry.path, entry]));
-  const dirs = new Set(entries.flatMap((entry) => parentDirs(entry.path)));
+  const dirs = new Set(dirList);
   return {
     has: (p) => byPath.has(p) || dirs.has(p),
     list: (dir) => childNames([...byPath.keys(), ...dirs], dir),
@@ -63,9 +63,10 @@ function sourceTree(handle: FileHandle, entries: TarEntry[], file: string): Sour
       if (entry.size > MAX_READ_BYTES) throw new Error(`${p} is larger than ${MAX_READ_BYTES} bytes`);
       return (await readEntry(handle, entry)).toString('utf8');
     },
-    context(generated, keep = () => true) {
+    context(generated, alwaysKeep = []) {
+      const keep = new Set(alwaysKeep);
       const replacesGenerated = Object.keys(generated).length > 0;
-      const kept = entries.filter((entry) => keep(entry.path) && !(replacesGenerated && isGenerated(entry.path)));
+      const kept = entries.filter((entry, i) => (ignored[i] === 0 || keep.has(entry.path)) && !(replacesGenerated && isGenerated(entry.path)));
       return Readable.from(contextChunks(handle, kept, generated));
     },
     async dispose() {
@@ -84,12 +85,6 @@ function childNames(paths: string[], dir: string): string[] {
     if (name !== '') names.add(name);
   }
   return [...names].sort();
-}
-
-/** "a/b/c" → ["a", "a/b"]: git archive lists directories, but other tar producers may not. */
-function parentDirs(entryPath: string): string[] {
-  const parts = entryPath.split('/');
-  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
 async function* contextChunks(handle: FileHandle, entries: TarEntry[], generated: Record<string, Buffer>): AsyncGenerator<Buffer> {

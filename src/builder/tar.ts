@@ -81,7 +81,10 @@ export function parsePax(data: Buffer): Record<string, string> {
 }
 
 export function normalisePath(name: string): string {
-  return name.replace(/^(\.\/|\/)+/, '').replace(/\/+$/, '');
+  // Trailing slashes by hand: /\/+$/ backtracks quadratically on a long run of slashes inside a name.
+  let end = name.length;
+  while (end > 0 && name[end - 1] === '/') end--;
+  return name.slice(0, end).replace(/^(\.\/|\/)+/, '');
 }
 
 function entryType(typeflag: string): EntryType {

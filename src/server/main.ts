@@ -4,6 +4,9 @@
 if (process.argv[2] === 'git-hook') {
   const { runPreReceiveHook } = await import('../git/hook.ts');
   await runPreReceiveHook();
+} else if (process.argv[2] === 'build-worker') {
+  // A worker thread of the server preparing a build's source (src/builder/planning-worker.ts).
+  await import('../builder/planning-worker.ts');
 } else if (process.argv[2] === 'issue-admin-token') {
   const { runIssueAdminToken } = await import('./bootstrap.ts');
   await runIssueAdminToken(process.argv.slice(3));

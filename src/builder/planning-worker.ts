@@ -1,0 +1,102 @@
+// Source preparation whose cost grows with what a push contains (indexing the source tar, matching every
+// path against .dockerignore) runs in a worker thread with a deadline, so a hostile repository slows only
+// its own build and never the server's event loop (API, git, every other team's deploys).
+//
+// The worker runs this same module: from sources, this file; in dist/berth-server.mjs, the bundle itself,
+// whose entry (src/server/main.ts) imports this module when it sees BUILD_WORKER_ARG.
+import { open } from 'node:fs/promises';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { dockerignoreFilter } from './dockerignore.ts';
+import { BuildError } from './errors.ts';
+import { indexTar, readEntry, type TarEntry } from './tar.ts';
+
+export const BUILD_WORKER_ARG = 'build-worker';
+const ROLE = 'berth-source-preparation';
+export const PLANNING_DEADLINE_MS = 60_000;
+/** A .dockerignore larger than this is not a list of patterns; refused like other oversized manifests. */
+const MAX_DOCKERIGNORE_BYTES = 1024 * 1024;
+
+export interface PreparedSource {
+  entries: TarEntry[];
+  /** Every directory that holds an entry (git archive lists directories, other tar producers may not). */
+  dirs: string[];
+  /** 1 where .dockerignore leaves the entry out of the build context. */
+  ignored: Uint8Array;
+}
+
+export interface PrepareOptions {
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Indexes the spooled source tar and applies its .dockerignore, in a worker that is ended at the deadline. */
+export function prepareSource(tarFile: string, options: PrepareOptions = {}): Promise<PreparedSource> {
+  const deadlineMs = options.deadlineMs ?? PLANNING_DEADLINE_MS;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(import.meta.url), {
+      workerData: { role: ROLE, tarFile },
+      argv: [BUILD_WORKER_ARG],
+      // A source with millions of entries fails its own build, not the server.
+      resourceLimits: { maxOldGenerationSizeMb: 512 },
+    });
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      fn();
+    };
+    const timer = setTimeout(() => finish(() => reject(new BuildError(
+      `build planning took longer than ${deadlineMs / 1000} s (indexing the source and applying .dockerignore); `
+      + 'simplify .dockerignore or push fewer files'))), deadlineMs);
+    const onAbort = () => finish(() => reject(new BuildError('build aborted')));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (message: { ok: PreparedSource } | { buildError: string } | { error: string }) => finish(() => {
+      if ('ok' in message) resolve(message.ok);
+      else if ('buildError' in message) reject(new BuildError(message.buildError));
+      else reject(new Error(`source preparation failed: ${message.error}`));
+    }));
+    worker.once('error', (err) => finish(() => reject(new Error(`source preparation failed: ${err.message}`))));
+    worker.once('exit', (code) => finish(() => reject(new Error(`source preparation ended without an answer (exit code ${code})`))));
+  });
+}
+
+/** The worker's side: everything here runs off the server's event loop. */
+async function prepare(tarFile: string): Promise<PreparedSource> {
+  const handle = await open(tarFile, 'r');
+  try {
+    const entries = await indexTar(handle, (await handle.stat()).size);
+    const ignoreEntry = entries.find((e) => e.path === '.dockerignore' && e.type === 'file');
+    if (ignoreEntry && ignoreEntry.size > MAX_DOCKERIGNORE_BYTES) throw new BuildError(`.dockerignore is larger than ${MAX_DOCKERIGNORE_BYTES} bytes`);
+    const text = ignoreEntry ? (await readEntry(handle, ignoreEntry)).toString('utf8') : null;
+    const keep = dockerignoreFilter(text, []);
+    const ignored = new Uint8Array(entries.length);
+    entries.forEach((entry, i) => { ignored[i] = keep(entry.path) ? 0 : 1; });
+    return { entries, dirs: directoriesOf(entries), ignored };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Each entry's ancestors, walking up only until one is already known: linear in the paths' total length. */
+function directoriesOf(entries: TarEntry[]): string[] {
+  const dirs = new Set<string>();
+  for (const { path } of entries) {
+    for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+      const dir = path.slice(0, slash);
+      if (dirs.has(dir)) break;
+      dirs.add(dir);
+    }
+  }
+  return [...dirs];
+}
+
+if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
+  const { tarFile } = workerData as { tarFile: string };
+  prepare(tarFile).then(
+    (ok) => parentPort!.postMessage({ ok }),
+    (err: unknown) => parentPort!.postMessage(err instanceof BuildError ? { buildError: err.message } : { error: err instanceof Error ? err.message : String(err) }),
+  );
+}
