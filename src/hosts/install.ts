@@ -8,6 +8,7 @@ import type { Task, TaskContext } from '../../installer/task.ts';
 import { dockerHostTasks } from '../../installer/roles/docker-host.ts';
 import { k3sAgentTasks, k3sServerTasks, readK3sJoinInfo } from '../../installer/tasks/k3s.ts';
 import { sshContext, type SshTarget } from '../../installer/ssh.ts';
+import { hostKeyTask } from '../../installer/tasks/host-key.ts';
 import type { HostRole, HostsStore } from '../state/hosts-store.ts';
 import type { BerthSshFiles } from './berth-key.ts';
 
@@ -18,6 +19,8 @@ export interface HostInstall {
   registryAdvertise: string;     // Berth's registry as hosts reach it
   berthKey: BerthSshFiles;
   k3sBinary?: string;
+  /** The fingerprint the host's SSH key must have (SHA256:...); null: trust on first use, shown. */
+  hostKey?: string | null;
 }
 
 export interface InstallDeps {
@@ -45,7 +48,9 @@ export async function installTasks(req: HostInstall, deps: InstallDeps): Promise
   const roleTasks = req.role === 'docker'
     ? [...dockerHostTasks({ registry: req.registryAdvertise, berthPublicKey: req.berthKey.publicKey }), controlChannelTask(deps.engineFor(channel))]
     : await k3sRoleTasks(req, deps);
-  return [...roleTasks, registerTask(req, deps)];
+  // First, before anything logs in: the host key pinned (checked against --host-key when given).
+  const pin = hostKeyTask({ host: address, port: req.login.port, knownHostsFile: req.berthKey.knownHostsFile, expected: req.hostKey ?? null });
+  return [pin, ...roleTasks, registerTask(req, deps)];
 }
 
 function controlChannelTask(docker: Docker): Task {

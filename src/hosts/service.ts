@@ -15,6 +15,7 @@ import { ensureBerthSshKey, writeTemporaryKey } from './berth-key.ts';
 import { installTasks } from './install.ts';
 import { HostUsageSampler, localProbe, type HostUsage, type ProbeRunner } from './host-stats.ts';
 import { sshRun } from '../../installer/ssh.ts';
+import { normalizeFingerprint } from '../../installer/tasks/host-key.ts';
 
 const STATS_TIMEOUT_MS = 4_000;
 
@@ -26,6 +27,7 @@ export interface AddHostRequest {
   name?: string;
   role?: HostRole;
   sshKey?: string;          // private key text to log in with; default: Berth's own key
+  hostKey?: string;         // the host's SSH key fingerprint (SHA256:...); default: trust on first use
   check?: boolean;
 }
 
@@ -34,6 +36,7 @@ export interface HostPlan {
   role: HostRole;
   name: string;
   sshKey?: string;
+  hostKey: string | null;
   checkOnly: boolean;
 }
 
@@ -98,7 +101,11 @@ export class HostsService {
     if (clash && clash.address !== login.host) {
       throw new BerthError(409, 'host_exists', `Host "${name}" is already registered at ${clash.address}; choose another --name.`);
     }
-    return { login, role, name, sshKey: req.sshKey, checkOnly: req.check === true };
+    const hostKey = req.hostKey === undefined ? null : normalizeFingerprint(req.hostKey);
+    if (req.hostKey !== undefined && !hostKey) {
+      throw new BerthError(422, 'invalid_host_key', 'hostKey must be an SSH key fingerprint like SHA256:… (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host).');
+    }
+    return { login, role, name, sshKey: req.sshKey, hostKey, checkOnly: req.check === true };
   }
 
   async add(plan: HostPlan, report: (line: TaskReport) => void): Promise<RunSummary> {
@@ -111,7 +118,7 @@ export class HostsService {
       let tasks;
       try {
         tasks = await installTasks({
-          name, role, login: target, registryAdvertise: this.deps.registryAdvertise, berthKey, k3sBinary: this.deps.k3sBinary,
+          name, role, login: target, registryAdvertise: this.deps.registryAdvertise, berthKey, k3sBinary: this.deps.k3sBinary, hostKey: plan.hostKey,
         }, {
           store: this.deps.store, dataDir: this.deps.dataDir,
           engineFor: (t) => this.engineFor(t),

@@ -28,9 +28,10 @@ export function hostsRoutes(hosts: HostsService): Hono<ApiEnv> {
       name: optionalString(body.name, 'name'),
       role: optionalString(body.role, 'role') as HostRole | undefined,
       sshKey: optionalString(body.sshKey, 'sshKey'),
+      hostKey: optionalString(body.hostKey, 'hostKey'),
       check: body.check === true,
     });
-    c.set('auditDetail', `host ${plan.name} (${plan.role}) at ${plan.login.user}@${plan.login.host}${plan.checkOnly ? ', check only' : ''}`);
+    c.set('auditDetail', `host ${plan.name} (${plan.role}) at ${plan.login.user}@${plan.login.host}${plan.hostKey ? `, host key ${plan.hostKey}` : ''}${plan.checkOnly ? ', check only' : ''}`);
     c.header('content-type', 'application/x-ndjson');
     c.header('cache-control', 'no-cache');
     return stream(c, async (out) => {
