@@ -10,6 +10,8 @@ import {
   type DockerfileOptions,
 } from './dockerfiles.ts';
 import { BuildError } from './errors.ts';
+import { imagesUsed } from './dockerfile-images.ts';
+import { buildBaseVerdict, labelVerdict } from '../security/image-policy.ts';
 import { planGoApp } from './go-app.ts';
 import { goDockerfile, pythonDockerfile } from './language-dockerfiles.ts';
 import { planNodeApp } from './node-app.ts';
@@ -26,6 +28,8 @@ export interface DockerBuilderOptions {
   /** PEM bundle to trust during builds and at runtime of generated images (a TLS-intercepting proxy's CA). */
   extraCaFile: string | null;
   buildTimeoutMs?: number;
+  /** Names the engine reaches Berth's registry by besides the build tag's own (BERTH_REGISTRY_ADVERTISE). */
+  registries?: string[];
 }
 
 const DEFAULT_BUILD_TIMEOUT_MS = 15 * 60_000;
@@ -43,12 +47,14 @@ export class DockerBuilder implements Builder {
   readonly #stacks: Stacks;
   readonly #extraCaFile: string | null;
   readonly #timeoutMs: number;
+  readonly #registries: string[];
 
   constructor(options: DockerBuilderOptions) {
     this.#docker = new Docker({ socketPath: options.socketPath });
     this.#stacks = options.stacks;
     this.#extraCaFile = options.extraCaFile;
     this.#timeoutMs = options.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
+    this.#registries = options.registries ?? [];
   }
 
   async build(req: BuildRequest): Promise<BuildResult> {
@@ -80,10 +86,13 @@ export class DockerBuilder implements Builder {
     const procfileProcesses = detection.procfile?.processes ?? {};
     const web = procfileProcesses.web;
     switch (detection.kind) {
-      case 'dockerfile':
+      case 'dockerfile': {
         // The user's Dockerfile is built as is: Berth never edits it, so the extra CA is not added
         // to it (an app behind an intercepting proxy declares and uses its own ARG or COPY).
-        return { dockerfile: normaliseRepoPath(req.dockerfilePath), generated: {}, processes: procfileProcesses };
+        const dockerfile = normaliseRepoPath(req.dockerfilePath);
+        await this.#refuseOtherAppsImages(await tree.readText(dockerfile) ?? '', dockerfile, req);
+        return { dockerfile, generated: {}, processes: procfileProcesses };
+      }
       case 'node': {
         const plan = await planNodeApp(tree);
         const command = webCommand(procfileProcesses, plan.startCommand,
@@ -118,6 +127,29 @@ export class DockerBuilder implements Builder {
         const options = this.#dockerfileOptions(this.#stacks.generic, web !== undefined ? shellCommand(web) : null);
         return this.#generated(procfileDockerfile(options), {}, procfileProcesses);
       }
+    }
+  }
+
+  /**
+   * Another app's image (by its registry name, a local tag Berth built it under, or an id) holds that team's
+   * code and build args: a build may not start from or copy out of it. Generated Dockerfiles use the stacks only.
+   */
+  async #refuseOtherAppsImages(text: string, path: string, req: BuildRequest): Promise<void> {
+    const settings = { registries: [req.tag.slice(0, req.tag.indexOf('/')), ...this.#registries], allow: [] };
+    for (const use of imagesUsed(text, req.buildArgs)) {
+      let verdict = buildBaseVerdict(use.ref, req.app, settings);
+      if (verdict.ok) verdict = labelVerdict(use.ref, await this.#localLabels(use.ref), req.app);
+      if (!verdict.ok) throw new BuildError(`${path} line ${use.line} (${use.instruction} ${use.ref}): ${verdict.reason}; builds may use public and stack images and their own stages only`);
+    }
+  }
+
+  /** Labels of a local image; null when the engine does not have it (it will be pulled from its registry). */
+  async #localLabels(ref: string): Promise<Record<string, string> | null> {
+    try {
+      return (await this.#docker.getImage(ref).inspect()).Config?.Labels ?? null;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return null;
+      throw err;
     }
   }
 

@@ -64,10 +64,24 @@ export class RegistryClient {
     return deleted;
   }
 
+  /**
+   * Deletes every image of a destroyed app: its manifests in the registry (pruning with nothing kept) and any
+   * local tag under its name, so nobody (a later app of the same name included) can pull or run them.
+   */
+  async removeApp(app: string): Promise<string[]> {
+    const deleted = await this.prune(app, []);
+    const local = await this.#docker.listImages({ filters: { reference: [`${this.#registry}/${app}`] } });
+    for (const tag of local.flatMap((image) => image.RepoTags ?? [])) {
+      // Forced: a container still running the image keeps it by id, but the name is the app's and goes.
+      if (splitReference(tag).repository === `${this.#registry}/${app}`) await this.#removeLocalTag(tag, true);
+    }
+    return deleted;
+  }
+
   /** Untags the local copy; an image still used by a container stays (the engine says 409). */
-  async #removeLocalTag(reference: string): Promise<void> {
+  async #removeLocalTag(reference: string, force = false): Promise<void> {
     try {
-      await this.#docker.getImage(reference).remove();
+      await this.#docker.getImage(reference).remove({ force });
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       if (status !== 404 && status !== 409) throw err;

@@ -45,6 +45,7 @@ export interface ImageInfo {
   id: string;
   digest: string | null;
   exposedPorts: number[];       // TCP ports the image declares (EXPOSE)
+  labels?: Record<string, string>; // the image's labels (berth.app: the app Berth built it for)
 }
 
 export interface LogLine {

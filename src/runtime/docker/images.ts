@@ -10,7 +10,7 @@ export async function inspectLocalImage(docker: Docker, ref: string, requestMs: 
     const info = await withDeadline(`inspecting image ${ref}`, requestMs, () => docker.getImage(ref).inspect());
     const exposed = Object.keys(info.Config?.ExposedPorts ?? {})
       .filter((p) => p.endsWith('/tcp')).map((p) => Number.parseInt(p, 10)).filter(Number.isInteger);
-    return { id: info.Id, digest: info.RepoDigests?.[0] ?? null, exposedPorts: exposed };
+    return { id: info.Id, digest: info.RepoDigests?.[0] ?? null, exposedPorts: exposed, labels: info.Config?.Labels ?? {} };
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;
