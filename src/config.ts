@@ -24,6 +24,8 @@ export interface Config {
   networkSubnet: string;       // the range each app's own Docker network is carved from (container-ip only)
   pidsLimit: number;           // most processes/threads in any container Berth starts
   oneOffMemoryMB: number;      // memory of release-phase and one-off containers
+  /** Globs (picomatch) of image references members may deploy besides their own app's registry images. */
+  imageAllow: string[];
   maxBodyBytes: number;
   // Builds (git push)
   maxPushBytes: number;         // a push larger than this is refused
@@ -85,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     networkSubnet: env.BERTH_NETWORK_SUBNET || 'auto', // auto: the first free /16 from 10.213.0.0
     pidsLimit: Math.max(16, int(env, 'BERTH_PIDS_LIMIT', 512)),
     oneOffMemoryMB: Math.max(16, int(env, 'BERTH_ONEOFF_MEMORY_MB', 512)),
+    imageAllow: (env.BERTH_IMAGE_ALLOW ?? '').split(',').map((glob) => glob.trim()).filter(Boolean),
     maxBodyBytes: int(env, 'BERTH_MAX_BODY_BYTES', 1024 * 1024),
     maxPushBytes: int(env, 'BERTH_MAX_PUSH_MB', 512) * 1024 * 1024,
     buildTimeoutSec: int(env, 'BERTH_BUILD_TIMEOUT', 900),

@@ -15,6 +15,7 @@ import type { MetricsStore } from '../metrics/store.ts';
 import type { AlertsStore } from '../alerts/store.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
 import type { LogStore } from '../logstore/store.ts';
+import type { ImagePolicySettings } from '../security/image-policy.ts';
 
 export interface Services {
   apps: AppsStore;
@@ -38,6 +39,8 @@ export interface Services {
   /** The persistent app logs (src/logstore); absent: /logs serves only the engine's live tail. */
   logStore?: LogStore;
   view: ViewContext;
+  /** Which images members may deploy (src/security/image-policy.ts); absent: their own app's loopback-registry images only. */
+  images?: ImagePolicySettings;
   maxBodyBytes: number;
   version: string;
   log: (line: string) => void;

@@ -96,6 +96,7 @@ export async function startServer(): Promise<void> {
   const buildLogs = new BuildLogStore(config.dataDir, {
     keep: () => apps.list().flatMap((a) => builds.list(a.id, KEEP_BUILD_LOGS_PER_APP).map((b) => b.id)), log,
   });
+  const registry = new RegistryClient({ socketPath: config.dockerSocket, registry: config.registry });
   const git = createGitRoutes({
     reposDir,
     hookEntry: path.resolve(process.argv[1]),
@@ -111,8 +112,9 @@ export async function startServer(): Promise<void> {
       builder: new DockerBuilder({
         socketPath: config.dockerSocket, stacks: config.stacks,
         extraCaFile: buildCaBundle(config.buildCaFile, config.dataDir), buildTimeoutMs: config.buildTimeoutSec * 1000,
+        registries: [hostConfig.registryAdvertise],
       }),
-      registry: new RegistryClient({ socketPath: config.dockerSocket, registry: config.registry }),
+      registry,
       registryAddress: config.registry,
       buildConcurrency: config.buildConcurrency,
       keepReleaseImages: config.keepReleaseImages,
@@ -139,6 +141,7 @@ export async function startServer(): Promise<void> {
   logs.start();
   // A destroyed app leaves nothing behind that a new app of the same name would inherit.
   deployer.onDestroy = (name) => {
+    registry.removeApp(name).catch((err) => log(`could not remove the images of ${name}: ${err.message}`)); // another team must not pull them
     git.repos.remove(name).catch((err) => log(`could not remove the repo of ${name}: ${err.message}`));
     logs.store.remove(name).catch((err) => log(`could not remove the logs of ${name}: ${err.message}`));
     observability.metrics.removeApp(name);
@@ -150,7 +153,7 @@ export async function startServer(): Promise<void> {
   const api = createApi({
     apps, releases, auth, builds, access, audit, sessions, deployer, runtime, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
-    logStore: logs.store,
+    logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
   }, {
     git: git.git, hook: git.hook, ui: webAssets.routes(),
     live: (services) => liveRoutes(services, { hub: new EventHub(services, engineAccess(runtime)), buildLogs, engines: engineAccess(runtime) }),

@@ -154,8 +154,34 @@ test('two apps\' first starts at once get two networks; making one is idempotent
     assert.ok(docker(['network', 'inspect', `berth-${owner}-x`]), 'kept while a container of the app exists');
     await networks.release('x', async () => false);
     assert.throws(() => docker(['network', 'inspect', `berth-${owner}-x`]), 'removed with the last one');
+    // y has no container (as after a crash between the last removal and the network's): the next start drops it.
+    await new AppNetworks({ docker: engine, owner, subnet: 'auto', call: (_what, request) => request(AbortSignal.timeout(30_000)) }).prepare();
+    assert.throws(() => docker(['network', 'inspect', `berth-${owner}-y`]), 'a left-behind network is removed at startup');
   } finally {
     for (const app of ['x', 'y']) { try { docker(['network', 'rm', `berth-${owner}-${app}`]); } catch { /* gone */ } }
+  }
+});
+
+test('upgrade: the shared network of an earlier version stays while a container uses it, then goes', async () => {
+  const owner = `iso-legacy-${process.pid}`;
+  const range = testNetworkSubnet();
+  const engine = new Docker({ socketPath: '/var/run/docker.sock' });
+  const call = <T>(_what: string, request: (signal: AbortSignal) => Promise<T>) => request(AbortSignal.timeout(30_000));
+  docker(['network', 'create', '--subnet', range, '--label', `berth.owner=${owner}`, '--label', 'berth.managed=1', `berth-${owner}`]);
+  const old = docker(['create', '--network', `berth-${owner}`, TEST_IMAGE]).trim();
+  try {
+    const networks = new AppNetworks({ docker: engine, owner, subnet: range, call });
+    await networks.prepare(); // no clash: the range is its own, held by the old network
+    assert.ok(docker(['network', 'inspect', `berth-${owner}`]), 'kept: a container still uses it');
+    const fresh = await networks.ensure('x');
+    assert.ok(!overlaps(fresh.subnet, parseCidr(range)!), 'the app network takes a free range meanwhile');
+    docker(['rm', '-f', old]);
+    await networks.release('x', async () => false);
+    assert.throws(() => docker(['network', 'inspect', `berth-${owner}`]), 'the old network went with its last container');
+    assert.throws(() => docker(['network', 'inspect', `berth-${owner}-x`]));
+  } finally {
+    try { docker(['rm', '-f', old]); } catch { /* removed above */ }
+    for (const name of [`berth-${owner}`, `berth-${owner}-x`]) { try { docker(['network', 'rm', name]); } catch { /* gone */ } }
   }
 });
 

@@ -5,7 +5,10 @@ import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { releaseView } from '../views.ts';
 import type { ReleaseRow } from '../../state/releases-store.ts';
-import { badRequest } from '../../shared/errors.ts';
+import { badRequest, BerthError } from '../../shared/errors.ts';
+import { deployVerdict, labelVerdict, type Verdict } from '../../security/image-policy.ts';
+import type { User } from '../../state/auth-store.ts';
+import { checkImageRef } from '../../shared/validation.ts';
 
 export function releasesRoutes(s: Services): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
@@ -18,6 +21,7 @@ export function releasesRoutes(s: Services): Hono<ApiEnv> {
     const name = c.req.param('app');
     s.apps.get(name);
     const body = await jsonBody(c);
+    await mayDeployImage(s, c.get('user'), name, body.image);
     const release = await s.deployer.deploy(name, body.image, c.get('user').name,
       (line) => s.log(`deploy ${name}: ${line}`));
     return c.json(releaseView(release, current(name), previous(release)), 201);
@@ -44,6 +48,23 @@ export function releasesRoutes(s: Services): Hono<ApiEnv> {
     return c.json(releaseView(release, current(name), previous(release)), 201);
   });
   return api;
+}
+
+/**
+ * Members deploy only their app's own images (or what an admin allowed), never another app's: it holds that
+ * team's code and build args, readable through a terminal. Admins may deploy anything.
+ */
+async function mayDeployImage(s: Services, user: User, app: string, image: unknown): Promise<void> {
+  if (user.role === 'admin') return;
+  const ref = checkImageRef(image);
+  refuseUnless(deployVerdict(ref, app, s.images ?? { registries: [], allow: [] }));
+  // Whatever it is called, an image Berth built for another app stays that app's.
+  const found = await s.schedulers.forApp(app).resolveImage(ref);
+  if (found) refuseUnless(labelVerdict(ref, found.labels, app));
+}
+
+function refuseUnless(verdict: Verdict): void {
+  if (!verdict.ok) throw new BerthError(403, 'image_forbidden', `${verdict.reason}.`);
 }
 
 function parseVersion(raw: unknown): number {

@@ -59,10 +59,19 @@ export class AppNetworks {
     return `berth-${this.owner}-${app}`;
   }
 
-  /** Chooses the address range (a clash with another network stops the server here, named) and drops an unused legacy network. */
+  /**
+   * Chooses the address range (a clash with another network stops the server here, named) and drops the
+   * networks no container uses any more: the legacy one, and app networks a crash left behind.
+   */
   async prepare(): Promise<void> {
     await this.addressRange();
     await this.removeLegacyIfUnused();
+    const networks = await this.call('listing networks', (abortSignal) =>
+      this.docker.listNetworks({ filters: { label: [`${LABELS.owner}=${this.owner}`, LABELS.app] }, abortSignal }));
+    for (const network of networks) {
+      const app = network.Labels?.[LABELS.app];
+      if (app) await this.release(app, async () => (await this.attached(network.Name)).length > 0);
+    }
   }
 
   /** The app's network, made unless it exists; idempotent. */
@@ -180,12 +189,15 @@ export class AppNetworks {
       this.legacyGone = true;
       return;
     }
-    // Stopped containers count: removing the network would keep them from starting again.
-    const attached = await this.call('listing containers', (abortSignal) =>
-      this.docker.listContainers({ all: true, filters: { network: [this.legacyName] }, abortSignal }));
-    if (attached.length > 0) return;
+    if ((await this.attached(this.legacyName)).length > 0) return;
     await this.removeNetwork(this.legacyName);
     this.legacyGone = true;
+  }
+
+  /** Containers on a network, stopped ones too: removing it would keep them from starting again. */
+  private attached(network: string): Promise<Docker.ContainerInfo[]> {
+    return this.call('listing containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { network: [network] }, abortSignal }));
   }
 
   /** Gone already, or still in use after all (a container attached meanwhile): both leave it be. */
