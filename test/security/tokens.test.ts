@@ -260,6 +260,8 @@ test('a token cannot create a token that outlives it', async () => {
   assert.equal(forever.status, 400);
   assert.match(forever.body.message, /cannot outlive it/);
   assert.equal((await berth.api('POST', '/tokens', { expires: '30m' }, short.token)).status, 201);
+  const legacy = await berth.api('POST', '/users/alice/tokens', undefined, short.token);
+  assert.equal(legacy.status, 400, 'nor through the older per-user route');
 });
 
 test('a terminal open with a token closes within seconds of its revocation', async () => {

@@ -47,10 +47,7 @@ export function tokensRoutes(s: Services): Hono<ApiEnv> {
       if (ms > MAX_LIFETIME_MS) throw badRequest('bad_request', 'expires may be at most 5 years (1825d); leave it out for a token that never expires.');
       expiresAt = new Date(Date.now() + ms).toISOString();
     }
-    const limit = callerExpiry(c, s);
-    if (limit && (!expiresAt || expiresAt > limit)) {
-      throw badRequest('bad_request', `The credential you are using expires at ${limit}; a token it creates cannot outlive it (give --expires a shorter time).`);
-    }
+    checkOutlives(c, s, expiresAt);
     const created = s.auth.createToken(c.get('user').id, { scope, description, expiresAt });
     c.set('auditDetail', `token ${created.id} (${scope}${expiresAt ? `, expires ${expiresAt}` : ''})`);
     const answer: CreatedToken = { ...view(c, created), token: created.token };
@@ -72,6 +69,14 @@ export function tokensRoutes(s: Services): Hono<ApiEnv> {
 
 function isAdminCall(c: Context<ApiEnv>): boolean {
   try { requireAdmin(c); return true; } catch { return false; }
+}
+
+/** A credential cannot extend its own life: what it creates for its user expires no later than it. */
+export function checkOutlives(c: Context<ApiEnv>, s: Services, expiresAt: string | null): void {
+  const limit = callerExpiry(c, s);
+  if (limit && (!expiresAt || expiresAt > limit)) {
+    throw badRequest('bad_request', `The credential you are using expires at ${limit}; a token it creates cannot outlive it (give --expires a shorter time).`);
+  }
 }
 
 /** When the token (or the session's token) this request came with expires, if it does. */

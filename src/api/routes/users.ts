@@ -4,6 +4,7 @@ import type { ApiEnv } from '../auth.ts';
 import { requireAdmin } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
+import { checkOutlives } from './tokens.ts';
 import { checkUserName } from '../../shared/validation.ts';
 import { badRequest, conflict, notFound } from '../../shared/errors.ts';
 
@@ -36,6 +37,7 @@ export function usersRoutes(s: Services): Hono<ApiEnv> {
   api.post('/:name/tokens', (c) => {
     const name = c.req.param('name');
     if (c.get('user').name !== name) requireAdmin(c);
+    else checkOutlives(c, s, null); // a never-expiring token for yourself, from an expiring one: no
     const user = s.auth.findUser(name);
     if (!user) throw notFound(`User "${name}" not found.`);
     c.set('auditDetail', `new token for ${name}`);
