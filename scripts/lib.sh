@@ -24,6 +24,8 @@ BERTH_NODE_DIR=${BERTH_NODE_DIR:-/opt/berth/node}
 BERTH_DATA_DIR=${BERTH_DATA_DIR:-/var/lib/berth}
 BERTH_LOG_DIR=${BERTH_LOG_DIR:-/var/log/berth}
 BERTH_RUN_DIR=${BERTH_RUN_DIR:-/run/berth}
+# Caddy's admin API: a unix socket in the run dir (mode 0700), so no app, container or webhook reaches it.
+CADDY_ADMIN_SOCK=$BERTH_RUN_DIR/caddy-admin.sock
 BERTH_API_PORT=${BERTH_API_PORT:-7070}
 # docker.io's client. /usr/local/bin/docker may be a different (newer) client; any works, but
 # scripts/base-images.sh uses this one, so the scripts agree on which.
@@ -70,9 +72,16 @@ node24_ok() {
   [ -x "$BERTH_NODE_DIR/bin/node" ] && [[ "$("$BERTH_NODE_DIR/bin/node" --version 2>/dev/null)" == v24.* ]]
 }
 
-# True when URL answers with a 2xx status within 2 seconds.
+# True when URL answers with a 2xx status within 2 seconds. "unix:SOCKET:PATH" asks over a unix socket, with
+# the empty Host header Caddy's admin API wants there.
 url_ok() {
-  curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+  case $1 in
+    unix:*)
+      local rest=${1#unix:}
+      curl -fsS -o /dev/null --max-time 2 --unix-socket "${rest%%:*}" -H 'Host: ' "http://localhost${rest#*:}" 2>/dev/null
+      ;;
+    *) curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null ;;
+  esac
 }
 
 # Polls a check command a bounded number of times, half a second apart; never waits forever.
@@ -213,4 +222,5 @@ BERTH_SERVER_SETTINGS=(
   BERTH_PUBLIC_URL BERTH_SQLITE_BINDING BERTH_REGISTRY_ADVERTISE BERTH_HEARTBEAT_SECONDS
   BERTH_HOST_DOWN_SECONDS K3S_BINARY BERTH_LOG_RETENTION_DAYS BERTH_LOG_MAX_MB_PER_APP BERTH_METRICS_TOKEN
   BERTH_STACK_NODE BERTH_STACK_STATIC BERTH_STACK_GENERIC BERTH_STACK_PYTHON BERTH_STACK_GO
+  BERTH_WEBHOOK_ALLOW
 )

@@ -109,40 +109,58 @@ EOF
 
 ensure_caddy() {
   local config="$BERTH_ETC_DIR/caddy.json" config_changed="" caddy_home="$BERTH_DATA_DIR/caddy"
+  local listen="unix/$CADDY_ADMIN_SOCK" admin_probe="unix:$CADDY_ADMIN_SOCK:/config/" moved=""
   mkdir -p "$caddy_home/data" "$caddy_home/config"
+  # The admin socket's directory is root's alone: whoever can connect to it controls the router.
+  mkdir -p "$BERTH_RUN_DIR" && chmod 0700 "$BERTH_RUN_DIR"
   # Only the admin endpoint: the Berth server adds its routes through the admin API. Caddy
   # saves every config it is given (autosave.json under XDG_CONFIG_HOME) and --resume starts
   # from that, so a restarted Caddy keeps serving the apps; this file counts only on first start.
   write_if_changed "$config" <<EOF && config_changed="new config"
 {
-  "admin": { "listen": "$CADDY_ADMIN_ADDR" }
+  "admin": { "listen": "$listen" }
 }
 EOF
   [ -n "$config_changed" ] && changed "wrote $config"
+  # An install from before kept the admin API on 127.0.0.1:2019 in its autosave, which --resume would
+  # bring back: move it to the socket there too (routes untouched), and restart Caddy for it below.
+  local autosave="$caddy_home/config/caddy/autosave.json"
+  if [ -f "$autosave" ] && "$BERTH_NODE_DIR/bin/node" -e '
+    const fs = require("fs"); const [file, listen] = process.argv.slice(1);
+    const config = JSON.parse(fs.readFileSync(file, "utf8"));
+    if (config.admin?.listen === listen) process.exit(1);
+    config.admin = { ...config.admin, listen };
+    fs.writeFileSync(file, JSON.stringify(config));' "$autosave" "$listen"; then
+    moved="admin API moved to $CADDY_ADMIN_SOCK"
+    changed "$autosave: $moved"
+  fi
   local envs=(XDG_DATA_HOME="$caddy_home/data" XDG_CONFIG_HOME="$caddy_home/config")
   local cmd=(/usr/bin/caddy run --resume --config "$config")
   # The initial config only matters while there is no autosave, so a change to it never
-  # justifies restarting a Caddy that is serving apps.
+  # justifies restarting a Caddy that is serving apps; moving its admin API does.
   if has_systemd; then
-    ensure_unit berth-caddy <<EOF
+    ensure_unit berth-caddy "$moved" <<EOF
 [Unit]
-Description=Berth router (Caddy, admin on $CADDY_ADMIN_ADDR)
+Description=Berth router (Caddy, admin API on $CADDY_ADMIN_SOCK)
 After=network.target
 
 [Service]
 Environment=${envs[0]} ${envs[1]}
+ExecStartPre=/bin/mkdir -p -m 0700 $BERTH_RUN_DIR
 ExecStart=${cmd[*]}
-Restart=on-failure
+Restart=always
+RestartSec=1
 LimitNOFILE=1048576
 AmbientCapabilities=CAP_NET_BIND_SERVICE
 
 [Install]
 WantedBy=multi-user.target
 EOF
-    wait_for_url "http://$CADDY_ADMIN_ADDR/config/" 60 || fail "berth-caddy admin does not answer on $CADDY_ADMIN_ADDR"
+    wait_for_url "$admin_probe" 60 || fail "berth-caddy admin does not answer on $CADDY_ADMIN_SOCK"
   else
-    ensure_daemon caddy "http://$CADDY_ADMIN_ADDR/config/" "$BERTH_RUN_DIR/caddy.pid" "$CADDY_PID_WORD" "" \
-      env "${envs[@]}" "${cmd[@]}"
+    # Under supervise.sh: started again whenever it exits, as systemd's Restart=always would.
+    ensure_daemon caddy "$admin_probe" "$BERTH_RUN_DIR/caddy.pid" "$CADDY_PID_WORD" "$moved" \
+      "$BERTH_ROOT/scripts/supervise.sh" env "${envs[@]}" "${cmd[@]}"
   fi
 }
 

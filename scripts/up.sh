@@ -19,7 +19,11 @@ mkdir -p "$BERTH_LOG_DIR" "$BERTH_RUN_DIR" "$BERTH_ETC_DIR" "$BERTH_DATA_DIR"
 up_started=$(date +%s)
 
 REGISTRY_ADDR=127.0.0.1:5000
-CADDY_ADMIN_ADDR=127.0.0.1:2019
+# The server reaches the Caddy started here on its admin socket (lib.sh); an address set by hand to another
+# Caddy is kept, the old default (TCP port 2019, reachable from every container and app) is not.
+case "${BERTH_CADDY_ADMIN:-}" in
+  '' | http://127.0.0.1:2019 | http://localhost:2019) export BERTH_CADDY_ADMIN="unix:$CADDY_ADMIN_SOCK" ;;
+esac
 # The API as reached from this machine: on loopback unless it listens on one address only.
 case "${BERTH_API_HOST:-0.0.0.0}" in
   0.0.0.0 | :: | "[::]") API_URL="http://127.0.0.1:$BERTH_API_PORT" ;;

@@ -1,6 +1,7 @@
 // Server settings, all from the environment so one binary serves dev, tests and production alike.
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseAllowList, type AllowList } from './shared/outbound-address.ts';
 
 export type RouteVia = 'container-ip' | 'host-port';
 
@@ -9,7 +10,7 @@ export interface Config {
   apiHost: string;
   apiPort: number;
   domain: string;              // apps answer on APP.<domain>
-  caddyAdmin: string;          // Caddy admin API base URL
+  caddyAdmin: string;          // Caddy admin API: unix:/path/to.sock, or an http:// base URL
   httpPort: number;            // the router's listeners
   httpsPort: number;
   registry: string;            // host:port of Berth's registry
@@ -38,6 +39,8 @@ export interface Config {
   buildCaFile: string | null;
   logRetentionDays: number;     // stored app logs older than this are deleted
   logMaxBytesPerApp: number;    // and beyond this size per app, the oldest first
+  /** Internal ranges (and exact ADDRESS:PORTs) alert webhooks may reach besides public addresses. */
+  webhookAllow: AllowList;
 }
 
 /** The extra CAs this host trusts (Debian's update-ca-certificates folder), which a build must trust too. */
@@ -73,7 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiHost: env.BERTH_API_HOST ?? '0.0.0.0',
     apiPort: int(env, 'BERTH_API_PORT', 7070),
     domain: env.BERTH_DOMAIN ?? 'localhost',
-    caddyAdmin: (env.BERTH_CADDY_ADMIN ?? 'http://127.0.0.1:2019').replace(/\/$/, ''),
+    // A unix socket only root reaches (scripts/up.sh): no app or container can talk to Caddy's admin API.
+    caddyAdmin: (env.BERTH_CADDY_ADMIN || 'unix:/run/berth/caddy-admin.sock').replace(/\/$/, ''),
     httpPort: int(env, 'BERTH_HTTP_PORT', 80),
     httpsPort: int(env, 'BERTH_HTTPS_PORT', 443),
     registry: env.BERTH_REGISTRY ?? '127.0.0.1:5000',
@@ -107,5 +111,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     buildCaFile: defaultBuildCa(env),
     logRetentionDays: int(env, 'BERTH_LOG_RETENTION_DAYS', 7),
     logMaxBytesPerApp: int(env, 'BERTH_LOG_MAX_MB_PER_APP', 256) * 1024 * 1024,
+    webhookAllow: parseAllowList(env.BERTH_WEBHOOK_ALLOW),
   };
 }

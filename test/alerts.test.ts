@@ -13,6 +13,8 @@ import { AppsStore } from '../src/state/apps-store.ts';
 import { MetricsStore } from '../src/metrics/store.ts';
 import { AlertsStore } from '../src/alerts/store.ts';
 import { WebhookNotifier } from '../src/alerts/notifier.ts';
+import { OutboundPolicy, parseAllowList } from '../src/shared/outbound-address.ts';
+import { OutboundGuard } from '../src/shared/outbound-request.ts';
 import { AlertEngine } from '../src/alerts/engine.ts';
 import { parseRule } from '../src/alerts/rules.ts';
 import { startCaddy } from './support/caddy.ts';
@@ -26,7 +28,9 @@ function engineSetup() {
   const app = new AppsStore(db).create('shop');
   const store = new AlertsStore(db.$client);
   const metrics = new MetricsStore(db.$client);
-  const notifier = new WebhookNotifier({ store, log: () => {}, backoffMs: 50, timeoutMs: 2000 });
+  // The receiver is on loopback: allowed the way an admin allows an internal receiver (BERTH_WEBHOOK_ALLOW).
+  const guard = new OutboundGuard(new OutboundPolicy({ allow: parseAllowList('127.0.0.0/8') }));
+  const notifier = new WebhookNotifier({ store, log: () => {}, backoffMs: 50, timeoutMs: 2000, guard });
   const engine = new AlertEngine({ store, metrics, notifier, runtime: { list: async () => [] }, log: () => {} });
   const addRule = (expr: string, webhook: string, extra: { format?: 'json' | 'slack'; renotifyMinutes?: number } = {}) => {
     const rule = store.add(app.id, { expr, rule: parseRule(expr), webhook, format: extra.format ?? 'json', renotifyMinutes: extra.renotifyMinutes ?? 60, createdBy: 'test' });
@@ -137,7 +141,7 @@ describe('alerts end to end', () => {
     await buildImage(image, CRASH_LOOP_DOCKERFILE);
     hook = await startWebhookReceiver();
     caddy = await startCaddy();
-    berth = await startBerth(caddy);
+    berth = await startBerth(caddy, { BERTH_WEBHOOK_ALLOW: '127.0.0.0/8' }); // the receiver is on loopback
     await berth.ok('POST', '/apps', { name: app });
   });
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
+import { CaddyAdminClient } from '../src/router/caddy/admin-client.ts';
 import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { DockerRuntime } from '../src/runtime/docker/index.ts';
 import { IpAllocator, overlaps, parseCidr, parseSubnet } from '../src/runtime/docker/ip-pool.ts';
@@ -63,7 +64,7 @@ function addressesOf(containerId: string): { networks: Record<string, { ip: stri
 }
 
 async function routeDials(c: Caddy, app: string): Promise<string[]> {
-  const route = await (await fetch(`${c.adminUrl}/id/berth-app-${app}`)).json() as { handle?: { handler: string; upstreams?: { dial: string }[] }[] };
+  const route = await new CaddyAdminClient(c.adminUrl).get<{ handle?: { handler: string; upstreams?: { dial: string }[] }[] }>(`/id/berth-app-${app}`);
   return route.handle?.find((h) => h.handler === 'reverse_proxy')?.upstreams?.map((u) => u.dial) ?? [];
 }
 

@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { startCaddy } from './support/caddy.ts';
+import { CaddyAdminClient } from '../src/router/caddy/admin-client.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { startWebhookReceiver } from './support/webhook.ts';
 import { forwardTcp, type Forward } from './support/tcp-forward.ts';
@@ -33,7 +34,10 @@ before(async () => {
   // The hosts pull from the registry at this machine's address on their network.
   forward = await forwardTcp(network.gateway, { host: '127.0.0.1', port: Number(registryPort) });
   caddy = await startCaddy();
-  berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address, BERTH_REGISTRY_ADVERTISE: forward.address });
+  berth = await startBerth(caddy, {
+    BERTH_REGISTRY: registry.address, BERTH_REGISTRY_ADVERTISE: forward.address,
+    BERTH_WEBHOOK_ALLOW: '127.0.0.0/8', // the alert webhook receiver is on loopback
+  });
   // What a build would have done: the release image is in Berth's registry.
   const ref = `${registry.address}/${app}:v1`;
   execFileSync('docker', ['tag', TEST_IMAGE, ref]);
@@ -56,8 +60,7 @@ const ps = () => berth.ok<Ps[]>('GET', `/apps/${app}/ps`);
 
 /** The upstreams of the app's route as Caddy has them now. */
 async function routeDials(): Promise<string[]> {
-  const res = await fetch(`${caddy.adminUrl}/id/berth-app-${app}`);
-  const route = await res.json() as { handle?: { handler: string; upstreams?: { dial: string }[] }[] };
+  const route = await new CaddyAdminClient(caddy.adminUrl).get<{ handle?: { handler: string; upstreams?: { dial: string }[] }[] }>(`/id/berth-app-${app}`);
   return route.handle?.find((h) => h.handler === 'reverse_proxy')?.upstreams?.map((u) => u.dial) ?? [];
 }
 

@@ -5,6 +5,7 @@
 //   b) end to end: POST /apps/APP/domains until the new hostname answers through Caddy
 //   node scripts/bench/route-update.ts     (BENCH_APPS=500, BENCH_UPDATES=20)
 import { CaddyRouter } from '../../src/router/caddy/index.ts';
+import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
 import { appRouteId, buildAppRoute } from '../../src/router/caddy/config.ts';
 import type { AppRoute } from '../../src/router/types.ts';
 import {
@@ -66,13 +67,9 @@ async function phase(s: Stack, router: CaddyRouter, original: AppRoute, apps: nu
   const rawGet: number[] = [];
   const rawPatch: number[] = [];
   const [real] = original.upstreams;
-  const admin = (method: string, body?: unknown) => timed(async () => {
-    const res = await fetch(`${s.caddy.adminUrl}/id/${appRouteId(original.app)}`, {
-      method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    await res.arrayBuffer();
-    if (!res.ok) throw new Error(`Caddy admin ${method} answered ${res.status}`);
-  });
+  const client = new CaddyAdminClient(s.caddy.adminUrl);
+  const path = `/id/${appRouteId(original.app)}`;
+  const admin = (method: 'GET' | 'PATCH', body?: unknown) => timed(() => (method === 'GET' ? client.get(path) : client.patch(path, body)));
   try {
     // What setRoute is made of: reads are cheap, every write makes Caddy load the whole new config.
     for (let i = 0; i < UPDATES; i++) {

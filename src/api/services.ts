@@ -14,6 +14,7 @@ import type { ConfigSecrets } from '../state/config-secrets.ts';
 import type { MetricsStore } from '../metrics/store.ts';
 import type { AlertsStore } from '../alerts/store.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
+import type { OutboundGuard } from '../shared/outbound-request.ts';
 import type { LogStore } from '../logstore/store.ts';
 import type { ImagePolicySettings } from '../security/image-policy.ts';
 
@@ -33,7 +34,7 @@ export interface Services {
   /** Machines besides the local engine (hosts:add); absent in setups that only ever use the local engine. */
   hosts?: HostsService;
   metrics: MetricsStore;
-  alerts: { store: AlertsStore; engine: AlertEngine };
+  alerts: { store: AlertsStore; engine: AlertEngine; guard: OutboundGuard };
   /** BERTH_METRICS_TOKEN: a bearer token that opens GET /metrics only (besides admins' tokens). */
   metricsToken: string | null;
   /** The persistent app logs (src/logstore); absent: /logs serves only the engine's live tail. */

@@ -7,10 +7,11 @@ import { MetricsCollector } from '../metrics/collector.ts';
 import { AlertsStore } from '../alerts/store.ts';
 import { WebhookNotifier } from '../alerts/notifier.ts';
 import { AlertEngine } from '../alerts/engine.ts';
+import type { OutboundGuard } from '../shared/outbound-request.ts';
 
 export interface Observability {
   metrics: MetricsStore;
-  alerts: { store: AlertsStore; engine: AlertEngine };
+  alerts: { store: AlertsStore; engine: AlertEngine; guard: OutboundGuard };
   /** One request the router served (wire to the access log subscription). */
   recordRequest(sample: RequestSample): void;
   /** One log line of an app (wire to the log collector), for `log "KEYWORD" >= N in 1m` rules. */
@@ -21,14 +22,15 @@ export interface Observability {
   stop(): Promise<void>;
 }
 
-export function createObservability(sqlite: Database.Database, runtime: Pick<Runtime, 'stats' | 'list'>, log: (line: string) => void): Observability {
+export function createObservability(sqlite: Database.Database, runtime: Pick<Runtime, 'stats' | 'list'>, log: (line: string) => void,
+  guard: OutboundGuard): Observability { // guard: where alert webhooks may go (src/alerts/webhook-policy.ts)
   const metrics = new MetricsStore(sqlite);
   const collector = new MetricsCollector({ runtime, store: metrics, log });
   const store = new AlertsStore(sqlite);
-  const engine = new AlertEngine({ store, metrics, runtime, log, notifier: new WebhookNotifier({ store, log }) });
+  const engine = new AlertEngine({ store, metrics, runtime, log, notifier: new WebhookNotifier({ store, log, guard }) });
   return {
     metrics,
-    alerts: { store, engine },
+    alerts: { store, engine, guard },
     recordRequest: (sample) => metrics.recordRequest(sample),
     recordLogLine: (app, text, tsMs) => engine.recordLogLine(app, text, tsMs),
     hostDown: (name) => engine.hostDown(name),

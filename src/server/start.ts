@@ -27,6 +27,7 @@ import { appUrl } from '../api/views.ts';
 import { VERSION } from '../version.ts';
 import { accessLogPath, createLogService } from '../logstore/service.ts';
 import { createObservability } from './observability.ts';
+import { webhookGuard } from '../alerts/webhook-policy.ts';
 import { auditedPushes } from '../pipeline/audited-push.ts';
 import { BuildLogStore, KEEP_BUILD_LOGS_PER_APP } from '../pipeline/build-log.ts';
 import { EventHub } from '../web/event-hub.ts';
@@ -68,7 +69,7 @@ export async function startServer(): Promise<void> {
   // Registered hosts join the runtime before reconcile lists what runs where.
   const hosts = createHosts({ db, runtime, router, apps, deployer, dataDir: config.dataDir, owner, settings: hostConfig, log });
   // Metrics (stats every 10 s) and alerts; fed below by the router's access log, the log collector and heartbeats.
-  const observability = createObservability(db.$client, runtime, log);
+  const observability = createObservability(db.$client, runtime, log, webhookGuard(config));
   hosts.hooks.onHostDown = (name) => observability.hostDown(name);
   hosts.hooks.onHostUp = (name) => observability.hostUp(name);
 

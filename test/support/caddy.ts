@@ -1,5 +1,6 @@
-// Runs a private Caddy for tests: admin and listeners on free 127.0.0.1 ports, all state
-// (certificates, autosaved config) in a temp dir so the real ~/.local/share/caddy is never touched.
+// Runs a private Caddy for tests: its admin API on a unix socket in a temp dir (as up.sh runs it: off TCP),
+// listeners on free 127.0.0.1 ports, all state (certificates, autosaved config) in that temp dir so the
+// real ~/.local/share/caddy is never touched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { openSync, closeSync } from 'node:fs';
@@ -7,9 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from './ports.ts';
 import { stopChild, waitUntilAnswers } from './child-service.ts';
+import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
 
 export interface TestCaddy {
+  /** unix:/tmp/berth-caddy-…/admin.sock: give it to CaddyAdminClient or BERTH_CADDY_ADMIN (fetch cannot use it). */
   adminUrl: string;
+  /** The running Caddy's pid (changes with restart()). */
+  readonly pid: number;
   httpPort: number;
   httpsPort: number;
   /** Caddy's stdout/stderr (JSON lines), for debugging; gone after stop(). */
@@ -27,14 +32,16 @@ process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
 
 export async function startCaddy(): Promise<TestCaddy> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-caddy-'));
-  const [adminPort, httpPort, httpsPort] = await freePorts(3);
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const [httpPort, httpsPort] = await freePorts(2);
+  const socket = path.join(dir, 'admin.sock');
+  const adminUrl = `unix:${socket}`;
   const configFile = path.join(dir, 'caddy.json');
-  await writeFile(configFile, JSON.stringify({ admin: { listen: `127.0.0.1:${adminPort}` } }));
+  await writeFile(configFile, JSON.stringify({ admin: { listen: `unix/${socket}` } }));
 
   let child = await launch(dir, configFile, adminUrl, []);
   return {
     adminUrl,
+    get pid() { return child.pid!; },
     httpPort,
     httpsPort,
     logFile: path.join(dir, 'caddy.log'),
@@ -65,7 +72,8 @@ async function launch(dir: string, configFile: string, adminUrl: string, extraAr
   running.add(child);
   child.once('exit', () => running.delete(child));
   try {
-    await waitUntilAnswers(child, 'caddy admin API', `${adminUrl}/config/`, 50);
+    const admin = new CaddyAdminClient(adminUrl, { timeoutMs: 1000 });
+    await waitUntilAnswers(child, 'caddy admin API', `${adminUrl} /config/`, 50, () => admin.get('/config/'));
   } catch (err) {
     await stopChild(child);
     const log = await readFile(logFile, 'utf8').catch(() => '');

@@ -3,7 +3,8 @@ import { Hono } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
-import { badRequest, notFound } from '../../shared/errors.ts';
+import { BerthError, badRequest, notFound } from '../../shared/errors.ts';
+import { OutboundRefusedError, type OutboundGuard } from '../../shared/outbound-request.ts';
 import { parseRule } from '../../alerts/rules.ts';
 import type { AlertRule, WebhookFormat } from '../../alerts/store.ts';
 
@@ -22,8 +23,9 @@ export function alertsRoutes(s: Services): Hono<ApiEnv> {
     const app = s.apps.get(c.req.param('app'));
     const body = await jsonBody(c);
     const rule = parseRule(body.rule);
+    const webhook = await checkWebhook(body.webhook, s.alerts.guard);
     const added = s.alerts.store.add(app.id, {
-      expr: String(body.rule).trim(), rule, webhook: checkWebhook(body.webhook), format: checkFormat(body.format),
+      expr: String(body.rule).trim(), rule, webhook, format: checkFormat(body.format),
       renotifyMinutes: checkRenotify(body.renotifyMinutes), createdBy: c.get('user').name,
     });
     s.alerts.engine.rulesChanged();
@@ -58,11 +60,20 @@ function ruleView(r: AlertRule) {
   };
 }
 
-function checkWebhook(raw: unknown): string {
+/** A well-formed http(s) URL (400 otherwise) whose host resolves only to addresses webhooks may reach (422). */
+async function checkWebhook(raw: unknown, guard: OutboundGuard): Promise<string> {
   let url: URL | null = null;
   try { url = typeof raw === 'string' ? new URL(raw) : null; } catch { url = null; }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || String(raw).length > 2000) {
     throw badRequest('invalid_webhook', 'webhook must be an http:// or https:// URL.');
+  }
+  if (url.username || url.password) throw badRequest('invalid_webhook', 'webhook must not carry a user name or password; put a secret in its path.');
+  try {
+    await guard.vet(url);
+  } catch (err) {
+    if (!(err instanceof OutboundRefusedError)) throw err;
+    throw new BerthError(422, 'webhook_forbidden', `webhook ${url.origin} cannot be used: ${err.message}. ` +
+      'Alert webhooks reach public addresses only; an admin can allow internal receivers with BERTH_WEBHOOK_ALLOW.');
   }
   return url.toString();
 }

@@ -1,6 +1,8 @@
-// A small typed client for Caddy's admin API (https://caddyserver.com/docs/api).
-// Every mutating call makes Caddy reload its config internally, so callers should
-// send the smallest targeted change they can.
+// A small typed client for Caddy's admin API (https://caddyserver.com/docs/api), over a unix socket
+// (`unix:/run/berth/caddy-admin.sock`, what up.sh runs: no app or container can reach it) or, for
+// older setups, TCP (`http://127.0.0.1:2019`). Every mutating call makes Caddy reload its config
+// internally, so callers should send the smallest targeted change they can.
+import http from 'node:http';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -35,13 +37,37 @@ export interface CaddyAdminClientOptions {
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
+/** Where the admin API is: a unix socket, or host and port. */
+type AdminEndpoint = { socketPath: string } | { host: string; port: number };
+
+/** `unix:/path/to.sock` or `http://host:port`; anything else is a configuration error. */
+export function parseAdminUrl(adminUrl: string): AdminEndpoint {
+  if (adminUrl.startsWith('unix:')) {
+    const socketPath = adminUrl.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!socketPath.startsWith('/')) throw new Error(`Caddy admin socket must be an absolute path: ${adminUrl}`);
+    return { socketPath };
+  }
+  const url = new URL(adminUrl);
+  if (url.protocol !== 'http:') throw new Error(`Caddy admin API must be unix:/path or http://host:port, got ${adminUrl}`);
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) || 80 };
+}
+
+/** Caddy's admin.listen for the address we reach it on: unix//path or host:port. */
+export function adminListenAddress(adminUrl: string): string {
+  const endpoint = parseAdminUrl(adminUrl);
+  if ('socketPath' in endpoint) return `unix/${endpoint.socketPath}`;
+  return `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+}
+
 export class CaddyAdminClient {
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  readonly #endpoint: AdminEndpoint;
 
   constructor(baseUrl: string, options: CaddyAdminClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#endpoint = parseAdminUrl(this.baseUrl);
   }
 
   /** GET /config/<path> or /id/<path>. Missing keys inside existing objects come back as null. */
@@ -95,25 +121,44 @@ export class CaddyAdminClient {
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<Json> {
-    const url = this.baseUrl + (path.startsWith('/') ? path : `/${path}`);
-    let res: Response;
+    const target = path.startsWith('/') ? path : `/${path}`;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(url, {
-        method,
-        // Caddy restarts its admin server on every config change, closing idle connections;
-        // a pooled connection could then fail the next request, so use a fresh one each time.
-        headers: body === undefined ? { Connection: 'close' } : { Connection: 'close', 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      res = await this.#send(method, target, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       const message = timedOut ? `no answer within ${this.timeoutMs} ms` : `cannot reach Caddy: ${causeOf(err)}`;
       throw new CaddyAdminError(method, path, 0, message, !timedOut);
     }
-    const text = await res.text();
-    if (!res.ok) throw new CaddyAdminError(method, path, res.status, caddyErrorMessage(text));
-    return text.trim() === '' ? null : (JSON.parse(text) as Json);
+    if (res.status < 200 || res.status >= 300) throw new CaddyAdminError(method, path, res.status, caddyErrorMessage(res.text));
+    return res.text.trim() === '' ? null : (JSON.parse(res.text) as Json);
+  }
+
+  #send(method: string, path: string, body: string | undefined): Promise<{ status: number; text: string }> {
+    const unix = 'socketPath' in this.#endpoint;
+    return new Promise((resolve, reject) => {
+      const req = http.request({
+        ...this.#endpoint, method, path, agent: false,
+        // Over a unix socket Caddy accepts only an empty Host (2.6; later versions also 127.0.0.1 and ::1).
+        setHost: !unix,
+        headers: {
+          ...(unix ? { host: '' } : {}),
+          // Caddy restarts its admin server on every config change, closing idle connections;
+          // a pooled connection could then fail the next request, so use a fresh one each time.
+          connection: 'close',
+          ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }),
+        },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => { text += chunk; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 }
 

@@ -2,7 +2,7 @@
 // object (addressed by its @id); Caddy's full-config /load is used only on an empty Caddy.
 import { isDeepStrictEqual } from 'node:util';
 import type { AppRoute, Router } from '../types.ts';
-import { CaddyAdminClient, CaddyAdminError } from './admin-client.ts';
+import { CaddyAdminClient, CaddyAdminError, adminListenAddress } from './admin-client.ts';
 import {
   ACCESS_LOGGER_NAME, ACCESS_LOG_ID, CATCH_ALL_ID, INTERNAL_TLS_POLICY_ID, ROUTES_PATH, SERVER_PATH, buildAccessLog, buildServerLogs,
   appRouteId, buildAppRoutes, buildBaseApps, buildCatchAllRoute, buildHttpApp, buildInternalTlsPolicy,
@@ -12,7 +12,7 @@ import {
 import type { BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.ts';
 
 export interface CaddyRouterOptions extends BaseOptions {
-  adminUrl: string;        // e.g. http://127.0.0.1:2019
+  adminUrl: string;        // unix:/run/berth/caddy-admin.sock, or e.g. http://127.0.0.1:2019
   timeoutMs?: number;      // per admin API request
   accessLogFile?: string;  // JSON access log of Berth's server written here (src/router/caddy/access-log.ts reads it)
 }
@@ -225,10 +225,4 @@ async function retryTransient<T>(task: () => Promise<T>): Promise<T> {
 
 function isCatchAll(route: CaddyRoute): boolean {
   return route['@id'] === CATCH_ALL_ID;
-}
-
-/** Caddy's admin.listen for a config we load ourselves: the address we reach it on. */
-function adminListenAddress(adminUrl: string): string {
-  const url = new URL(adminUrl);
-  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
 }
