@@ -140,6 +140,7 @@ test('rollout fails fast on crashes, image pulls and config errors, naming the c
   const crash = rolloutVerdict(snapshot(d, [pod('p1', { restartCount: 1, lastState: { terminated: { exitCode: 3, reason: 'Error' } } })]));
   assert.deepEqual(crash, { state: 'failed', reason: 'web pod p1: the process crashed and was restarted 1 time(s) (exit code 3)' });
   const pull = rolloutVerdict(snapshot(d, [pod('p1', { state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } })]));
+  assert.equal(rolloutVerdict(snapshot(d, [pod('p1', { state: { waiting: { reason: 'CreateContainerConfigError', message: 'failed to sync secret cache' } } })])).state, 'waiting', 'the kubelet retries this one');
   assert.deepEqual(pull, { state: 'failed', reason: 'web pod p1: ErrImagePull: not found' });
   assert.equal(rolloutVerdict(snapshot(d, [pod('p1', { state: { waiting: { reason: 'ContainerCreating' } } })])).state, 'waiting');
   const stalled = deployment({ observedGeneration: 3, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'took too long' }] });
@@ -165,14 +166,14 @@ test('the new pods are the ones of the ReplicaSet with the Deployment\'s revisio
 
 // --- instances, log lines, events ---
 
-test('pods become instances numbered by age per process type, with state, host and sizes', () => {
+test('pods become instances numbered by age per process type (terminating ones last), with state, host and sizes', () => {
   const mk = (name: string, created: string, process: string, extra: Partial<V1Pod['status']> = {}, deleting = false): V1Pod => ({
     metadata: { name, creationTimestamp: new Date(created), labels: { 'berth.app': 'shop', 'berth.process': process, 'berth.release': '7' }, annotations: { 'berth.generation': '2' }, ...(deleting ? { deletionTimestamp: new Date() } : {}) },
     spec: { nodeName: 'n1', containers: [{ name: 'app', image: IMAGE, resources: { limits: { memory: '256Mi', cpu: '500m' } } }] },
     status: { hostIP: '10.0.0.5', containerStatuses: [{ name: 'app', image: IMAGE, imageID: '', ready: true, restartCount: 2, state: { running: { startedAt: new Date('2030-01-01T00:00:00Z') } } }], ...extra },
   });
   const instances = instancesFromPods([
-    mk('b', '2030-01-01T00:00:02Z', 'web'), mk('a', '2030-01-01T00:00:01Z', 'web'), mk('w', '2030-01-01T00:00:09Z', 'worker'), mk('c', '2030-01-01T00:00:03Z', 'web', {}, true),
+    mk('b', '2030-01-01T00:00:02Z', 'web'), mk('a', '2030-01-01T00:00:01Z', 'web'), mk('w', '2030-01-01T00:00:09Z', 'worker'), mk('c', '2030-01-01T00:00:00Z', 'web', {}, true),
   ]);
   const byId = Object.fromEntries(instances.map((i) => [i.id, i]));
   assert.deepEqual([byId.a.index, byId.b.index, byId.c.index, byId.w.index], [1, 2, 3, 1]);

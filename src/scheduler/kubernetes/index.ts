@@ -16,7 +16,7 @@ import { RegistryApi } from '../../registry/api.ts';
 import { splitReference } from '../../registry/index.ts';
 import { apiMessage, connect, isConflict, isLoopback, isNotFound, unlessMissing, type Cluster } from './client.ts';
 import { LABEL, deploymentFor, deploymentName, secretFor, secretName, selectorOf, serviceFor, serviceName, type ManifestSettings } from './manifests.ts';
-import { newestTemplateHash, rolloutVerdict } from './rollout.ts';
+import { newestTemplateHash, rolloutVerdict, waitingReasons } from './rollout.ts';
 import { instancesFromPods } from './instances.ts';
 import { podLogs, readLogs } from './logs.ts';
 import { openExec } from './exec.ts';
@@ -264,12 +264,15 @@ export class KubernetesScheduler implements Scheduler {
     const lastSummary = new Map<string, string>();
     const probeFailures = new Map<string, string>();
     const reported = new Set<string>();
+    let waiting: string[] = [];
     while (pending.size) {
+      waiting = [];
       const warnings = await this.cluster.core.listNamespacedEvent({ namespace: this.ns, fieldSelector: 'type=Warning' });
       for (const [name, type] of pending) {
         const deployment = await this.cluster.apps.readNamespacedDeployment({ name, namespace: this.ns });
         const newPods = await this.newPods(deployment);
         const podNames = new Set(newPods.map((p) => p.metadata?.name));
+        waiting.push(...waitingReasons(newPods));
         for (const event of warnings.items) {
           const pod = event.involvedObject?.name;
           if (!podNames.has(pod) || !event.message || QUIET_WARNINGS.has(event.reason ?? '')) continue;
@@ -294,7 +297,7 @@ export class KubernetesScheduler implements Scheduler {
       }
       if (!pending.size) return;
       if (Date.now() > deadline) {
-        const last = [...probeFailures.values()].at(-1);
+        const last = waiting[0] ?? [...probeFailures.values()].at(-1);
         throw new BerthError(422, 'release_failed',
           `${[...pending.values()].join(', ')} did not become ready within ${STARTUP_SEC + req.health.timeoutSec} s${last ? ` (${last})` : ''}`);
       }
@@ -303,16 +306,30 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   private async newPods(deployment: V1Deployment): Promise<V1Pod[]> {
+    const selector = await this.newPodSelector(deployment);
+    if (!selector) return [];
+    return (await this.cluster.core.listNamespacedPod({ namespace: this.ns, labelSelector: selector })).items
+      .filter((p) => !p.metadata?.deletionTimestamp);
+  }
+
+  /** The label selector of the pods of the Deployment's newest ReplicaSet; null before it has one. */
+  private async newPodSelector(deployment: V1Deployment): Promise<string | null> {
     const selector = Object.entries(deployment.spec!.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
     const replicaSets = await this.cluster.apps.listNamespacedReplicaSet({ namespace: this.ns, labelSelector: selector });
     const hash = newestTemplateHash(deployment, replicaSets.items);
-    if (!hash) return [];
-    return (await this.cluster.core.listNamespacedPod({ namespace: this.ns, labelSelector: `${selector},pod-template-hash=${hash}` })).items
-      .filter((p) => !p.metadata?.deletionTimestamp);
+    return hash ? `${selector},pod-template-hash=${hash}` : null;
   }
 
   /** Puts back each Deployment as it was read before this deploy (or removes the ones it created). */
   private async undo(changed: { type: string; name: string; previous: V1Deployment | null }[], progress: Progress): Promise<void> {
+    // The failed ReplicaSets' pods, by template hash: the ReplicaSet may still replace a deleted pod until the
+    // Deployment controller has scaled it down, so pods are looked up by hash, not by name.
+    const failed: string[] = [];
+    for (const { name } of changed) {
+      const current = await unlessMissing(() => this.cluster.apps.readNamespacedDeployment({ name, namespace: this.ns }));
+      const selector = current && await this.newPodSelector(current);
+      if (selector) failed.push(selector);
+    }
     for (const { name, previous } of changed) {
       if (!previous) {
         await unlessMissing(() => this.cluster.apps.deleteNamespacedDeployment({ name, namespace: this.ns, propagationPolicy: 'Background' }));
@@ -326,6 +343,17 @@ export class KubernetesScheduler implements Scheduler {
       });
     }
     const deadline = Date.now() + UNDO_WAIT_SEC * 1000;
+    // Pods that never became ready never served: they go at once, not after a drain; ready ones drain as usual.
+    for (const selector of failed) {
+      while (Date.now() < deadline) {
+        const pods = (await this.cluster.core.listNamespacedPod({ namespace: this.ns, labelSelector: selector })).items;
+        if (pods.length === 0) break;
+        for (const pod of pods.filter((p) => !isReady(p) && p.metadata?.deletionGracePeriodSeconds !== 0)) {
+          await unlessMissing(() => this.cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: this.ns, gracePeriodSeconds: 0 }));
+        }
+        await sleep(POLL_MS);
+      }
+    }
     for (const { type, name, previous } of changed) {
       if (!previous) continue;
       while (Date.now() < deadline) {
@@ -409,6 +437,8 @@ function withSpecHash(deployment: V1Deployment): V1Deployment {
   const hash = createHash('sha256').update(JSON.stringify(deployment)).digest('hex').slice(0, 16);
   return { ...deployment, metadata: { ...deployment.metadata, annotations: { ...deployment.metadata?.annotations, [SPEC_HASH]: hash } } };
 }
+
+const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 function sameRoute(a: AppRoute, b: AppRoute): boolean {
   const hosts = (r: AppRoute) => [...r.hostnames].map((h) => h.toLowerCase()).sort().join(',');

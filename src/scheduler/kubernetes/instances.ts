@@ -1,5 +1,5 @@
 // Pods as Berth's Instances. A pod has no Heroku-style number, so each process type's pods are numbered
-// by age (oldest first, name as tie-break): web.1 stays web.1 while it lives, and new pods come after.
+// by age (oldest first, name as tie-break; terminating pods last): web.1 stays web.1 while it lives.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Instance, InstanceState } from '../../runtime/types.ts';
 import { ANNOTATION, CONTAINER, LABEL } from './manifests.ts';
@@ -18,7 +18,11 @@ export function instancesFromPods(pods: V1Pod[]): Instance[] {
   return instances;
 }
 
+/** Live pods first (terminating ones are on their way out and must not hold web.1), then by age. */
 function byAge(a: V1Pod, b: V1Pod): number {
+  const da = a.metadata?.deletionTimestamp ? 1 : 0;
+  const db = b.metadata?.deletionTimestamp ? 1 : 0;
+  if (da !== db) return da - db;
   const ta = timeOf(a.metadata?.creationTimestamp);
   const tb = timeOf(b.metadata?.creationTimestamp);
   if (ta !== tb) return ta - tb;

@@ -12,7 +12,8 @@ import { streamGet } from './stream.ts';
 const POLL_MS = 500;
 /** Scheduling and pulling the image, before the command's own timeout starts. */
 const START_BUDGET_SEC = 120;
-const STUCK = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+// Not CreateContainerConfigError: the kubelet also reports it for a Secret it could not read yet, and retries.
+const STUCK = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'RunContainerError']);
 
 export async function runJob(cluster: Cluster, namespace: string, owner: string, req: OneOffRequest, image: string, onLine: (line: string) => void): Promise<number> {
   const name = jobName(req.app, 'run', `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`);

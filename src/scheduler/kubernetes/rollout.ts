@@ -22,8 +22,11 @@ export interface RolloutSnapshot {
   now: number;
 }
 
-/** Waiting reasons a pod does not recover from by itself within a rollout. */
-const STUCK = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+/**
+ * Waiting reasons a pod does not recover from by itself within a rollout. CreateContainerConfigError is not one:
+ * the kubelet reports it for a Secret it has not synced yet too ("failed to sync secret cache"), and retries.
+ */
+const STUCK = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'RunContainerError']);
 
 export function rolloutVerdict(s: RolloutSnapshot): Verdict {
   const { deployment: d, processType } = s;
@@ -82,4 +85,12 @@ export function newestTemplateHash(deployment: V1Deployment, replicaSets: { meta
   const owned = replicaSets.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.uid === deployment.metadata?.uid));
   const newest = owned.find((rs) => rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === revision);
   return newest?.metadata?.labels?.['pod-template-hash'] ?? null;
+}
+
+/** Why the new pods are not running yet ("CreateContainerConfigError: …"), for a rollout that ran out of time. */
+export function waitingReasons(pods: V1Pod[]): string[] {
+  return pods.flatMap((pod) => {
+    const waiting = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.waiting;
+    return waiting?.reason && waiting.reason !== 'ContainerCreating' ? [`${pod.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`] : [];
+  });
 }

@@ -1,0 +1,290 @@
+// One set of tests every scheduler must pass (the pattern of Hono's router/common.case.test.ts): each
+// scheduler's test file (docker.test.ts, k8s.test.ts) calls schedulerConformance() with what differs —
+// the server settings that select it and how to see what it still runs. Everything is driven through a real
+// Berth server and a private Caddy, so the deployer's logic is covered too.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { startCaddy, type TestCaddy } from '../support/caddy.ts';
+import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from '../support/berth.ts';
+import { gitEnv } from '../support/git-env.ts';
+import { CaddyRouter } from '../../src/router/caddy/index.ts';
+import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
+
+export interface SchedulerUnderTest {
+  name: 'docker' | 'k3s';
+  /** Server settings that make this scheduler available (and the default for none). */
+  serverEnv: () => Promise<Record<string, string>>;
+  /** What this scheduler still runs or keeps for the app (containers, pods, Services, Secrets, Jobs…). */
+  leftovers: (app: string) => Promise<string[]>;
+  /** A release changes no Caddy config at all (the app's upstream is stable). */
+  stableUpstream: boolean;
+  cleanup?: () => Promise<void>;
+}
+
+const HELLO = path.resolve(import.meta.dirname, '../fixtures/hello');
+
+export function schedulerConformance(target: SchedulerUnderTest | { skip: string; name: string }): void {
+  describe(`scheduler conformance: ${target.name}`, { skip: 'skip' in target ? target.skip : false }, () => {
+    if ('skip' in target) return;
+    let caddy: TestCaddy;
+    let berth: BerthServer;
+    let work: string;
+    const app = uniqueName(`cf-${target.name}`);
+    const host = `${app}.localhost`;
+    const get = (route = '/') => viaRouter(caddy.httpPort, host, route);
+    const apps: string[] = [];
+
+    const create = async (name: string) => {
+      apps.push(name);
+      return berth.ok('POST', '/apps', { name, scheduler: target.name });
+    };
+    const ps = async (name = app): Promise<Instance[]> => berth.ok('GET', `/apps/${name}/ps`);
+    const serving = async (pattern: RegExp) => eventually(`${host} answering ${pattern}`, async () => {
+      const res = await get();
+      return res.status === 200 && pattern.test(res.body) ? res.body : undefined;
+    }, 30_000);
+
+    before(async () => {
+      caddy = await startCaddy();
+      berth = await startBerth(caddy, await target.serverEnv());
+      work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-conformance-'));
+    });
+
+    after(async () => {
+      for (const name of apps) await berth?.api('DELETE', `/apps/${name}`, { confirm: name });
+      await berth?.kill('SIGTERM');
+      if (process.env.DEBUG_CF) fs.writeFileSync(process.env.DEBUG_CF, berth?.output ?? "");
+      await caddy?.stop();
+      await target.cleanup?.();
+      if (work) fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    test('deploy: the image answers through Caddy, on the scheduler the app was created with', async () => {
+      const created = await create(app);
+      assert.equal(created.scheduler, target.name);
+      await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+      assert.match(await serving(/hello from v1 /), /greeting=$/m);
+      const instances = await ps();
+      assert.equal(instances.length, 1);
+      assert.equal(instances[0].type, 'web');
+      assert.equal(instances[0].state, 'running');
+      assert.equal(instances[0].release, 1);
+    });
+
+    test('a release that fails its health check is rejected; the old release keeps serving', async () => {
+      const res = await berth.api('PATCH', `/apps/${app}/config`, { FAIL_HEALTH: '1', HEALTHCHECK_TIMEOUT: '4' });
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.equal(res.body.error, 'release_failed');
+      assert.match(res.body.message, /health/i);
+      assert.match((await get()).body, /hello from v1 /);
+      const config = await berth.ok('GET', `/apps/${app}/config`);
+      assert.equal(config.FAIL_HEALTH, undefined, 'the failed change was not kept');
+      const instances = await ps();
+      assert.deepEqual(instances.map((i) => [i.release, i.state]), [[1, 'running']], 'no instance of the failed release is left');
+    });
+
+    test('rollback: an earlier release serves again, as a new release', async () => {
+      await berth.ok('PATCH', `/apps/${app}/config`, { GREETING: 'two' });
+      const two = await serving(/greeting=two/);
+      const version = Number(/hello from v(\d+)/.exec(two)![1]);
+      const rolledBack = await berth.ok('POST', `/apps/${app}/rollback`, { version: 1 });
+      assert.equal(rolledBack.version, version + 1);
+      await serving(new RegExp(`hello from v${version + 1} .*greeting=$`, 'm'));
+    });
+
+    test('scale up and down: the instances follow and all serve', async () => {
+      await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 2 }] });
+      // Two running, and nothing else (instances replaced before have drained and gone).
+      const two = await eventually('two running web instances', async () => {
+        const all = await ps();
+        return all.length === 2 && all.every((i) => i.type === 'web' && i.state === 'running') ? all : undefined;
+      });
+      assert.deepEqual(two.map((i) => i.index).sort(), [1, 2]);
+      // Both answer through the one route (each names itself in DYNO). Concurrent requests, since a proxy may
+      // keep reusing one upstream connection, and a Service balances connections, not requests.
+      const seen = new Set<string>();
+      for (let round = 0; round < 10 && seen.size < 2; round++) {
+        const bodies = await Promise.all(Array.from({ length: 8 }, () => get()));
+        for (const res of bodies) seen.add(/hello from v\d+ (\S+)/.exec(res.body)?.[1] ?? '?');
+      }
+      assert.equal(seen.size, 2, `requests reached ${[...seen].join(', ')}`);
+      await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 1 }] });
+      await eventually('one web instance left', async () => (await ps()).filter((i) => i.state !== 'removing').length === 1);
+      assert.equal((await get()).status, 200);
+    });
+
+    test('restart: new instances replace the running ones', async () => {
+      const before = (await ps()).map((i) => i.containerId);
+      await berth.ok('POST', `/apps/${app}/ps/restart`, {});
+      const after = await eventually('restarted instances', async () => {
+        const now = (await ps()).filter((i) => i.state === 'running');
+        return now.length === 1 && !before.includes(now[0].containerId) ? now : undefined;
+      });
+      assert.equal(after[0].type, 'web');
+      assert.equal((await get()).status, 200);
+    });
+
+    test('crash: a process that exits comes back by itself', async () => {
+      // Once the instances replaced before have drained, so the crash request can only reach this one.
+      const [instance] = await eventually('a single instance', async () => {
+        const all = await ps();
+        return all.length === 1 && all[0].state === 'running' ? all : undefined;
+      });
+      assert.equal((await get('/crash')).body, 'bye');
+      const back = await eventually('the instance restarted', async () => {
+        const now = (await ps()).find((i) => i.containerId === instance.containerId);
+        return now && now.restartCount > instance.restartCount && now.state === 'running' ? now : undefined;
+      }, 40_000);
+      assert.equal(back.containerId, instance.containerId);
+      await serving(/hello from v/);
+    });
+
+    test('logs: what the app prints comes back, stamped and attributed', async () => {
+      const probe = `/log-probe-${Math.random().toString(36).slice(2, 8)}`;
+      await get(probe);
+      const line = await eventually('the request in the log', async () => {
+        const res = await fetch(`${berth.url}/api/v1/apps/${app}/logs?tail=200`, { headers: { authorization: `Bearer ${berth.token}` } });
+        const lines = (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        return lines.find((l: { line: string }) => l.line.includes(`request GET ${probe}`));
+      });
+      assert.equal(line.process, 'web');
+      assert.equal(line.index, 1);
+      assert.match(line.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    });
+
+    test('exec: a terminal into a running instance runs commands and follows its size', async () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${berth.port}/api/v1/apps/${app}/ps/web.1/terminal`, { headers: { authorization: `Bearer ${berth.token}` } });
+      let screen = '';
+      ws.on('message', (data, binary) => { if (binary) screen += data.toString(); });
+      await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+      try {
+        ws.send(JSON.stringify({ type: 'resize', cols: 77, rows: 21 }));
+        ws.send(JSON.stringify({ type: 'input', data: 'echo hi-$((6*7)); stty size\n' }));
+        await eventually('the command output', async () => /^hi-42\r?$/m.test(screen) && /^21 77\r?$/m.test(screen), 15_000);
+      } finally {
+        ws.close();
+      }
+    });
+
+    test('release phase: its output streams to git push; a failing release command rejects the push and the old release keeps serving', async () => {
+      const pushed = uniqueName(`cf-rel-${target.name}`.slice(0, 12));
+      await create(pushed);
+      const repo = path.join(work, 'release-app');
+      fs.cpSync(HELLO, repo, { recursive: true });
+      const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env: gitEnv(), encoding: 'utf8' });
+      const procfile = (release: string) => fs.writeFileSync(path.join(repo, 'Procfile'), `web: node /app/server.js\nrelease: ${release}\n`);
+      procfile('echo "migrating for $BERTH_RELEASE"');
+      git('init', '-q', '-b', 'main');
+      git('add', '-A');
+      git('commit', '-qm', 'one');
+      const remote = `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${pushed}.git`;
+      const first = await gitPush(repo, remote);
+      assert.equal(first.code, 0, first.output);
+      assert.match(first.output, /remote: .*release: migrating for v1/);
+      const pushedHost = `${pushed}.localhost`;
+      await eventually('the pushed app serving', async () => /hello from v1 /.test((await viaRouter(caddy.httpPort, pushedHost)).body), 30_000);
+
+      procfile('echo "migration failed" && exit 3');
+      git('commit', '-qam', 'two');
+      const second = await gitPush(repo, remote);
+      assert.notEqual(second.code, 0, second.output);
+      assert.match(second.output, /remote: .*release: migration failed/);
+      assert.match(second.output, /exited with code 3/);
+      assert.match((await viaRouter(caddy.httpPort, pushedHost)).body, /hello from v1 /);
+    });
+
+    test('zero failed requests through Caddy across three consecutive releases', async () => {
+      const routesBefore = await caddyConfig(caddy);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+      const failures: string[] = [];
+      let total = 0;
+      let releasing = true;
+      const deadline = Date.now() + 180_000;
+      const clients = Array.from({ length: 3 }, async () => {
+        while (releasing && Date.now() < deadline) {
+          const res = await request(caddy.httpPort, host, agent);
+          total++;
+          if (res.status !== 200) failures.push(`${res.status} ${res.body.slice(0, 120)}`);
+        }
+      });
+      try {
+        for (let i = 1; i <= 3; i++) {
+          await berth.ok('PATCH', `/apps/${app}/config`, { GREETING: `zdt${i}` });
+          await serving(new RegExp(`greeting=zdt${i}`));
+        }
+      } finally {
+        releasing = false;
+        await Promise.all(clients);
+        agent.destroy();
+      }
+      assert.ok(total > 30, `only ${total} requests were made`);
+      assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+      if (target.stableUpstream) {
+        assert.deepEqual(await caddyConfig(caddy), routesBefore, 'three releases changed no Caddy config');
+      }
+    });
+
+    test('destroy leaves nothing: no instances, objects or route', async () => {
+      const doomed = uniqueName(`cf-del-${target.name}`.slice(0, 12));
+      await create(doomed);
+      await berth.ok('POST', `/apps/${doomed}/deploys`, { image: TEST_IMAGE });
+      await eventually('the doomed app serving', async () => (await viaRouter(caddy.httpPort, `${doomed}.localhost`)).status === 200, 30_000);
+      assert.ok((await target.leftovers(doomed)).length > 0, 'the probe sees what the app runs');
+      await berth.ok('DELETE', `/apps/${doomed}`, { confirm: doomed });
+      apps.splice(apps.indexOf(doomed), 1);
+      assert.deepEqual(await target.leftovers(doomed), []);
+      const routes = await new CaddyRouter({ adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort }).listRoutes();
+      assert.ok(!routes.some((r) => r.app === doomed), 'its route is gone');
+      assert.equal((await viaRouter(caddy.httpPort, `${doomed}.localhost`)).status, 404);
+    });
+  });
+}
+
+/** An instance as GET /apps/:app/ps shows it. */
+interface Instance { containerId: string; type: string; index: number; release: number; state: string; restartCount: number }
+
+function gitPush(cwd: string, remote: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('git', ['push', remote, 'main'], { cwd, env: gitEnv() });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; });
+    child.stderr.on('data', (d) => { output += d; });
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
+/** Caddy's whole config (what a config write would change). */
+async function caddyConfig(caddy: TestCaddy): Promise<unknown> {
+  return new CaddyAdminClient(caddy.adminUrl).get('/config/');
+}
+
+/**
+ * One GET through Caddy on a keep-alive connection. A request racing the close of an idle pooled connection
+ * fails before any response byte; like browsers and curl (RFC 9112 §9.3.1) it is retried once on a new
+ * connection. Anything else (a 5xx, an error mid-response, a second failure) is a failed request.
+ */
+function request(port: number, host: string, agent: http.Agent, attempt = 1): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    let responded = false;
+    const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 10_000 }, (res) => {
+      responded = true;
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err) => resolve({ status: 0, body: err.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const resetBeforeResponse = !responded && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
+      if (resetBeforeResponse && attempt === 1 && req.reusedSocket) resolve(request(port, host, agent, 2));
+      else resolve({ status: 0, body: `${err.message} (attempt ${attempt})` });
+    });
+    req.end();
+  });
+}
