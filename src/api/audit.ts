@@ -11,7 +11,12 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function routeShape(pathAfterV1: string): { app: string | null; shape: string } {
   const m = /^\/apps\/([^/]+)(\/.*)?$/.exec(pathAfterV1);
   if (!m) return { app: null, shape: pathAfterV1 };
-  return { app: decodeURIComponent(m[1]), shape: `/apps/:app${m[2] ?? ''}` };
+  return { app: decodeOrRaw(m[1]!), shape: `/apps/:app${m[2] ?? ''}` };
+}
+
+/** A malformed escape (`%ff`) is recorded as sent, as Hono's own params are, not turned into a 500. */
+function decodeOrRaw(segment: string): string {
+  try { return decodeURIComponent(segment); } catch { return segment; }
 }
 
 export function clientAddress(c: Parameters<MiddlewareHandler>[0]): string | null {

@@ -18,6 +18,7 @@ import { Converger } from '../releases/converge.ts';
 import { Deployer } from '../releases/deployer.ts';
 import { reconcile } from '../releases/reconcile.ts';
 import { createApi } from '../api/app.ts';
+import { answerClientErrorsAsJson } from '../api/client-errors.ts';
 import { buildCaBundle, ensureAdmin, installationId } from './bootstrap.ts';
 import { DockerBuilder } from '../builder/index.ts';
 import { RegistryClient } from '../registry/index.ts';
@@ -165,6 +166,7 @@ export async function startServer(): Promise<void> {
   const server = serve({ fetch: api.fetch, hostname: config.apiHost, port: config.apiPort, websocket }, (info) => {
     log(`Berth ${VERSION} API listening on http://${info.address}:${info.port}/api/v1 (data in ${config.dataDir})`);
   });
+  answerClientErrorsAsJson(server);
 
   const shutdown = (signal: string) => {
     log(`${signal}: shutting down; apps keep running`);

@@ -1,5 +1,5 @@
 // The rules for names and values users give us, in one place so API, CLI and tests agree.
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { BerthError, badRequest } from './errors.ts';
 
 export const APP_NAME = /^[a-z][a-z0-9-]{1,29}$/;
@@ -67,11 +67,18 @@ export function checkHostname(raw: unknown): string {
   const host = wildcard ? `*.${ascii}` : ascii;
   // `*.localhost` is a fine wildcard; a bare `localhost` is no name to claim.
   const tooShort = labels.length < (wildcard ? 1 : 2);
-  if (host.length > 253 || tooShort || !labels.every((l) => HOST_LABEL.test(l)) || /^[0-9]+$/.test(labels.at(-1)!)) {
+  if (host.length > 253 || tooShort || !labels.every((l) => HOST_LABEL.test(l) && validPunycode(l)) || /^[0-9]+$/.test(labels.at(-1)!)) {
     throw badRequest('invalid_hostname',
       `Invalid hostname ${JSON.stringify(raw)}: expected a DNS name like www.example.com (or, for admins, *.example.com).`);
   }
   return host;
+}
+
+/** An `xn--` label must decode to unicode that encodes back to it; Caddy refuses others (and would fail the route). */
+function validPunycode(label: string): boolean {
+  if (!label.startsWith('xn--')) return true;
+  const decoded = domainToUnicode(label);
+  return decoded !== label && domainToASCII(decoded) === label;
 }
 
 /** True when a request for `host` (an exact name) is routed by `pattern`: the same name, or a wildcard one label above it. */

@@ -26,6 +26,7 @@ describe('hostnames: one spelling per name, wildcards only as the leftmost label
       `${'abcdefghi.'.repeat(26)}com`, 'localhost', 'example', '127.0.0.1', '10.0.0.1', 'a.example.com/evil', 'a.example.com:80',
       '%61.example.com', 'user@a.example.com', 'a b.example.com', 'a_b.example.com', '*', '*.', '*..com', '*.1', 'a.*.example.com',
       '*.*.example.com', '**.example.com', 'x*.example.com', '[::1]', '', 'a.example.com\u0000', 42, null, ['a.example.com'],
+      'xn--7.st', 'xn--ab--c.example.com', '*.xn--0.example', // punycode that decodes to nothing: Caddy would refuse the route
     ];
     for (const raw of refused) {
       assert.throws(() => checkHostname(raw), (err: unknown) => err instanceof BerthError && err.code === 'invalid_hostname', JSON.stringify(raw));

@@ -31,7 +31,13 @@ export function domainsRoutes(s: Services): Hono<ApiEnv> {
     if (defaultOwner) claims.push({ appId: defaultOwner.id, hostname });
     if (claims.length > 0) throw hostnameClaimed(s, user, hostname, claims[0]!, app.id);
     s.apps.addDomain(app.id, hostname);
-    await s.deployer.converge(app.name);
+    try {
+      await s.deployer.converge(app.name);
+    } catch (err) {
+      // The router did not take it: a name stored but not routed would fail every later change of the app.
+      s.apps.removeDomain(app.id, hostname);
+      throw err;
+    }
     return c.json({ hostname, kind: 'custom' }, 201);
   });
 
