@@ -7,6 +7,8 @@ export type RouteVia = 'container-ip' | 'host-port';
 
 export interface Config {
   dataDir: string;             // SQLite database, admin token, git repos
+  /** AES-256-GCM keys that seal config values in the database (src/state/secrets.ts); mode 0600. */
+  secretsKeyFile: string;
   apiHost: string;
   apiPort: number;
   domain: string;              // apps answer on APP.<domain>
@@ -71,8 +73,10 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const [lo, hi] = (env.BERTH_PORT_RANGE ?? '20000-29999').split('-').map(Number);
   if (!(lo > 0 && hi >= lo && hi < 65536)) throw new Error(`BERTH_PORT_RANGE must look like 20000-29999`);
+  const dataDir = path.resolve(env.BERTH_DATA_DIR ?? '/var/lib/berth');
   return {
-    dataDir: path.resolve(env.BERTH_DATA_DIR ?? '/var/lib/berth'),
+    dataDir,
+    secretsKeyFile: path.resolve(env.BERTH_SECRETS_KEY_FILE || path.join(dataDir, 'secrets.key')),
     apiHost: env.BERTH_API_HOST ?? '0.0.0.0',
     apiPort: int(env, 'BERTH_API_PORT', 7070),
     domain: env.BERTH_DOMAIN ?? 'localhost',

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { openDb } from '../src/state/db.ts';
 import { AppsStore } from '../src/state/apps-store.ts';
+import { openConfigSecrets } from '../src/state/config-secrets.ts';
 import { MetricsStore } from '../src/metrics/store.ts';
 import { AlertsStore } from '../src/alerts/store.ts';
 import { WebhookNotifier } from '../src/alerts/notifier.ts';
@@ -25,7 +26,7 @@ import { CRASH_LOOP_DOCKERFILE, buildImage, removeImage } from './support/metric
 function engineSetup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-alerts-'));
   const db = openDb(path.join(dir, 'berth.db'));
-  const app = new AppsStore(db).create('shop');
+  const app = new AppsStore(db, openConfigSecrets(db, path.join(dir, 'secrets.key')).box).create('shop');
   const store = new AlertsStore(db.$client);
   const metrics = new MetricsStore(db.$client);
   // The receiver is on loopback: allowed the way an admin allows an internal receiver (BERTH_WEBHOOK_ALLOW).

@@ -18,14 +18,15 @@ import { usersRoutes } from './routes/users.ts';
 import { accessRoutes } from './routes/access.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { tokensRoutes } from './routes/tokens.ts';
 import { hostsRoutes } from './routes/hosts.ts';
 import { metricsRoutes, prometheusRoute } from './routes/metrics.ts';
 import { alertsRoutes } from './routes/alerts.ts';
 
-/** `extra` mounts routes that speak other protocols (git smart HTTP, the git hook's callback). */
+/** `extra` mounts routes that speak other protocols (git smart HTTP; the git hook's callback has its own socket). */
 /** `live`: the web console's live routes under /api/v1 (src/web/live-routes.ts); `ui`: the console's pages at /. */
-export function createApi(s: Services, extra: { git?: Hono; hook?: Hono; live?: (s: Services) => Hono<ApiEnv>; ui?: Hono } = {}): Hono<ApiEnv> {
+export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services) => Hono<ApiEnv>; ui?: Hono } = {}): Hono<ApiEnv> {
   const root = new Hono<ApiEnv>();
   root.onError((err, c) => errorResponse(err, c, s.log));
   root.notFound((c) => c.json({ error: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` }, 404));
@@ -46,13 +47,13 @@ export function createApi(s: Services, extra: { git?: Hono; hook?: Hono; live?: 
   v1.route('/users', usersRoutes(s));
   v1.route('/audit', auditRoutes(s));
   v1.route('/admin', adminRoutes(s));
+  v1.route('/admin', adminRoutes(s));
   v1.route('/tokens', tokensRoutes(s));
   if (extra.live) v1.route('/', extra.live(s));
   if (s.hosts) v1.route('/hosts', hostsRoutes(s.hosts));
   root.route('/api/v1', v1);
   root.route('/metrics', prometheusRoute(s)); // Prometheus scrapes here, with its own token rule
   if (extra.git) root.route('/git', extra.git);
-  if (extra.hook) root.route('/git-hook', extra.hook);
   if (extra.ui) root.route('/', extra.ui);
   return root;
 }

@@ -18,6 +18,7 @@ import { auditCommands } from './commands/audit.ts';
 import { metricsCommands } from './commands/metrics.ts';
 import { alertCommands } from './commands/alerts.ts';
 import { hostCommands } from './commands/hosts.ts';
+import { adminCommands } from './commands/admin.ts';
 import { resolveCredentials } from './credentials.ts';
 import { NetworkError } from './http.ts';
 import { VERSION } from '../version.ts';
@@ -58,6 +59,7 @@ const COMMANDS: Command[] = [
   ...metricsCommands,
   ...alertCommands,
   ...hostCommands,
+  ...adminCommands,
   helpCommand,
   versionCommand,
 ];

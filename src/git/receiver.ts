@@ -1,5 +1,5 @@
 // git's smart HTTP protocol for app repositories: `git push paas main` lands here. Mount `git` at
-// /git and `hook` at /git-hook. git only prints plain text bodies (and only for info/refs), so
+// /git; serve `hook` on the hook socket (serveHookSocket), never on the API's port. git only prints plain text bodies (and only for info/refs), so
 // every refusal here is a short readable sentence, never JSON.
 import crypto from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -19,8 +19,8 @@ export interface GitRoutesOptions {
   reposDir: string;
   /** The server's main file: hooks run `node <hookEntry> git-hook`, which calls runPreReceiveHook(). */
   hookEntry: string;
-  /** Where hooks reach the hook endpoint, e.g. http://127.0.0.1:7070/git-hook. */
-  hookUrl: string;
+  /** The unix socket hooks reach the hook endpoint on (serveHookSocket), e.g. <data dir>/run/git-hook.sock. */
+  hookSocket: string;
   auth: AuthStore;
   /** Where refused tokens are recorded (rate-limited per address). */
   audit?: Pick<AuditStore, 'recordFailedAuth'>;
@@ -35,7 +35,7 @@ export interface GitRoutesOptions {
 
 export interface GitRoutes {
   git: Hono;      // mount at /git
-  hook: Hono;     // mount at /git-hook
+  hook: Hono;     // serve with serveHookSocket(hook, hookSocket)
   repos: Repos;   // pathFor(app), and remove(app) when an app is destroyed
 }
 
@@ -59,7 +59,7 @@ export function createGitRoutes(opts: GitRoutesOptions): GitRoutes {
     }
     await repos.open(access.app);
     const outcome = await runHttpBackend({
-      env: cgiEnv(c, repos.reposDir, pathInfo(access.app), access, hookToken, opts.hookUrl),
+      env: cgiEnv(c, repos.reposDir, pathInfo(access.app), access, hookToken, opts.hookSocket),
       body: c.req.method === 'POST' ? c.req.raw.body : null,
       maxBodyBytes: opts.maxPushBytes,
       signal: c.req.raw.signal,
@@ -115,7 +115,7 @@ function basicPassword(header: string | undefined): string | null {
   return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : null;
 }
 
-function cgiEnv(c: Context, reposDir: string, pathInfo: string, access: Access, hookToken: string, hookUrl: string): Record<string, string> {
+function cgiEnv(c: Context, reposDir: string, pathInfo: string, access: Access, hookToken: string, hookSocket: string): Record<string, string> {
   const optional = (name: string, value: string | undefined) => (value ? { [name]: value } : {});
   return {
     ...gitFreeEnv(),
@@ -130,7 +130,7 @@ function cgiEnv(c: Context, reposDir: string, pathInfo: string, access: Access, 
     ...optional('HTTP_GIT_PROTOCOL', c.req.header('git-protocol')),           // protocol v2 for fetch/clone
     REMOTE_USER: access.user.name,
     REMOTE_ADDR: remoteAddress(c),
-    [HOOK_ENV.url]: hookUrl,
+    [HOOK_ENV.socket]: hookSocket,
     [HOOK_ENV.token]: hookToken,
     [HOOK_ENV.app]: access.app,
     [HOOK_ENV.user]: access.user.name,

@@ -6,6 +6,7 @@ import { loadConfig } from '../config.ts';
 import { openDb } from '../state/db.ts';
 import { AppsStore } from '../state/apps-store.ts';
 import { ReleasesStore } from '../state/releases-store.ts';
+import { openConfigSecrets } from '../state/config-secrets.ts';
 import { AuthStore } from '../state/auth-store.ts';
 import { BuildsStore } from '../state/builds-store.ts';
 import { AccessStore } from '../state/access-store.ts';
@@ -23,6 +24,7 @@ import { buildCaBundle, ensureAdmin, installationId } from './bootstrap.ts';
 import { DockerBuilder } from '../builder/index.ts';
 import { RegistryClient } from '../registry/index.ts';
 import { createGitRoutes } from '../git/receiver.ts';
+import { serveHookSocket } from '../git/hook-endpoint.ts';
 import { createPushHandler } from '../pipeline/push-deploy.ts';
 import { appUrl } from '../api/views.ts';
 import { VERSION } from '../version.ts';
@@ -43,8 +45,9 @@ const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
 export async function startServer(): Promise<void> {
   const config = loadConfig();
   const db = openDb(path.join(config.dataDir, 'berth.db'));
-  const apps = new AppsStore(db);
-  const releases = new ReleasesStore(db);
+  const secrets = openConfigSecrets(db, config.secretsKeyFile); // a db without its key file stops here, said why
+  const apps = new AppsStore(db, secrets.box);
+  const releases = new ReleasesStore(db, secrets.box);
   const auth = new AuthStore(db);
   const builds = new BuildsStore(db);
   const access = new AccessStore(db);
@@ -99,10 +102,11 @@ export async function startServer(): Promise<void> {
     keep: () => apps.list().flatMap((a) => builds.list(a.id, KEEP_BUILD_LOGS_PER_APP).map((b) => b.id)), log,
   });
   const registry = new RegistryClient({ socketPath: config.dockerSocket, registry: config.registry });
+  const hookSocket = path.join(config.dataDir, 'run', 'git-hook.sock');
   const git = createGitRoutes({
     reposDir,
     hookEntry: path.resolve(process.argv[1]),
-    hookUrl: `http://127.0.0.1:${config.apiPort}/git-hook`,
+    hookSocket,
     auth,
     audit,
     appExists: (name) => apps.find(name) !== undefined,
@@ -125,6 +129,8 @@ export async function startServer(): Promise<void> {
       buildLogs,
     })),
   });
+
+  await serveHookSocket(git.hook, hookSocket); // not on the API's port
 
   const webAssets = new WebAssets();
   webAssets.load().catch((err) => log(`web console assets could not be built: ${(err as Error).message}`));
@@ -153,11 +159,11 @@ export async function startServer(): Promise<void> {
     app: entry.app, ts: entry.ts, status: entry.status, durationMs: entry.durationMs,
   }));
   const api = createApi({
-    apps, releases, auth, builds, access, audit, sessions, deployer, runtime, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
+    apps, releases, auth, builds, access, audit, sessions, secrets, deployer, runtime, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
   }, {
-    git: git.git, hook: git.hook, ui: webAssets.routes(),
+    git: git.git, ui: webAssets.routes(),
     live: (services) => liveRoutes(services, { hub: new EventHub(services, engineAccess(runtime)), buildLogs, engines: engineAccess(runtime) }),
   });
   observability.start();

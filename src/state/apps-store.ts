@@ -4,12 +4,16 @@ import { apps, configVars, domains, formation, type FormationEntry } from './sch
 import { now, type Db } from './db.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import { hostnamesOverlap } from '../shared/validation.ts';
+import type { SecretBox } from './secrets.ts';
+import { openConfig, sealConfig } from './config-secrets.ts';
 
 export type AppRow = typeof apps.$inferSelect;
 
 export class AppsStore {
   private readonly db: Db;
-  constructor(db: Db) { this.db = db; }
+  private readonly secrets: SecretBox;
+  /** `secrets` seals config values: the database never holds them in plaintext. */
+  constructor(db: Db, secrets: SecretBox) { this.db = db; this.secrets = secrets; }
 
   list(): AppRow[] {
     return this.db.select().from(apps).orderBy(asc(apps.name)).all();
@@ -38,16 +42,17 @@ export class AppsStore {
     this.db.update(apps).set(values).where(eq(apps.id, appId)).run();
   }
 
+  /** The app's config vars, decrypted (for a container's environment or a `config` reveal). */
   config(appId: number): Record<string, string> {
     const rows = this.db.select().from(configVars).where(eq(configVars.appId, appId)).orderBy(asc(configVars.key)).all();
-    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+    return openConfig(this.secrets, appId, Object.fromEntries(rows.map((r) => [r.key, r.value])));
   }
 
   /** Replaces the whole set in one transaction, so a failed release can put the old set back exactly. */
   replaceConfig(appId: number, config: Record<string, string>): void {
     this.db.transaction((tx) => {
       tx.delete(configVars).where(eq(configVars.appId, appId)).run();
-      const rows = Object.entries(config).map(([key, value]) => ({ appId, key, value }));
+      const rows = Object.entries(sealConfig(this.secrets, appId, config)).map(([key, value]) => ({ appId, key, value }));
       if (rows.length) tx.insert(configVars).values(rows).run();
     });
   }

@@ -176,4 +176,10 @@ export const migrations: string[] = [
    UPDATE tokens SET scope = 'admin' WHERE user_id IN (SELECT id FROM users WHERE role = 'admin');
    CREATE INDEX tokens_user ON tokens(user_id);
    ALTER TABLE sessions ADD COLUMN token_id INTEGER REFERENCES tokens(id) ON DELETE CASCADE;`,
+  // Issue 14: config values are sealed (src/state/config-secrets.ts); which key, and a value sealed with it.
+  `CREATE TABLE secrets_state (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     key_id TEXT NOT NULL,
+     key_check TEXT NOT NULL,
+     sealed_at TEXT NOT NULL);`,
 ];
