@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops what scripts/up.sh (or scripts/test.sh) started, newest first: the Berth server, Caddy,
-# the registry and, if one of them started it without systemd, dockerd. What they found already
+# the registry, the server's app DNS and, if one of them started it without systemd, dockerd. What they found already
 # running is left alone. Data (/var/lib/berth), configs (/etc/berth) and images stay; up.sh starts
 # it all again.
 #
@@ -28,6 +28,12 @@ else
   stop_daemon registry "$BERTH_RUN_DIR/registry.pid" "$REGISTRY_PID_WORD" 20
   stop_daemon dockerd "$BERTH_RUN_DIR/dockerd.pid" "$DOCKERD_PID_WORD" 120
 fi
+# The app DNS (dnsmasq) is the server's own and outlives it, so apps keep resolving while it restarts;
+# down.sh takes it down with everything else.
+for pid_file in /run/berth-dns-*/dnsmasq.pid; do
+  [ -f "$pid_file" ] || continue
+  stop_daemon "app DNS" "$pid_file" dnsmasq 10
+done
 rm -f "$BERTH_RUN_DIR/server.env"   # up.sh's record of the settings the running server got
 
 if [ "$CHANGES" = 0 ]; then

@@ -11,7 +11,7 @@ import { startRegistry } from './support/registry.ts';
 import { gitEnv } from './support/git-env.ts';
 import { startCaddy } from './support/caddy.ts';
 import { freePorts } from './support/ports.ts';
-import { issueAdminToken, viaRouter } from './support/berth.ts';
+import { appDnsEnv, issueAdminToken, viaRouter } from './support/berth.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -48,6 +48,7 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
       BERTH_HTTP_PORT: String(caddy.httpPort),
       BERTH_HTTPS_PORT: String(caddy.httpsPort),
       BERTH_REGISTRY: registry.address,
+      ...(await appDnsEnv()),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,6 +2,7 @@
 // skips docker-proxy: addresses Berth assigns, kept across crashes, never shared, and the old host-port way.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -63,9 +64,16 @@ function addressesOf(containerId: string): { networks: Record<string, { ip: stri
   return { networks, label: info.Config.Labels['berth.ip'] ?? null };
 }
 
+/** Where the app's route sends requests: its listed upstreams, or what its DNS-named upstream resolves to now. */
 async function routeDials(c: Caddy, app: string): Promise<string[]> {
-  const route = await new CaddyAdminClient(c.adminUrl).get<{ handle?: { handler: string; upstreams?: { dial: string }[] }[] }>(`/id/berth-app-${app}`);
-  return route.handle?.find((h) => h.handler === 'reverse_proxy')?.upstreams?.map((u) => u.dial) ?? [];
+  type Proxy = { handler: string; upstreams?: { dial: string }[]; dynamic_upstreams?: { name: string; port: string; resolver: { addresses: string[] } } };
+  const route = await new CaddyAdminClient(c.adminUrl).get<{ handle?: Proxy[] }>(`/id/berth-app-${app}`);
+  const proxy = route.handle?.find((h) => h.handler === 'reverse_proxy');
+  const named = proxy?.dynamic_upstreams;
+  if (!named) return proxy?.upstreams?.map((u) => u.dial) ?? [];
+  const resolver = new Resolver();
+  resolver.setServers([named.resolver.addresses[0].replace(/^udp\//, '')]);
+  return (await resolver.resolve4(named.name)).map((ip) => `${ip}:${named.port}`);
 }
 
 const ps = (server: BerthServer, app: string) => server.ok<Ps[]>('GET', `/apps/${app}/ps`);

@@ -5,7 +5,8 @@
 //   3. switch the route to the new set of web instances
 //   4. after a drain period, stop what is no longer wanted
 import type { Instance, InstanceSpec, Runtime } from '../runtime/types.ts';
-import type { Router } from '../router/types.ts';
+import type { AppRoute, Router } from '../router/types.ts';
+import { DNS_REFRESH_SEC, type AddressBook } from '../router/dnsmasq/address-book.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { PortAllocator } from './ports.ts';
 import { waitHealthy } from './health.ts';
@@ -36,6 +37,11 @@ export interface ConvergeSettings {
   stopTimeoutSec: number;
   /** container-ip: instances with an address on Berth's network are routed there (no docker-proxy). */
   routeVia?: 'container-ip' | 'host-port';
+  /**
+   * The app DNS (src/router/dnsmasq): local web instances are routed by a name whose addresses change behind
+   * it, so a release writes nothing to the router. null: routes list the instances (a write per release).
+   */
+  addresses?: AddressBook | null;
 }
 export type Progress = (line: string) => void;
 
@@ -78,17 +84,16 @@ export class Converger {
     const live = [...kept.values(), ...started];
     const web = live.filter((i) => i.process === 'web' && i.hostPort !== null)
       .sort((a, b) => a.index - b.index);
-    await this.router.setRoute({
-      app: target.app,
-      hostnames: target.hostnames,
-      upstreams: web.map((i) => upstreamOf(i, this.settings.routeVia ?? 'host-port')),
-    });
+    const route = await this.routeTo(target, web);
+    await this.router.setRoute(route);
     if (started.length) progress(`Routing ${target.hostnames[0]} to ${web.length} web instance(s).`);
     const keptIds = new Set(live.map((i) => i.id));
     const retired = existing.filter((i) => !keptIds.has(i.id));
     if (retired.length) {
       const wasServing = retired.some((i) => i.process === 'web' && ALIVE.has(i.state));
-      if (wasServing && this.settings.drainSec > 0) await sleep(this.settings.drainSec * 1000);
+      // Behind a DNS name, Caddy may use the old addresses until its next lookup: drain at least that long.
+      const drainSec = route.named ? Math.max(this.settings.drainSec, DNS_REFRESH_SEC + 0.5) : this.settings.drainSec;
+      if (wasServing && drainSec > 0) await sleep(drainSec * 1000);
       progress(`Stopping ${retired.length} old instance(s).`);
       await this.removeAll(retired, this.settings.stopTimeoutSec);
     }
@@ -98,6 +103,7 @@ export class Converger {
   /** Takes an app off the router and stops all its instances (apps:destroy, orphans). */
   async retire(app: string): Promise<void> {
     await this.router.removeRoute(app);
+    await this.settings.addresses?.remove(app);
     await this.removeAll(await this.runtime.list(app), this.settings.stopTimeoutSec);
   }
 
@@ -107,6 +113,26 @@ export class Converger {
     if (!instances.length) return;
     if (this.settings.drainSec > 0) await sleep(this.settings.drainSec * 1000);
     await this.removeAll(instances, this.settings.stopTimeoutSec);
+  }
+
+  /**
+   * The app's route to its web instances. Local instances that share one port go behind the app's DNS name:
+   * its addresses are swapped (confirmed live in the DNS server) and the route stays as it was. Others (remote
+   * hosts, host-port mode, no app DNS) are listed in the route itself.
+   */
+  private async routeTo(target: Target, web: Instance[]): Promise<AppRoute> {
+    const routeVia = this.settings.routeVia ?? 'host-port';
+    const book = this.settings.addresses;
+    const upstreams = web.map((i) => upstreamOf(i, routeVia));
+    const port = upstreams[0]?.port;
+    const named = book && routeVia === 'container-ip' && web.length > 0 && web.every((i) => i.privateAddress)
+      && upstreams.every((u) => u.port === port);
+    if (!named) {
+      await book?.remove(target.app);
+      return { app: target.app, hostnames: target.hostnames, upstreams };
+    }
+    await book.set(target.app, upstreams.map((u) => u.host));
+    return { app: target.app, hostnames: target.hostnames, upstreams: [], named: { name: book.nameOf(target.app), port: port!, resolver: book.resolver } };
   }
 
   private async startAll(specs: InstanceSpec[], portsInUse: number[], progress: Progress): Promise<Instance[]> {

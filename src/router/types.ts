@@ -3,10 +3,19 @@
 
 export interface Upstream { host: string; port: number }
 
+/** A stable upstream: a DNS name whose addresses change behind it (src/router/dnsmasq), so the route doesn't. */
+export interface NamedUpstream {
+  name: string;                 // e.g. shop.berth.internal
+  port: number;
+  resolver: string;             // host:port of the DNS server that answers for the name
+}
+
 export interface AppRoute {
   app: string;
   hostnames: string[];          // APP.<domain> plus custom domains
-  upstreams: Upstream[];        // empty: the app answers 503 "no instance running"
+  upstreams: Upstream[];        // empty (and no named upstream): the app answers 503 "no instance running"
+  /** Set: requests go to whatever the name resolves to, and `upstreams` is empty. */
+  named?: NamedUpstream;
 }
 
 export interface Router {
