@@ -20,6 +20,7 @@ let configDir: string;
 const app = (name: string) => ({
   name, url: `http://${name}.localhost`, gitUrl: `http://localhost:7070/git/${name}.git`, status: 'running',
   currentRelease: 3, instances: 2, domains: [`${name}.localhost`], createdAt: '2026-11-20T10:00:00Z', lastDeployAt: null,
+  scheduler: 'docker',
 });
 const release = (version: number, extra = {}) => ({
   version, status: 'succeeded', description: `Deploy hello:${version}`, image: `hello:${version}`, imageId: null,
@@ -123,8 +124,8 @@ test('apps prints an aligned table and sends the token', async () => {
   const run = await berth(['apps']);
   assert.equal(run.code, 0, run.stderr);
   const lines = run.stdout.trimEnd().split('\n');
-  assert.match(lines[0], /^NAME\s+STATUS\s+RELEASE\s+INSTANCES\s+URL\s+DEPLOYED$/);
-  assert.match(lines[1], /^hello\s+running\s+v3\s+2\s+http:\/\/hello\.localhost\s+-$/);
+  assert.match(lines[0], /^NAME\s+STATUS\s+RELEASE\s+INSTANCES\s+SCHEDULER\s+URL\s+DEPLOYED$/);
+  assert.match(lines[1], /^hello\s+running\s+v3\s+2\s+docker\s+http:\/\/hello\.localhost\s+-$/);
   assert.equal(lines[0].indexOf('STATUS'), lines[2].indexOf('running'));
   assert.deepEqual(last(), { method: 'GET', url: '/api/v1/apps', auth: `Bearer ${TOKEN}`, body: undefined });
 });

@@ -1,18 +1,6 @@
 // The console talks only to the public /api/v1 API, as the CLI does: the session cookie for auth and
 // the CSRF token (from sign-in) on every change.
-export interface App {
-  name: string; url: string; gitUrl: string; deployBranch: string; status: string; currentRelease: number | null;
-  instances: number; domains: string[]; createdAt: string; lastDeployAt: string | null;
-}
-export interface Formation { type: string; quantity: number; memoryMB: number | null; cpus: number | null; command: string | null }
-export interface Release {
-  version: number; status: string; description: string; image: string | null; configKeys: string[];
-  configChanges: { added: string[]; removed: string[]; changed: string[] }; formation: Formation[];
-  createdBy?: string; createdAt: string; finishedAt: string | null; failureReason: string | null; current: boolean;
-}
-export interface Instance { name: string; type: string; index: number; release: number; state: string; startedAt: string | null; restartCount: number }
-export interface Build { id: number; status: string; commitSha: string; ref: string; pushedBy: string; startedAt: string; finishedAt: string | null; error: string | null }
-export interface User { name: string; role: string }
+export type { App, Build, Formation, Instance, Release, User } from '../src/wire/types.ts';
 
 export class ApiError extends Error {
   readonly status: number;

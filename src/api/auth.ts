@@ -6,7 +6,7 @@ import { getCookie } from 'hono/cookie';
 import type { AuthStore, TokenCheck, User } from '../state/auth-store.ts';
 import type { SessionsStore } from '../state/sessions-store.ts';
 import type { AuditStore } from '../state/audit-store.ts';
-import type { TokenScope } from '../cli/types.ts';
+import type { TokenScope } from '../wire/types.ts';
 import { BerthError } from '../shared/errors.ts';
 import { scopeAllows } from './scopes.ts';
 import { clientAddress } from './audit.ts';

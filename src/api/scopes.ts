@@ -4,7 +4,7 @@
 //   deploy: read, plus pushing with git and deploy, rollback, scale/resize and restart
 //   full:   everything the user may do, except admin-only operations
 //   admin:  everything (only admins hold it; requireAdmin asks for it)
-import type { TokenScope } from '../cli/types.ts';
+import type { TokenScope } from '../wire/types.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
 

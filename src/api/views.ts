@@ -3,6 +3,7 @@ import type { Instance } from '../runtime/types.ts';
 import type { AppRow } from '../state/apps-store.ts';
 import type { ReleaseRow } from '../state/releases-store.ts';
 import type { FormationEntry } from '../state/schema.ts';
+import type { App, Formation, Instance as InstanceWire, Release } from '../wire/types.ts';
 
 export interface ViewContext {
   domain: string;
@@ -10,6 +11,8 @@ export interface ViewContext {
   httpPort: number;
   /** The API's address as users reach it (BERTH_PUBLIC_URL); null: the address of the request. */
   publicUrl: string | null;
+  /** The hostname Caddy serves the API on (BERTH_API_HOST_NAME): Berth's, never an app's. */
+  apiHostName?: string;
 }
 
 export function appUrl(name: string, ctx: ViewContext): string {
@@ -17,7 +20,7 @@ export function appUrl(name: string, ctx: ViewContext): string {
   return `http://${name}.${ctx.domain}${port}/`;
 }
 
-export function appStatus(app: AppRow, formation: FormationEntry[], instances: Instance[], lastRelease: ReleaseRow | undefined): string {
+export function appStatus(app: AppRow, formation: FormationEntry[], instances: Instance[], lastRelease: ReleaseRow | undefined): App['status'] {
   if (app.deployingRelease !== null) return 'deploying';
   if (app.currentRelease === null) return lastRelease?.status === 'failed' ? 'failed' : 'new';
   if (formation.every((f) => f.quantity === 0)) return 'stopped';
@@ -26,13 +29,13 @@ export function appStatus(app: AppRow, formation: FormationEntry[], instances: I
   return current.some((i) => i.state === 'running') ? 'degraded' : 'crashed';
 }
 
-export function appView(app: AppRow, extra: { domains: string[]; instances: Instance[]; formation: FormationEntry[]; lastRelease?: ReleaseRow; requestOrigin: string }, ctx: ViewContext) {
+export function appView(app: AppRow, extra: { domains: string[]; instances: Instance[]; formation: FormationEntry[]; lastRelease?: ReleaseRow; requestOrigin: string }, ctx: ViewContext): App {
   return {
     name: app.name,
     url: appUrl(app.name, ctx),
     gitUrl: `${ctx.publicUrl ?? extra.requestOrigin}/git/${app.name}.git`,
     deployBranch: app.deployBranch,
-    scheduler: app.scheduler,
+    scheduler: app.scheduler as App['scheduler'],
     status: appStatus(app, extra.formation, extra.instances, extra.lastRelease),
     currentRelease: app.currentRelease,
     instances: extra.instances.filter((i) => i.state === 'running').length,
@@ -54,10 +57,10 @@ export function configChanges(config: Record<string, string>, previous: Record<s
 }
 
 /** `previous` is the release numbered one before (none for v1: every key counts as added). */
-export function releaseView(r: ReleaseRow, currentVersion: number | null, previous: ReleaseRow | undefined) {
+export function releaseView(r: ReleaseRow, currentVersion: number | null, previous: ReleaseRow | undefined): Release {
   return {
     version: r.version,
-    status: r.status,
+    status: r.status as Release['status'],
     description: r.description,
     image: r.imageRef,
     imageId: r.imageId,
@@ -74,11 +77,11 @@ export function releaseView(r: ReleaseRow, currentVersion: number | null, previo
   };
 }
 
-export function formationView(f: FormationEntry) {
+export function formationView(f: FormationEntry): Formation {
   return { type: f.type, quantity: f.quantity, memoryMB: f.memoryMB, cpus: f.cpus, command: f.command };
 }
 
-export function instanceView(i: Instance) {
+export function instanceView(i: Instance): InstanceWire {
   return {
     name: `${i.process}.${i.index}`, type: i.process, index: i.index, release: i.release, state: i.state,
     host: i.host, hostName: i.hostName ?? 'local', hostPort: i.hostPort, memoryMB: i.memoryMB, cpus: i.cpus,

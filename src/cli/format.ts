@@ -1,5 +1,5 @@
 // Human output: aligned tables and key/value lists, relative times, process sizes.
-import type { Formation } from './types.ts';
+import type { Formation } from '../wire/types.ts';
 
 /** Columns padded to their widest cell; the last column is not padded, so no trailing spaces. */
 export function table(headers: string[], rows: string[][]): string[] {

@@ -1,7 +1,7 @@
 // Parsers for the small argument languages: KEY=value, TYPE=QTY[:SIZE], SIZE, vN.
 // They throw UsageError so a typo exits 2 with the command's usage line.
 import { UsageError } from './command.ts';
-import type { FormationUpdate } from './types.ts';
+import type { FormationUpdate } from '../wire/types.ts';
 
 const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
 const SIZE = /^(?:(\d+)([MG])B?)?(?:\/(\d+(?:\.\d+)?|\.\d+))?$/i;

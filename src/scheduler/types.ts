@@ -10,9 +10,9 @@ import type { FormationEntry } from '../state/schema.ts';
 
 export type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceStats, LogLine, LogOptions, RuntimeEvent };
 
-/** The schedulers Berth knows, as users name them (`apps:create --scheduler k3s`). */
-export const SCHEDULER_NAMES = ['docker', 'k3s'] as const;
-export type SchedulerName = typeof SCHEDULER_NAMES[number];
+import type { SchedulerName } from './names.ts';
+
+export { SCHEDULER_NAMES, type SchedulerName } from './names.ts';
 
 export type Progress = (line: string) => void;
 

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import { eq } from 'drizzle-orm';
 import { users } from './schema.ts';
 import { now, type Db } from './db.ts';
-import type { TokenScope } from '../cli/types.ts';
+import type { TokenScope } from '../wire/types.ts';
 
 export interface User { id: number; name: string; role: string }
 

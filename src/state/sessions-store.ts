@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Db } from './db.ts';
 import { hashToken, type User } from './auth-store.ts';
-import type { TokenScope } from '../cli/types.ts';
+import type { TokenScope } from '../wire/types.ts';
 
 export interface Session { user: User; scope: TokenScope; csrfToken: string; expiresAt: string; tokenExpiresAt: string | null }
 

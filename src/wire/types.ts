@@ -1,11 +1,14 @@
-// The API's shapes as the CLI reads them (docs/api.md). Only what the CLI prints is relied on.
+// The API's shapes on the wire (docs/api.md): what src/api/views.ts produces and the CLI (src/cli) and the
+// web console (web/) read. One home, so the three cannot drift apart.
+import type { SchedulerName } from '../scheduler/names.ts';
 
 export interface App {
   deployBranch: string;
   name: string;
+  scheduler: SchedulerName;
   url: string;
   gitUrl: string;
-  status: 'new' | 'running' | 'deploying' | 'failed' | 'stopped';
+  status: 'new' | 'running' | 'deploying' | 'failed' | 'stopped' | 'degraded' | 'crashed';
   currentRelease: number | null;
   instances: number;
   domains: string[];
@@ -25,10 +28,15 @@ export interface Release {
   version: number;
   status: 'pending' | 'deploying' | 'succeeded' | 'failed';
   description: string;
-  image: string;
+  image: string | null;
   imageId: string | null;
+  imageDigest: string | null;
+  port: number;
   configKeys: string[];
+  /** Keys this release added, removed or changed the value of, against the one before (never values). */
+  configChanges: { added: string[]; removed: string[]; changed: string[] };
   formation: Formation[];
+  createdBy: string;
   createdAt: string;
   finishedAt: string | null;
   failureReason: string | null;
@@ -42,7 +50,11 @@ export interface Instance {
   release: number;
   state: string;
   host: string;
+  /** The machine it runs on: "local", a registered host, or a Kubernetes node. */
+  hostName: string;
   hostPort: number | null;
+  memoryMB: number | null;
+  cpus: number | null;
   startedAt: string | null;
   restartCount: number;
   containerId: string;
@@ -89,3 +101,17 @@ export interface ApiToken {
 
 /** POST /tokens' answer. */
 export interface CreatedToken extends ApiToken { token: string }
+
+/** One build of GET /apps/:app/builds. */
+export interface Build {
+  id: number;
+  status: string;
+  commitSha: string;
+  ref: string;
+  pushedBy: string;
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+export interface User { name: string; role: string }

@@ -23,7 +23,7 @@ export async function appPage(ctx: PageContext, name: string): Promise<void> {
       firing ? h('span', { class: 'badge badge-firing', 'data-alerts': 'firing' }, `${firing} alert${firing === 1 ? '' : 's'} firing`) : null),
     h('p', { class: 'meta' },
       h('span', { class: 'current-release' }, app.currentRelease ? `v${app.currentRelease}` : 'no release yet'), ' · ',
-      `${app.instances} running`, ' · ', h('a', { href: app.url, rel: 'noreferrer', target: '_blank' }, app.url), ' · ',
+      `${app.instances} running`, ' · ', h('span', { class: 'scheduler', title: 'what runs it' }, `on ${app.scheduler}`), ' · ', h('a', { href: app.url, rel: 'noreferrer', target: '_blank' }, app.url), ' · ',
       `deployed ${ago(app.lastDeployAt)}`, ' · ', h('a', { href: `#/audit?app=${encodeURIComponent(app.name)}` }, 'Audit trail')),
     app.currentRelease === null ? pushHelp(app) : null);
   renderHead();

@@ -12,6 +12,7 @@ export async function appsPage(ctx: PageContext): Promise<void> {
     h('td', { class: 'status' }, badge(app.status)),
     h('td', { class: 'release' }, app.currentRelease ? `v${app.currentRelease}` : '—'),
     h('td', { class: 'instances' }, String(app.instances)),
+    h('td', { class: 'scheduler' }, app.scheduler),
     h('td', { class: 'url' }, h('a', { href: app.url, rel: 'noreferrer', target: '_blank' }, app.url.replace(/^https?:\/\//, '').replace(/\/$/, ''))),
     h('td', { class: 'deployed', title: app.lastDeployAt ?? '' }, ago(app.lastDeployAt)));
   const add = (app: App) => {
@@ -25,7 +26,7 @@ export async function appsPage(ctx: PageContext): Promise<void> {
   for (const app of apps) add(app);
   const table = h('table', { class: 'apps' },
     h('caption', { class: 'sr-only' }, 'Apps'),
-    h('thead', {}, h('tr', {}, ...['Name', 'Status', 'Release', 'Instances', 'URL', 'Last deploy'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, ...['Name', 'Status', 'Release', 'Instances', 'Scheduler', 'URL', 'Last deploy'].map((t) => h('th', { scope: 'col' }, t)))),
     tbody);
   replace(ctx.main, h('h1', {}, 'Apps'), h('div', { class: 'scroll' }, table), empty, createForm(ctx, add));
   performance.mark('apps-list-rendered');

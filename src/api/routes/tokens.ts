@@ -7,7 +7,7 @@ import { requireAdmin } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import type { TokenRow } from '../../state/auth-store.ts';
-import { TOKEN_SCOPES, type ApiToken, type CreatedToken, type TokenScope } from '../../cli/types.ts';
+import { TOKEN_SCOPES, type ApiToken, type CreatedToken, type TokenScope } from '../../wire/types.ts';
 import { requireDurationMs } from '../../shared/duration.ts';
 import { badRequest, notFound } from '../../shared/errors.ts';
 

@@ -2,7 +2,7 @@
 import { appPath } from '../client.ts';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatVersion, keyValues, relativeTime, table } from '../format.ts';
-import type { App } from '../types.ts';
+import type { App } from '../../wire/types.ts';
 
 async function listApps(ctx: CommandContext): Promise<void> {
   const apps = await ctx.api().get<App[]>('/apps');

@@ -3,7 +3,7 @@ import { appPath } from '../client.ts';
 import { CliError, printedJson, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatVersion, keyValues, shellAssignment } from '../format.ts';
 import { parseConfigPair } from '../parse.ts';
-import type { ConfigVars, Release } from '../types.ts';
+import type { ConfigVars, Release } from '../../wire/types.ts';
 
 interface ConfigChange {
   config: ConfigVars;

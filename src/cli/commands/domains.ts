@@ -2,7 +2,7 @@
 import { appPath } from '../client.ts';
 import { printedJson, withProgress, type Command, type CommandContext } from '../command.ts';
 import { table } from '../format.ts';
-import type { Domain } from '../types.ts';
+import type { Domain } from '../../wire/types.ts';
 
 async function listDomains(ctx: CommandContext): Promise<void> {
   const domains = await ctx.api().get<Domain[]>(appPath(ctx.app, '/domains'));

@@ -4,7 +4,7 @@ import { appPath } from '../client.ts';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { loadCredentials } from '../credentials.ts';
 import { relativeTime, table } from '../format.ts';
-import type { App } from '../types.ts';
+import type { App } from '../../wire/types.ts';
 
 interface Build { id: number; status: string; commitSha: string; ref: string; kind: string | null; releaseVersion: number | null; pushedBy: string; startedAt: string; error: string | null }
 

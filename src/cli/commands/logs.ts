@@ -2,7 +2,7 @@
 import { appPath } from '../client.ts';
 import { stringFlag, type Command, type CommandContext } from '../command.ts';
 import { parseCount } from '../parse.ts';
-import type { LogLine } from '../types.ts';
+import type { LogLine } from '../../wire/types.ts';
 
 const DEFAULT_LINES = 100;
 

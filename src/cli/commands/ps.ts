@@ -3,7 +3,7 @@ import { appPath } from '../client.ts';
 import { printedJson, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatFormation, formatVersion, listSentence, relativeTime, table } from '../format.ts';
 import { parseResizeArg, parseScaleArg, rejectDuplicateTypes } from '../parse.ts';
-import type { Formation, FormationUpdate, Instance } from '../types.ts';
+import type { Formation, FormationUpdate, Instance } from '../../wire/types.ts';
 
 async function listInstances(ctx: CommandContext): Promise<void> {
   const instances = await ctx.api().get<Instance[]>(appPath(ctx.app, '/ps'));

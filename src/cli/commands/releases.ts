@@ -3,7 +3,7 @@ import { ApiError, appPath } from '../client.ts';
 import { CliError, UsageError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatVersion, relativeTime, table } from '../format.ts';
 import { parseVersion } from '../parse.ts';
-import type { Release } from '../types.ts';
+import type { Release } from '../../wire/types.ts';
 
 async function deploy(ctx: CommandContext): Promise<void> {
   const image = stringFlag(ctx, 'image');

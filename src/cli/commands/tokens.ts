@@ -1,7 +1,7 @@
 // tokens, tokens:create, tokens:revoke: your API tokens (with --all, everyone's: admins)
 import { printedJson, stringFlag, UsageError, withProgress, type Command, type CommandContext } from '../command.ts';
 import { relativeTime, table } from '../format.ts';
-import { TOKEN_SCOPES, type ApiToken, type CreatedToken } from '../types.ts';
+import { TOKEN_SCOPES, type ApiToken, type CreatedToken } from '../../wire/types.ts';
 
 async function listTokens(ctx: CommandContext): Promise<void> {
   const tokens = await ctx.api().get<ApiToken[]>(ctx.flags.all ? '/tokens?all=1' : '/tokens');
