@@ -6,7 +6,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { freePort } from './support/ports.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
@@ -14,6 +13,7 @@ import { Hono } from 'hono';
 import { openDb, type Db } from '../src/state/db.ts';
 import { AuthStore } from '../src/state/auth-store.ts';
 import { createGitRoutes } from '../src/git/receiver.ts';
+import { serveHookSocket, type HookSocket } from '../src/git/hook-endpoint.ts';
 import type { PushEvent } from '../src/git/types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -27,6 +27,7 @@ let hookEntry: string;
 let db: Db;
 let server: ReturnType<typeof serve>;
 let port: number;
+let hookSocket: HookSocket;
 let token: string;          // alice: may push to every app
 let outsiderToken: string;  // bob: may push to nothing
 const pushes: { event: PushEvent; finishedAt: number; files: string[] }[] = [];
@@ -48,26 +49,27 @@ before(async () => {
   await new Promise<void>((resolve) => server.once('listening', resolve));
   port = (server.address() as net.AddressInfo).port;
   const routes = createGitRoutes({
-    reposDir, hookEntry, hookUrl: `http://127.0.0.1:${port}/git-hook`, auth,
+    reposDir, hookEntry, hookSocket: path.join(tmp, 'run', 'git-hook.sock'), auth,
     appExists: (name) => APPS.has(name),
     canPush: (user) => user.name === 'alice',
     onPush: deployForTest,
     maxPushBytes: MAX_PUSH_BYTES,
     log: () => {},
   });
-  // Same apps, but its hooks call a port nobody listens on.
+  hookSocket = await serveHookSocket(routes.hook, path.join(tmp, 'run', 'git-hook.sock'));
+  // Same apps, but its hooks call a socket nobody listens on.
   const unreachable = createGitRoutes({
-    reposDir: path.join(tmp, 'repos-unreachable'), hookEntry, hookUrl: `http://127.0.0.1:${await freePort()}/git-hook`, auth,
+    reposDir: path.join(tmp, 'repos-unreachable'), hookEntry, hookSocket: path.join(tmp, 'run', 'nobody.sock'), auth,
     appExists: (name) => APPS.has(name), canPush: () => true, onPush: deployForTest, maxPushBytes: MAX_PUSH_BYTES, log: () => {},
   });
   root = new Hono();
   root.route('/git', routes.git);
-  root.route('/git-hook', routes.hook);
   root.route('/unreachable', unreachable.git);
 });
 
 after(async () => {
   server?.close();
+  await hookSocket?.close();
   db?.$client.close();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -338,11 +340,17 @@ test('path traversal in the app name is refused and creates nothing', async () =
   assert.deepEqual(fs.readdirSync(reposDir).sort(), ['big.git', 'shop.git']);
 });
 
-test('the hook endpoint only takes this process\'s token', async () => {
-  const res = await fetch(`http://127.0.0.1:${port}/git-hook`, {
-    method: 'POST', headers: { 'x-berth-hook-token': 'guess', 'content-type': 'application/json' }, body: '{}',
+test('the hook endpoint is only on its own socket (0600), and only takes this process\'s token', async () => {
+  assert.equal(fs.statSync(hookSocket.path).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(path.dirname(hookSocket.path)).mode & 0o777, 0o700);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = http.request({ socketPath: hookSocket.path, path: '/', method: 'POST', headers: { 'x-berth-hook-token': 'guess', 'content-type': 'application/json' } },
+      (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    req.on('error', reject).end('{}');
   });
-  assert.equal(res.status, 403);
+  assert.equal(status, 403);
+  const onHttpPort = await fetch(`http://127.0.0.1:${port}/git-hook`, { method: 'POST', body: '{}' });
+  assert.equal(onHttpPort.status, 404);
 });
 
 test('a push whose hook cannot reach the server is rejected with a clear line', async () => {
@@ -350,23 +358,22 @@ test('a push whose hook cannot reach the server is rejected with a clear line', 
   await ok(['remote', 'set-url', 'paas', `http://berth:${token}@127.0.0.1:${port}/unreachable/shop.git`], dir);
   const run = await git(['push', 'paas', 'main'], dir);
   assert.notEqual(run.code, 0);
-  assert.match(run.stderr, /remote: Push rejected: the Berth server could not be reached \(.*ECONNREFUSED.*\)\. Try again in a moment\./);
+  assert.match(run.stderr, /remote: Push rejected: the Berth server could not be reached \(.*(ENOENT|ECONNREFUSED).*\)\. Try again in a moment\./);
   assert.match(run.stderr, /\[remote rejected\] main -> main \(pre-receive hook declined\)/);
   assert.equal((await git(['--git-dir', path.join(tmp, 'repos-unreachable', 'shop.git'), 'rev-parse', '--verify', '--quiet', 'main'])).code, 1);
 });
 
 test('the hook, run directly, rejects with a clear line when the server is unreachable', async () => {
-  const closedPort = await freePort();
   const child = spawn(process.execPath, [hookEntry, 'git-hook'], {
     cwd: path.join(reposDir, 'shop.git'),
-    env: { ...process.env, BERTH_HOOK_URL: `http://127.0.0.1:${closedPort}/git-hook`, BERTH_HOOK_TOKEN: 'x', BERTH_APP: 'shop', BERTH_PUSH_USER: 'alice' },
+    env: { ...process.env, BERTH_HOOK_SOCKET: path.join(tmp, 'run', 'nobody.sock'), BERTH_HOOK_TOKEN: 'x', BERTH_APP: 'shop', BERTH_PUSH_USER: 'alice' },
   });
   child.stdin.end(`${'0'.repeat(40)} ${'1'.repeat(40)} refs/heads/main\n`);
   let stdout = '';
   child.stdout.on('data', (chunk) => { stdout += chunk; });
   const code = await new Promise((resolve) => child.on('close', resolve));
   assert.equal(code, 1);
-  assert.match(stdout, /^Push rejected: the Berth server could not be reached \(.*ECONNREFUSED.*\)\. Try again in a moment\.\n$/);
+  assert.match(stdout, /^Push rejected: the Berth server could not be reached \(.*(ENOENT|ECONNREFUSED).*\)\. Try again in a moment\.\n$/);
 });
 
 // --- small helpers ---

@@ -18,7 +18,6 @@ import { usersRoutes } from './routes/users.ts';
 import { accessRoutes } from './routes/access.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { adminRoutes } from './routes/admin.ts';
-import { adminRoutes } from './routes/admin.ts';
 import { tokensRoutes } from './routes/tokens.ts';
 import { hostsRoutes } from './routes/hosts.ts';
 import { metricsRoutes, prometheusRoute } from './routes/metrics.ts';
@@ -46,7 +45,6 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
   for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes, accessRoutes, metricsRoutes, alertsRoutes]) v1.route('/apps', routes(s));
   v1.route('/users', usersRoutes(s));
   v1.route('/audit', auditRoutes(s));
-  v1.route('/admin', adminRoutes(s));
   v1.route('/admin', adminRoutes(s));
   v1.route('/tokens', tokensRoutes(s));
   if (extra.live) v1.route('/', extra.live(s));

@@ -1,11 +1,13 @@
-// The server side of the pre-receive hook: POST /git-hook. Only our own hooks can call it (they get
-// this process's random token through git's environment). It turns the request into a PushEvent,
+// The server side of the pre-receive hook: POST / on a unix socket in the data dir (0600, in a
+// 0700 folder), never on the API's port. Only our own hooks can call it (they get this process's
+// random token through git's environment). It turns the request into a PushEvent,
 // lets the deploy pipeline decide, and streams its lines back; the accept marker goes last.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
+import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { ACCEPT_MARKER, HOOK_ENV, HOOK_TOKEN_HEADER, QUARANTINE_VARS, SHA, ZERO_SHA, type HookRequest } from './protocol.ts';
 import { gitFreeEnv, type Repos } from './repos.ts';
@@ -35,6 +37,35 @@ export function createHookEndpoint(opts: HookEndpointOptions): Hono {
     return new Response(output.readable, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
   });
   return hook;
+}
+
+export interface HookSocket { path: string; close(): Promise<void> }
+
+/**
+ * Serves the hook endpoint on a unix socket only this user can open: the folder is made 0700
+ * before the socket exists (so there is no moment it is reachable), the socket itself 0600.
+ * A socket left by a server that died is replaced.
+ */
+export async function serveHookSocket(hook: Hono, socketPath: string): Promise<HookSocket> {
+  const dir = path.dirname(socketPath);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  fs.rmSync(socketPath, { force: true });
+  const server = createAdaptorServer({ fetch: hook.fetch });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(
+      `the git hook socket ${socketPath} could not be opened (${err.message})` +
+      (socketPath.length > 100 ? '; unix socket paths are limited to ~107 bytes: use a shorter BERTH_DATA_DIR' : ''))));
+    server.listen(socketPath, () => resolve());
+  });
+  fs.chmodSync(socketPath, 0o600);
+  return {
+    path: socketPath,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    }),
+  };
 }
 
 async function decide(push: VerifiedPush, signal: AbortSignal, output: LineStream, opts: HookEndpointOptions): Promise<void> {

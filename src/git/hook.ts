@@ -1,5 +1,5 @@
 // The pre-receive hook process (`node <server entry> git-hook`, started by git receive-pack). It
-// hands the push to the Berth server over loopback HTTP and relays the server's lines to the pusher
+// hands the push to the Berth server over HTTP on its private unix socket and relays the server's lines to the pusher
 // as they arrive (git shows them as `remote: …`). Exit 0 accepts the push, anything else rejects it.
 import http from 'node:http';
 import path from 'node:path';
@@ -17,15 +17,15 @@ export async function runPreReceiveHook(
 }
 
 async function decide(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadableStream, out: (line: string) => void): Promise<number> {
-  const url = env[HOOK_ENV.url];
+  const socketPath = env[HOOK_ENV.socket];
   const token = env[HOOK_ENV.token];
-  if (!url || !token) {
+  if (!socketPath || !token) {
     out('Push rejected: this repository only accepts pushes through the Berth server.');
     return 1;
   }
   const request: HookRequest = { updates: parseRefLines(await readAll(stdin)), env: forwardedEnv(env) };
   try {
-    const lastLine = await postAndRelay(url, token, request, out);
+    const lastLine = await postAndRelay(socketPath, token, request, out);
     return lastLine === ACCEPT_MARKER ? 0 : 1;
   } catch (err) {
     out(err instanceof AnswerCutShort
@@ -54,10 +54,12 @@ function forwardedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
  * POSTs the request and prints each response line as soon as it is complete; resolves with the
  * last line. node:http rather than fetch: a quiet build step must not hit fetch's body timeout.
  */
-function postAndRelay(url: string, token: string, request: HookRequest, out: (line: string) => void): Promise<string> {
+function postAndRelay(socketPath: string, token: string, request: HookRequest, out: (line: string) => void): Promise<string> {
   const body = JSON.stringify(request);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, {
+    const req = http.request({
+      socketPath,
+      path: '/',
       method: 'POST',
       agent: false,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [HOOK_TOKEN_HEADER]: token },

@@ -8,7 +8,7 @@ export const HOOK_TOKEN_HEADER = 'x-berth-hook-token';
 
 /** Variables git http-backend passes down to the hook (set by the receiver). */
 export const HOOK_ENV = {
-  url: 'BERTH_HOOK_URL',
+  socket: 'BERTH_HOOK_SOCKET', // the unix socket the hook endpoint listens on (never a TCP port)
   token: 'BERTH_HOOK_TOKEN',
   app: 'BERTH_APP',
   user: 'BERTH_PUSH_USER',

@@ -4,6 +4,8 @@ import { and, desc, eq, max } from 'drizzle-orm';
 import { releases, type FormationEntry } from './schema.ts';
 import { now, type Db } from './db.ts';
 import { notFound } from '../shared/errors.ts';
+import type { SecretBox } from './secrets.ts';
+import { openConfig, sealConfig } from './config-secrets.ts';
 
 export type ReleaseRow = typeof releases.$inferSelect;
 export type ReleaseStatus = 'deploying' | 'succeeded' | 'failed';
@@ -23,7 +25,9 @@ export interface NewRelease {
 
 export class ReleasesStore {
   private readonly db: Db;
-  constructor(db: Db) { this.db = db; }
+  private readonly secrets: SecretBox;
+  /** `secrets` seals the config snapshot's values; rows hand them out decrypted, on first read of `.config`. */
+  constructor(db: Db, secrets: SecretBox) { this.db = db; this.secrets = secrets; }
 
   /** The version the app's next release gets (a build tags its image with it before the release exists). */
   nextVersion(appId: number): number {
@@ -37,18 +41,20 @@ export class ReleasesStore {
     return this.db.transaction((tx) => {
       const version = this.nextVersion(values.appId);
       const finishedAt = values.status === 'deploying' ? null : now();
-      return tx.insert(releases).values({ ...values, version, createdAt: now(), finishedAt }).returning().get();
+      const config = sealConfig(this.secrets, values.appId, values.config);
+      return this.#plain(tx.insert(releases).values({ ...values, config, version, createdAt: now(), finishedAt }).returning().get());
     });
   }
 
   list(appId: number, limit = 100): ReleaseRow[] {
     return this.db.select().from(releases).where(eq(releases.appId, appId))
-      .orderBy(desc(releases.version)).limit(limit).all();
+      .orderBy(desc(releases.version)).limit(limit).all().map((r) => this.#plain(r));
   }
 
   find(appId: number, version: number): ReleaseRow | undefined {
-    return this.db.select().from(releases)
+    const row = this.db.select().from(releases)
       .where(and(eq(releases.appId, appId), eq(releases.version, version))).get();
+    return row && this.#plain(row);
   }
 
   get(appId: number, version: number): ReleaseRow {
@@ -60,11 +66,21 @@ export class ReleasesStore {
   /** Releases left 'deploying' by a server that stopped mid-rollout; they never went live. */
   failInterrupted(reason: string): ReleaseRow[] {
     return this.db.update(releases).set({ status: 'failed', failureReason: reason, finishedAt: now() })
-      .where(eq(releases.status, 'deploying')).returning().all();
+      .where(eq(releases.status, 'deploying')).returning().all().map((r) => this.#plain(r));
   }
 
   finish(id: number, status: 'succeeded' | 'failed', failureReason: string | null = null): ReleaseRow {
-    return this.db.update(releases).set({ status, failureReason, finishedAt: now() })
-      .where(eq(releases.id, id)).returning().get();
+    return this.#plain(this.db.update(releases).set({ status, failureReason, finishedAt: now() })
+      .where(eq(releases.id, id)).returning().get());
+  }
+
+  /** `.config` decrypts when first read, so listing releases (versions, status) decrypts nothing. */
+  #plain(row: ReleaseRow): ReleaseRow {
+    const sealed = row.config;
+    let plain: Record<string, string> | undefined;
+    return Object.defineProperty(row, 'config', {
+      enumerable: true, configurable: true,
+      get: () => (plain ??= openConfig(this.secrets, row.appId, sealed)),
+    });
   }
 }
