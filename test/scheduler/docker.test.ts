@@ -8,5 +8,5 @@ schedulerConformance({
   // Every container of the app, one-offs included (they carry berth.app too).
   leftovers: async (app) => execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.app=${app}`], { encoding: 'utf8' })
     .split('\n').filter(Boolean).map((id) => `container/${id}`),
-  stableUpstream: false,
+  stableUpstream: true, // each app is routed to its DNS name (src/router/dnsmasq)
 });

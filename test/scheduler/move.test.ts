@@ -1,0 +1,92 @@
+// apps:scheduler moves a running app between schedulers with no downtime: the current release starts on
+// the new scheduler and takes the route once healthy, then the old one's instances drain and go. Driven through
+// a real Berth server with both the Docker scheduler and the test cluster (../shared/k8s).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { startCaddy, type TestCaddy } from '../support/caddy.ts';
+import { startBerth, uniqueName, TEST_IMAGE, type BerthServer } from '../support/berth.ts';
+import { deleteNamespace, leftovers, testKubeconfig, testNamespace } from './k8s-cluster.ts';
+
+const cluster = testKubeconfig();
+const namespace = testNamespace('berth-move');
+let caddy: TestCaddy;
+let berth: BerthServer;
+const app = uniqueName('move');
+const containers = () => execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.app=${app}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+
+before(async () => {
+  if (cluster.skip) return;
+  caddy = await startCaddy();
+  berth = await startBerth(caddy, { BERTH_KUBECONFIG: cluster.path, BERTH_K8S_NAMESPACE: namespace, BERTH_DEFAULT_SCHEDULER: 'docker' });
+  await berth.ok('POST', '/apps', { name: app });
+  await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+});
+
+after(async () => {
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.kill('SIGTERM');
+  await caddy?.stop();
+  if (cluster.path) await deleteNamespace(cluster.path, namespace);
+});
+
+/** Requests back to back through Caddy (4 clients, bounded by `done`) while `during` runs; every answer counted. */
+async function underTraffic(during: () => Promise<void>): Promise<{ total: number; failures: string[] }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  let stop = false;
+  let total = 0;
+  const failures: string[] = [];
+  const one = () => new Promise<void>((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host: `${app}.localhost` }, agent, timeout: 10_000 }, (res) => {
+      res.resume();
+      res.on('end', () => { total++; if (res.statusCode !== 200) failures.push(String(res.statusCode)); resolve(); });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => { total++; failures.push(err.message); resolve(); });
+  });
+  const clients = Array.from({ length: 4 }, async () => { for (let i = 0; i < 100_000 && !stop; i++) await one(); });
+  try {
+    await during();
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    stop = true;
+    await Promise.all(clients);
+    agent.destroy();
+  }
+  return { total, failures };
+}
+
+test('docker → k3s → docker under traffic: zero failed requests, nothing left behind on the side it left', { skip: cluster.skip || false }, async () => {
+  assert.equal((await berth.ok('GET', `/apps/${app}`)).scheduler, 'docker');
+  assert.ok(containers().length > 0);
+
+  const toCluster = await underTraffic(async () => {
+    const moved = await berth.ok('PATCH', `/apps/${app}`, { scheduler: 'k3s' });
+    assert.equal(moved.scheduler, 'k3s');
+  });
+  console.log(`move to k3s: ${toCluster.total} requests, ${toCluster.failures.length} failed`);
+  assert.deepEqual(toCluster.failures, []);
+  assert.ok(toCluster.total > 20, `enough traffic (${toCluster.total})`);
+  assert.deepEqual(containers(), [], 'no container left on Docker');
+  const pods = await berth.ok('GET', `/apps/${app}/ps`);
+  assert.ok(pods.length === 1 && pods[0].release === 1, `runs v1 on the cluster: ${JSON.stringify(pods)}`);
+
+  const back = await underTraffic(async () => {
+    assert.equal((await berth.ok('PATCH', `/apps/${app}`, { scheduler: 'docker' })).scheduler, 'docker');
+  });
+  console.log(`move back to docker: ${back.total} requests, ${back.failures.length} failed`);
+  assert.deepEqual(back.failures, []);
+  assert.deepEqual((await leftovers(cluster.path!, namespace, app)).filter((o) => !o.startsWith('secret/')), [], 'nothing runs on the cluster');
+  assert.equal(containers().length, 1);
+});
+
+test('moving to a scheduler this installation lacks, or to an unknown one, is refused and changes nothing', { skip: cluster.skip || false }, async () => {
+  const unknown = await berth.api('PATCH', `/apps/${app}`, { scheduler: 'swarm' });
+  assert.equal(unknown.status, 422);
+  assert.equal(unknown.body.error, 'invalid_scheduler');
+  assert.match(unknown.body.message, /docker, k3s/);
+  const created = await berth.api('POST', '/apps', { name: uniqueName('nope'), scheduler: 'nomad' });
+  assert.equal(created.status, 422);
+  assert.equal((await berth.ok('GET', `/apps/${app}`)).scheduler, 'docker');
+});
