@@ -223,4 +223,18 @@ BERTH_SERVER_SETTINGS=(
   BERTH_HOST_DOWN_SECONDS K3S_BINARY BERTH_LOG_RETENTION_DAYS BERTH_LOG_MAX_MB_PER_APP BERTH_METRICS_TOKEN
   BERTH_STACK_NODE BERTH_STACK_STATIC BERTH_STACK_GENERIC BERTH_STACK_PYTHON BERTH_STACK_GO
   BERTH_WEBHOOK_ALLOW
+  BERTH_API_HOST_NAME BERTH_SECRETS_KEY_FILE
 )
+
+# The one-node Kubernetes cluster kit the k3s scheduler's tests run against (its README: shared/k8s):
+# BERTH_K8S_KIT, else shared/k8s beside this clone, as CI lays them out. Prints its folder; fails if absent.
+k8s_kit_dir() {
+  local dir=${BERTH_K8S_KIT:-$BERTH_ROOT/../shared/k8s}
+  [ -x "$dir/start.sh" ] && [ -x "$dir/stop.sh" ] && (cd "$dir" && pwd)
+}
+
+# True when the kit's API server already runs (its pid file, as the kit's README documents).
+k8s_kit_running() {
+  local pidfile=${K8S_STATE_DIR:-/var/tmp/berth-k8s}/run/kube-apiserver.pid
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}

@@ -36,6 +36,25 @@ files=("$@")
 shopt -s nullglob
 [ ${#files[@]} -gt 0 ] || files=(test/*.test.ts test/*/*.test.ts)
 shopt -u nullglob
+
+# The Kubernetes scheduler's tests need the test cluster (shared/k8s), handed to them as BERTH_TEST_KUBECONFIG.
+# .ci/run starts it once and passes that on; otherwise it is started here when a chosen test needs it, and
+# stopped at the end only if this run started it (a cluster that was already up is left as it was).
+if [ -z "${BERTH_TEST_KUBECONFIG:-}" ] && grep -qls 'k8s-cluster.ts' "${files[@]}"; then
+  if ! kit=$(k8s_kit_dir); then
+    warn "no Kubernetes test cluster kit at ${BERTH_K8S_KIT:-$BERTH_ROOT/../shared/k8s}: the k8s tests $([ "${CI:-}" = true ] && echo fail || echo skip)"
+  else
+    k8s_kit_running || trap '"$kit/stop.sh" >>"$BERTH_LOG_DIR/k8s-kit.log" 2>&1 || warn "k8s kit stop.sh failed (see $BERTH_LOG_DIR/k8s-kit.log)"' EXIT
+    if BERTH_TEST_KUBECONFIG=$("$kit/start.sh" 2>>"$BERTH_LOG_DIR/k8s-kit.log"); then
+      export BERTH_TEST_KUBECONFIG
+      ok "Kubernetes test cluster up ($BERTH_TEST_KUBECONFIG)"
+    else
+      show_log_tail "$BERTH_LOG_DIR/k8s-kit.log"
+      warn "the Kubernetes test cluster did not start: the k8s tests $([ "${CI:-}" = true ] && echo fail || echo skip)"
+      unset BERTH_TEST_KUBECONFIG
+    fi
+  fi
+fi
 echo "running ${#files[@]} test file(s) with node $(node --version)"
 
 # A test that hangs (a wedged engine, say) must not eat CI's whole time budget: each test gets

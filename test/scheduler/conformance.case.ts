@@ -59,7 +59,6 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
     after(async () => {
       for (const name of apps) await berth?.api('DELETE', `/apps/${name}`, { confirm: name });
       await berth?.kill('SIGTERM');
-      if (process.env.DEBUG_CF) fs.writeFileSync(process.env.DEBUG_CF, berth?.output ?? "");
       await caddy?.stop();
       await target.cleanup?.();
       if (work) fs.rmSync(work, { recursive: true, force: true });
