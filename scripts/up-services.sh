@@ -60,13 +60,47 @@ daemon_settled() {
   url_ok "$1" || ! pid_alive "$2" "$3"
 }
 
+# Beyond loopback (BERTH_REGISTRY_LISTEN on another address, so other hosts can pull) anyone on that
+# network could list, pull and delete every app's images: the registry then requires Berth's credential.
+# BERTH_REGISTRY_AUTH=on|off overrides the choice (auto).
+registry_needs_auth() {
+  case "${BERTH_REGISTRY_AUTH:-auto}" in
+    on) return 0 ;;
+    off) return 1 ;;
+    auto) ;;
+    *) fail "BERTH_REGISTRY_AUTH must be auto, on or off, not \"$BERTH_REGISTRY_AUTH\"" ;;
+  esac
+  local host=${BERTH_REGISTRY_LISTEN:-$REGISTRY_ADDR}
+  host=${host%:*}
+  host=${host#[}
+  host=${host%]}
+  case $host in
+    127.* | ::1 | localhost) return 1 ;;
+    *) return 0 ;;   # a named address, or none at all (":5000": every interface)
+  esac
+}
+
 ensure_registry() {
-  local config="$BERTH_ETC_DIR/registry.yml" config_changed=""
+  local config="$BERTH_ETC_DIR/registry.yml" config_changed="" auth=""
+  local htpasswd="$BERTH_ETC_DIR/registry.htpasswd"
   mkdir -p "$BERTH_DATA_DIR/registry"
+  if registry_needs_auth; then
+    # The server's registry-auth makes Berth's credential once (BERTH_DATA_DIR/registry-credential, 0600;
+    # the server presents it on pushes, prunes and hosts' pulls) and writes its bcrypt line for the registry.
+    local made
+    made=$("$BERTH_NODE_DIR/bin/node" "${BERTH_SERVER_ENTRY:-$BERTH_ROOT/dist/berth-server.mjs}" registry-auth "$htpasswd") ||
+      fail "could not make the registry's credential"
+    if [ "$made" = changed ]; then
+      changed "wrote $htpasswd (Berth's registry credential)"
+      config_changed="new credential"
+    fi
+    auth=$'auth:\n  htpasswd:\n    realm: berth-registry\n    path: '"$htpasswd"
+  fi
   # CNCF distribution config: images live under the data dir; loopback only unless other hosts pull
   # from it (BERTH_REGISTRY_LISTEN, e.g. the private network's address); deleting lets Berth clean up
   # old releases' images.
-  write_if_changed "$config" <<EOF && config_changed="new config"
+  {
+    cat <<EOF
 # Written by Berth's scripts/up.sh; rewritten on the next run.
 version: 0.1
 log:
@@ -85,8 +119,12 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
+    if [ -n "$auth" ]; then printf '%s\n' "$auth"; fi
+  } | write_if_changed "$config" && config_changed="new config"
   [ -n "$config_changed" ] && changed "wrote $config"
   local cmd=(/usr/bin/docker-registry serve "$config")
+  # "/" answers without credentials (/v2/ wants them once auth is on).
+  local probe="http://$REGISTRY_ADDR/"
   if has_systemd; then
     ensure_unit berth-registry "$config_changed" <<EOF
 [Unit]
@@ -100,9 +138,9 @@ Restart=on-failure
 [Install]
 WantedBy=multi-user.target
 EOF
-    wait_for_url "http://$REGISTRY_ADDR/v2/" 60 || fail "berth-registry does not answer http://$REGISTRY_ADDR/v2/"
+    wait_for_url "$probe" 60 || fail "berth-registry does not answer $probe"
   else
-    ensure_daemon registry "http://$REGISTRY_ADDR/v2/" "$BERTH_RUN_DIR/registry.pid" "$REGISTRY_PID_WORD" \
+    ensure_daemon registry "$probe" "$BERTH_RUN_DIR/registry.pid" "$REGISTRY_PID_WORD" \
       "$config_changed" "${cmd[@]}"
   fi
 }

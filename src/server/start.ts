@@ -23,6 +23,7 @@ import { answerClientErrorsAsJson } from '../api/client-errors.ts';
 import { buildCaBundle, ensureAdmin, installationId } from './bootstrap.ts';
 import { DockerBuilder } from '../builder/index.ts';
 import { RegistryClient } from '../registry/index.ts';
+import { loadRegistryCredential } from '../registry/credentials.ts';
 import { createGitRoutes } from '../git/receiver.ts';
 import { serveHookSocket } from '../git/hook-endpoint.ts';
 import { createPushHandler } from '../pipeline/push-deploy.ts';
@@ -55,10 +56,12 @@ export async function startServer(): Promise<void> {
   const sessions = new SessionsStore(db);
   const owner = installationId(config.dataDir);
   const hostConfig = hostSettings(config.registry);
+  // Made by up.sh once the registry listens beyond loopback (it then requires it); null: no auth.
+  const registryCredential = loadRegistryCredential(config.dataDir);
   const runtime = createRuntime({
     socketPath: config.dockerSocket, owner, registry: config.registry, settings: hostConfig, log,
     networkSubnet: config.routeVia === 'container-ip' ? config.networkSubnet : undefined,
-    hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
+    hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB }, registryCredential,
   });
   // Berth's network exists before reconcile starts instances; a subnet clash stops the server here, named.
   await runtime.host('local')?.runtime.prepare();
@@ -101,7 +104,7 @@ export async function startServer(): Promise<void> {
   const buildLogs = new BuildLogStore(config.dataDir, {
     keep: () => apps.list().flatMap((a) => builds.list(a.id, KEEP_BUILD_LOGS_PER_APP).map((b) => b.id)), log,
   });
-  const registry = new RegistryClient({ socketPath: config.dockerSocket, registry: config.registry });
+  const registry = new RegistryClient({ socketPath: config.dockerSocket, registry: config.registry, credential: registryCredential });
   const hookSocket = path.join(config.dataDir, 'run', 'git-hook.sock');
   const git = createGitRoutes({
     reposDir,

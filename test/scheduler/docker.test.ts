@@ -7,6 +7,5 @@ schedulerConformance({
   serverEnv: async () => ({}),
   // Every container of the app, one-offs included (they carry berth.app too).
   leftovers: async (app) => execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.app=${app}`], { encoding: 'utf8' })
-    .split('\n').filter(Boolean).map((id) => `container/${id}`),
-  stableUpstream: true, // each app is routed to its DNS name (src/router/dnsmasq)
+    .split('\n').filter(Boolean).map((id) => `container/${id}`), // each app is routed to its DNS name (src/router/dnsmasq)
 });

@@ -10,6 +10,5 @@ schedulerConformance(cluster.skip ? { name: 'k3s', skip: cluster.skip } : {
   name: 'k3s',
   serverEnv: async () => ({ BERTH_KUBECONFIG: cluster.path!, BERTH_K8S_NAMESPACE: namespace, BERTH_DEFAULT_SCHEDULER: 'docker' }),
   leftovers: (app) => leftovers(cluster.path!, namespace, app),
-  stableUpstream: true,
   cleanup: () => deleteNamespace(cluster.path!, namespace),
 });
