@@ -100,6 +100,9 @@ test('registries.yaml mirrors docker.io and the registry itself to Berth\'s regi
   const yaml = renderRegistries('10.0.0.1:5000');
   assert.match(yaml, /^mirrors:\n {2}"docker\.io":\n {4}endpoint:\n {6}- "http:\/\/10\.0\.0\.1:5000"\n {2}"10\.0\.0\.1:5000":\n {4}endpoint:\n {6}- "http:\/\/10\.0\.0\.1:5000"$/m);
   assert.match(renderRegistries('https://reg.example.com/'), /"reg\.example\.com":\n {4}endpoint:\n {6}- "https:\/\/reg\.example\.com"/);
+  assert.doesNotMatch(yaml, /configs:/, 'no credential: no auth block');
+  const withAuth = renderRegistries('10.0.0.1:5000', { username: 'berth', password: 'p"w' });
+  assert.match(withAuth, /\nconfigs:\n {2}"10\.0\.0\.1:5000":\n {4}auth:\n {6}username: "berth"\n {6}password: "p\\"w"\n$/);
 });
 
 test('install commands: the official script online (downloaded first) or air-gapped, never started by it', () => {

@@ -24,6 +24,8 @@ export interface K3sOptions {
   nodeName?: string;
   /** Berth's registry (host:port, or a URL): mirror for docker.io and for the registry's own name. */
   registryMirror?: string;
+  /** Berth's credential for that registry, once it requires one (it listens beyond loopback). */
+  registryAuth?: { username: string; password: string } | null;
   /** More k3s flags, each `--flag=value` or `--flag` (e.g. `--disable=traefik`); they go to config.yaml. */
   extraArgs?: string[];
   /** How long the node gets to join and become Ready (default 180 s). */
@@ -98,8 +100,11 @@ export function registryEndpoint(registry: string): { name: string; url: string 
   return { name: new URL(url).host, url };
 }
 
-export function renderRegistries(registry: string): string {
+export function renderRegistries(registry: string, auth: { username: string; password: string } | null = null): string {
   const { name, url } = registryEndpoint(registry);
   const mirror = (key: string) => [`  ${JSON.stringify(key)}:`, '    endpoint:', `      - ${JSON.stringify(url)}`];
-  return `${HEADER}${['mirrors:', ...mirror('docker.io'), ...mirror(name)].join('\n')}\n`;
+  // The file is written 0600: the credential is the registry's only lock.
+  const configs = auth ? ['configs:', `  ${JSON.stringify(name)}:`, '    auth:',
+    `      username: ${JSON.stringify(auth.username)}`, `      password: ${JSON.stringify(auth.password)}`] : [];
+  return `${HEADER}${['mirrors:', ...mirror('docker.io'), ...mirror(name), ...configs].join('\n')}\n`;
 }

@@ -33,7 +33,7 @@ function k3sTasks(role: K3sRole, opts: K3sOptions): Task[] {
   const tasks: Task[] = [configTask(role, opts)];
   if (opts.registryMirror) {
     tasks.push(fileTask(`k3s registry mirror ${opts.registryMirror} (${REGISTRIES_FILE})`, REGISTRIES_FILE, '600',
-      async () => renderRegistries(opts.registryMirror!)));
+      async () => renderRegistries(opts.registryMirror!, opts.registryAuth ?? null)));
   }
   if (opts.k3sBinary) {
     tasks.push(localFileTask(`k3s binary ${path.basename(opts.k3sBinary)} (${K3S_BIN})`, opts.k3sBinary, K3S_BIN, '755'));

@@ -11,6 +11,7 @@ import { sshContext, type SshTarget } from '../../installer/ssh.ts';
 import { hostKeyTask } from '../../installer/tasks/host-key.ts';
 import type { HostRole, HostsStore } from '../state/hosts-store.ts';
 import type { BerthSshFiles } from './berth-key.ts';
+import { loadRegistryCredential } from '../registry/credentials.ts';
 
 export interface HostInstall {
   name: string;
@@ -71,7 +72,8 @@ function controlChannelTask(docker: Docker): Task {
 }
 
 async function k3sRoleTasks(req: HostInstall, deps: InstallDeps): Promise<Task[]> {
-  const common = { registryMirror: req.registryAdvertise, k3sBinary: req.k3sBinary };
+  // Nodes pull release images with Berth's registry credential, once the registry requires one.
+  const common = { registryMirror: req.registryAdvertise, registryAuth: loadRegistryCredential(deps.dataDir), k3sBinary: req.k3sBinary };
   if (req.role === 'k3s-server') return k3sServerTasks(common);
   const server = deps.store.list().find((h) => h.role === 'k3s-server');
   if (!server) throw new Error('add a k3s server first (berth hosts:add root@HOST --role k3s-server): agents join its cluster');

@@ -9,6 +9,7 @@ import type { Deployer } from '../releases/deployer.ts';
 import { DockerRuntime } from '../runtime/docker/index.ts';
 import type { Hardening } from '../runtime/docker/container-config.ts';
 import { MultiHostRuntime } from '../runtime/multi-host/index.ts';
+import { engineAuth, type RegistryCredential } from '../registry/credentials.ts';
 import { HostsService } from './service.ts';
 import { HostMonitor, type HostHooks } from './monitor.ts';
 import { routeAroundHost } from './route-around.ts';
@@ -43,12 +44,15 @@ export function createRuntime(opts: {
   networkSubnet?: string;
   /** Limits of the local engine's containers (BERTH_PIDS_LIMIT, BERTH_ONEOFF_MEMORY_MB); remote hosts use the defaults. */
   hardening?: Partial<Hardening>;
+  /** Berth's registry credential, which hosts pull with (null: the registry has no auth). */
+  registryCredential?: RegistryCredential | null;
 }): MultiHostRuntime {
   const docker = new Docker({ socketPath: opts.socketPath });
   const local = new DockerRuntime({ socketPath: opts.socketPath, docker, owner: opts.owner, networkSubnet: opts.networkSubnet, hardening: opts.hardening });
   return new MultiHostRuntime({
     local: { docker, runtime: local }, registry: opts.registry, registryAdvertise: opts.settings.registryAdvertise,
     pullTimeoutMs: 300_000, log: opts.log,
+    registryAuth: opts.registryCredential ? engineAuth(opts.registryCredential, opts.settings.registryAdvertise) : undefined,
   });
 }
 

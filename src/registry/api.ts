@@ -1,5 +1,6 @@
-// The few calls of the registry HTTP API v2 (CNCF distribution) that pruning needs. Plain HTTP:
-// Berth's registry listens on loopback.
+// The few calls of the registry HTTP API v2 (CNCF distribution) that pruning needs. Plain HTTP: Berth's
+// registry listens on loopback or a private network, with Berth's credential once beyond loopback.
+import { basicAuthorization, type RegistryCredential } from './credentials.ts';
 
 /** Whatever kind of manifest a tag points at, the registry must answer with its own digest. */
 const MANIFEST_TYPES = [
@@ -15,9 +16,11 @@ const MAX_TAG_PAGES = 100;
 
 export class RegistryApi {
   readonly #base: string;
+  readonly #auth: Record<string, string>;
 
-  constructor(registry: string) {
+  constructor(registry: string, credential: RegistryCredential | null = null) {
     this.#base = `http://${registry}`;
+    this.#auth = credential ? { authorization: basicAuthorization(credential) } : {};
   }
 
   /** All tags of a repository; none when the repository does not exist (yet). */
@@ -56,7 +59,7 @@ export class RegistryApi {
 
   async #request(method: string, pathAndQuery: string, headers: Record<string, string> = {}): Promise<Response> {
     try {
-      return await fetch(`${this.#base}${pathAndQuery}`, { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return await fetch(`${this.#base}${pathAndQuery}`, { method, headers: { ...headers, ...this.#auth }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {
       // fetch only says "fetch failed"; the cause (ECONNREFUSED, timeout) is what helps.
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;

@@ -4,6 +4,7 @@ import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { engineMessages, messageError, outputLines, type EngineMessage } from '../builder/engine-stream.ts';
 import { RegistryApi } from './api.ts';
+import { engineAuth, type RegistryCredential } from './credentials.ts';
 
 export interface RegistryClientOptions {
   socketPath: string;
@@ -11,6 +12,8 @@ export interface RegistryClientOptions {
   registry: string;
   /** Deadline of one push; default 10 minutes. */
   pushTimeoutMs?: number;
+  /** Berth's credential, once the registry requires one (src/registry/credentials.ts). */
+  credential?: RegistryCredential | null;
 }
 
 const DEFAULT_PUSH_TIMEOUT_MS = 10 * 60_000;
@@ -20,12 +23,14 @@ export class RegistryClient {
   readonly #registry: string;
   readonly #api: RegistryApi;
   readonly #pushTimeoutMs: number;
+  readonly #auth: Record<string, string>;
 
   constructor(options: RegistryClientOptions) {
     this.#docker = new Docker({ socketPath: options.socketPath });
     this.#registry = options.registry;
-    this.#api = new RegistryApi(options.registry);
+    this.#api = new RegistryApi(options.registry, options.credential ?? null);
     this.#pushTimeoutMs = options.pushTimeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS;
+    this.#auth = engineAuth(options.credential ?? null, options.registry);
   }
 
   /** Pushes one tag (`<registry>/<app>:<tag>`); resolves with the manifest digest the registry stored. */
@@ -33,8 +38,8 @@ export class RegistryClient {
     const { repository, tag: tagName } = splitReference(tag);
     const signal = AbortSignal.timeout(this.#pushTimeoutMs);
     try {
-      // An empty auth header is required by the engine's push endpoint even for a registry without auth.
-      const output = await this.#docker.getImage(repository).push({ tag: tagName, authconfig: {}, abortSignal: signal });
+      // The engine's push endpoint wants an auth header even for a registry without auth (then empty).
+      const output = await this.#docker.getImage(repository).push({ tag: tagName, authconfig: this.#auth, abortSignal: signal });
       return { digest: await followPush(output as Readable, tagName, progress) };
     } catch (err) {
       if (signal.aborted) throw new Error(`push of ${tag} timed out after ${Math.round(this.#pushTimeoutMs / 1000)} s`);

@@ -7,6 +7,10 @@ if (process.argv[2] === 'git-hook') {
 } else if (process.argv[2] === 'build-worker') {
   // A worker thread of the server preparing a build's source (src/builder/planning-worker.ts).
   await import('../builder/planning-worker.ts');
+} else if (process.argv[2] === 'registry-auth') {
+  // up.sh, before starting the registry beyond loopback: Berth's credential and the registry's htpasswd.
+  const { runRegistryAuth } = await import('../registry/credentials.ts');
+  runRegistryAuth(process.argv.slice(3));
 } else if (process.argv[2] === 'issue-admin-token') {
   const { runIssueAdminToken } = await import('./bootstrap.ts');
   await runIssueAdminToken(process.argv.slice(3));

@@ -8,6 +8,8 @@ export interface RegistryAddresses {
   registry: string;           // as this server pushes to it
   registryAdvertise: string;  // as hosts pull from it
   pullTimeoutMs: number;
+  /** The engine's X-Registry-Auth for pulls from it: Berth's credential once the registry requires one. */
+  registryAuth?: Record<string, string>;
 }
 
 const INSPECT_TIMEOUT_MS = 15_000;
@@ -42,7 +44,7 @@ export async function ensureImageOnHost(host: { name: string; docker: Docker }, 
   const ref = await pullableRef(opts.local.docker, image, opts);
   if (!ref) throw new Error(`image ${image} is not in Berth's registry (${opts.registry}), so host ${host.name} cannot get it`);
   await withDeadline(`pulling ${ref} on ${host.name}`, opts.pullTimeoutMs, async (abortSignal) => {
-    const stream = await host.docker.pull(ref, { abortSignal });
+    const stream = await host.docker.pull(ref, { abortSignal, ...(opts.registryAuth ? { authconfig: opts.registryAuth } : {}) });
     await new Promise<void>((resolve, reject) => host.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
   });
   if (!(await hasImage(host.docker, image))) {

@@ -28,6 +28,8 @@ export interface MultiHostOptions {
   registry: string;
   registryAdvertise: string;
   pullTimeoutMs: number;
+  /** Credential hosts pull with (src/registry/credentials.ts engineAuth); none while the registry has no auth. */
+  registryAuth?: Record<string, string>;
   log: (line: string) => void;
 }
 
