@@ -24,13 +24,15 @@ REGISTRY_ADDR=127.0.0.1:5000
 case "${BERTH_CADDY_ADMIN:-}" in
   '' | http://127.0.0.1:2019 | http://localhost:2019) export BERTH_CADDY_ADMIN="unix:$CADDY_ADMIN_SOCK" ;;
 esac
-# The API as reached from this machine: on loopback unless it listens on one address only.
-case "${BERTH_API_HOST:-0.0.0.0}" in
+# The API as reached from this machine: on loopback unless it listens on one address only. Other machines
+# reach it through Caddy, over TLS, at API_TLS_URL (BERTH_API_HOST_NAME).
+case "${BERTH_API_HOST:-127.0.0.1}" in
   0.0.0.0 | :: | "[::]") API_URL="http://127.0.0.1:$BERTH_API_PORT" ;;
   *:*) API_URL="http://[$(tr -d '[]' <<<"$BERTH_API_HOST")]:$BERTH_API_PORT" ;;   # IPv6
   *) API_URL="http://$BERTH_API_HOST:$BERTH_API_PORT" ;;
 esac
 HEALTH_URL="$API_URL/api/v1/health"
+API_TLS_URL="https://${BERTH_API_HOST_NAME-berth.${BERTH_DOMAIN:-localhost}}$([ "${BERTH_HTTPS_PORT:-443}" = 443 ] || echo ":$BERTH_HTTPS_PORT")"
 APT_PACKAGES=(docker.io caddy docker-registry git debootstrap ca-certificates curl openssh-client chromium)  # ssh: hosts:add; chromium: the web console tests
 
 # Set (to the reason) by steps whose change means a running Berth server must be restarted.
@@ -298,7 +300,9 @@ print_next_steps() {
   cat <<EOF
 
 Berth is up.
-  API:   $API_URL   (health: $HEALTH_URL)
+  API:   $API_URL   (health: $HEALTH_URL; on this machine only)
+  TLS:   $API_TLS_URL   (the API, console and git through Caddy, for other machines)
+  Keys:  back up $BERTH_DATA_DIR/secrets.key with berth.db: config values cannot be read without it
   Token: ${token:-"(issued on the first run; a new one: sudo $new_token_cmd)"}
   Logs:  $( has_systemd && echo "journalctl -u berth" || echo "$BERTH_LOG_DIR/server.log" )
 

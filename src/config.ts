@@ -9,8 +9,10 @@ export interface Config {
   dataDir: string;             // SQLite database, admin token, git repos
   /** AES-256-GCM keys that seal config values in the database (src/state/secrets.ts); mode 0600. */
   secretsKeyFile: string;
-  apiHost: string;
+  apiHost: string;             // where the API listens itself: loopback unless told otherwise
   apiPort: number;
+  /** The hostname Caddy serves the API, console and git on, with TLS; empty: none. */
+  apiHostName: string;
   domain: string;              // apps answer on APP.<domain>
   caddyAdmin: string;          // Caddy admin API: unix:/path/to.sock, or an http:// base URL
   httpPort: number;            // the router's listeners
@@ -56,6 +58,13 @@ function defaultBuildCa(env: NodeJS.ProcessEnv): string | null {
   }
 }
 
+/** Caddy's route to the API (apiHostName → the API's own listener, on loopback unless it listens elsewhere); null: none. */
+export function apiRoute(config: Config): { hostname: string; upstream: { host: string; port: number } } | null {
+  if (!config.apiHostName) return null;
+  const everywhere = ['0.0.0.0', '::', ''].includes(config.apiHost);
+  return { hostname: config.apiHostName, upstream: { host: everywhere ? '127.0.0.1' : config.apiHost, port: config.apiPort } };
+}
+
 function routeVia(raw: string | undefined): RouteVia {
   if (raw === undefined || raw === '' || raw === 'container-ip') return 'container-ip';
   if (raw === 'host-port') return 'host-port';
@@ -74,12 +83,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const [lo, hi] = (env.BERTH_PORT_RANGE ?? '20000-29999').split('-').map(Number);
   if (!(lo > 0 && hi >= lo && hi < 65536)) throw new Error(`BERTH_PORT_RANGE must look like 20000-29999`);
   const dataDir = path.resolve(env.BERTH_DATA_DIR ?? '/var/lib/berth');
+  const domain = env.BERTH_DOMAIN ?? 'localhost';
   return {
     dataDir,
     secretsKeyFile: path.resolve(env.BERTH_SECRETS_KEY_FILE || path.join(dataDir, 'secrets.key')),
-    apiHost: env.BERTH_API_HOST ?? '0.0.0.0',
+    // Plain HTTP stays on loopback; the network reaches the API through Caddy (apiHostName), over TLS.
+    apiHost: env.BERTH_API_HOST || '127.0.0.1',
     apiPort: int(env, 'BERTH_API_PORT', 7070),
-    domain: env.BERTH_DOMAIN ?? 'localhost',
+    apiHostName: (env.BERTH_API_HOST_NAME ?? `berth.${domain}`).trim().toLowerCase(),
+    domain,
     // A unix socket only root reaches (scripts/up.sh): no app or container can talk to Caddy's admin API.
     caddyAdmin: (env.BERTH_CADDY_ADMIN || 'unix:/run/berth/caddy-admin.sock').replace(/\/$/, ''),
     httpPort: int(env, 'BERTH_HTTP_PORT', 80),

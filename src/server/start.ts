@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
-import { loadConfig } from '../config.ts';
+import { apiRoute, loadConfig } from '../config.ts';
 import { openDb } from '../state/db.ts';
 import { AppsStore } from '../state/apps-store.ts';
 import { ReleasesStore } from '../state/releases-store.ts';
@@ -67,6 +67,7 @@ export async function startServer(): Promise<void> {
   await runtime.host('local')?.runtime.prepare();
   const router = new CaddyRouter({
     adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort, accessLogFile: accessLogPath(config.dataDir),
+    api: apiRoute(config) ?? undefined,
   });
   const converger = new Converger(runtime, router, new PortAllocator(config.portRange), config);
   const deployer = new Deployer({
@@ -99,7 +100,7 @@ export async function startServer(): Promise<void> {
   await reconcileUntilDone();
   hosts.monitor.start();
 
-  const view = { domain: config.domain, httpPort: config.httpPort, httpsPort: config.httpsPort, publicUrl };
+  const view = { domain: config.domain, httpPort: config.httpPort, httpsPort: config.httpsPort, publicUrl, apiHostName: config.apiHostName };
   const reposDir = path.join(config.dataDir, 'repos');
   const buildLogs = new BuildLogStore(config.dataDir, {
     keep: () => apps.list().flatMap((a) => builds.list(a.id, KEEP_BUILD_LOGS_PER_APP).map((b) => b.id)), log,

@@ -114,6 +114,13 @@ export function checkHostnameClaim(host: string, role: string, berthDomain: stri
   }
 }
 
+/** Berth's own hostname (the API, console and git: BERTH_API_HOST_NAME) is no app's, for admins neither. */
+export function checkHostnameNotReserved(host: string, apiHostName: string | undefined): void {
+  if (apiHostName && host === apiHostName) {
+    throw new BerthError(409, 'hostname_reserved', `${host} is Berth's own hostname (its API, console and git): no app can use it.`);
+  }
+}
+
 export function checkProcessType(type: unknown): string {
   if (typeof type !== 'string' || !PROCESS_TYPE.test(type)) {
     throw badRequest('invalid_process_type', `Invalid process type ${JSON.stringify(type)}.`);

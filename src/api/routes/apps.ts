@@ -4,8 +4,9 @@ import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { appView } from '../views.ts';
+import { requestOrigin } from '../origin.ts';
 import { checkDefaultNameFree } from './domains.ts';
-import { checkAppName, checkBranchName } from '../../shared/validation.ts';
+import { checkAppName, checkBranchName, checkHostnameNotReserved } from '../../shared/validation.ts';
 import { badRequest } from '../../shared/errors.ts';
 import type { AppRow } from '../../state/apps-store.ts';
 import type { Instance } from '../../runtime/types.ts';
@@ -14,7 +15,7 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const view = (c: Context, app: AppRow, instances: Instance[]) => appView(app, {
     domains: s.deployer.hostnames(app), instances: instances.filter((i) => i.app === app.name),
-    formation: s.apps.formation(app.id), lastRelease: s.releases.list(app.id, 1)[0], requestOrigin: new URL(c.req.url).origin,
+    formation: s.apps.formation(app.id), lastRelease: s.releases.list(app.id, 1)[0], requestOrigin: requestOrigin(c),
   }, s.view);
 
   api.get('/', async (c) => {
@@ -28,6 +29,7 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
     const name = checkAppName(body.name);
     c.set('auditApp', name);
     checkDefaultNameFree(s, c.get('user'), name);
+    checkHostnameNotReserved(`${name}.${s.view.domain}`, s.view.apiHostName);
     const app = s.apps.create(name);
     s.access.addMember(app.id, c.get('user').id); // the creator can always see what they made
     await s.deployer.converge(name); // gives the app its route right away (503 until the first deploy)

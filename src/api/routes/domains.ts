@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
-import { checkHostname, checkHostnameClaim, hostnameMatches } from '../../shared/validation.ts';
+import { checkHostname, checkHostnameClaim, checkHostnameNotReserved, hostnameMatches } from '../../shared/validation.ts';
 import { BerthError, conflict, notFound } from '../../shared/errors.ts';
 import type { User } from '../../state/auth-store.ts';
 
@@ -24,6 +24,7 @@ export function domainsRoutes(s: Services): Hono<ApiEnv> {
     const user = c.get('user');
     const hostname = checkHostname((await jsonBody(c)).hostname);
     checkHostnameClaim(hostname, user.role, s.view.domain);
+    checkHostnameNotReserved(hostname, s.view.apiHostName);
     // The app's own names may overlap (a.example.com beside its *.example.com); only another app's may not.
     const claims = s.apps.overlappingDomains(hostname).filter((d) => d.appId !== app.id || d.hostname === hostname);
     // Default names conflict only when equal: a wildcard over them loses to them in the router.

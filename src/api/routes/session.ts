@@ -8,6 +8,7 @@ import { authenticate, csrfFailed, sameOrigin, SESSION_COOKIE, tokenRefused } fr
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { clientAddress } from '../audit.ts';
+import { isHttpsPublic } from '../origin.ts';
 import { BerthError, badRequest } from '../../shared/errors.ts';
 
 export function sessionRoutes(s: Services): Hono<ApiEnv> {
@@ -29,7 +30,7 @@ export function sessionRoutes(s: Services): Hono<ApiEnv> {
     const session = s.sessions.create(user.id, { id: check.tokenId, expiresAt: check.expiresAt });
     setCookie(c, SESSION_COOKIE, session.id, {
       httpOnly: true, sameSite: 'Strict', path: '/', expires: new Date(session.expiresAt),
-      secure: new URL(c.req.url).protocol === 'https:',
+      secure: isHttpsPublic(c, s.view.publicUrl),
     });
     s.audit.record({ actor: user.name, action: 'sign-in', ip: clientAddress(c), status: 200 });
     return c.json({ user: { name: user.name, role: user.role }, csrfToken: session.csrfToken });

@@ -7,6 +7,7 @@ export const SERVER_PATH = `/config/apps/http/servers/${SERVER_NAME}`;
 export const ROUTES_PATH = `${SERVER_PATH}/routes`;
 export const CATCH_ALL_ID = 'berth-catch-all';
 export const INTERNAL_TLS_POLICY_ID = 'berth-internal-tls';
+export const API_ROUTE_ID = 'berth-api';
 const APP_ROUTE_PREFIX = 'berth-app-';
 // An app's wildcard names get a route of their own, placed after every exact name (see routeSpecificity).
 const WILDCARD_ROUTE_PREFIX = 'berth-wildcard-';
@@ -173,6 +174,37 @@ function textResponse(status: number, body: string): CaddyHandler {
     status_code: status,
     headers: { 'Content-Type': ['text/plain; charset=utf-8'] },
     body,
+  };
+}
+
+/** Berth's own API, console and git, served by Caddy on a hostname of its own (BERTH_API_HOST_NAME). */
+export interface ApiRoute {
+  hostname: string;
+  upstream: Upstream;   // where the API listens itself, on loopback
+}
+
+/**
+ * The API's route: TLS only (plain HTTP on that name gets a redirect, so no token or cookie travels in
+ * clear), proxied to the loopback listener without buffering, so git's streamed push and pull, the
+ * build log and the server-sent events arrive as they are written. A route of exact names, so the
+ * specificity order puts it before every wildcard.
+ */
+export function buildApiRoute(api: ApiRoute, httpsPort: number): CaddyRoute {
+  const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+  return {
+    '@id': API_ROUTE_ID,
+    match: [{ host: [api.hostname.toLowerCase()] }],
+    handle: [{
+      handler: 'subroute',
+      routes: [
+        {
+          match: [{ protocol: 'http' }],
+          handle: [{ handler: 'static_response', status_code: 308, headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] } }],
+        },
+        { handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: formatDial(api.upstream) }], flush_interval: -1 }] },
+      ],
+    }],
+    terminal: true,
   };
 }
 

@@ -9,12 +9,14 @@ import {
   buildOnDemandSettings, buildPkiApp, buildServer, buildTlsApp, internalNamesOf, joinAppRoutes, listenAddresses, normalizeRoute, parseAppRoute,
   routeInPlace, routeInsertIndex, wildcardRouteId,
 } from './config.ts';
-import type { BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.ts';
+import { API_ROUTE_ID, buildApiRoute } from './config.ts';
+import type { ApiRoute, BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.ts';
 
 export interface CaddyRouterOptions extends BaseOptions {
   adminUrl: string;        // unix:/run/berth/caddy-admin.sock, or e.g. http://127.0.0.1:2019
   timeoutMs?: number;      // per admin API request
   accessLogFile?: string;  // JSON access log of Berth's server written here (src/router/caddy/access-log.ts reads it)
+  api?: ApiRoute;          // Berth's own API served on a hostname, with TLS; absent: none (and an old one is removed)
 }
 
 type JsonObject = Record<string, unknown>;
@@ -24,6 +26,7 @@ export class CaddyRouter implements Router {
   readonly #base: BaseOptions;
   readonly #adminListen: string;
   readonly #accessLogFile: string | null;
+  readonly #api: ApiRoute | null;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: CaddyRouterOptions) {
@@ -31,13 +34,27 @@ export class CaddyRouter implements Router {
     this.#base = { httpPort: opts.httpPort, httpsPort: opts.httpsPort, listenHost: opts.listenHost, internalTls: opts.internalTls };
     this.#adminListen = adminListenAddress(opts.adminUrl);
     this.#accessLogFile = opts.accessLogFile ?? null;
+    this.#api = opts.api ?? null;
   }
 
   ensureBase(): Promise<void> {
     return this.#exclusive(async () => {
       await this.#ensureBase();
+      await this.#ensureApiRoute();
       if (this.#accessLogFile) await this.#ensureAccessLog(this.#accessLogFile);
     });
+  }
+
+  /** The API's route among the base routes, placed by specificity like an app's, its name in the TLS policy. */
+  async #ensureApiRoute(): Promise<void> {
+    const previous = await this.#client.getOrNull<CaddyRoute>(`/id/${API_ROUTE_ID}`);
+    if (!this.#api) {
+      if (previous) await this.#client.deleteIfExists(`/id/${API_ROUTE_ID}`);
+      return;
+    }
+    const route = buildApiRoute(this.#api, this.#base.httpsPort);
+    if (!isDeepStrictEqual(previous, route)) await this.#placeRoute(route, previous);
+    await this.#syncTlsPolicy(await this.#readAppRoutes());
   }
 
   setRoute(route: AppRoute): Promise<void> {
@@ -177,7 +194,8 @@ export class CaddyRouter implements Router {
 
   /** Makes the internal-CA policy list exactly the internal names of the given routes (edits only that policy). */
   async #syncTlsPolicy(routes: AppRoute[]): Promise<void> {
-    const desired = buildInternalTlsPolicy(this.#internalNames(routes.flatMap((r) => r.hostnames)));
+    const ownNames = this.#api ? [this.#api.hostname] : [];
+    const desired = buildInternalTlsPolicy(this.#internalNames([...routes.flatMap((r) => r.hostnames), ...ownNames]));
     const current = await this.#client.getOrNull<TlsPolicy>(`/id/${INTERNAL_TLS_POLICY_ID}`);
     if (current === null) return this.#insertTlsPolicy(desired);
     if (!isDeepStrictEqual(current, desired)) await this.#client.patch(`/id/${INTERNAL_TLS_POLICY_ID}`, desired);
