@@ -138,20 +138,27 @@ describe('pushing a hostile .dockerignore through git (real server, Docker, regi
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  const push = (repo: string) => new Promise<{ code: number; output: string }>((resolve) => {
-    const child = spawn('git', ['-C', repo, 'push', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`, 'HEAD:main'], { env: gitEnv() });
-    let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
-  });
+  /** A real `git push`; `output` grows as the remote: lines stream in. */
+  const push = (repo: string) => {
+    const progress = { output: '' };
+    const done = new Promise<{ code: number; output: string }>((resolve) => {
+      const child = spawn('git', ['-C', repo, 'push', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`, 'HEAD:main'], { env: gitEnv() });
+      child.stdout.on('data', (d) => { progress.output += d; });
+      child.stderr.on('data', (d) => { progress.output += d; });
+      child.on('close', (code) => resolve({ code: code ?? -1, output: progress.output }));
+    });
+    return Object.assign(done, { progress });
+  };
+
+  interface Sample { ms: number; building: boolean; at: string; route: string }
 
   /**
-   * Times GET /health and an authenticated call every 25 ms until `until` settles. Each round also times a
-   * request to a bare HTTP server in this process (the control): when the machine itself stalls (2 shared
-   * cores), the control stalls too, and that round says nothing about Berth's event loop.
+   * Times GET /health and an authenticated call every 25 ms until the push ends, noting whether the build
+   * (source preparation, .dockerignore, docker build) was still running. Each round also times a request
+   * to a bare HTTP server in this process (the control): when the machine itself stalls (2 shared cores),
+   * the control stalls too, and that round says nothing about Berth's event loop.
    */
-  async function timeApiDuring<T>(until: Promise<T>): Promise<{ result: T; samples: number[]; stalls: number }> {
+  async function timeApiDuring(pushing: ReturnType<typeof push>): Promise<{ result: { code: number; output: string }; samples: Sample[]; stalls: number }> {
     const control = http.createServer((_req, res) => res.end('ok'));
     await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
     const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}/`;
@@ -161,15 +168,17 @@ describe('pushing a hostile .dockerignore through git (real server, Docker, regi
       return performance.now() - started;
     };
     let done = false;
-    const samples: number[] = [];
+    const samples: Sample[] = [];
     let stalls = 0;
-    const finished = until.finally(() => { done = true; });
+    const finished = pushing.finally(() => { done = true; });
     try {
       while (!done) {
+        const building = !/remote: -----> .* built as /.test(pushing.progress.output);
         const before = await timed(() => fetch(controlUrl).then((r) => r.text()));
-        const round: number[] = [];
+        const round: Sample[] = [];
         for (const [route, token] of [['/health', null], ['/users/me', berth.token]] as const) {
-          round.push(await timed(async () => assert.equal((await berth.api('GET', route, undefined, token)).status, 200)));
+          const ms = await timed(async () => assert.equal((await berth.api('GET', route, undefined, token)).status, 200));
+          round.push({ ms, building, at: new Date().toISOString(), route });
         }
         const afterwards = await timed(() => fetch(controlUrl).then((r) => r.text()));
         if (Math.max(before, afterwards) > CONTROL_STALL_MS) stalls++;
@@ -192,12 +201,19 @@ describe('pushing a hostile .dockerignore through git (real server, Docker, regi
     const { result, samples, stalls } = await timeApiDuring(push(repo));
     assert.equal(result.code, 0, result.output);
     assert.match(result.output, /remote: -----> v1 deployed to/);
-    const worst = Math.max(...samples);
-    console.log(`API during the hostile build: ${samples.length} requests, worst ${worst.toFixed(1)} ms, median ${median(samples).toFixed(1)} ms; `
+    const build = samples.filter((s) => s.building).map((s) => s.ms);
+    const release = samples.filter((s) => !s.building).map((s) => s.ms);
+    const describe = (ms: number[]) => `${ms.length} requests, worst ${Math.max(...ms).toFixed(1)} ms, median ${median(ms).toFixed(1)} ms`;
+    console.log(`API during the hostile build: ${describe(build)}; after it (registry push, release): ${describe(release)}; `
       + `${stalls} round(s) left out because the machine stalled (control > ${CONTROL_STALL_MS} ms)`);
-    assert.ok(samples.length >= 20, `only ${samples.length} requests were made`);
+    assert.ok(build.length >= 20, `only ${build.length} requests were made during the build`);
     assert.ok(stalls <= samples.length / 2, `the machine stalled in ${stalls} of ${stalls + samples.length / 2} rounds: nothing to judge by`);
-    assert.ok(worst < 100, `an API request took ${worst.toFixed(0)} ms during the build`);
+    const late = (limit: number, building: boolean) => samples.filter((s) => s.building === building && s.ms >= limit).map((s) => `${s.at} ${s.route} ${s.ms.toFixed(0)} ms`);
+    const context = `\n--- push ---\n${result.output}\n--- server ---\n${berth.output.slice(-3000)}`;
+    assert.deepEqual(late(100, true), [], `API requests of 100 ms or more while the hostile build ran${context}`);
+    // The registry push and release (containers, health checks, the router) are not this test's subject;
+    // on a busy shared machine they see the odd 100+ ms answer, but nothing may block.
+    assert.deepEqual(late(1000, false), [], `API requests of 1 s or more during the registry push and release${context}`);
     // And .dockerignore did its job.
     const host = `${app}.localhost`;
     assert.equal((await viaRouter(caddy.httpPort, host, `/${Object.keys(longNames)[7]}`)).body, 'kept\n');
