@@ -1,0 +1,182 @@
+// The Kubernetes scheduler itself on the real test cluster, for what the conformance suite (through a Berth
+// server) does not reach: router writes, worker processes, an app without a release, stats from the kubelet,
+// pod events, one instance's log from a time on, one-offs (exit code, deadline, cleanup), and refusals.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { CaddyRouter } from '../../src/router/caddy/index.ts';
+import type { AppRoute, Router } from '../../src/router/types.ts';
+import { createClusterScheduler } from '../../src/scheduler/wiring.ts';
+import type { DeployRequest, ReleaseToRun, Scheduler } from '../../src/scheduler/types.ts';
+import type { LogLine, RuntimeEvent } from '../../src/runtime/types.ts';
+import { startCaddy, type TestCaddy } from '../support/caddy.ts';
+import { eventually, uniqueName, viaRouter, TEST_IMAGE } from '../support/berth.ts';
+import { clusterApi, deleteNamespace, leftovers, testKubeconfig, testNamespace } from './k8s-cluster.ts';
+
+const cluster = testKubeconfig();
+
+/** The router, counting the writes the scheduler asks for. */
+class CountingRouter implements Router {
+  writes = 0;
+  readonly inner: Router;
+  constructor(inner: Router) { this.inner = inner; }
+  ensureBase() { return this.inner.ensureBase(); }
+  setRoute(route: AppRoute) { this.writes++; return this.inner.setRoute(route); }
+  removeRoute(app: string) { this.writes++; return this.inner.removeRoute(app); }
+  listRoutes() { return this.inner.listRoutes(); }
+}
+
+describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () => {
+  const kubeconfig = cluster.path!;
+  const namespace = testNamespace('berth-k8s');
+  const owner = `t${Math.random().toString(36).slice(2, 8)}`;
+  const app = uniqueName('k8s');
+  let caddy: TestCaddy;
+  let router: CountingRouter;
+  let scheduler: Scheduler;
+  const imageId = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', TEST_IMAGE], { encoding: 'utf8' }).trim();
+  const release = (version: number, config: Record<string, string> = {}): ReleaseToRun => ({ version, imageId, imageRef: TEST_IMAGE, config, containerPort: null });
+  const request = (r: ReleaseToRun | null, web = 1, worker = 0): DeployRequest => ({
+    app, release: r, hostnames: [`${app}.localhost`], health: { path: '/', timeoutSec: 10 },
+    formation: [
+      { type: 'web', quantity: web, memoryMB: 64, cpus: 0.25, command: null, generation: 0 },
+      { type: 'worker', quantity: worker, memoryMB: null, cpus: null, command: 'echo "worker of $BERTH_RELEASE"; exec sleep 3600', generation: 0 },
+    ],
+  });
+
+  before(async () => {
+    caddy = await startCaddy();
+    const caddyRouter = new CaddyRouter({ adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort });
+    await caddyRouter.ensureBase();
+    router = new CountingRouter(caddyRouter);
+    scheduler = createClusterScheduler({
+      dataDir: '/nonexistent', router, owner, dockerSocket: '/var/run/docker.sock', registry: '127.0.0.1:5000', registryAdvertise: '127.0.0.1:5000',
+      drainSec: 1, stopTimeoutSec: 2, log: () => {}, env: { BERTH_KUBECONFIG: kubeconfig, BERTH_K8S_NAMESPACE: namespace },
+    })!;
+  });
+
+  after(async () => {
+    await scheduler?.destroy(app).catch(() => {});
+    await caddy?.stop();
+    await deleteNamespace(kubeconfig, namespace);
+  });
+
+  test('an app without a release runs nothing and answers 503; unknown apps destroy without error', async () => {
+    await scheduler.deploy(request(null));
+    assert.equal((await viaRouter(caddy.httpPort, `${app}.localhost`)).status, 503);
+    assert.deepEqual(await scheduler.instances(app), []);
+    await scheduler.destroy('never-was-here');
+  });
+
+  test('web and worker: one route write for the first release, none for the next; the worker runs its Procfile command', async () => {
+    const lines: string[] = [];
+    router.writes = 0;
+    await scheduler.deploy(request(release(1), 1, 1), (l) => lines.push(l));
+    assert.equal(router.writes, 1, 'the first release points the route at the NodePort');
+    assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /hello from v1 /);
+    assert.ok(lines.some((l) => /Pushing the image to 127\.0\.0\.1:5000\//.test(l)), lines.join('\n'));
+    const instances = await scheduler.instances(app);
+    assert.deepEqual(instances.map((i) => [i.process, i.index, i.release, i.state]).sort(), [['web', 1, 1, 'running'], ['worker', 1, 1, 'running']]);
+    const web = instances.find((i) => i.process === 'web')!;
+    assert.equal(web.memoryMB, 64);
+    assert.equal(web.cpus, 0.25);
+    assert.match(web.image, /^127\.0\.0\.1:5000\/.+:v1@sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(await scheduler.apps(), [app]);
+
+    const worker = instances.find((i) => i.process === 'worker')!;
+    const logs: LogLine[] = [];
+    for await (const line of scheduler.logs(app, { tail: 10, follow: false })) logs.push(line);
+    assert.ok(logs.some((l) => l.process === 'worker' && l.line === 'worker of v1'), JSON.stringify(logs));
+
+    router.writes = 0;
+    await scheduler.deploy(request(release(2, { GREETING: 'two' }), 1, 1));
+    assert.equal(router.writes, 0, 'a release writes nothing to the router');
+    assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /greeting=two/);
+    assert.ok(!(await scheduler.instances(app)).some((i) => i.id === worker.id && i.state === 'running'), 'the worker was replaced too');
+  });
+
+  test('stats come from the kubelet: CPU time and working set of each running pod', async () => {
+    const reading = await eventually('a stats reading of web', async () => {
+      const all = await scheduler.stats();
+      return all.find((s) => s.app === app && s.process === 'web' && s.cpuNs > 0 && s.memoryBytes > 0);
+    }, 30_000);
+    assert.equal(reading.memoryLimitBytes, 64 * 1024 * 1024);
+    assert.ok(reading.at > Date.now() - 120_000);
+  });
+
+  test('events: a crash is a die with its exit code, then a start; one instance\'s log follows from a time on', async () => {
+    const abort = new AbortController();
+    const events: RuntimeEvent[] = [];
+    const watching = (async () => { for await (const e of scheduler.events(abort.signal)) events.push(e); })();
+    // Once the replaced web pod has drained and gone, the crash request can only reach this one.
+    const web = await eventually('a single web pod', async () => {
+      const pods = (await scheduler.instances(app)).filter((i) => i.process === 'web');
+      return pods.length === 1 && pods[0].state === 'running' ? pods[0] : undefined;
+    });
+    const since = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+    const logged: LogLine[] = [];
+    const logAbort = new AbortController();
+    const following = (async () => {
+      for await (const line of scheduler.instanceLogs(web, { since, signal: logAbort.signal })) logged.push(line);
+    })();
+    await new Promise((r) => setTimeout(r, 1000)); // the watch is open
+    try {
+      assert.equal((await viaRouter(caddy.httpPort, `${app}.localhost`, '/crash')).body, 'bye');
+      const died = await eventually(`a die event (seen: ${JSON.stringify(events)})`, async () => events.find((e) => e.action === 'die' && e.container === web.name), 30_000);
+      assert.equal(died.exitCode, 1);
+      assert.equal(died.process, 'web');
+      await eventually('a start event after it', async () => events.find((e) => e.action === 'start' && e.container === web.name && e.time >= died.time), 30_000);
+      await eventually('the crash in the followed log', async () => logged.some((l) => l.line === 'crash requested'), 10_000);
+      assert.ok(logged.every((l) => l.time >= since), 'nothing from before `since`');
+    } finally {
+      abort.abort();
+      logAbort.abort();
+      await watching;
+      await following;
+    }
+  });
+
+  test('one-offs: output and exit code; the deadline stops a hung one; nothing is left behind', async () => {
+    const lines: string[] = [];
+    const code = await scheduler.runOnce({
+      app, release: release(2, { GREETING: 'two' }), command: ['/bin/sh', '-c', 'echo "one-off $GREETING $BERTH_PROCESS"; exit 7'],
+      env: { BERTH_PROCESS: 'run' }, memoryMB: 64, timeoutSec: 60,
+    }, (l) => lines.push(l));
+    assert.equal(code, 7);
+    assert.ok(lines.includes('one-off two run'), lines.join('\n'));
+    const started = Date.now();
+    const hung: string[] = [];
+    const hungCode = await scheduler.runOnce({ app, release: release(2), command: ['sleep', '300'], env: {}, memoryMB: null, timeoutSec: 3 }, (l) => hung.push(l));
+    assert.notEqual(hungCode, 0);
+    assert.ok(Date.now() - started < 60_000, 'stopped near its deadline');
+    assert.ok(hung.some((l) => /timed out after 3 s/.test(l)), hung.join('\n'));
+    const api = clusterApi(kubeconfig);
+    await eventually('the one-off Jobs gone', async () =>
+      (await api.batch.listNamespacedJob({ namespace, labelSelector: `berth.app=${app}` })).items.length === 0, 30_000);
+  });
+
+  test('exec refuses pods that are not this installation\'s app instances', async () => {
+    const api = clusterApi(kubeconfig);
+    const foreign = `foreign-${owner}`;
+    await api.core.createNamespacedPod({ namespace, body: {
+      metadata: { name: foreign, labels: { 'berth.owner': 'someone-else', 'berth.managed': '1', 'berth.app': app, 'berth.process': 'web' } },
+      spec: { containers: [{ name: 'app', image: 'k8s.gcr.io/pause:3.6' }] },
+    } });
+    try {
+      const web = (await scheduler.instances(app)).find((i) => i.process === 'web')!;
+      assert.ok(!(await scheduler.instances(app)).some((i) => i.id === foreign), 'another installation\'s pod is no instance');
+      await assert.rejects(scheduler.exec({ ...web, id: foreign, name: foreign }, { command: ['id'], cols: 80, rows: 24 }), /not one of this Berth installation's/);
+      await assert.rejects(scheduler.exec({ ...web, id: 'no-such-pod', name: 'no-such-pod' }, { command: ['id'], cols: 80, rows: 24 }), /not one of this Berth installation's/);
+    } finally {
+      await api.core.deleteNamespacedPod({ name: foreign, namespace, gracePeriodSeconds: 0 }).catch(() => {});
+    }
+  });
+
+  test('destroy removes the route and every object of the app, and waits for its pods', async () => {
+    router.writes = 0;
+    await scheduler.destroy(app);
+    assert.deepEqual(await leftovers(kubeconfig, namespace, app), []);
+    assert.ok(!(await router.listRoutes()).some((r) => r.app === app));
+    assert.deepEqual(await scheduler.apps(), []);
+  });
+});
