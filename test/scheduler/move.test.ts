@@ -19,7 +19,7 @@ const containers = () => execFileSync('docker', ['ps', '-aq', '--filter', `label
 before(async () => {
   if (cluster.skip) return;
   caddy = await startCaddy();
-  berth = await startBerth(caddy, { BERTH_KUBECONFIG: cluster.path, BERTH_K8S_NAMESPACE: namespace, BERTH_DEFAULT_SCHEDULER: 'docker' });
+  berth = await startBerth(caddy, { BERTH_KUBECONFIG: cluster.path!, BERTH_K8S_NAMESPACE: namespace, BERTH_DEFAULT_SCHEDULER: 'docker' });
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
 });
