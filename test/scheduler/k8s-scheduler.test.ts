@@ -95,6 +95,14 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     assert.ok(!(await scheduler.instances(app)).some((i) => i.id === worker.id && i.state === 'running'), 'the worker was replaced too');
   });
 
+  test('a registry image whose tag is gone (pruned) is pushed again from the local image', async () => {
+    const lines: string[] = [];
+    const pruned = { ...release(3, { GREETING: 'two' }), imageRef: `127.0.0.1:5000/${app}:v3` };
+    await scheduler.deploy(request(pruned, 1, 1), (l) => lines.push(l));
+    assert.ok(lines.includes(`Pushing the image to 127.0.0.1:5000/${app}:v3 for the cluster.`), lines.join('\n'));
+    assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /hello from v3 /);
+  });
+
   test('stats come from the kubelet: CPU time and working set of each running pod', async () => {
     const reading = await eventually('a stats reading of web', async () => {
       const all = await scheduler.stats();

@@ -203,30 +203,38 @@ export class KubernetesScheduler implements Scheduler {
   // --- deploying -----------------------------------------------------------------------------------------
 
   /**
-   * The image reference pods run: `REGISTRY/APP:vN` (pushed first when the release's image is only local),
-   * pinned to the registry's digest, so a tag reused after apps:destroy never runs a node's stale copy.
+   * The image reference pods run: `REGISTRY/APP:vN` (pushed first when the release's image is only local, or
+   * its tag was pruned from the registry since), pinned to the registry's digest, so a tag reused after
+   * apps:destroy never runs a node's stale copy.
    */
   private async registryImage(app: string, release: ReleaseToRun, progress: Progress): Promise<string> {
     const key = `${release.version}/${release.imageId}/${release.imageRef ?? ''}`;
     const cached = this.images.get(app);
     if (cached?.key === key) return cached.image;
     const prefix = `${this.opts.registry}/`;
-    let ref = release.imageRef;
-    if (!ref || !ref.startsWith(prefix) || ref.includes('@')) {
-      ref = `${prefix}${app}:v${release.version}`;
-      progress(`Pushing the image to ${ref} for the cluster.`);
+    const target = `${prefix}${app}:v${release.version}`;
+    const pushed = release.imageRef?.startsWith(prefix) && !release.imageRef.includes('@') ? release.imageRef : null;
+    let ref = pushed ?? target;
+    let digest = pushed ? await this.digestOf(pushed) : null;
+    if (!digest) {
+      ref = target;
+      progress(`Pushing the image to ${target} for the cluster.`);
       try {
-        await this.opts.pushImage(release.imageId, ref);
+        await this.opts.pushImage(release.imageId, target);
       } catch (err) {
-        throw new BerthError(422, 'release_failed', `Could not push the image to ${ref}: ${(err as Error).message}`);
+        throw new BerthError(422, 'release_failed', `Could not push the image to ${target}: ${(err as Error).message}`);
       }
+      digest = await this.digestOf(target);
     }
-    const { repository, tag } = splitReference(ref);
-    const digest = await this.registryApi.manifestDigest(repository.slice(prefix.length), tag);
     if (!digest) throw new BerthError(422, 'release_failed', `The image ${ref} is not in the registry.`);
     const image = `${ref}@${digest}`;
     this.images.set(app, { key, image });
     return image;
+  }
+
+  private digestOf(ref: string): Promise<string | null> {
+    const { repository, tag } = splitReference(ref);
+    return this.registryApi.manifestDigest(repository.slice(this.opts.registry.length + 1), tag);
   }
 
   private async applySecret(app: string, release: ReleaseToRun): Promise<void> {
