@@ -1,7 +1,7 @@
 // Records every state-changing API call in the audit trail: who, what (method + route shape), which
 // app, from which address, and how it ended. Routes may add a detail (e.g. which config keys).
 import type { Context, MiddlewareHandler } from 'hono';
-import { getConnInfo } from '@hono/node-server/conninfo';
+import { clientAddress } from './origin.ts';
 import type { ApiEnv } from './auth.ts';
 import type { AuditStore } from '../state/audit-store.ts';
 
@@ -19,9 +19,7 @@ function decodeOrRaw(segment: string): string {
   try { return decodeURIComponent(segment); } catch { return segment; }
 }
 
-export function clientAddress(c: Parameters<MiddlewareHandler>[0]): string | null {
-  try { return getConnInfo(c).remote.address ?? null; } catch { return null; }
-}
+export { clientAddress }; // where requests come from, behind Caddy too (src/api/origin.ts)
 
 const MAX_KEYS_NAMED = 50;
 

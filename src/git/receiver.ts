@@ -1,6 +1,6 @@
 // git's smart HTTP protocol for app repositories: `git push paas main` lands here. Mount `git` at
-// /git; serve `hook` on the hook socket (serveHookSocket), never on the API's port. git only prints plain text bodies (and only for info/refs), so
-// every refusal here is a short readable sentence, never JSON.
+// /git; serve `hook` on the hook socket (serveHookSocket), never on the API's port. git only prints
+// plain text bodies (and only for info/refs), so every refusal here is a short readable sentence, never JSON.
 import crypto from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';

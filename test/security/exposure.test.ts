@@ -31,7 +31,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-exposure-'));
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
 /** A request to https://berth.localhost:<port> as a client elsewhere would send it, trusting only Caddy's internal CA. */
-function viaTls(route: string, opts: { method?: string; token?: string; body?: unknown } = {}): Promise<Reply> {
+function viaTls(route: string, opts: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
   const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
     const req = https.request({
@@ -40,6 +40,7 @@ function viaTls(route: string, opts: { method?: string; token?: string; body?: u
         host: `${API_HOST}:${caddy.httpsPort}`,
         ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
         ...(body ? { 'content-type': 'application/json' } : {}),
+        ...opts.headers,
       },
     }, (res) => {
       let text = '';
@@ -121,6 +122,15 @@ test('the session cookie is Secure over https, and only there', async () => {
   });
   assert.equal(res.status, 200);
   assert.doesNotMatch(res.headers.get('set-cookie') ?? '', /Secure/);
+});
+
+test('through Caddy the audit trail has the address Caddy saw, and a forged X-Forwarded-For changes nothing', async () => {
+  const forged = await viaTls('/api/v1/session', { method: 'POST', body: { token: 'berth_forged' }, headers: { 'x-forwarded-for': '203.0.113.9' } });
+  assert.equal(forged.status, 401);
+  const events = await berth.ok('GET', '/audit?limit=20');
+  const failed = events.find((e: { action: string; detail: string | null }) => e.action === 'auth failed' && /console sign-in/.test(e.detail ?? ''));
+  assert.ok(failed, JSON.stringify(events.slice(0, 5)));
+  assert.equal(failed.ip, '127.0.0.1', 'the client as Caddy saw it (this test connects from loopback), not the forged header');
 });
 
 test('git push and clone work through the API\'s TLS name', async () => {
