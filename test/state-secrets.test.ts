@@ -1,6 +1,6 @@
 // Secrets at rest, without a server: the sealing itself, the key file, the startup pass over an
 // older installation's plaintext rows, rotation (also interrupted), and a database without its key.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,8 +14,13 @@ import { BerthError } from '../src/shared/errors.ts';
 
 const SECRET = 'postgres://shop:hunter2-s3cret@db/shop';
 
+const dirs: string[] = [];
+after(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'berth-secrets-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-secrets-'));
+  dirs.push(dir);
+  return dir;
 }
 
 function box(): SecretBox {

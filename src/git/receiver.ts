@@ -2,7 +2,7 @@
 // /git; serve `hook` on the hook socket (serveHookSocket), never on the API's port. git only prints
 // plain text bodies (and only for info/refs), so every refusal here is a short readable sentence, never JSON.
 import crypto from 'node:crypto';
-import { getConnInfo } from '@hono/node-server/conninfo';
+import { clientAddress } from '../api/origin.ts';
 import { Hono, type Context } from 'hono';
 import type { AuthStore, User } from '../state/auth-store.ts';
 import type { AuditStore } from '../state/audit-store.ts';
@@ -137,8 +137,9 @@ function cgiEnv(c: Context, reposDir: string, pathInfo: string, access: Access, 
   };
 }
 
+/** The pusher's address, behind Caddy too. */
 function remoteAddress(c: Context): string {
-  try { return getConnInfo(c).remote.address ?? ''; } catch { return ''; }
+  return clientAddress(c) ?? '';
 }
 
 /** A push gets its refusal in git's protocol (git prints it); anything else a plain 413. */
