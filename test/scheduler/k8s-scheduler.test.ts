@@ -163,7 +163,7 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
       (await api.batch.listNamespacedJob({ namespace, labelSelector: `berth.app=${app}` })).items.length === 0, 30_000);
   });
 
-  test('exec refuses pods that are not this installation\'s app instances', async () => {
+  test('exec refuses pods that are not this installation\'s instances of the app; pods carry no API token', async () => {
     const api = clusterApi(kubeconfig);
     const foreign = `foreign-${owner}`;
     await api.core.createNamespacedPod({ namespace, body: {
@@ -175,6 +175,16 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
       assert.ok(!(await scheduler.instances(app)).some((i) => i.id === foreign), 'another installation\'s pod is no instance');
       await assert.rejects(scheduler.exec({ ...web, id: foreign, name: foreign }, { command: ['id'], cols: 80, rows: 24 }), /not one of this Berth installation's/);
       await assert.rejects(scheduler.exec({ ...web, id: 'no-such-pod', name: 'no-such-pod' }, { command: ['id'], cols: 80, rows: 24 }), /not one of this Berth installation's/);
+      // Another app's instance, asked for in this app's name (a terminal URL is per app).
+      await assert.rejects(scheduler.exec({ ...web, app: 'other-app' }, { command: ['id'], cols: 80, rows: 24 }), /not one of this Berth installation's/);
+      // The real one opens, and has no API token to use against the cluster.
+      const session = await scheduler.exec(web, { command: ['/bin/sh', '-c', 'ls /var/run/secrets/kubernetes.io 2>&1; echo done-$((6*7))'], cols: 80, rows: 24 });
+      let out = '';
+      session.output.on('data', (d: Buffer) => { out += d; });
+      await session.ended;
+      await session.close();
+      assert.match(out, /No such file or directory/);
+      assert.match(out, /done-42/);
     } finally {
       await api.core.deleteNamespacedPod({ name: foreign, namespace, gracePeriodSeconds: 0 }).catch(() => {});
     }

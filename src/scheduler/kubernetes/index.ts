@@ -170,10 +170,10 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   async exec(instance: Instance, opts: ExecOptions): Promise<ExecSession> {
-    // Only pods of this installation, in its namespace, and running: an id from a request is not trusted.
+    // Only a running pod of this installation's instances of that very app: an id from a request is not trusted.
     const pod = await unlessMissing(() => this.cluster.core.readNamespacedPod({ name: instance.id, namespace: this.ns }));
     const labels = pod?.metadata?.labels ?? {};
-    if (!pod || labels[LABEL.owner] !== this.opts.owner || labels[LABEL.managed] !== '1') {
+    if (!pod || labels[LABEL.owner] !== this.opts.owner || labels[LABEL.managed] !== '1' || labels[LABEL.app] !== instance.app) {
       throw new Error(`pod ${instance.id} is not one of this Berth installation's`);
     }
     if (pod.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp) throw new Error(`pod ${instance.id} is not running`);
