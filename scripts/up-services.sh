@@ -237,6 +237,8 @@ WorkingDirectory=$BERTH_ROOT
 ExecStart=${cmd[*]}
 Restart=on-failure
 RestartSec=2
+# The app DNS (dnsmasq) the server starts must outlive a restart of the server, as the apps do.
+KillMode=process
 
 [Install]
 WantedBy=multi-user.target

@@ -26,6 +26,8 @@ export interface Config {
   stopTimeoutSec: number;      // SIGTERM → SIGKILL grace
   /** container-ip: the router reaches local web instances on Berth's network; host-port: through docker-proxy. */
   routeVia: RouteVia;
+  dnsPort: number;             // the app DNS (dnsmasq) on 127.0.0.1: Caddy resolves each app's stable upstream there
+  dnsDir: string | null;       // its hosts and pid file; default /run/berth-dns-<installation id> (readable: dnsmasq runs as nobody)
   networkSubnet: string;       // the range each app's own Docker network is carved from (container-ip only)
   pidsLimit: number;           // most processes/threads in any container Berth starts
   oneOffMemoryMB: number;      // memory of release-phase and one-off containers
@@ -104,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     drainSec: int(env, 'BERTH_DRAIN_SECONDS', 3),
     stopTimeoutSec: int(env, 'BERTH_STOP_TIMEOUT', 10),
     routeVia: routeVia(env.BERTH_ROUTE_VIA),
+    dnsPort: int(env, 'BERTH_DNS_PORT', 5354),
+    dnsDir: env.BERTH_DNS_DIR || null,
     networkSubnet: env.BERTH_NETWORK_SUBNET || 'auto', // auto: the first free /16 from 10.213.0.0
     pidsLimit: Math.max(16, int(env, 'BERTH_PIDS_LIMIT', 512)),
     oneOffMemoryMB: Math.max(16, int(env, 'BERTH_ONEOFF_MEMORY_MB', 512)),

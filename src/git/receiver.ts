@@ -6,7 +6,7 @@ import { clientAddress } from '../api/origin.ts';
 import { Hono, type Context } from 'hono';
 import type { AuthStore, User } from '../state/auth-store.ts';
 import type { AuditStore } from '../state/audit-store.ts';
-import type { TokenScope } from '../cli/types.ts';
+import type { TokenScope } from '../wire/types.ts';
 import { gitServiceAllowed } from '../api/scopes.ts';
 import { runHttpBackend } from './cgi.ts';
 import { createHookEndpoint } from './hook-endpoint.ts';

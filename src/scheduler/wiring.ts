@@ -2,12 +2,15 @@
 // Kubernetes (k3s) scheduler when a kubeconfig is given (BERTH_KUBECONFIG) or a k3s server was registered.
 import fs from 'node:fs';
 import path from 'node:path';
+import Docker from 'dockerode';
 import type { Router } from '../router/types.ts';
 import type { MultiHostRuntime } from '../runtime/multi-host/index.ts';
 import type { AppsStore } from '../state/apps-store.ts';
 import { Converger, type ConvergeSettings } from '../releases/converge.ts';
 import { PortAllocator } from '../releases/ports.ts';
 import { DockerScheduler } from './docker/index.ts';
+import { KubernetesScheduler } from './kubernetes/index.ts';
+import { RegistryClient, splitReference } from '../registry/index.ts';
 import { Schedulers } from './schedulers.ts';
 import { SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types.ts';
 
@@ -45,4 +48,33 @@ export function createSchedulers(opts: {
   if (opts.cluster) available.push(opts.cluster);
   const defaultName = defaultSchedulerName(Boolean(opts.cluster));
   return new Schedulers({ available, schedulerOf: (app) => opts.apps.find(app)?.scheduler, defaultName: () => defaultName });
+}
+
+/**
+ * The Kubernetes (k3s) scheduler when the installation has a cluster; null otherwise. Its objects live in one
+ * namespace per installation (BERTH_K8S_NAMESPACE, default berth-<installation id>), and pods pull release
+ * images from Berth's registry as the nodes reach it (BERTH_REGISTRY_ADVERTISE).
+ */
+export function createClusterScheduler(opts: {
+  dataDir: string; router: Router; owner: string; dockerSocket: string; registry: string; registryAdvertise: string;
+  drainSec: number; stopTimeoutSec: number; log: (line: string) => void; env?: NodeJS.ProcessEnv;
+}): Scheduler | null {
+  const env = opts.env ?? process.env;
+  const kubeconfig = kubeconfigPath(opts.dataDir, env);
+  if (!kubeconfig) return null;
+  const docker = new Docker({ socketPath: opts.dockerSocket });
+  const registry = new RegistryClient({ socketPath: opts.dockerSocket, registry: opts.registry });
+  const nodeAddresses = env.BERTH_K8S_NODE_ADDRESSES?.split(',').map((a) => a.trim()).filter(Boolean);
+  return new KubernetesScheduler({
+    kubeconfigPath: kubeconfig, namespace: env.BERTH_K8S_NAMESPACE || `berth-${opts.owner}`, router: opts.router,
+    registry: opts.registryAdvertise, nodeAddresses: nodeAddresses?.length ? nodeAddresses : undefined,
+    drainSec: opts.drainSec, stopTimeoutSec: opts.stopTimeoutSec, owner: opts.owner, log: opts.log, dockerSocket: opts.dockerSocket,
+    // Berth pushes to its registry at the address it reaches; the nodes pull the same repository at theirs.
+    pushImage: async (localImage, target) => {
+      const { repository, tag } = splitReference(target);
+      const local = `${opts.registry}/${repository.slice(repository.indexOf('/') + 1)}`;
+      await docker.getImage(localImage).tag({ repo: local, tag });
+      await registry.push(`${local}:${tag}`, () => {});
+    },
+  });
 }

@@ -14,8 +14,6 @@ import { AuditStore } from '../state/audit-store.ts';
 import { SessionsStore } from '../state/sessions-store.ts';
 import { createHosts, createRuntime, hostSettings } from '../hosts/wiring.ts';
 import { CaddyRouter } from '../router/caddy/index.ts';
-import { PortAllocator } from '../releases/ports.ts';
-import { Converger } from '../releases/converge.ts';
 import { Deployer } from '../releases/deployer.ts';
 import { reconcile } from '../releases/reconcile.ts';
 import { createApi } from '../api/app.ts';
@@ -37,7 +35,9 @@ import { BuildLogStore, KEEP_BUILD_LOGS_PER_APP } from '../pipeline/build-log.ts
 import { EventHub } from '../web/event-hub.ts';
 import { liveRoutes } from '../web/live-routes.ts';
 import { WebAssets } from '../web/assets.ts';
-import { engineAccess } from '../web/engines.ts';
+import { createClusterScheduler, createSchedulers } from '../scheduler/wiring.ts';
+import { AppEvents } from '../lifecycle/app-events.ts';
+import { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { WebSocketServer } from 'ws';
 
 const RECONCILE_RETRY_MS = 10_000;
@@ -63,21 +63,31 @@ export async function startServer(): Promise<void> {
     networkSubnet: config.routeVia === 'container-ip' ? config.networkSubnet : undefined,
     hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB }, registryCredential,
   });
-  // Berth's network exists before reconcile starts instances; a subnet clash stops the server here, named.
+  // The app networks' range is chosen before reconcile starts instances; a subnet clash stops the server here, named.
   await runtime.host('local')?.runtime.prepare();
   const router = new CaddyRouter({
     adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort, accessLogFile: accessLogPath(config.dataDir),
     api: apiRoute(config) ?? undefined,
   });
-  const converger = new Converger(runtime, router, new PortAllocator(config.portRange), config);
+  const cluster = createClusterScheduler({
+    dataDir: config.dataDir, router, owner, dockerSocket: config.dockerSocket, registry: config.registry,
+    registryAdvertise: hostConfig.registryAdvertise, drainSec: config.drainSec, stopTimeoutSec: config.stopTimeoutSec, log,
+  });
+  // Local web instances are routed by a per-app DNS name, so releases don't touch Caddy (container-ip only).
+  const addresses = config.routeVia === 'container-ip'
+    ? await AddressBook.open({ dir: config.dnsDir ?? `/run/berth-dns-${owner}`, port: config.dnsPort, log })
+    : null;
+  const schedulers = createSchedulers({ runtime, router, apps, settings: { ...config, addresses }, cluster });
+  // Each subsystem that keeps state per app subscribes here and cleans up after itself (see below).
+  const events = new AppEvents(log);
   const deployer = new Deployer({
-    apps, releases, runtime, converger, domain: config.domain, maxInstancesPerProcess: config.maxInstancesPerProcess,
-    releaseCommandTimeoutSec: config.releaseCommandTimeoutSec,
+    apps, releases, schedulers, events, domain: config.domain, maxInstancesPerProcess: config.maxInstancesPerProcess,
+    releaseCommandTimeoutSec: config.releaseCommandTimeoutSec, healthTimeoutSec: config.healthTimeoutSec,
   });
   // Registered hosts join the runtime before reconcile lists what runs where.
   const hosts = createHosts({ db, runtime, router, apps, deployer, dataDir: config.dataDir, owner, settings: hostConfig, log });
   // Metrics (stats every 10 s) and alerts; fed below by the router's access log, the log collector and heartbeats.
-  const observability = createObservability(db.$client, runtime, log, webhookGuard(config));
+  const observability = createObservability(db.$client, schedulers, log, webhookGuard(config));
   hosts.hooks.onHostDown = (name) => observability.hostDown(name);
   hosts.hooks.onHostUp = (name) => observability.hostUp(name);
 
@@ -89,7 +99,7 @@ export async function startServer(): Promise<void> {
 
   const reconcileUntilDone = async (): Promise<void> => {
     try {
-      const report = await reconcile({ apps, releases, runtime, router, deployer, converger }, log);
+      const report = await reconcile({ apps, releases, schedulers, router, deployer }, log);
       log(`reconciled: ${report.converged.length} app(s) converged, ${report.failed.length} failed, ` +
         `${report.interrupted.length} interrupted release(s) rolled back, ${report.orphans.length} orphan(s) removed`);
     } catch (err) {
@@ -139,7 +149,7 @@ export async function startServer(): Promise<void> {
   const webAssets = new WebAssets();
   webAssets.load().catch((err) => log(`web console assets could not be built: ${(err as Error).message}`));
   const logs = createLogService({
-    dataDir: config.dataDir, retentionDays: config.logRetentionDays, maxBytesPerApp: config.logMaxBytesPerApp, runtime, log,
+    dataDir: config.dataDir, retentionDays: config.logRetentionDays, maxBytesPerApp: config.logMaxBytesPerApp, runtime: schedulers, log,
     onLine: (app, text, tsMs) => observability.recordLogLine(app, text, tsMs),
     router: {
       file: accessLogPath(config.dataDir),
@@ -152,23 +162,21 @@ export async function startServer(): Promise<void> {
   });
   logs.start();
   // A destroyed app leaves nothing behind that a new app of the same name would inherit.
-  deployer.onDestroy = (name) => {
-    registry.removeApp(name).catch((err) => log(`could not remove the images of ${name}: ${err.message}`)); // another team must not pull them
-    git.repos.remove(name).catch((err) => log(`could not remove the repo of ${name}: ${err.message}`));
-    logs.store.remove(name).catch((err) => log(`could not remove the logs of ${name}: ${err.message}`));
-    observability.metrics.removeApp(name);
-    buildLogs.prune();
-  };
+  events.on('destroyed', ({ app }) => git.repos.remove(app));
+  events.on('destroyed', () => { buildLogs.prune(); });
+  events.on('destroyed', ({ app }) => logs.store.remove(app));
+  events.on('destroyed', ({ app }) => observability.metrics.removeApp(app));
+  events.on('destroyed', async ({ app }) => { await registry.removeApp(app); }); // another team must not pull them
   logs.routerAccess?.onAccess((entry) => observability.recordRequest({
     app: entry.app, ts: entry.ts, status: entry.status, durationMs: entry.durationMs,
   }));
   const api = createApi({
-    apps, releases, auth, builds, access, audit, sessions, secrets, deployer, runtime, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
+    apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
   }, {
     git: git.git, ui: webAssets.routes(),
-    live: (services) => liveRoutes(services, { hub: new EventHub(services, engineAccess(runtime)), buildLogs, engines: engineAccess(runtime) }),
+    live: (services) => liveRoutes(services, { hub: new EventHub(services, schedulers), buildLogs, engines: schedulers }),
   });
   observability.start();
   // The web terminal's websockets are upgraded through the same Hono routes (auth, access) as the API.

@@ -29,9 +29,9 @@ export class AppsStore {
     return app;
   }
 
-  create(name: string): AppRow {
+  create(name: string, scheduler = 'docker'): AppRow {
     if (this.find(name)) throw conflict(`App "${name}" already exists.`);
-    return this.db.insert(apps).values({ name, createdAt: now() }).returning().get();
+    return this.db.insert(apps).values({ name, scheduler, createdAt: now() }).returning().get();
   }
 
   delete(appId: number): void {

@@ -5,6 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.ts';
+import { stopAddressBookDaemon } from '../../src/router/dnsmasq/address-book.ts';
 import { testNetworkSubnet } from './network.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -97,6 +98,18 @@ export function issueAdminToken(serverEntry: string, env: Record<string, string>
   });
 }
 
+/** Each test server's app DNS (dnsmasq) outlives the server, as in production; it goes when the test process ends. */
+const appDnsDirs: string[] = [];
+process.on('exit', () => appDnsDirs.forEach(stopAddressBookDaemon));
+
+/** A private app DNS for one server: its own port, and a directory outside the (0700) data dir, readable by dnsmasq. */
+export async function appDnsEnv(): Promise<{ BERTH_DNS_PORT: string; BERTH_DNS_DIR: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dns-'));
+  fs.chmodSync(dir, 0o755);
+  appDnsDirs.push(dir);
+  return { BERTH_DNS_PORT: String(await freePort()), BERTH_DNS_DIR: dir };
+}
+
 export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, string> = {}): Promise<BerthServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
   const port = await freePort();
@@ -109,6 +122,7 @@ export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, str
     BERTH_HTTPS_PORT: String(caddy.httpsPort),
     BERTH_DOMAIN: 'localhost',
     BERTH_DRAIN_SECONDS: '1',
+    ...(await appDnsEnv()),
     BERTH_STOP_TIMEOUT: '2',
     BERTH_HEALTH_TIMEOUT: '20',
     // Each test server gets its own block of host ports, so servers running side by side never race for one.

@@ -19,7 +19,7 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
   }, s.view);
 
   api.get('/', async (c) => {
-    const instances = await s.runtime.list();
+    const instances = await s.schedulers.list();
     const user = c.get('user');
     return c.json(s.apps.list().filter((app) => s.access.canSee(user, app.name)).map((app) => view(c, app, instances)));
   });
@@ -30,23 +30,25 @@ export function appsRoutes(s: Services): Hono<ApiEnv> {
     c.set('auditApp', name);
     checkDefaultNameFree(s, c.get('user'), name);
     checkHostnameNotReserved(`${name}.${s.view.domain}`, s.view.apiHostName);
-    const app = s.apps.create(name);
+    const app = await s.deployer.create(name, body.scheduler ?? undefined); // its route answers 503 until the first deploy
     s.access.addMember(app.id, c.get('user').id); // the creator can always see what they made
-    await s.deployer.converge(name); // gives the app its route right away (503 until the first deploy)
     return c.json(view(c, app, []), 201);
   });
 
   api.get('/:app', async (c) => {
     const app = s.apps.get(c.req.param('app'));
-    return c.json(view(c, app, await s.runtime.list(app.name)));
+    return c.json(view(c, app, await s.schedulers.list(app.name)));
   });
 
   api.patch('/:app', async (c) => {
     const app = s.apps.get(c.req.param('app'));
     const body = await jsonBody(c);
-    if (body.deployBranch === undefined) throw badRequest('bad_request', 'Nothing to change: expected {"deployBranch": "main"}.');
-    s.apps.update(app.id, { deployBranch: checkBranchName(body.deployBranch) });
-    return c.json(view(c, s.apps.get(app.name), await s.runtime.list(app.name)));
+    if (body.deployBranch === undefined && body.scheduler === undefined) {
+      throw badRequest('bad_request', 'Nothing to change: expected {"deployBranch": "main"} or {"scheduler": "k3s"}.');
+    }
+    if (body.deployBranch !== undefined) s.apps.update(app.id, { deployBranch: checkBranchName(body.deployBranch) });
+    if (body.scheduler !== undefined) await s.deployer.moveTo(app.name, body.scheduler, (line) => s.log(`apps:scheduler ${app.name}: ${line}`));
+    return c.json(view(c, s.apps.get(app.name), await s.schedulers.list(app.name)));
   });
 
   api.get('/:app/builds', (c) => {

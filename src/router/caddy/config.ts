@@ -1,6 +1,7 @@
 // Pure builders for the pieces of Caddy JSON config Berth owns, and the reverse mapping.
 // Everything Berth creates carries an "@id" so it can be addressed with /id/<id>.
-import type { AppRoute, Upstream } from '../types.ts';
+import type { AppRoute, NamedUpstream, Upstream } from '../types.ts';
+import { DNS_REFRESH_SEC } from '../dnsmasq/address-book.ts';
 
 export const SERVER_NAME = 'berth';
 export const SERVER_PATH = `/config/apps/http/servers/${SERVER_NAME}`;
@@ -135,7 +136,9 @@ export function normalizeRoute(route: AppRoute): AppRoute {
   const hostnames = sortedUnique(route.hostnames.map((h) => h.trim().toLowerCase()).filter(Boolean));
   // An empty host matcher would be dropped by Caddy and the route would then match every host.
   if (hostnames.length === 0) throw new Error(`route for app ${route.app} needs at least one hostname`);
-  return { app: route.app, hostnames, upstreams: route.upstreams.map((u) => ({ host: u.host, port: u.port })) };
+  const upstreams = route.upstreams.map((u) => ({ host: u.host, port: u.port }));
+  if (!route.named) return { app: route.app, hostnames, upstreams };
+  return { app: route.app, hostnames, upstreams: [], named: { name: route.named.name, port: route.named.port, resolver: route.named.resolver } };
 }
 
 /**
@@ -153,15 +156,23 @@ export function buildAppRoute(route: AppRoute): CaddyRoute {
   return {
     '@id': appRouteId(route.app),
     match: [{ host: [...route.hostnames] }],
-    handle: [route.upstreams.length > 0 ? reverseProxy(route.upstreams) : textResponse(503, noInstanceBody(route.app))],
+    handle: [route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams) : textResponse(503, noInstanceBody(route.app))],
     terminal: true,
   };
 }
 
-function reverseProxy(upstreams: Upstream[]): CaddyHandler {
+/** A fixed list of instances, or a name Caddy resolves every DNS_REFRESH_SEC (the Docker scheduler's stable upstream). */
+function reverseProxy(to: Upstream[] | NamedUpstream): CaddyHandler {
+  const targets = Array.isArray(to)
+    ? { upstreams: to.map((u) => ({ dial: formatDial(u) })) }
+    : {
+      dynamic_upstreams: {
+        source: 'a', name: to.name, port: String(to.port), refresh: `${DNS_REFRESH_SEC}s`, resolver: { addresses: [`udp/${to.resolver}`] },
+      },
+    };
   return {
     handler: 'reverse_proxy',
-    upstreams: upstreams.map((u) => ({ dial: formatDial(u) })),
+    ...targets,
     // Retrying for a few seconds hides an instance that just went away during a deploy.
     load_balancing: { selection_policy: { policy: 'round_robin' }, try_duration: '5s', try_interval: '250ms' },
     health_checks: { passive: { fail_duration: '10s', max_fails: 1 } },
@@ -216,6 +227,11 @@ export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
   const handler = raw.handle?.[0];
   const dials = handler?.handler === 'reverse_proxy' ? (handler.upstreams as Array<{ dial?: string }> | undefined) ?? [] : [];
   const upstreams = dials.flatMap((u) => (typeof u.dial === 'string' ? [parseDial(u.dial)] : []));
+  const dynamic = handler?.handler === 'reverse_proxy' ? handler.dynamic_upstreams as { name?: string; port?: string; resolver?: { addresses?: string[] } } | undefined : undefined;
+  if (dynamic?.name && dynamic.port) {
+    const named = { name: dynamic.name, port: Number(dynamic.port), resolver: (dynamic.resolver?.addresses?.[0] ?? '').replace(/^udp\//, '') };
+    return { app, hostnames: [...hostnames], upstreams, named };
+  }
   return { app, hostnames: [...hostnames], upstreams };
 }
 
@@ -228,6 +244,7 @@ export function joinAppRoutes(parts: AppRoute[]): AppRoute[] {
     else {
       seen.hostnames.push(...part.hostnames);
       if (seen.upstreams.length === 0) seen.upstreams = part.upstreams;
+      if (!seen.named && part.named) seen.named = part.named;
     }
   }
   return [...byApp.values()];

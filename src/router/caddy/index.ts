@@ -151,7 +151,8 @@ export class CaddyRouter implements Router {
       await this.#syncTlsPolicy([...others, route]);
     }
     for (const [i, part] of parts.entries()) {
-      if (part.route) await this.#placeRoute(part.route, previous[i] ?? null);
+      // An unchanged route is not written: a release on a stable upstream changes nothing in Caddy.
+      if (part.route) { if (!isDeepStrictEqual(previous[i], part.route)) await this.#placeRoute(part.route, previous[i] ?? null); }
       else if (previous[i]) await this.#client.deleteIfExists(`/id/${part.id}`);
     }
   }
