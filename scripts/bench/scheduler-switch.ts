@@ -2,17 +2,25 @@
 // from the API request for a new release (a config change) until the first request THROUGH CADDY is answered
 // by it, and until the API call returned. Meanwhile two clients keep requesting each app through Caddy
 // (failed requests counted), and Caddy's whole config is compared before and after each release (a release
-// should write nothing there). Needs the test cluster (shared/k8s): its kubeconfig in BERTH_TEST_KUBECONFIG.
-//   BERTH_TEST_KUBECONFIG=$(../shared/k8s/start.sh) node scripts/bench/scheduler-switch.ts   (BENCH_ROUNDS=5)
+// should write nothing there). Then cached push-to-live on each: `git push` of a one-line change to the
+// hello app (Dockerfile + Procfile) until the new release answers through Caddy.
+// Needs the test cluster (shared/k8s): its kubeconfig in BERTH_TEST_KUBECONFIG.
+//   BERTH_TEST_KUBECONFIG=$(../shared/k8s/start.sh) node scripts/bench/scheduler-switch.ts   (BENCH_ROUNDS=5, BENCH_PUSHES=3)
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
 import { deleteNamespace } from '../../test/scheduler/k8s-cluster.ts';
+import { gitEnv } from '../../test/support/git-env.ts';
 import {
-  STATS_HEADERS, TEST_IMAGE, firstSuccess, main, ms, printTable, ratio, stats, statsRow, verdict, viaRouter, withStack, type Stack,
+  ROOT, STATS_HEADERS, TEST_IMAGE, firstSuccess, main, ms, printTable, ratio, stats, statsRow, verdict, viaRouter, withStack, type Stack,
 } from './lib.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PUSHES = Number(process.env.BENCH_PUSHES ?? 3);
 const POLL_MS = 20;
 const TARGET_RATIO = 2;
 const SCHEDULERS = ['docker', 'k3s'] as const;
@@ -32,7 +40,9 @@ main('scheduler-switch', async () => {
     }, async (s) => {
       const results = {} as Record<Name, Result>;
       for (const scheduler of SCHEDULERS) results[scheduler] = await measure(s, scheduler);
-      report(results);
+      const pushes = {} as Record<Name, number[]>;
+      for (const scheduler of SCHEDULERS) pushes[scheduler] = await measurePushes(s, scheduler);
+      report(results, pushes);
     });
   } finally {
     await deleteNamespace(kubeconfig, namespace);
@@ -82,7 +92,49 @@ async function measure(s: Stack, scheduler: Name): Promise<Result> {
   return result;
 }
 
-function report(r: Record<Name, Result>): void {
+/** Cached push-to-live: a first push (not counted), then PUSHES one-line changes, each until its release answers. */
+async function measurePushes(s: Stack, scheduler: Name): Promise<number[]> {
+  const app = s.app(`push-${scheduler}`);
+  await s.berth.ok('POST', '/apps', { name: app, scheduler });
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-switch-'));
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env: gitEnv(), encoding: 'utf8' });
+  const times: number[] = [];
+  try {
+    fs.cpSync(path.join(ROOT, 'test/fixtures/hello'), repo, { recursive: true });
+    fs.writeFileSync(path.join(repo, 'Procfile'), 'web: node /app/server.js\n');
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-qm', 'v1');
+    const remote = `http://berth:${s.berth.token}@127.0.0.1:${s.berth.port}/git/${app}.git`;
+    for (let version = 1; version <= PUSHES + 1; version++) {
+      if (version > 1) {
+        fs.appendFileSync(path.join(repo, 'server.js'), `// change ${version}\n`);
+        git('commit', '-qam', `v${version}`);
+      }
+      const t0 = Date.now();
+      const live = firstSuccess(async () => (await viaRouter(s.caddy.httpPort, `${app}.localhost`)).body.startsWith(`hello from v${version} `), POLL_MS, 180_000);
+      const code = await gitPush(repo, remote);
+      if (code !== 0) throw new Error(`${scheduler}: git push of v${version} failed (exit ${code})`);
+      const at = await live;
+      if (at === null) throw new Error(`${scheduler}: v${version} of ${app} never answered through Caddy`);
+      if (version > 1) times.push(at - t0);
+      console.log(`${scheduler} push v${version}: live through Caddy after ${ms(at - t0)}${version === 1 ? ' (first push, not counted)' : ''}`);
+    }
+  } finally {
+    await s.berth.api('DELETE', `/apps/${app}`, { confirm: app });
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+  return times;
+}
+
+function gitPush(cwd: string, remote: string): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('git', ['push', '-q', remote, 'main'], { cwd, env: gitEnv(), stdio: 'ignore' });
+    child.on('close', (code) => resolve(code ?? -1));
+  });
+}
+
+function report(r: Record<Name, Result>, pushes: Record<Name, number[]>): void {
   printTable(`Release switch: config change → first answer of the new release through Caddy (${ROUNDS} releases each)`, [...STATS_HEADERS, 'vs docker (median)'], [
     ...SCHEDULERS.map((name) => [...statsRow(`${name}: served through Caddy`, stats(r[name].served)), ratio(stats(r[name].served).median, stats(r.docker.served).median)]),
     ...SCHEDULERS.map((name) => [...statsRow(`${name}: API call returned`, stats(r[name].api)), ratio(stats(r[name].api).median, stats(r.docker.api).median)]),
@@ -91,9 +143,13 @@ function report(r: Record<Name, Result>): void {
     name, r[name].requests, r[name].failures.length, `${r[name].configWrites} of ${ROUNDS}`,
   ]));
   for (const name of SCHEDULERS) if (r[name].failures.length) console.log(`${name} failures: ${r[name].failures.slice(0, 5).join(' | ')}`);
+  printTable(`Cached push-to-live: git push of a one-line change → the new release answers through Caddy (${PUSHES} pushes each)`, [...STATS_HEADERS, 'vs docker (median)'],
+    SCHEDULERS.map((name) => [...statsRow(name, stats(pushes[name])), ratio(stats(pushes[name]).median, stats(pushes.docker).median)]));
   const k8sRatio = stats(r.k3s.served).median / stats(r.docker.served).median;
+  const pushRatio = stats(pushes.k3s).median / stats(pushes.docker).median;
   printTable('Targets', ['target', 'measured', 'verdict'], [
     [`k3s switch median ≤ ${TARGET_RATIO}× docker's`, `${k8sRatio.toFixed(2)}×`, verdict(k8sRatio <= TARGET_RATIO)],
+    [`k3s cached push-to-live median ≤ ${TARGET_RATIO}× docker's`, `${pushRatio.toFixed(2)}×`, verdict(pushRatio <= TARGET_RATIO)],
     ...SCHEDULERS.map((name) => [`${name}: zero failed requests`, String(r[name].failures.length), verdict(r[name].failures.length === 0)]),
     ...SCHEDULERS.map((name) => [`${name}: zero Caddy config writes per release`, String(r[name].configWrites), verdict(r[name].configWrites === 0)]),
   ]);

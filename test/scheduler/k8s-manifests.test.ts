@@ -35,6 +35,7 @@ test('web Deployment: rolling update that never drops capacity, readiness = heal
   assert.equal(pod.spec?.terminationGracePeriodSeconds, 13);
   assert.equal(pod.spec?.automountServiceAccountToken, false, 'apps never get an API token');
   assert.equal(pod.spec?.enableServiceLinks, false, 'no other Service addresses in the environment');
+  assert.equal(pod.spec?.shareProcessNamespace, true, 'the app is not PID 1: SIGTERM stops it');
   const c = pod.spec!.containers[0];
   assert.equal(c.image, IMAGE);
   assert.deepEqual(c.command, ['/bin/sh', '-c', 'exec node server.js']);

@@ -166,13 +166,15 @@ export function jobName(app: string, purpose: 'run', suffix: string): string {
 
 /**
  * What every Berth pod gets: no service-account token (apps are untrusted and have no business with the
- * API), no other Services' addresses in the environment (they would leak other apps' names), no DNS
- * dependency on a cluster DNS that may not exist.
+ * API), no other Services' addresses in the environment (they would leak other apps' names), and the pause
+ * process as PID 1 (a shared process namespace): the app is not PID 1, so SIGTERM stops it even without a
+ * handler of its own (as Docker's init does for the Docker scheduler), and zombies are reaped.
  */
 function podBasics(terminationGraceSec: number) {
   return {
     automountServiceAccountToken: false,
     enableServiceLinks: false,
+    shareProcessNamespace: true,
     terminationGracePeriodSeconds: terminationGraceSec,
   };
 }
