@@ -10,6 +10,7 @@ import {
   type DockerfileOptions,
 } from './dockerfiles.ts';
 import { BuildError } from './errors.ts';
+import { baseImageError, namesNoImage } from './base-image-error.ts';
 import { imagesUsed } from './dockerfile-images.ts';
 import { buildBaseVerdict, labelVerdict } from '../security/image-policy.ts';
 import { planGoApp } from './go-app.ts';
@@ -62,6 +63,7 @@ export class DockerBuilder implements Builder {
     try {
       const detection = await detect(tree, req.dockerfilePath);
       req.progress(`Detected ${describe(detection.kind)}`);
+      req.detected?.(detection.kind);
       const plan = await this.#plan(tree, detection, req);
       const imageId = await engineBuild(this.#docker, {
         // Like `docker build`, leave out what .dockerignore names (the Dockerfile itself always goes).
@@ -73,6 +75,13 @@ export class DockerBuilder implements Builder {
         progress: req.progress,
         signal: req.signal,
         timeoutMs: this.#timeoutMs,
+      }).catch(async (err: unknown) => {
+        if (!(err instanceof BuildError)) throw err;
+        const dockerfile = plan.generated.Dockerfile?.toString('utf8') ?? await tree.readText(plan.dockerfile) ?? '';
+        throw await baseImageError(err, {
+          kind: detection.kind, dockerfile, buildArgs: req.buildArgs, stacks: this.#stacks,
+          isLocal: (ref) => this.#hasImage(ref),
+        }) ?? err;
       });
       const tagged = await this.#docker.getImage(req.tag).inspect();
       if (tagged.Id !== imageId) throw new Error(`${req.tag} is ${tagged.Id}, not the image just built (${imageId}): was it tagged again meanwhile?`);
@@ -137,9 +146,20 @@ export class DockerBuilder implements Builder {
   async #refuseOtherAppsImages(text: string, path: string, req: BuildRequest): Promise<void> {
     const settings = { registries: [req.tag.slice(0, req.tag.indexOf('/')), ...this.#registries], allow: [] };
     for (const use of imagesUsed(text, req.buildArgs)) {
+      if (use.ref === '' && use.instruction === 'FROM') throw new BuildError(`${path} line ${use.line}: ${namesNoImage(text.split('\n')[use.line - 1].trim())}`);
       let verdict = buildBaseVerdict(use.ref, req.app, settings);
       if (verdict.ok) verdict = labelVerdict(use.ref, await this.#localLabels(use.ref), req.app);
       if (!verdict.ok) throw new BuildError(`${path} line ${use.line} (${use.instruction} ${use.ref}): ${verdict.reason}; builds may use public and stack images and their own stages only`);
+    }
+  }
+
+  /** Whether the engine has the image (any failure to say so counts as no: this only shapes an error message). */
+  async #hasImage(ref: string): Promise<boolean> {
+    try {
+      await this.#docker.getImage(ref).inspect();
+      return true;
+    } catch {
+      return false;
     }
   }
 

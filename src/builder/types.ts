@@ -25,6 +25,8 @@ export interface BuildRequest {
   signal?: AbortSignal;
   /** One line of human progress (no trailing newline); streamed to the pusher as `remote:` lines. */
   progress: (line: string) => void;
+  /** Told the kind of app once detection ran, so a build that fails later still records what it was. */
+  detected?: (kind: BuildKind) => void;
 }
 
 export interface BuildResult {

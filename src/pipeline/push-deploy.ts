@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { PushEvent, PushHandler, RefUpdate } from '../git/types.ts';
 import { ZERO_SHA } from '../git/protocol.ts';
-import type { Builder } from '../builder/types.ts';
+import type { Builder, BuildKind } from '../builder/types.ts';
 import type { RegistryClient } from '../registry/index.ts';
 import type { Deployer } from '../releases/deployer.ts';
 import type { AppsStore } from '../state/apps-store.ts';
@@ -36,11 +36,16 @@ export interface PushDeployDeps {
 const step = (say: (l: string) => void, text: string) => say(`-----> ${text}`);
 const detail = (say: (l: string) => void, text: string) => say(`       ${text}`);
 
-export function createPushHandler(deps: PushDeployDeps): PushHandler {
-  const buildSlots = new Semaphore(deps.buildConcurrency);
-  const accepted = new Map<string, string>(); // "app ref" → sha accepted but maybe not yet written by git
+/** The push handler, and `forget` for an app's per-app state once it is destroyed (a new app may take its name). */
+export type PushDeployHandler = PushHandler & { forget(appId: number): void };
 
-  return async (push) => {
+export function createPushHandler(deps: PushDeployDeps): PushDeployHandler {
+  const buildSlots = new Semaphore(deps.buildConcurrency);
+  // "appId ref" → sha accepted but maybe not yet written by git. Keyed by id: a re-created app of the same
+  // name has another repository and must not wait for a commit its predecessor pushed.
+  const accepted = new Map<string, string>();
+
+  const handler = async (push: PushEvent): Promise<boolean> => {
     const app = deps.apps.get(push.app);
     const deployRef = `refs/heads/${app.deployBranch}`;
     for (const other of push.updates.filter((u) => u.ref !== deployRef)) {
@@ -54,7 +59,7 @@ export function createPushHandler(deps: PushDeployDeps): PushHandler {
     }
     return deps.deployer.locks.run(app.name, async () => {
       // git updates the ref only if it still holds the old value this push saw; after a wait it may not.
-      const key = `${app.name} ${update.ref}`;
+      const key = `${app.id} ${update.ref}`;
       const now = await settledRef(deps.repoDir(app.name), update.ref, accepted.get(key));
       accepted.delete(key);
       if (now !== update.oldSha && !(now === null && ZERO_SHA.test(update.oldSha))) {
@@ -66,6 +71,10 @@ export function createPushHandler(deps: PushDeployDeps): PushHandler {
       return ok;
     });
   };
+  const forget = (appId: number) => {
+    for (const key of accepted.keys()) if (key.startsWith(`${appId} `)) accepted.delete(key);
+  };
+  return Object.assign(handler, { forget });
 }
 
 /**
@@ -94,6 +103,7 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
   const buildLog = deps.buildLogs?.open(build.id);
   const say = buildLog ? (line: string) => { push.say(line); buildLog.line(line); } : push.say;
   const started = Date.now();
+  let kind: BuildKind | null = null; // known once detection ran, so a failed build still says what it was
   try {
     const version = deps.releases.nextVersion(app.id);
     const tag = `${deps.registryAddress}/${app.name}:v${version}`;
@@ -102,7 +112,7 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     const built = await deps.builder.build({
       app: app.name, source: push.archive(update), tag, signal: push.signal,
       buildArgs: parseBuildArgs(config), dockerfilePath: config.BERTH_DOCKERFILE || 'Dockerfile',
-      progress: (line) => detail(say, line),
+      progress: (line) => detail(say, line), detected: (k) => { kind = k; },
     });
     step(say, `${describeKind(built.kind)} built as ${tag}`);
     step(say, `Pushing ${tag} to the registry`);
@@ -118,14 +128,22 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     return true;
   } catch (err) {
     const message = (err as Error).message;
-    deps.builds.finish(build.id, { status: 'failed', error: message });
+    deps.builds.finish(build.id, { status: 'failed', kind, error: message });
     say('');
-    say(`!     Push rejected: ${message}`);
-    say(`!     The running release keeps serving; fix the problem and push again.`);
+    // The build's output was streamed already: the reason is said once, each of its lines marked.
+    message.split('\n').forEach((line, i) => say(`!     ${i === 0 ? 'Push rejected: ' : ''}${line}`));
+    say(`!     ${servingNote(deps, app.name, app.id)}; fix the problem and push again.`);
     return false;
   } finally {
     buildLog?.finish();
   }
+}
+
+/** What still serves after a failed push: the release that ran before, or nothing on a first push. */
+function servingNote(deps: PushDeployDeps, name: string, appId: number): string {
+  const app = deps.apps.find(name);
+  const current = app?.id !== appId || app.currentRelease === null ? undefined : deps.releases.find(appId, app.currentRelease);
+  return current?.imageId ? `v${current.version} keeps serving` : 'Nothing was released';
 }
 
 /** Keeps the registry from growing forever: only the last K releases' images stay (rollback targets). */

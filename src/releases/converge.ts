@@ -9,7 +9,7 @@ import type { AppRoute, Router } from '../router/types.ts';
 import { DNS_REFRESH_SEC, type AddressBook } from '../router/dnsmasq/address-book.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { PortAllocator } from './ports.ts';
-import { waitHealthy } from './health.ts';
+import { describeFailure, FAILURE_LINES, lastLines, waitHealthy } from './health.ts';
 import { BerthError } from '../shared/errors.ts';
 
 export const DEFAULT_CONTAINER_PORT = 5000;
@@ -75,7 +75,8 @@ export class Converger {
     try {
       await this.checkHealth(target, started, progress);
     } catch (err) {
-      progress(`Removing the new instances; the running release keeps serving.`);
+      const serving = existing.some((i) => i.process === 'web' && ALIVE.has(i.state));
+      progress(`Removing the new instances; ${serving ? 'the running release keeps serving' : 'nothing was serving before'}.`);
       await this.removeAll(started, 0);
       throw err;
     } finally {
@@ -168,9 +169,20 @@ export class Converger {
           progress(`${name} is healthy (GET ${path} on ${inst.host}:${inst.hostPort}).`);
         }
       } catch (err) {
-        throw new BerthError(422, 'release_failed', `${name} failed its health check: ${(err as Error).message}`);
+        const why = await this.explainFailure(inst, target).catch(() => '');
+        throw new BerthError(422, 'release_failed', `${name} failed its health check: ${(err as Error).message}${why}`);
       }
     }));
+  }
+
+  /** Read before the instance is removed: whether it listened on PORT, and what it printed. */
+  private async explainFailure(inst: Instance, target: Target): Promise<string> {
+    const port = inst.hostPort === null ? null : (target.release?.containerPort ?? DEFAULT_CONTAINER_PORT);
+    const [listening, lines] = await Promise.all([
+      port !== null && this.runtime.listeningPorts ? this.runtime.listeningPorts(inst) : null,
+      this.runtime.instanceLogs ? lastLines((signal) => this.runtime.instanceLogs!(inst, { since: null, signal }), FAILURE_LINES) : [],
+    ]);
+    return describeFailure(port, listening, lines);
   }
 
   private async deadReason(inst: Instance): Promise<string | null> {

@@ -110,7 +110,8 @@ export class Deployer {
     }, () => this.deps.apps.replaceFormation(app.id, formation), progress, built.releaseCommand);
   }
 
-  setConfig(appName: string, changes: Record<string, string | null>, actor: string): Promise<ReleaseRow> {
+  /** The new release; null when the app has no image yet: the config is stored and takes effect with the first deploy. */
+  setConfig(appName: string, changes: Record<string, string | null>, actor: string): Promise<ReleaseRow | null> {
     return this.locks.run(appName, async () => {
       const app = this.deps.apps.get(appName);
       const after = { ...this.deps.apps.config(app.id) };
@@ -122,6 +123,11 @@ export class Deployer {
       const description = [set.length ? `Set ${set.join(', ')}` : '', unset.length ? `Unset ${unset.join(', ')}` : '']
         .filter(Boolean).join('; ') + ' config vars';
       const current = this.currentRelease(app);
+      // Nothing runs yet: the config waits for the first image, without a release that would run nothing.
+      if (!current?.imageId) {
+        this.deps.apps.replaceConfig(app.id, after);
+        return null;
+      }
       return this.rollOut(app, {
         description, imageRef: current?.imageRef ?? null, imageId: current?.imageId ?? null,
         imageDigest: current?.imageDigest ?? null, containerPort: current?.containerPort ?? null, config: after,
@@ -210,7 +216,11 @@ export class Deployer {
     const config = release?.config ?? {};
     return {
       app: app.name, release, formation, hostnames: this.hostnames(app),
-      health: { path: config.HEALTHCHECK_PATH || '/', timeoutSec: Number(config.HEALTHCHECK_TIMEOUT) || this.deps.healthTimeoutSec },
+      // BERTH_-prefixed like the other platform settings; the unprefixed names still work.
+      health: {
+        path: config.BERTH_HEALTHCHECK_PATH || config.HEALTHCHECK_PATH || '/',
+        timeoutSec: Number(config.BERTH_HEALTHCHECK_TIMEOUT || config.HEALTHCHECK_TIMEOUT) || this.deps.healthTimeoutSec,
+      },
     };
   }
 

@@ -134,6 +134,8 @@ export interface Runtime {
    * followed until the container stops. Optional: without it the log store collects nothing from this driver.
    */
   instanceLogs?(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine>;
+  /** TCP ports a running instance listens on (a failed health check says so); null when that cannot be seen. Optional. */
+  listeningPorts?(instance: Pick<Instance, 'id'>): Promise<number[] | null>;
 }
 
 export interface InstanceLogOptions { since: string | null; signal: AbortSignal }

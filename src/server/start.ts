@@ -117,6 +117,21 @@ export async function startServer(): Promise<void> {
   });
   const registry = new RegistryClient({ socketPath: config.dockerSocket, registry: config.registry, credential: registryCredential });
   const hookSocket = path.join(config.dataDir, 'run', 'git-hook.sock');
+  const pushes = createPushHandler({
+    apps, releases, builds, deployer,
+    builder: new DockerBuilder({
+      socketPath: config.dockerSocket, stacks: config.stacks,
+      extraCaFile: buildCaBundle(config.buildCaFile, config.dataDir), buildTimeoutMs: config.buildTimeoutSec * 1000,
+      registries: [hostConfig.registryAdvertise],
+    }),
+    registry,
+    registryAddress: config.registry,
+    buildConcurrency: config.buildConcurrency,
+    keepReleaseImages: config.keepReleaseImages,
+    appUrl: (name) => appUrl(name, view),
+    repoDir: (name) => git.repos.pathFor(name),
+    buildLogs,
+  });
   const git = createGitRoutes({
     reposDir,
     hookEntry: path.resolve(process.argv[1]),
@@ -127,21 +142,7 @@ export async function startServer(): Promise<void> {
     canPush: (user, app) => access.canSee(user, app),
     maxPushBytes: config.maxPushBytes,
     log,
-    onPush: auditedPushes(audit, createPushHandler({
-      apps, releases, builds, deployer,
-      builder: new DockerBuilder({
-        socketPath: config.dockerSocket, stacks: config.stacks,
-        extraCaFile: buildCaBundle(config.buildCaFile, config.dataDir), buildTimeoutMs: config.buildTimeoutSec * 1000,
-        registries: [hostConfig.registryAdvertise],
-      }),
-      registry,
-      registryAddress: config.registry,
-      buildConcurrency: config.buildConcurrency,
-      keepReleaseImages: config.keepReleaseImages,
-      appUrl: (name) => appUrl(name, view),
-      repoDir: (name) => git.repos.pathFor(name),
-      buildLogs,
-    })),
+    onPush: auditedPushes(audit, pushes),
   });
 
   await serveHookSocket(git.hook, hookSocket); // not on the API's port
@@ -163,6 +164,7 @@ export async function startServer(): Promise<void> {
   logs.start();
   // A destroyed app leaves nothing behind that a new app of the same name would inherit.
   events.on('destroyed', ({ app }) => git.repos.remove(app));
+  events.on('destroyed', ({ appId }) => pushes.forget(appId));
   events.on('destroyed', () => { buildLogs.prune(); });
   events.on('destroyed', ({ app }) => logs.store.remove(app));
   events.on('destroyed', ({ app }) => observability.metrics.removeApp(app));

@@ -1,4 +1,4 @@
-// /apps/:app/config: read, and change (each change is a new release).
+// /apps/:app/config: read, and change (each change is a new release; before the first image, it is only stored).
 import { Hono } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
@@ -24,6 +24,9 @@ export function configRoutes(s: Services): Hono<ApiEnv> {
     if (Object.keys(changes).length === 0) throw badRequest('bad_request', 'No config vars given.');
     const release = await s.deployer.setConfig(name, changes, c.get('user').name);
     const app = s.apps.get(name);
+    if (!release) {
+      return c.json({ config: s.apps.config(app.id), release: null, note: 'Stored; it takes effect with the first deploy.' });
+    }
     const previous = s.releases.find(app.id, release.version - 1);
     return c.json({ config: s.apps.config(app.id), release: releaseView(release, app.currentRelease, previous) });
   });

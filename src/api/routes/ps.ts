@@ -11,6 +11,7 @@ import type { LogStore } from '../../logstore/store.ts';
 import type { LogQuery } from '../../logstore/range-reader.ts';
 import { parseLogParams } from '../../logstore/query-params.ts';
 import { apiNdjson, followStore } from '../../logstore/api-lines.ts';
+import { recentLines } from './recent-logs.ts';
 import type { FormationUpdate } from '../../releases/formation.ts';
 
 const MAX_TAIL = 10_000;
@@ -65,6 +66,16 @@ export function psRoutes(s: Services): Hono<ApiEnv> {
     return stream(c, async (out) => {
       const abort = new AbortController();
       out.onAbort(() => abort.abort());
+      if (!follow && s.logStore) {
+        // Recent history, instances that are gone included (a failed deploy's), not only the live containers.
+        const engine = filtered(s.schedulers.logs(app.name, { tail, follow: false, signal: abort.signal }), wanted);
+        const lines = await recentLines(engine, s.logStore, app.name, { tail, process: params.process, instance: params.instance }, Date.now());
+        for (const line of lines) {
+          await out.write(`${JSON.stringify(line)}\n`);
+          if (out.aborted) break;
+        }
+        return;
+      }
       for await (const line of s.schedulers.logs(app.name, { tail, follow, signal: abort.signal })) {
         if (!wanted(line)) continue;
         const { app: _app, ...rest } = line;
@@ -74,6 +85,10 @@ export function psRoutes(s: Services): Hono<ApiEnv> {
     });
   });
   return api;
+}
+
+async function* filtered(lines: AsyncIterable<LogLine>, wanted: (line: LogLine) => boolean): AsyncGenerator<LogLine> {
+  for await (const line of lines) if (wanted(line)) yield line;
 }
 
 /** Lines from the store (time window and filters), then, with follow, the lines stored from then on. */

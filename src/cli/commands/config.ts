@@ -42,7 +42,7 @@ async function changeConfig(ctx: CommandContext, verb: string, changes: Record<s
     ctx,
     `${verb} ${keys} and restarting ${ctx.app}`,
     (api) => api.patch<ConfigChange>(appPath(ctx.app, '/config'), changes),
-    (answer) => (answer.release ? `done, ${formatVersion(answer.release.version)}` : 'done'),
+    (answer) => (answer.release ? `done, ${formatVersion(answer.release.version)}` : 'stored; it takes effect with the first deploy'),
   );
 }
 

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { appPath } from '../client.ts';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
-import { loadCredentials } from '../credentials.ts';
+import { resolveCredentials, type Credentials } from '../credentials.ts';
 import { relativeTime, table } from '../format.ts';
 import type { App } from '../../wire/types.ts';
 
@@ -23,6 +23,8 @@ async function addRemote(ctx: CommandContext): Promise<void> {
   git(['rev-parse', '--git-dir']);
   const existing = git(['remote']).split('\n');
   git(existing.includes(remote) ? ['remote', 'set-url', remote, app.gitUrl] : ['remote', 'add', remote, app.gitUrl]);
+  // In this repository too, so a push works where nobody ran `berth login` (CI with BERTH_API_URL + BERTH_TOKEN).
+  installCredentialHelper(app.gitUrl, 'local');
   ctx.io.out(`Git remote ${remote} → ${app.gitUrl}`);
   ctx.io.out(`Deploy with: git push ${remote} ${app.deployBranch}`);
 }
@@ -40,24 +42,29 @@ async function listBuilds(ctx: CommandContext): Promise<void> {
   if (builds.length === 0) return ctx.io.out(`${ctx.app} has no builds yet: git push to deploy.`);
   table(['ID', 'STATUS', 'COMMIT', 'KIND', 'RELEASE', 'BY', 'STARTED', 'ERROR'], builds.map((b) => [
     String(b.id), b.status, b.commitSha.slice(0, 7), b.kind ?? '-', b.releaseVersion ? `v${b.releaseVersion}` : '-',
-    b.pushedBy, relativeTime(b.startedAt), (b.error ?? '').slice(0, 60),
+    b.pushedBy, relativeTime(b.startedAt), (b.error ?? '').split('\n')[0].slice(0, 60), // the reason's first line; the rest spans lines
   ])).forEach((line) => ctx.io.out(line));
 }
 
 /**
  * git's credential helper protocol (git help credential): on `get`, git writes protocol/host/path lines
- * on stdin and reads username/password back. Answer only for the Berth server we are logged in to.
+ * on stdin and reads username/password back. Answer only for the Berth server the CLI itself would talk to:
+ * BERTH_API_URL + BERTH_TOKEN (CI, with no login) win over the stored login, as for every other command.
  */
 async function credentialHelper(ctx: CommandContext): Promise<void> {
   if (ctx.args[0] !== 'get') return; // store/erase: the token lives in berth's own credentials file
   const asked = Object.fromEntries((await readStdin()).split('\n').filter((l) => l.includes('='))
     .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const stored = loadCredentials(ctx.env);
-  if (!stored) return;
-  const api = new URL(stored.api);
+  let credentials: Credentials;
+  try {
+    credentials = resolveCredentials(ctx.env);
+  } catch {
+    return; // not logged in anywhere: git goes on to its other helpers, or asks
+  }
+  const api = new URL(credentials.api);
   if (asked.protocol === api.protocol.replace(':', '') && asked.host === api.host) {
     ctx.io.out('username=berth');
-    ctx.io.out(`password=${stored.token}`);
+    ctx.io.out(`password=${credentials.token}`);
   }
 }
 
@@ -70,11 +77,11 @@ function readStdin(): Promise<string> {
   });
 }
 
-/** Registers the helper for the API's URL only, so git asks berth for that server and nothing else. */
-export function installCredentialHelper(api: string): string {
+/** Registers the helper for the server's URL only, so git asks berth for that server and nothing else. */
+export function installCredentialHelper(url: string, scope: 'global' | 'local' = 'global'): string {
   const self = `'${process.execPath}' '${process.argv[1]}'`;
-  const key = `credential.${new URL(api).origin}.helper`;
-  git(['config', '--global', '--replace-all', key, `!${self} git:credential`]);
+  const key = `credential.${new URL(url).origin}.helper`;
+  git(['config', `--${scope}`, '--replace-all', key, `!${self} git:credential`]);
   return key;
 }
 

@@ -56,8 +56,10 @@ export const logsCommands: Command[] = [
   {
     name: 'logs',
     usage: 'APP [-t|--tail] [-n N] [-p|--process TYPE] [-i|--instance web.2] [--since 2h|ISO] [--until 1h|ISO] [-g|--grep TEXT]',
-    summary: `show the last N (default ${DEFAULT_LINES}) log lines; -t keeps following them; --since/--until/--grep ` +
-      'search the stored log (durations back from now like 30s, 15m, 2h, 3d, or ISO times; -n then caps the lines)',
+    summary: `show the last N (default ${DEFAULT_LINES}) log lines of the past day from all of the app's instances, ` +
+      'including ones that are gone (a failed deploy\'s); -t prints the live instances\' last N lines and keeps following them; ' +
+      '--since/--until/--grep search the stored log, router lines included (durations back from now like 30s, 15m, 2h, 3d, ' +
+      'or ISO times; -n then caps the lines)',
     app: true,
     options: {
       tail: { type: 'boolean', short: 't' },

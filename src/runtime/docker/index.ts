@@ -12,6 +12,7 @@ import { assignedIp, containerName, instanceFromInspect, LABEL, managedLabelFilt
 import { AppNetworks, type NetworkPlacement } from './berth-network.ts';
 import { readLogs } from './logs.ts';
 import { followInstanceLogs } from './instance-logs.ts';
+import { listeningPorts } from './listening-ports.ts';
 import { StatsReader } from './stats.ts';
 
 export interface DockerRuntimeOptions {
@@ -175,6 +176,10 @@ export class DockerRuntime implements Runtime {
 
   instanceLogs(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine> {
     return followInstanceLogs(this.docker, instance, opts, this.requestTimeoutMs);
+  }
+
+  listeningPorts(instance: Pick<Instance, 'id'>): Promise<number[] | null> {
+    return listeningPorts(this.docker, instance.id);
   }
 
   /** null when the container disappeared between listing and inspecting. */

@@ -141,6 +141,12 @@ export class MultiHostRuntime implements Runtime {
     return (this.hosts.get(where) ?? this.hosts.get(LOCAL_HOST)!).runtime.instanceLogs(instance, opts);
   }
 
+  /** Asked of the engine the instance runs on, like instanceLogs. */
+  listeningPorts(instance: Pick<Instance, 'id'>): Promise<number[] | null> {
+    const where = this.known.find((i) => i.id === instance.id)?.hostName ?? LOCAL_HOST;
+    return (this.hosts.get(where) ?? this.hosts.get(LOCAL_HOST)!).runtime.listeningPorts(instance);
+  }
+
   /** One-off containers (release phase) run on the local engine, where the image was built. */
   runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number> {
     return this.opts.local.runtime.runOnce(spec, onLine);
