@@ -103,6 +103,21 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /hello from v3 /);
   });
 
+  test('a failed health check: the probe failures stream as progress, the cause is named, the running release stays', async () => {
+    const lines: string[] = [];
+    const failing = { ...request(release(4, { FAIL_HEALTH: '1' }), 1, 1), health: { path: '/', timeoutSec: 3 } };
+    await assert.rejects(scheduler.deploy(failing, (l) => lines.push(l)), (err: Error & { status?: number; code?: string }) => {
+      assert.equal(err.status, 422);
+      assert.equal(err.code, 'release_failed');
+      assert.match(err.message, /web pod .*: failed its health check: GET \/ did not succeed within 3 s \(Readiness probe failed: HTTP probe failed with statuscode: 500\)/);
+      return true;
+    });
+    assert.ok(lines.some((l) => /^web pod \S+: Readiness probe failed: HTTP probe failed with statuscode: 500$/.test(l)), lines.join('\n'));
+    assert.ok(lines.includes('The previous release is back in place.'), lines.join('\n'));
+    assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /hello from v3 /);
+    assert.deepEqual((await scheduler.instances(app)).map((i) => i.release).sort(), [3, 3], 'only v3 runs (web and worker)');
+  });
+
   test('stats come from the kubelet: CPU time and working set of each running pod', async () => {
     const reading = await eventually('a stats reading of web', async () => {
       const all = await scheduler.stats();

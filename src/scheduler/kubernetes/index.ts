@@ -6,7 +6,7 @@
 // rollout.ts; this file only applies them.
 import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent } from '../../runtime/types.ts';
 import type { AppRoute, Router, Upstream } from '../../router/types.ts';
 import type { DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
@@ -275,15 +275,13 @@ export class KubernetesScheduler implements Scheduler {
     let waiting: string[] = [];
     while (pending.size) {
       waiting = [];
-      const warnings = await this.cluster.core.listNamespacedEvent({ namespace: this.ns, fieldSelector: 'type=Warning' });
       for (const [name, type] of pending) {
         const deployment = await this.cluster.apps.readNamespacedDeployment({ name, namespace: this.ns });
         const newPods = await this.newPods(deployment);
-        const podNames = new Set(newPods.map((p) => p.metadata?.name));
         waiting.push(...waitingReasons(newPods));
-        for (const event of warnings.items) {
+        for (const event of await this.warningsOf(newPods)) {
           const pod = event.involvedObject?.name;
-          if (!podNames.has(pod) || !event.message || QUIET_WARNINGS.has(event.reason ?? '')) continue;
+          if (!event.message || QUIET_WARNINGS.has(event.reason ?? '')) continue;
           if (event.reason === 'Unhealthy') probeFailures.set(pod!, event.message);
           const key = `${pod}/${event.reason}/${event.message}`;
           if (!reported.has(key)) {
@@ -311,6 +309,14 @@ export class KubernetesScheduler implements Scheduler {
       }
       await sleep(POLL_MS);
     }
+  }
+
+  /** Warning events of these pods (probe failures, back-offs, pull errors), asked per pod: a namespace may hold many. */
+  private async warningsOf(pods: V1Pod[]): Promise<CoreV1Event[]> {
+    const lists = await Promise.all(pods.map((pod) => this.cluster.core.listNamespacedEvent({
+      namespace: this.ns, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod.metadata!.name},type=Warning`,
+    })));
+    return lists.flatMap((list) => list.items);
   }
 
   private async newPods(deployment: V1Deployment): Promise<V1Pod[]> {
