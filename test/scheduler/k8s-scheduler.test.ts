@@ -118,6 +118,16 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     assert.deepEqual((await scheduler.instances(app)).map((i) => i.release).sort(), [3, 3], 'only v3 runs (web and worker)');
   });
 
+  test('a size no node has room for fails at once, naming it, and changes nothing', async () => {
+    const huge = request(release(3, { GREETING: 'two' }), 1, 1);
+    huge.formation[1] = { ...huge.formation[1], memoryMB: 200 * 1024 };
+    const started = Date.now();
+    await assert.rejects(scheduler.deploy(huge), /worker pod .*: cannot be scheduled: .*Insufficient memory/);
+    assert.ok(Date.now() - started < 30_000, 'without waiting out the timeout');
+    const worker = (await scheduler.instances(app)).filter((i) => i.process === 'worker');
+    assert.deepEqual(worker.map((i) => [i.memoryMB, i.state]), [[null, 'running']]);
+  });
+
   test('stats come from the kubelet: CPU time and working set of each running pod', async () => {
     const reading = await eventually('a stats reading of web', async () => {
       const all = await scheduler.stats();

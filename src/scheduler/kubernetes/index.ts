@@ -89,17 +89,18 @@ export class KubernetesScheduler implements Scheduler {
     await this.applySecret(req.app, release);
     const existing = new Map((await this.listDeployments(req.app)).map((d) => [d.metadata!.name!, d]));
     const changed: { type: string; name: string; previous: V1Deployment | null }[] = [];
-    for (const entry of req.formation) {
-      const desired = withSpecHash(deploymentFor({ ...req, release }, entry, image, this.settings));
-      const name = desired.metadata!.name!;
-      const previous = existing.get(name) ?? null;
-      if (previous?.metadata?.annotations?.[SPEC_HASH] === desired.metadata!.annotations![SPEC_HASH]) continue;
-      await this.applyDeployment(desired, previous !== null);
-      changed.push({ type: entry.type, name, previous });
-    }
-    if (req.formation.some((f) => f.type === 'web')) await this.ensureService(req.app);
-    if (changed.length) progress(`Rolling out v${release.version}: ${changed.map((c) => c.type).join(', ')}.`);
     try {
+      // Inside the try: a Deployment the cluster refuses undoes the ones applied before it.
+      for (const entry of req.formation) {
+        const desired = withSpecHash(deploymentFor({ ...req, release }, entry, image, this.settings));
+        const name = desired.metadata!.name!;
+        const previous = existing.get(name) ?? null;
+        if (previous?.metadata?.annotations?.[SPEC_HASH] === desired.metadata!.annotations![SPEC_HASH]) continue;
+        await this.applyDeployment(desired, previous !== null);
+        changed.push({ type: entry.type, name, previous });
+      }
+      if (req.formation.some((f) => f.type === 'web')) await this.ensureService(req.app);
+      if (changed.length) progress(`Rolling out v${release.version}: ${changed.map((c) => c.type).join(', ')}.`);
       await this.watchRollouts(changed, req, progress);
     } catch (err) {
       const reason = err instanceof BerthError ? err.message : `the rollout could not be watched: ${apiMessage(err)}`;
