@@ -20,6 +20,8 @@ export interface SchedulerUnderTest {
   name: 'docker' | 'k3s';
   /** Server settings that make this scheduler available (and the default for none). */
   serverEnv: () => Promise<Record<string, string>>;
+  /** A progress line of a successful rollout, as `git push` shows it (`remote: …`). */
+  rolloutLine: RegExp;
   /** What this scheduler still runs or keeps for the app (containers, pods, Services, Secrets, Jobs…). */
   leftovers: (app: string) => Promise<string[]>;
   cleanup?: () => Promise<void>;
@@ -171,7 +173,7 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       }
     });
 
-    test('release phase: its output streams to git push; a failing release command rejects the push and the old release keeps serving', async () => {
+    test('release phase: its output and the rollout stream to git push; a failing release command rejects the push and the old release keeps serving', async () => {
       const pushed = uniqueName(`cf-rel-${target.name}`.slice(0, 12));
       await create(pushed);
       const repo = path.join(work, 'release-app');
@@ -186,6 +188,7 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       const first = await gitPush(repo, remote);
       assert.equal(first.code, 0, first.output);
       assert.match(first.output, /remote: .*release: migrating for v1/);
+      assert.match(first.output, new RegExp(`remote: .*${target.rolloutLine.source}`), 'the rollout streams to git push');
       const pushedHost = `${pushed}.localhost`;
       await eventually('the pushed app serving', async () => /hello from v1 /.test((await viaRouter(caddy.httpPort, pushedHost)).body), 30_000);
 

@@ -9,6 +9,7 @@ const namespace = testNamespace('berth-cf');
 schedulerConformance(cluster.skip ? { name: 'k3s', skip: cluster.skip } : {
   name: 'k3s',
   serverEnv: async () => ({ BERTH_KUBECONFIG: cluster.path!, BERTH_K8S_NAMESPACE: namespace, BERTH_DEFAULT_SCHEDULER: 'docker' }),
+  rolloutLine: /web: 1 of 1 ready\./,
   leftovers: (app) => leftovers(cluster.path!, namespace, app),
   cleanup: () => deleteNamespace(cluster.path!, namespace),
 });
