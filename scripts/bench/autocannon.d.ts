@@ -7,7 +7,7 @@ declare module 'autocannon' {
   }
   export interface Options {
     url: string; connections?: number; duration?: number; headers?: Record<string, string>;
-    pipelining?: number; workers?: number; timeout?: number;
+    pipelining?: number; workers?: number; timeout?: number; overallRate?: number;
   }
   function autocannon(opts: Options): Promise<Result>;
   export default autocannon;

@@ -18,11 +18,17 @@ export async function pidListening(port: number): Promise<number | null> {
 
 /** CPU time (user + system) a process has used so far, in ms; 0 when it is gone. */
 export function cpuMs(pid: number): number {
+  const { user, system } = cpuSplitMs(pid);
+  return user + system;
+}
+
+/** CPU time a process has used so far in user space and in the kernel, in ms; 0 when it is gone. */
+export function cpuSplitMs(pid: number): { user: number; system: number } {
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in clock ticks (CLK_TCK = 100)
+    return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }; // utime, stime in clock ticks (CLK_TCK = 100)
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 
