@@ -6,13 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startCaddy, type TestCaddy } from '../support/caddy.ts';
 import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from '../support/berth.ts';
 import { gitEnv } from '../support/git-env.ts';
+import { underTraffic } from '../support/traffic.ts';
 import { CaddyRouter } from '../../src/router/caddy/index.ts';
 import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
 
@@ -203,28 +203,12 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
 
     test('zero failed requests and zero Caddy config writes across three consecutive releases', async () => {
       const configBefore = await caddyConfig(caddy);
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-      const failures: string[] = [];
-      let total = 0;
-      let releasing = true;
-      const deadline = Date.now() + 180_000;
-      const clients = Array.from({ length: 3 }, async () => {
-        while (releasing && Date.now() < deadline) {
-          const res = await request(caddy.httpPort, host, agent);
-          total++;
-          if (res.status !== 200) failures.push(`${res.status} ${res.body.slice(0, 120)}`);
-        }
-      });
-      try {
+      const { total, failures } = await underTraffic({ port: caddy.httpPort, host, clients: 3 }, async () => {
         for (let i = 1; i <= 3; i++) {
           await berth.ok('PATCH', `/apps/${app}/config`, { GREETING: `zdt${i}` });
           await serving(new RegExp(`greeting=zdt${i}`));
         }
-      } finally {
-        releasing = false;
-        await Promise.all(clients);
-        agent.destroy();
-      }
+      });
       assert.ok(total > 30, `only ${total} requests were made`);
       assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
       // Every scheduler gives an app a stable upstream: releases write nothing to Caddy.
@@ -265,27 +249,3 @@ async function caddyConfig(caddy: TestCaddy): Promise<unknown> {
   return new CaddyAdminClient(caddy.adminUrl).get('/config/');
 }
 
-/**
- * One GET through Caddy on a keep-alive connection. A request racing the close of an idle pooled connection
- * fails before any response byte; like browsers and curl (RFC 9112 §9.3.1) it is retried once on a new
- * connection. Anything else (a 5xx, an error mid-response, a second failure) is a failed request.
- */
-function request(port: number, host: string, agent: http.Agent, attempt = 1): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    let responded = false;
-    const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 10_000 }, (res) => {
-      responded = true;
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', (err) => resolve({ status: 0, body: err.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      const resetBeforeResponse = !responded && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
-      if (resetBeforeResponse && attempt === 1 && req.reusedSocket) resolve(request(port, host, agent, 2));
-      else resolve({ status: 0, body: `${err.message} (attempt ${attempt})` });
-    });
-    req.end();
-  });
-}

@@ -3,10 +3,10 @@
 // a real Berth server with both the Docker scheduler and the test cluster (../shared/k8s).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { startCaddy, type TestCaddy } from '../support/caddy.ts';
 import { startBerth, uniqueName, TEST_IMAGE, type BerthServer } from '../support/berth.ts';
+import { underTraffic } from '../support/traffic.ts';
 import { deleteNamespace, leftovers, testKubeconfig, testNamespace } from './k8s-cluster.ts';
 
 const cluster = testKubeconfig();
@@ -31,37 +31,13 @@ after(async () => {
   if (cluster.path) await deleteNamespace(cluster.path, namespace);
 });
 
-/** Requests back to back through Caddy (4 clients, bounded by `done`) while `during` runs; every answer counted. */
-async function underTraffic(during: () => Promise<void>): Promise<{ total: number; failures: string[] }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  let stop = false;
-  let total = 0;
-  const failures: string[] = [];
-  const one = () => new Promise<void>((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host: `${app}.localhost` }, agent, timeout: 10_000 }, (res) => {
-      res.resume();
-      res.on('end', () => { total++; if (res.statusCode !== 200) failures.push(String(res.statusCode)); resolve(); });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => { total++; failures.push(err.message); resolve(); });
-  });
-  const clients = Array.from({ length: 4 }, async () => { for (let i = 0; i < 100_000 && !stop; i++) await one(); });
-  try {
-    await during();
-    await new Promise((r) => setTimeout(r, 500));
-  } finally {
-    stop = true;
-    await Promise.all(clients);
-    agent.destroy();
-  }
-  return { total, failures };
-}
+const traffic = (during: () => Promise<void>) => underTraffic({ port: caddy.httpPort, host: `${app}.localhost` }, during);
 
 test('docker → k3s → docker under traffic: zero failed requests, nothing left behind on the side it left', { skip: cluster.skip || false }, async () => {
   assert.equal((await berth.ok('GET', `/apps/${app}`)).scheduler, 'docker');
   assert.ok(containers().length > 0);
 
-  const toCluster = await underTraffic(async () => {
+  const toCluster = await traffic(async () => {
     const moved = await berth.ok('PATCH', `/apps/${app}`, { scheduler: 'k3s' });
     assert.equal(moved.scheduler, 'k3s');
   });
@@ -72,7 +48,7 @@ test('docker → k3s → docker under traffic: zero failed requests, nothing lef
   const pods = await berth.ok('GET', `/apps/${app}/ps`);
   assert.ok(pods.length === 1 && pods[0].release === 1, `runs v1 on the cluster: ${JSON.stringify(pods)}`);
 
-  const back = await underTraffic(async () => {
+  const back = await traffic(async () => {
     assert.equal((await berth.ok('PATCH', `/apps/${app}`, { scheduler: 'docker' })).scheduler, 'docker');
   });
   console.log(`move back to docker: ${back.total} requests, ${back.failures.length} failed`);
