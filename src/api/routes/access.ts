@@ -5,7 +5,10 @@ import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { badRequest, notFound } from '../../shared/errors.ts';
 
-export function accessRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'access' | 'apps' | 'auth'>;
+
+export function accessRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.get('/:app/access', (c) => {

@@ -6,7 +6,10 @@ import { requireAdmin } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { BerthError } from '../../shared/errors.ts';
 
-export function adminRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'secrets'>;
+
+export function adminRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.post('/rotate-key', (c) => {

@@ -8,10 +8,13 @@ import { OutboundRefusedError, type OutboundGuard } from '../../shared/outbound-
 import { parseRule } from '../../alerts/rules.ts';
 import type { AlertRule, WebhookFormat } from '../../alerts/store.ts';
 
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'alerts' | 'apps'>;
+
 const DEFAULT_RENOTIFY_MINUTES = 60;
 const MAX_EVENTS = 500;
 
-export function alertsRoutes(s: Services): Hono<ApiEnv> {
+export function alertsRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.get('/:app/alerts', (c) => {

@@ -11,7 +11,10 @@ import { badRequest } from '../../shared/errors.ts';
 import type { AppRow } from '../../state/apps-store.ts';
 import type { Instance } from '../../runtime/types.ts';
 
-export function appsRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'access' | 'apps' | 'builds' | 'deployer' | 'log' | 'releases' | 'schedulers' | 'view'>;
+
+export function appsRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const view = (c: Context, app: AppRow, instances: Instance[]) => appView(app, {
     domains: s.deployer.hostnames(app), instances: instances.filter((i) => i.app === app.name),

@@ -4,9 +4,12 @@ import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { badRequest } from '../../shared/errors.ts';
 
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'access' | 'apps' | 'audit'>;
+
 const MAX_LIMIT = 1000;
 
-export function auditRoutes(s: Services): Hono<ApiEnv> {
+export function auditRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.get('/', (c) => {
     const user = c.get('user');

@@ -7,7 +7,10 @@ import { releaseView } from '../views.ts';
 import { checkConfigKey, checkConfigValue } from '../../shared/validation.ts';
 import { badRequest } from '../../shared/errors.ts';
 
-export function configRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'apps' | 'deployer' | 'releases'>;
+
+export function configRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.get('/:app/config', (c) => c.json(s.apps.config(s.apps.get(c.req.param('app')).id)));

@@ -10,7 +10,10 @@ import { checkHostname, checkHostnameClaim, checkHostnameNotReserved, hostnameMa
 import { BerthError, conflict, notFound } from '../../shared/errors.ts';
 import type { User } from '../../state/auth-store.ts';
 
-export function domainsRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'access' | 'apps' | 'deployer' | 'view'>;
+
+export function domainsRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.get('/:app/domains', (c) => {
@@ -53,14 +56,14 @@ export function domainsRoutes(s: Services): Hono<ApiEnv> {
 }
 
 /** For `apps:create`: a new app's default name must not be one a custom domain already routes. */
-export function checkDefaultNameFree(s: Services, user: User, appName: string): void {
+export function checkDefaultNameFree(s: Pick<Services, 'apps' | 'access' | 'view'>, user: User, appName: string): void {
   const hostname = `${appName}.${s.view.domain}`;
   const claim = s.apps.overlappingDomains(hostname).find((d) => hostnameMatches(d.hostname, hostname));
   if (claim) throw hostnameClaimed(s, user, hostname, claim, null);
 }
 
 /** 409 that names the app holding the name only to a user who may see that app; others learn only that it is taken. */
-function hostnameClaimed(s: Services, user: User, hostname: string, claim: { appId: number; hostname: string }, appId: number | null): BerthError {
+function hostnameClaimed(s: Pick<Services, 'apps' | 'access'>, user: User, hostname: string, claim: { appId: number; hostname: string }, appId: number | null): BerthError {
   const which = claim.hostname === hostname ? `The hostname ${hostname} is` : `${hostname} overlaps ${claim.hostname}, which is`;
   if (claim.appId === appId) return conflict(`${which} already a domain of this app.`);
   const owner = s.apps.list().find((a) => a.id === claim.appId);

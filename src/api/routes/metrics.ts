@@ -7,7 +7,10 @@ import { BerthError } from '../../shared/errors.ts';
 import { requireDurationMs } from '../../shared/duration.ts';
 import { chooseStep, queryMetrics } from '../../metrics/query.ts';
 
-export function metricsRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'apps' | 'auth' | 'metrics' | 'metricsToken'>;
+
+export function metricsRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.get('/:app/metrics', (c) => {
     const app = s.apps.get(c.req.param('app'));
@@ -23,7 +26,7 @@ export function metricsRoutes(s: Services): Hono<ApiEnv> {
  * GET /metrics for Prometheus: an admin's API token, or BERTH_METRICS_TOKEN (a scrape-only secret that
  * opens nothing else), as a bearer token.
  */
-export function prometheusRoute(s: Services): Hono<ApiEnv> {
+export function prometheusRoute(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.get('/', (c) => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];

@@ -14,9 +14,12 @@ import { apiNdjson, followStore } from '../../logstore/api-lines.ts';
 import { recentLines } from './recent-logs.ts';
 import type { FormationUpdate } from '../../releases/formation.ts';
 
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'apps' | 'deployer' | 'logStore' | 'schedulers'>;
+
 const MAX_TAIL = 10_000;
 
-export function psRoutes(s: Services): Hono<ApiEnv> {
+export function psRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.get('/:app/formation', (c) => {

@@ -10,7 +10,10 @@ import { deployVerdict, labelVerdict, type Verdict } from '../../security/image-
 import type { User } from '../../state/auth-store.ts';
 import { checkImageRef } from '../../shared/validation.ts';
 
-export function releasesRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'apps' | 'deployer' | 'images' | 'log' | 'releases' | 'schedulers'>;
+
+export function releasesRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const current = (name: string) => s.apps.get(name).currentRelease;
   // configChanges compares with the release numbered one before; list pages already hold it.
@@ -54,7 +57,7 @@ export function releasesRoutes(s: Services): Hono<ApiEnv> {
  * Members deploy only their app's own images (or what an admin allowed), never another app's: it holds that
  * team's code and build args, readable through a terminal. Admins may deploy anything.
  */
-async function mayDeployImage(s: Services, user: User, app: string, image: unknown): Promise<void> {
+async function mayDeployImage(s: Pick<Services, 'images' | 'schedulers'>, user: User, app: string, image: unknown): Promise<void> {
   if (user.role === 'admin') return;
   const ref = checkImageRef(image);
   refuseUnless(deployVerdict(ref, app, s.images ?? { registries: [], allow: [] }));

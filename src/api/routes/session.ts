@@ -11,15 +11,18 @@ import { clientAddress } from '../audit.ts';
 import { isHttpsPublic } from '../origin.ts';
 import { BerthError, badRequest } from '../../shared/errors.ts';
 
-export function sessionRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'audit' | 'auth' | 'sessions' | 'view'>;
+
+export function sessionRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.post('/', async (c) => {
-    const body = await jsonBody(c);
     // A cross-site page can send a text/plain or form POST without asking first; JSON it cannot.
     const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json') throw new BerthError(415, 'unsupported_media_type', 'Sign in with a JSON body: Content-Type: application/json.');
     if (sameOrigin(c, s.view.publicUrl) === false) throw new BerthError(403, 'cross_origin', 'Sign-in is accepted only from the Berth console itself.');
+    const body = await jsonBody(c);
     if (typeof body.token !== 'string' || !body.token) throw badRequest('bad_request', 'Expected {"token": "berth_..."}.');
     const check = s.auth.checkToken(body.token.trim());
     if (!check.ok) {

@@ -11,10 +11,13 @@ import { TOKEN_SCOPES, type ApiToken, type CreatedToken, type TokenScope } from 
 import { requireDurationMs } from '../../shared/duration.ts';
 import { badRequest, notFound } from '../../shared/errors.ts';
 
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'auth' | 'sessions'>;
+
 const MAX_DESCRIPTION = 200;
 const MAX_LIFETIME_MS = 5 * 365 * 86_400_000;
 
-export function tokensRoutes(s: Services): Hono<ApiEnv> {
+export function tokensRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   const view = (c: Context<ApiEnv>, row: TokenRow): ApiToken => {
@@ -72,7 +75,7 @@ function isAdminCall(c: Context<ApiEnv>): boolean {
 }
 
 /** A credential cannot extend its own life: what it creates for its user expires no later than it. */
-export function checkOutlives(c: Context<ApiEnv>, s: Services, expiresAt: string | null): void {
+export function checkOutlives(c: Context<ApiEnv>, s: Pick<Services, 'auth' | 'sessions'>, expiresAt: string | null): void {
   const limit = callerExpiry(c, s);
   if (limit && (!expiresAt || expiresAt > limit)) {
     throw badRequest('bad_request', `The credential you are using expires at ${limit}; a token it creates cannot outlive it (give --expires a shorter time).`);
@@ -80,7 +83,7 @@ export function checkOutlives(c: Context<ApiEnv>, s: Services, expiresAt: string
 }
 
 /** When the token (or the session's token) this request came with expires, if it does. */
-function callerExpiry(c: Context<ApiEnv>, s: Services): string | null {
+function callerExpiry(c: Context<ApiEnv>, s: Pick<Services, 'auth' | 'sessions'>): string | null {
   const credential = c.get('credential');
   if (credential.kind === 'token') {
     const check = s.auth.checkTokenId(credential.tokenId);

@@ -8,7 +8,10 @@ import { checkOutlives } from './tokens.ts';
 import { checkUserName } from '../../shared/validation.ts';
 import { badRequest, conflict, notFound } from '../../shared/errors.ts';
 
-export function usersRoutes(s: Services): Hono<ApiEnv> {
+/** Only what these routes use of the server's services. */
+type RouteServices = Pick<Services, 'auth' | 'sessions'>;
+
+export function usersRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
   api.get('/me', (c) => {
