@@ -26,10 +26,11 @@ case "${BERTH_CADDY_ADMIN:-}" in
 esac
 # The API as reached from this machine: on loopback unless it listens on one address only. Other machines
 # reach it through Caddy, over TLS, at API_TLS_URL (BERTH_API_HOST_NAME).
-case "${BERTH_API_HOST:-127.0.0.1}" in
+api_host=${BERTH_API_HOST:-127.0.0.1}
+case "$api_host" in
   0.0.0.0 | :: | "[::]") API_URL="http://127.0.0.1:$BERTH_API_PORT" ;;
-  *:*) API_URL="http://[$(tr -d '[]' <<<"$BERTH_API_HOST")]:$BERTH_API_PORT" ;;   # IPv6
-  *) API_URL="http://$BERTH_API_HOST:$BERTH_API_PORT" ;;
+  *:*) API_URL="http://[$(tr -d '[]' <<<"$api_host")]:$BERTH_API_PORT" ;;   # IPv6
+  *) API_URL="http://$api_host:$BERTH_API_PORT" ;;
 esac
 HEALTH_URL="$API_URL/api/v1/health"
 API_TLS_URL="https://${BERTH_API_HOST_NAME-berth.${BERTH_DOMAIN:-localhost}}$([ "${BERTH_HTTPS_PORT:-443}" = 443 ] || echo ":$BERTH_HTTPS_PORT")"
