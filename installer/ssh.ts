@@ -36,9 +36,12 @@ export function sshArgs(target: SshTarget): string[] {
   ];
 }
 
-/** Non-root users run every command through sudo (without a password prompt: BatchMode). */
+/**
+ * Non-root users run every command through sudo (without a password prompt: BatchMode). sudo clears the
+ * environment; $SSH_CLIENT (where the host sees Berth connect from) is handed on for the app port firewall.
+ */
 function asRoot(target: SshTarget, cmd: string): string {
-  return target.user === 'root' ? cmd : `sudo -n sh -c ${shellQuote(cmd)}`;
+  return target.user === 'root' ? cmd : `sudo -n env SSH_CLIENT="$SSH_CLIENT" sh -c ${shellQuote(cmd)}`;
 }
 
 export function shellQuote(value: string): string {

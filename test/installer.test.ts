@@ -39,7 +39,7 @@ test('hosts:add on a fresh Debian host: every task changes it, then a second run
   assert.ok(first.summary?.succeeded, `first run failed:\n${first.raw}`);
   assert.deepEqual(statuses(first.lines).filter((s) => s === 'failed'), []);
   // Installing, configuring, authorizing Berth's key and registering all had something to do.
-  for (const task of ['packages installed', '/etc/docker/daemon.json', "Berth's SSH key authorized", 'registered with Berth']) {
+  for (const task of ['packages installed', '/etc/docker/daemon.json', 'admit only the router', "Berth's SSH key authorized", 'registered with Berth']) {
     const line = first.lines.find((l) => l.task.includes(task));
     assert.equal(line?.status, 'changed', `${task}: ${JSON.stringify(line)}`);
   }
@@ -55,6 +55,8 @@ test('hosts:add on a fresh Debian host: every task changes it, then a second run
   assert.match(await fresh.sh('cat /root/.ssh/authorized_keys'), /ssh-ed25519 \S+ berth$/m);
   // Never a TCP port for the Docker API.
   assert.doesNotMatch(await fresh.sh('ss -ltnp'), /dockerd/);
+  // App ports admit only Berth (where its SSH comes from); test/security/host-ports.test.ts tries them.
+  assert.match(await fresh.sh('iptables -S BERTH-APPS'), new RegExp(`-A BERTH-APPS -s ${network.gateway}/32 .*-j RETURN`));
 
   const before = await fresh.sh('md5sum /etc/docker/daemon.json /root/.ssh/authorized_keys; cat /var/run/docker.pid');
   const second = await addHostVia(berth, { address: `root@${fresh.address}`, name: 'node-a', sshKey: key.privateKey });
@@ -81,6 +83,7 @@ test('hosts:add --check on a fresh host reports what would change and changes no
   assert.equal(await spare.sh('dpkg-query -W -f="${Status}" docker.io 2>/dev/null || echo absent'), 'absent');
   assert.equal(await spare.sh('test -e /etc/docker/daemon.json && echo present || echo absent'), 'absent');
   assert.equal(await spare.sh('grep -c berth /root/.ssh/authorized_keys || true'), '0');
+  assert.equal(await spare.sh('test -e /usr/local/sbin/berth-app-firewall && echo present || echo absent'), 'absent');
   const hosts = await berth.ok('GET', '/hosts');
   assert.equal(hosts.find((h: { name: string }) => h.name === 'node-b'), undefined);
 });

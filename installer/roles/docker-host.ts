@@ -1,17 +1,21 @@
 // Role "docker": turns a fresh Debian 12 / Ubuntu 22.04+ machine into a Docker host Berth can run
 // instances on. The Docker API is reached over SSH with Berth's own key (docker-modem runs
-// `docker system dial-stdio` on the host); no TCP port is ever opened for it.
+// `docker system dial-stdio` on the host); no TCP port is ever opened for it. The app ports Docker
+// publishes there admit only Berth's router (tasks/app-port-firewall.ts).
 import type { Task, TaskContext } from '../task.ts';
 import { shellQuote } from '../ssh.ts';
+import { appPortFirewallTask, FIREWALL_SCRIPT, type AppPortFirewallVars } from '../tasks/app-port-firewall.ts';
 
 export interface DockerHostVars {
   /** host:port of Berth's registry as this host reaches it (plain HTTP: trusted as insecure). */
   registry: string;
   /** Berth's public key line (ssh-ed25519 AAAA... berth), authorized for the control channel. */
   berthPublicKey: string;
+  /** Who may reach the published app ports: the router only. */
+  firewall: AppPortFirewallVars;
 }
 
-const PACKAGES = ['docker.io', 'ca-certificates', 'iproute2'];
+const PACKAGES = ['docker.io', 'ca-certificates', 'iproute2', 'iptables'];
 const DAEMON_JSON = '/etc/docker/daemon.json';
 const DOCKERD_LOG = '/var/log/dockerd.log';
 const ENGINE_START_WAIT_SEC = 60;
@@ -30,12 +34,16 @@ export function daemonConfig(registry: string): string {
 const hasSystemd = async (ctx: TaskContext) => (await ctx.run('test -d /run/systemd/system', { allowFail: true })).code === 0;
 const engineAnswers = async (ctx: TaskContext) => (await ctx.run('docker info --format "{{.ServerVersion}}"', { allowFail: true })).code === 0;
 
-/** Without systemd (containers, some minimal VMs) dockerd runs detached from the SSH session. */
+/**
+ * Without systemd (containers, some minimal VMs) dockerd runs detached from the SSH session, after the app
+ * port firewall (what the systemd drop-in does otherwise), so no published port is ever open to everyone.
+ */
 async function startEngine(ctx: TaskContext): Promise<void> {
   if (await hasSystemd(ctx)) {
     await ctx.run('systemctl enable --now docker');
   } else {
-    await ctx.run(`setsid nohup dockerd >>${DOCKERD_LOG} 2>&1 </dev/null &`);
+    // As ExecStartPre does: no dockerd while the firewall cannot be set (the command's output says why).
+    await ctx.run(`if [ -x ${FIREWALL_SCRIPT} ]; then ${FIREWALL_SCRIPT} || exit 1; fi; setsid nohup dockerd >>${DOCKERD_LOG} 2>&1 </dev/null &`);
   }
   await ctx.run(`for i in $(seq ${ENGINE_START_WAIT_SEC * 2}); do docker info >/dev/null 2>&1 && exit 0; sleep 0.5; done; ` +
     `echo "dockerd did not answer within ${ENGINE_START_WAIT_SEC} s"; tail -20 ${DOCKERD_LOG} 2>/dev/null; exit 1`);
@@ -92,6 +100,7 @@ export function dockerHostTasks(vars: DockerHostVars): Task[] {
       },
       apply: startEngine,
     },
+    appPortFirewallTask(vars.firewall),
     {
       name: "Berth's SSH key authorized (Docker API over SSH)",
       hint: "Berth reaches the Docker API only over SSH with its own key; the SSH user must be able to write ~/.ssh/authorized_keys.",

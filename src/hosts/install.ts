@@ -12,6 +12,7 @@ import { hostKeyTask } from '../../installer/tasks/host-key.ts';
 import type { HostRole, HostsStore } from '../state/hosts-store.ts';
 import type { BerthSshFiles } from './berth-key.ts';
 import { loadRegistryCredential } from '../registry/credentials.ts';
+import { portRangeFrom, routerAddressesFrom } from '../config.ts';
 
 export interface HostInstall {
   name: string;
@@ -47,11 +48,17 @@ export async function installTasks(req: HostInstall, deps: InstallDeps): Promise
   const address = req.login.host;
   const channel = { address, sshUser: req.login.user, sshPort: req.login.port };
   const roleTasks = req.role === 'docker'
-    ? [...dockerHostTasks({ registry: req.registryAdvertise, berthPublicKey: req.berthKey.publicKey }), controlChannelTask(deps.engineFor(channel))]
+    ? [...dockerHostTasks({ registry: req.registryAdvertise, berthPublicKey: req.berthKey.publicKey, firewall: appPortFirewall() }),
+      controlChannelTask(deps.engineFor(channel))]
     : await k3sRoleTasks(req, deps);
   // First, before anything logs in: the host key pinned (checked against --host-key when given).
   const pin = hostKeyTask({ host: address, port: req.login.port, knownHostsFile: req.berthKey.knownHostsFile, expected: req.hostKey ?? null });
   return [pin, ...roleTasks, registerTask(req, deps)];
+}
+
+/** The server's own settings: the ports it publishes instances at, and where its router connects from. */
+function appPortFirewall() {
+  return { portRange: portRangeFrom(process.env), routers: routerAddressesFrom(process.env) };
 }
 
 function controlChannelTask(docker: Docker): Task {
