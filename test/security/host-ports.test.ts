@@ -55,17 +55,8 @@ after(async () => {
   try { execFileSync('docker', ['rmi', `${registry.address}/${app}:v1`], { stdio: 'ignore' }); } catch { /* already gone */ }
 });
 
-/**
- * hosts:add through the API. A POST that meets the server closing an idle keep-alive socket (Node's 5 s
- * timeout) fails before the server reads it; hosts:add is idempotent, so that one is sent again.
- */
-async function addHost(extra: Record<string, unknown> = {}) {
-  const body = { address: `root@${host.address}`, name: 'node-fw', sshKey: key.privateKey, ...extra };
-  return addHostVia(berth, body).catch((err) => {
-    if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
-    return addHostVia(berth, body);
-  });
-}
+const addHost = (extra: Record<string, unknown> = {}) =>
+  addHostVia(berth, { address: `root@${host.address}`, name: 'node-fw', sshKey: key.privateKey, ...extra });
 const firewallLine = (lines: { task: string; status: string }[]) => lines.find((l) => FIREWALL_TASK.test(l.task));
 
 /** What the outsider gets from HOST:PORT within 3 s: the first line of an HTTP answer, or "blocked". */

@@ -185,10 +185,18 @@ export async function startTestHosts(prefix: string, images: string[]): Promise<
 export interface TaskLine { task: string; status: string; detail?: string }
 export interface AddHostResult { status: number; lines: TaskLine[]; summary?: { ok: number; changed: number; wouldChange: number; failed: number; succeeded: boolean }; raw: string }
 
-/** POST /hosts and its NDJSON answer, split into task lines and the summary. */
+/**
+ * POST /hosts and its NDJSON answer, split into task lines and the summary. A POST sent on a keep-alive
+ * socket the server is just closing (Node's 5 s idle timeout, e.g. after a slow test setup) fails before
+ * the server reads it; hosts:add is idempotent, so that one is sent once more.
+ */
 export async function addHostVia(server: { url: string; token: string }, body: Record<string, unknown>): Promise<AddHostResult> {
-  const res = await fetch(`${server.url}/api/v1/hosts`, {
+  const post = () => fetch(`${server.url}/api/v1/hosts`, {
     method: 'POST', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const res = await post().catch((err) => {
+    if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
+    return post();
   });
   const raw = await res.text();
   const records = res.status === 200 ? raw.split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
