@@ -13,6 +13,8 @@ import { describeFailure, FAILURE_LINES, lastLines, waitHealthy } from './health
 import { BerthError } from '../shared/errors.ts';
 
 export const DEFAULT_CONTAINER_PORT = 5000;
+/** Beyond Caddy's DNS refresh, for its lookup of the name to have happened. */
+const DNS_SETTLE_MS = 100;
 
 /**
  * The port web instances listen on: Heroku's PORT, 5000, unless the image declares exactly one other
@@ -92,9 +94,7 @@ export class Converger {
     const retired = existing.filter((i) => !keptIds.has(i.id));
     if (retired.length) {
       const wasServing = retired.some((i) => i.process === 'web' && ALIVE.has(i.state));
-      // Behind a DNS name, Caddy may use the old addresses until its next lookup: drain at least that long.
-      const drainSec = route.named ? Math.max(this.settings.drainSec, DNS_REFRESH_SEC + 0.5) : this.settings.drainSec;
-      if (wasServing && drainSec > 0) await sleep(drainSec * 1000);
+      if (wasServing && this.settings.drainSec > 0) await sleep(this.settings.drainSec * 1000);
       progress(`Stopping ${retired.length} old instance(s).`);
       await this.removeAll(retired, this.settings.stopTimeoutSec);
     }
@@ -132,7 +132,9 @@ export class Converger {
       await book?.remove(target.app);
       return { app: target.app, hostnames: target.hostnames, upstreams };
     }
-    await book.set(target.app, upstreams.map((u) => u.host));
+    // Caddy keeps its last answer for the name up to DNS_REFRESH_SEC: once that has passed, every new request
+    // goes to the new set, so "routed" means routed and the old instances' drain starts from there.
+    if (await book.set(target.app, upstreams.map((u) => u.host))) await sleep(DNS_REFRESH_SEC * 1000 + DNS_SETTLE_MS);
     return { app: target.app, hostnames: target.hostnames, upstreams: [], named: { name: book.nameOf(target.app), port: port!, resolver: book.resolver } };
   }
 

@@ -105,11 +105,12 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
 
   test('a failed health check: the probe failures stream as progress, the cause is named, the running release stays', async () => {
     const lines: string[] = [];
-    const failing = { ...request(release(4, { FAIL_HEALTH: '1' }), 1, 1), health: { path: '/', timeoutSec: 3 } };
+    // 8 s: long enough for the kubelet's probe failures to come back as events even on a loaded machine.
+    const failing = { ...request(release(4, { FAIL_HEALTH: '1' }), 1, 1), health: { path: '/', timeoutSec: 8 } };
     await assert.rejects(scheduler.deploy(failing, (l) => lines.push(l)), (err: Error & { status?: number; code?: string }) => {
       assert.equal(err.status, 422);
       assert.equal(err.code, 'release_failed');
-      assert.match(err.message, /web pod .*: failed its health check: GET \/ did not succeed within 3 s \(Readiness probe failed: HTTP probe failed with statuscode: 500\)/);
+      assert.match(err.message, /web pod .*: failed its health check: GET \/ did not succeed within 8 s \(Readiness probe failed: HTTP probe failed with statuscode: 500\)/);
       return true;
     });
     assert.ok(lines.some((l) => /^web pod \S+: Readiness probe failed: HTTP probe failed with statuscode: 500$/.test(l)), lines.join('\n'));

@@ -11,7 +11,7 @@ import type { LogStore } from '../../logstore/store.ts';
 import type { LogQuery } from '../../logstore/range-reader.ts';
 import { parseLogParams } from '../../logstore/query-params.ts';
 import { apiNdjson, followStore } from '../../logstore/api-lines.ts';
-import { recentLines } from './recent-logs.ts';
+import { recentLines } from '../../logstore/recent-lines.ts';
 import type { FormationUpdate } from '../../releases/formation.ts';
 
 /** Only what these routes use of the server's services. */

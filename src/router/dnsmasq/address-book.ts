@@ -63,13 +63,20 @@ export class AddressBook {
     return `${app}.${NAME_SUFFIX}`;
   }
 
-  /** The addresses behind the app's name; the change is live in dnsmasq when this resolves. */
-  set(app: string, addresses: string[]): Promise<void> {
+  /**
+   * The addresses behind the app's name; the change is live in dnsmasq when this resolves. True when it replaced
+   * other addresses, which Caddy may still hold for up to DNS_REFRESH_SEC.
+   */
+  async set(app: string, addresses: string[]): Promise<boolean> {
     const sorted = [...addresses].sort();
     const current = this.entries.get(app);
-    if (current && current.length === sorted.length && current.every((a, i) => a === sorted[i])) return this.writing;
+    if (current && current.length === sorted.length && current.every((a, i) => a === sorted[i])) {
+      await this.writing;
+      return false;
+    }
     if (sorted.length) this.entries.set(app, sorted); else this.entries.delete(app);
-    return this.publish(app);
+    await this.publish(app);
+    return current !== undefined;
   }
 
   remove(app: string): Promise<void> {

@@ -1,9 +1,9 @@
 // `berth logs APP` without a time window: the last N lines of the app, as Heroku shows them — recent history,
 // not only what live containers still hold. The engine's tail of its containers is merged with the log store's
 // lines of the past day, so a failed deploy's instance (removed since) still shows what it printed.
-import type { LogLine } from '../../runtime/types.ts';
-import type { LogStore } from '../../logstore/store.ts';
-import { apiNdjson, type ApiLogLine } from '../../logstore/api-lines.ts';
+import type { LogLine } from '../runtime/types.ts';
+import type { LogStore } from './store.ts';
+import { apiNdjson, type ApiLogLine } from './api-lines.ts';
 
 /** How far back the store is read for the default view. */
 export const RECENT_MS = 24 * 3_600_000;
