@@ -66,11 +66,19 @@ export function terminalSocket(s: Services, engines: EngineAccess): MiddlewareHa
     let gone = false;
     const pending: string[] = [];
 
+    // In the order they came: input typed after a resize reaches the shell once the new size is set.
+    let inOrder: Promise<void> = Promise.resolve();
     const handle = (raw: string) => {
       let msg: { type?: string; data?: unknown; cols?: unknown; rows?: unknown };
       try { msg = JSON.parse(raw); } catch { return; }
-      if (msg.type === 'input' && typeof msg.data === 'string') session?.write(msg.data);
-      if (msg.type === 'resize') void session?.resize(dimension(msg.cols, size.cols), dimension(msg.rows, size.rows)).catch(() => {});
+      if (msg.type === 'input' && typeof msg.data === 'string') {
+        const data = msg.data;
+        inOrder = inOrder.then(() => session?.write(data)).catch(() => {});
+      }
+      if (msg.type === 'resize') {
+        const [cols, rows] = [dimension(msg.cols, size.cols), dimension(msg.rows, size.rows)];
+        inOrder = inOrder.then(() => session?.resize(cols, rows)).catch(() => {});
+      }
     };
     let recheck: NodeJS.Timeout | undefined;
     /** `revoked`: the caller lost access; the browser gets the reason before the socket closes (4403). */

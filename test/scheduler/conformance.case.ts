@@ -167,7 +167,7 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       try {
         ws.send(JSON.stringify({ type: 'resize', cols: 77, rows: 21 }));
         ws.send(JSON.stringify({ type: 'input', data: 'echo hi-$((6*7)); stty size\n' }));
-        await eventually('the command output', async () => /^hi-42\r?$/m.test(screen) && /^21 77\r?$/m.test(screen), 15_000);
+        await eventually('the command output', async () => /^hi-42\r?$/m.test(screen) && /^21 77\r?$/m.test(screen), 15_000).catch((err) => { throw new Error(`${err.message}; the screen: ${JSON.stringify(screen)}`); });
       } finally {
         ws.close();
       }
