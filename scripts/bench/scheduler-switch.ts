@@ -8,13 +8,13 @@
 //   BERTH_TEST_KUBECONFIG=$(../shared/k8s/start.sh) node scripts/bench/scheduler-switch.ts   (BENCH_ROUNDS=5, BENCH_PUSHES=3)
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
 import { deleteNamespace } from '../../test/scheduler/k8s-cluster.ts';
 import { gitEnv } from '../../test/support/git-env.ts';
+import { underTraffic } from '../../test/support/traffic.ts';
 import {
   ROOT, STATS_HEADERS, TEST_IMAGE, firstSuccess, main, ms, printTable, ratio, stats, statsRow, verdict, viaRouter, withStack, type Stack,
 } from './lib.ts';
@@ -56,37 +56,28 @@ async function measure(s: Stack, scheduler: Name): Promise<Result> {
   await s.berth.ok('PATCH', `/apps/${app}/config`, { WARM: '1' });        // v2: warm-up release, not counted
   const caddy = new CaddyAdminClient(s.caddy.adminUrl);
   const result: Result = { served: [], api: [], configWrites: 0, requests: 0, failures: [] };
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  let releasing = true;
-  const clients = Array.from({ length: 2 }, async () => {
-    const deadline = Date.now() + 10 * 60_000;
-    while (releasing && Date.now() < deadline) {
-      const res = await request(s.caddy.httpPort, `${app}.localhost`, agent);
-      result.requests++;
-      if (res.status !== 200) result.failures.push(`${res.status} ${res.body.slice(0, 100)}`);
-    }
-  });
   try {
-    for (let round = 1; round <= ROUNDS; round++) {
-      const version = ((await s.berth.ok('GET', `/apps/${app}`)).currentRelease as number) + 1;
-      const before = await caddy.get('/config/');
-      const t0 = Date.now();
-      const served = firstSuccess(async () => {
-        const res = await viaRouter(s.caddy.httpPort, `${app}.localhost`);
-        return res.status === 200 && res.body.startsWith(`hello from v${version} `);
-      }, POLL_MS, 120_000);
-      await s.berth.ok('PATCH', `/apps/${app}/config`, { BENCH_ROUND: String(round) });
-      result.api.push(Date.now() - t0);
-      const at = await served;
-      if (at === null) throw new Error(`${scheduler}: v${version} was never served through Caddy`);
-      result.served.push(at - t0);
-      if (!isDeepStrictEqual(await caddy.get('/config/'), before)) result.configWrites++;
-      console.log(`${scheduler} round ${round}/${ROUNDS}: served by v${version} after ${ms(at - t0)}, API returned after ${ms(result.api.at(-1)!)}`);
-    }
+    const traffic = await underTraffic({ port: s.caddy.httpPort, host: `${app}.localhost`, clients: 2, maxMs: 10 * 60_000 }, async () => {
+      for (let round = 1; round <= ROUNDS; round++) {
+        const version = ((await s.berth.ok('GET', `/apps/${app}`)).currentRelease as number) + 1;
+        const before = await caddy.get('/config/');
+        const t0 = Date.now();
+        const served = firstSuccess(async () => {
+          const res = await viaRouter(s.caddy.httpPort, `${app}.localhost`);
+          return res.status === 200 && res.body.startsWith(`hello from v${version} `);
+        }, POLL_MS, 120_000);
+        await s.berth.ok('PATCH', `/apps/${app}/config`, { BENCH_ROUND: String(round) });
+        result.api.push(Date.now() - t0);
+        const at = await served;
+        if (at === null) throw new Error(`${scheduler}: v${version} was never served through Caddy`);
+        result.served.push(at - t0);
+        if (!isDeepStrictEqual(await caddy.get('/config/'), before)) result.configWrites++;
+        console.log(`${scheduler} round ${round}/${ROUNDS}: served by v${version} after ${ms(at - t0)}, API returned after ${ms(result.api.at(-1)!)}`);
+      }
+    });
+    result.requests = traffic.total;
+    result.failures = traffic.failures;
   } finally {
-    releasing = false;
-    await Promise.all(clients);
-    agent.destroy();
     await s.berth.api('DELETE', `/apps/${app}`, { confirm: app });
   }
   return result;
@@ -155,25 +146,3 @@ function report(r: Record<Name, Result>, pushes: Record<Name, number[]>): void {
   ]);
 }
 
-/** One keep-alive GET; a reset of a reused connection before any response byte is retried once (RFC 9112 §9.3.1). */
-function request(port: number, host: string, agent: http.Agent, attempt = 1): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    let responded = false;
-    const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 10_000 }, (res) => {
-      responded = true;
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', (err) => resolve({ status: 0, body: err.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (!responded && attempt === 1 && req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up')) {
-        resolve(request(port, host, agent, 2));
-      } else {
-        resolve({ status: 0, body: `${err.message} (attempt ${attempt})` });
-      }
-    });
-    req.end();
-  });
-}
