@@ -115,7 +115,7 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
       assert.match(err.message, /web pod .*: failed its health check: GET \/ did not succeed within 8 s( \(Readiness probe failed: HTTP probe failed with statuscode: 500\))?$/);
       return true;
     });
-    for (const probe of lines.filter((l) => /Readiness probe failed/.test(l))) {
+    for (const probe of lines.filter((l) => /^web pod \S+: Readiness probe/.test(l))) {
       assert.match(probe, /^web pod \S+: Readiness probe failed: HTTP probe failed with statuscode: 500$/);
     }
     assert.ok(lines.includes('The previous release is back in place.'), lines.join('\n'));
