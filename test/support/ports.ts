@@ -7,13 +7,18 @@ import net from 'node:net';
 // Below the test servers' instance port blocks (21000-28999, test/support/berth.ts).
 const RANGE = { low: 10_000, high: 20_999 };
 const MAX_TRIES = 500;
+// Ports fetch() refuses to connect to (the Fetch standard's "bad ports"; 10080 is the one in RANGE): a server
+// there looks down to every test that calls it with fetch.
+const FETCH_BLOCKED = new Set([10_080]);
 
 /** Distinct ports, each bound once on every interface (as Caddy binds) and released. */
 export async function freePorts(count: number): Promise<number[]> {
   const held: net.Server[] = [];
   try {
     for (let tries = 0; held.length < count && tries < MAX_TRIES; tries++) {
-      const server = await listenOn(candidatePort());
+      const port = candidatePort();
+      if (FETCH_BLOCKED.has(port)) continue;
+      const server = await listenOn(port);
       if (server) held.push(server);
     }
     if (held.length < count) throw new Error(`no ${count} free port(s) found in ${MAX_TRIES} tries`);
