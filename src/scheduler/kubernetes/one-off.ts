@@ -26,9 +26,10 @@ export async function runJob(cluster: Cluster, namespace: string, owner: string,
       if (reason && STUCK.has(reason)) throw new Error(`the one-off could not start: ${reason}: ${status?.state?.waiting?.message ?? ''}`.trim());
       return Boolean(status?.state?.running || status?.state?.terminated);
     });
-    await passLines(cluster, namespace, started.metadata!.name!, onLine);
-    const finished = await waitFor(cluster, namespace, name, deadline, (pod) =>
-      Boolean(pod.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.terminated), true);
+    // No pod: the Job ended before its container started (a deadline shorter than the start).
+    if (started) await passLines(cluster, namespace, started.metadata!.name!, onLine);
+    const finished = started && await waitFor(cluster, namespace, name, deadline, (pod) =>
+      Boolean(pod.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.terminated));
     const job = await cluster.batch.readNamespacedJob({ name, namespace });
     if (job.status?.conditions?.some((c) => c.reason === 'DeadlineExceeded')) onLine(`timed out after ${req.timeoutSec} s; stopped it`);
     const terminated = finished?.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.terminated;
@@ -38,20 +39,17 @@ export async function runJob(cluster: Cluster, namespace: string, owner: string,
   }
 }
 
-/** Polls the Job's pod until `ready` says so; with `goneIsFine`, a vanished pod (deadline) ends the wait too. */
-async function waitFor(cluster: Cluster, namespace: string, job: string, deadline: number, ready: (pod: V1Pod) => boolean, goneIsFine: true): Promise<V1Pod | null>;
-async function waitFor(cluster: Cluster, namespace: string, job: string, deadline: number, ready: (pod: V1Pod) => boolean): Promise<V1Pod>;
-async function waitFor(cluster: Cluster, namespace: string, job: string, deadline: number, ready: (pod: V1Pod) => boolean, goneIsFine = false): Promise<V1Pod | null> {
-  let seen = false;
+/**
+ * Polls the Job's pod until `ready` says so. Null when the Job ended without one: the Job controller deletes
+ * the pod at the deadline, which can come before the container ever ran.
+ */
+async function waitFor(cluster: Cluster, namespace: string, job: string, deadline: number, ready: (pod: V1Pod) => boolean): Promise<V1Pod | null> {
   while (Date.now() < deadline) {
     const pods = (await cluster.core.listNamespacedPod({ namespace, labelSelector: `job-name=${job}` })).items;
     const pod = pods[0];
     if (pod) {
-      seen = true;
       if (ready(pod)) return pod;
-    } else if (goneIsFine && seen) {
-      return null;
-    } else if (goneIsFine) {
+    } else {
       const status = (await cluster.batch.readNamespacedJob({ name: job, namespace })).status;
       if (status?.failed || status?.succeeded) return null;
     }
