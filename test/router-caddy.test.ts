@@ -111,6 +111,8 @@ describe('config builders', () => {
   test('app route round-trips and empty upstreams become a 503 response', () => {
     const route: AppRoute = { app: 'a', hostnames: ['a.localhost'], upstreams: [{ host: '::1', port: 5 }, { host: '10.0.0.2', port: 6 }] };
     assert.deepEqual(parseAppRoute(buildAppRoute(route)), route);
+    const perConnection: AppRoute = { ...route, balancesConnections: true };
+    assert.deepEqual(parseAppRoute(buildAppRoute(perConnection)), perConnection);
     const empty = buildAppRoute({ app: 'a', hostnames: ['a.localhost'], upstreams: [] });
     assert.equal(empty.handle?.[0].handler, 'static_response');
     assert.equal(empty.handle?.[0].status_code, 503);
@@ -158,6 +160,26 @@ describe('CaddyRouter with a real Caddy', () => {
     await router.setRoute({ app: 'a', hostnames: ['a.localhost'], upstreams: [u3] });
     assert.deepEqual(await routeIds(admin), idsBefore);
     assert.deepEqual(new Set(await bodiesOf(caddy.httpPort, 'a.localhost', 4)), new Set(['a-3']));
+  });
+
+  test('upstreams that balance connections (a NodePort) get a connection per request; others a kept-alive one', async () => {
+    const connections = new Set<unknown>();
+    const server = http.createServer((req, res) => { connections.add(req.socket); res.end('counted'); });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const upstream = { host: '127.0.0.1', port: (server.address() as { port: number }).port };
+    try {
+      await router.setRoute({ app: 'nodeport', hostnames: ['nodeport.localhost'], upstreams: [upstream], balancesConnections: true });
+      assert.deepEqual(new Set(await bodiesOf(caddy.httpPort, 'nodeport.localhost', 6)), new Set(['counted']));
+      assert.equal(connections.size, 6, 'one upstream connection per request');
+      connections.clear();
+      await router.setRoute({ app: 'nodeport', hostnames: ['nodeport.localhost'], upstreams: [upstream] });
+      await bodiesOf(caddy.httpPort, 'nodeport.localhost', 6);
+      assert.equal(connections.size, 1, 'one kept-alive upstream connection');
+    } finally {
+      await router.removeRoute('nodeport');
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('no upstreams: 503 with a message naming the app', async () => {

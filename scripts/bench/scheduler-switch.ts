@@ -26,7 +26,7 @@ const TARGET_RATIO = 2;
 const SCHEDULERS = ['docker', 'k3s'] as const;
 type Name = typeof SCHEDULERS[number];
 
-interface Result { served: number[]; api: number[]; configWrites: number; requests: number; failures: string[] }
+interface Result { served: number[]; api: number[]; configWrites: number; requests: number; seconds: number; failures: string[] }
 
 const kubeconfig = process.env.BERTH_TEST_KUBECONFIG;
 const namespace = `berth-bench-${Date.now().toString(36)}`;
@@ -55,8 +55,9 @@ async function measure(s: Stack, scheduler: Name): Promise<Result> {
   await s.berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE }); // v1: pulls and warms caches
   await s.berth.ok('PATCH', `/apps/${app}/config`, { WARM: '1' });        // v2: warm-up release, not counted
   const caddy = new CaddyAdminClient(s.caddy.adminUrl);
-  const result: Result = { served: [], api: [], configWrites: 0, requests: 0, failures: [] };
+  const result: Result = { served: [], api: [], configWrites: 0, requests: 0, seconds: 0, failures: [] };
   try {
+    const trafficStarted = Date.now();
     const traffic = await underTraffic({ port: s.caddy.httpPort, host: `${app}.localhost`, clients: 2, maxMs: 10 * 60_000 }, async () => {
       for (let round = 1; round <= ROUNDS; round++) {
         const version = ((await s.berth.ok('GET', `/apps/${app}`)).currentRelease as number) + 1;
@@ -76,6 +77,7 @@ async function measure(s: Stack, scheduler: Name): Promise<Result> {
       }
     });
     result.requests = traffic.total;
+    result.seconds = (Date.now() - trafficStarted) / 1000;
     result.failures = traffic.failures;
   } finally {
     await s.berth.api('DELETE', `/apps/${app}`, { confirm: app });
@@ -130,8 +132,9 @@ function report(r: Record<Name, Result>, pushes: Record<Name, number[]>): void {
     ...SCHEDULERS.map((name) => [...statsRow(`${name}: served through Caddy`, stats(r[name].served)), ratio(stats(r[name].served).median, stats(r.docker.served).median)]),
     ...SCHEDULERS.map((name) => [...statsRow(`${name}: API call returned`, stats(r[name].api)), ratio(stats(r[name].api).median, stats(r.docker.api).median)]),
   ]);
-  printTable('During those releases', ['scheduler', 'requests through Caddy', 'failed', 'releases that changed Caddy config'], SCHEDULERS.map((name) => [
-    name, r[name].requests, r[name].failures.length, `${r[name].configWrites} of ${ROUNDS}`,
+  // req/s of the two sequential clients: what the route costs per request (k3s: a new connection to the NodePort each).
+  printTable('During those releases', ['scheduler', 'requests through Caddy', 'req/s (2 sequential clients)', 'failed', 'releases that changed Caddy config'], SCHEDULERS.map((name) => [
+    name, r[name].requests, Math.round(r[name].requests / r[name].seconds), r[name].failures.length, `${r[name].configWrites} of ${ROUNDS}`,
   ]));
   for (const name of SCHEDULERS) if (r[name].failures.length) console.log(`${name} failures: ${r[name].failures.slice(0, 5).join(' | ')}`);
   printTable(`Cached push-to-live: git push of a one-line change → the new release answers through Caddy (${PUSHES} pushes each)`, [...STATS_HEADERS, 'vs docker (median)'],

@@ -16,6 +16,11 @@ export interface AppRoute {
   upstreams: Upstream[];        // empty (and no named upstream): the app answers 503 "no instance running"
   /** Set: requests go to whatever the name resolves to, and `upstreams` is empty. */
   named?: NamedUpstream;
+  /**
+   * The upstreams balance connections, not requests (a Kubernetes NodePort picks a pod per connection):
+   * the edge opens a connection per request, or a kept-alive one would stay on the old release's pod.
+   */
+  balancesConnections?: boolean;
 }
 
 export interface Router {

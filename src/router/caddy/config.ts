@@ -137,7 +137,7 @@ export function normalizeRoute(route: AppRoute): AppRoute {
   // An empty host matcher would be dropped by Caddy and the route would then match every host.
   if (hostnames.length === 0) throw new Error(`route for app ${route.app} needs at least one hostname`);
   const upstreams = route.upstreams.map((u) => ({ host: u.host, port: u.port }));
-  if (!route.named) return { app: route.app, hostnames, upstreams };
+  if (!route.named) return { app: route.app, hostnames, upstreams, ...(route.balancesConnections ? { balancesConnections: true } : {}) };
   return { app: route.app, hostnames, upstreams: [], named: { name: route.named.name, port: route.named.port, resolver: route.named.resolver } };
 }
 
@@ -156,13 +156,13 @@ export function buildAppRoute(route: AppRoute): CaddyRoute {
   return {
     '@id': appRouteId(route.app),
     match: [{ host: [...route.hostnames] }],
-    handle: [route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams) : textResponse(503, noInstanceBody(route.app))],
+    handle: [route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams, route.balancesConnections) : textResponse(503, noInstanceBody(route.app))],
     terminal: true,
   };
 }
 
 /** A fixed list of instances, or a name Caddy resolves every DNS_REFRESH_SEC (the Docker scheduler's stable upstream). */
-function reverseProxy(to: Upstream[] | NamedUpstream): CaddyHandler {
+function reverseProxy(to: Upstream[] | NamedUpstream, balancesConnections = false): CaddyHandler {
   const targets = Array.isArray(to)
     ? { upstreams: to.map((u) => ({ dial: formatDial(u) })) }
     : {
@@ -173,6 +173,9 @@ function reverseProxy(to: Upstream[] | NamedUpstream): CaddyHandler {
   return {
     handler: 'reverse_proxy',
     ...targets,
+    // A new connection per request lets a NodePort's per-connection balancing see each request (a release
+    // reaches traffic as soon as kube-proxy has the new pod, not when the old one exits).
+    ...(balancesConnections ? { transport: { protocol: 'http', keep_alive: { enabled: false } } } : {}),
     // Retrying for a few seconds hides an instance that just went away during a deploy.
     load_balancing: { selection_policy: { policy: 'round_robin' }, try_duration: '5s', try_interval: '250ms' },
     health_checks: { passive: { fail_duration: '10s', max_fails: 1 } },
@@ -227,11 +230,13 @@ export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
   const handler = raw.handle?.[0];
   const dials = handler?.handler === 'reverse_proxy' ? (handler.upstreams as Array<{ dial?: string }> | undefined) ?? [] : [];
   const upstreams = dials.flatMap((u) => (typeof u.dial === 'string' ? [parseDial(u.dial)] : []));
+  const transport = handler?.handler === 'reverse_proxy' ? handler.transport as { keep_alive?: { enabled?: boolean } } | undefined : undefined;
   const dynamic = handler?.handler === 'reverse_proxy' ? handler.dynamic_upstreams as { name?: string; port?: string; resolver?: { addresses?: string[] } } | undefined : undefined;
   if (dynamic?.name && dynamic.port) {
     const named = { name: dynamic.name, port: Number(dynamic.port), resolver: (dynamic.resolver?.addresses?.[0] ?? '').replace(/^udp\//, '') };
     return { app, hostnames: [...hostnames], upstreams, named };
   }
+  if (transport?.keep_alive?.enabled === false) return { app, hostnames: [...hostnames], upstreams, balancesConnections: true };
   return { app, hostnames: [...hostnames], upstreams };
 }
 
@@ -245,6 +250,7 @@ export function joinAppRoutes(parts: AppRoute[]): AppRoute[] {
       seen.hostnames.push(...part.hostnames);
       if (seen.upstreams.length === 0) seen.upstreams = part.upstreams;
       if (!seen.named && part.named) seen.named = part.named;
+      if (part.balancesConnections) seen.balancesConnections = true;
     }
   }
   return [...byApp.values()];

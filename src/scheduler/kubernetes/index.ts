@@ -406,7 +406,7 @@ export class KubernetesScheduler implements Scheduler {
 
   /** Writes the route only when it differs from what the router has: a release changes nothing there. */
   private async syncRoute(app: string, hostnames: string[], upstreams: Upstream[] | null): Promise<void> {
-    const wanted: AppRoute = { app, hostnames, upstreams: upstreams ?? [] };
+    const wanted: AppRoute = { app, hostnames, upstreams: upstreams ?? [], ...(upstreams?.length ? { balancesConnections: true } : {}) };
     const current = (await this.opts.router.listRoutes()).find((r) => r.app === app);
     if (current && sameRoute(current, wanted)) return;
     await this.opts.router.setRoute(wanted);
@@ -458,7 +458,7 @@ const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === '
 function sameRoute(a: AppRoute, b: AppRoute): boolean {
   const hosts = (r: AppRoute) => [...r.hostnames].map((h) => h.toLowerCase()).sort().join(',');
   const ups = (r: AppRoute) => r.upstreams.map((u) => `${u.host}:${u.port}`).sort().join(',');
-  return hosts(a) === hosts(b) && ups(a) === ups(b);
+  return hosts(a) === hosts(b) && ups(a) === ups(b) && Boolean(a.balancesConnections) === Boolean(b.balancesConnections);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
