@@ -6,34 +6,7 @@ import {
   FINE_KEEP_SEC, ROLLUP_KEEP_SEC, ROLLUP_SEC, STEP_SEC, bucketFromRow, bucketStart, emptyBucket, mergeBuckets,
   type MetricsStore, type RequestBucket, type RequestRow,
 } from './store.ts';
-
-export interface InstanceSeriesPoint {
-  t: number;                  // bucket start, epoch seconds
-  cpu: number | null;         // avg % of one core
-  cpuMax: number | null;
-  memory: number;             // avg bytes
-  memoryMax: number;
-  memoryLimit: number | null;
-  rx: number | null; tx: number | null;            // bytes/s
-  blockRead: number | null; blockWrite: number | null;
-}
-
-export interface RequestSeriesPoint {
-  t: number;
-  count: number;
-  rate: number;               // requests/s over the step
-  s2xx: number; s3xx: number; s4xx: number; s5xx: number;
-  avgMs: number | null; p50: number | null; p95: number | null; p99: number | null;
-}
-
-export interface MetricsAnswer {
-  app: string;
-  from: number; to: number; step: number;
-  instances: { instance: string; process: string; points: InstanceSeriesPoint[] }[];
-  requests: RequestSeriesPoint[];
-  /** The whole range at once (what `berth metrics` prints). */
-  requestTotals: Omit<RequestSeriesPoint, 't'>;
-}
+import type { InstanceSeriesPoint, MetricsAnswer, RequestSeriesPoint } from '../wire/types.ts';
 
 const STEPS = [10, 60, 300, 900, 3600, 21600];
 const DEFAULT_POINTS = 360;

@@ -115,3 +115,34 @@ export interface Build {
 }
 
 export interface User { name: string; role: string }
+
+/** One step of one instance in GET /apps/:app/metrics. */
+export interface InstanceSeriesPoint {
+  t: number;                  // bucket start, epoch seconds
+  cpu: number | null;         // avg % of one core
+  cpuMax: number | null;
+  memory: number;             // avg bytes
+  memoryMax: number;
+  memoryLimit: number | null;
+  rx: number | null; tx: number | null;            // bytes/s
+  blockRead: number | null; blockWrite: number | null;
+}
+
+/** One step of an app's requests (its router lines) in GET /apps/:app/metrics; steps without requests are left out. */
+export interface RequestSeriesPoint {
+  t: number;
+  count: number;
+  rate: number;               // requests/s over the step
+  s2xx: number; s3xx: number; s4xx: number; s5xx: number;
+  avgMs: number | null; p50: number | null; p95: number | null; p99: number | null;
+}
+
+/** GET /apps/:app/metrics?since=1h[&step=1m]: series from `from` to `to` (epoch seconds) at `step` seconds. */
+export interface MetricsAnswer {
+  app: string;
+  from: number; to: number; step: number;
+  instances: { instance: string; process: string; points: InstanceSeriesPoint[] }[];
+  requests: RequestSeriesPoint[];
+  /** The whole range at once (what `berth metrics` prints). */
+  requestTotals: Omit<RequestSeriesPoint, 't'>;
+}

@@ -2,10 +2,7 @@
 import { appPath } from '../client.ts';
 import { UsageError, printedJson, stringFlag, type Command, type CommandContext } from '../command.ts';
 import { table } from '../format.ts';
-
-interface Point { cpu: number | null; cpuMax: number | null; memory: number; memoryMax: number; memoryLimit: number | null }
-interface Totals { count: number; rate: number; s2xx: number; s3xx: number; s4xx: number; s5xx: number; p50: number | null; p95: number | null; p99: number | null }
-interface Answer { app: string; from: number; to: number; step: number; instances: { instance: string; process: string; points: Point[] }[]; requestTotals: Totals }
+import type { InstanceSeriesPoint as Point, MetricsAnswer as Answer } from '../../wire/types.ts';
 
 const MB = 1024 * 1024;
 
