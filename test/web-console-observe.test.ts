@@ -53,7 +53,7 @@ async function searchLogs(fields: { since?: string; until?: string; text?: strin
 }
 
 test('log search: text and a time window find the matching lines and no others', async () => {
-  await page.goto(`${berth.url}/#/apps/${app}`);
+  await page.goto(`${berth.url}/#/apps/${app}/logs`);
   await page.locator('#log-search').waitFor();
   const before = new Date();
   await sleep(50);
@@ -87,10 +87,12 @@ test('log search: text and a time window find the matching lines and no others',
   await screenshot(page, 'log-search');
 });
 
-test('metrics: request counts and percentiles, and CPU and memory per instance', async () => {
+test('metrics: request counts and percentiles, CPU and memory per instance, as charts with release markers over a picked range', async () => {
   for (let i = 0; i < 20; i++) await request(`/metric-${i}`);
+  await page.locator('nav.tabs').getByRole('link', { name: 'Metrics', exact: true }).click();
+  await page.locator('#tab-panel[data-tab="metrics"] #metrics').waitFor();
   const metric = (key: string) => page.locator(`#metrics [data-metric="${key}"] dd`).innerText();
-  // The collector reads every 10 s and the section refreshes as often.
+  // The collector reads every 10 s and the tab refreshes as often.
   await eventually('the requests are counted', async () => Number(await metric('count').catch(() => '0')) >= 20, 45_000);
   assert.ok(Number(await metric('s2xx')) >= 20);
   for (const p of ['p50', 'p95', 'p99']) assert.match(await metric(p), /^\d+(\.\d)? ms$/, p);
@@ -99,7 +101,42 @@ test('metrics: request counts and percentiles, and CPU and memory per instance',
   assert.match(await row.locator('td.cpu .max').innerText(), /^max \d+\.\d %$/);
   assert.match(await row.locator('td.memory .now').innerText(), /^\d+\.\d MiB$/);
   assert.match(await row.locator('td.memory .max').innerText(), /^max \d+\.\d MiB$/);
-  assert.ok(await page.locator('#metrics svg.spark polyline').count() >= 1, 'a sparkline is drawn');
+
+  // Four time-series charts with data in them, each with a legend naming its series.
+  for (const id of ['requests', 'latency', 'cpu', 'memory']) {
+    const plot = page.locator(`#chart-${id}`);
+    await eventually(`the ${id} chart has values`, async () => Number(await plot.getAttribute('data-values')) > 0, 30_000);
+    assert.equal(await plot.locator('canvas').count(), 1, id);
+  }
+  assert.deepEqual(await page.locator('#chart-latency .u-legend .u-series:not(:first-child) .u-label').allInnerTexts(), ['p50', 'p95', 'p99']);
+  assert.deepEqual(await page.locator('#chart-cpu .u-legend .u-series:not(:first-child) .u-label').allInnerTexts(), ['web.1']);
+
+  // A labelled line at each release, placed at the time it went live: v1 (the image) and v2 (the config change).
+  const releases = await berth.ok('GET', `/apps/${app}/releases`) as { version: number; finishedAt: string }[];
+  const markers = page.locator('#chart-latency .release-marker');
+  assert.deepEqual(await markers.locator('.label').allInnerTexts(), releases.map((r) => `v${r.version}`).reverse());
+  for (const r of releases) {
+    const marker = page.locator(`#chart-latency .release-marker[data-version="${r.version}"]`);
+    assert.equal(Number(await marker.getAttribute('data-t')), Math.floor(Date.parse(r.finishedAt) / 1000), `v${r.version}`);
+  }
+  const lefts = await markers.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().left));
+  const plotBox = (await page.locator('#chart-latency .u-over').boundingBox())!;
+  assert.ok(lefts.every((x) => x >= plotBox.x && x <= plotBox.x + plotBox.width), `markers inside the plot: ${lefts} in ${JSON.stringify(plotBox)}`);
+  assert.ok(lefts[0] <= lefts[1], 'v1 left of v2');
+  // Every chart has them, so "did the deploy raise p95?" and "did it raise memory?" read the same way.
+  assert.equal(await page.locator('#chart-memory .release-marker').count(), releases.length);
+  await screenshot(page, 'app-metrics');
+
+  // The range picker: 6h reads minute points, is kept in the address, and survives a reload.
+  await page.getByRole('button', { name: '6h', exact: true }).click();
+  await page.locator('#metrics[data-range="6h"][data-step="60"]').waitFor();
+  assert.equal(new URL(page.url()).hash, `#/apps/${app}/metrics?since=6h`);
+  assert.equal(await page.getByRole('button', { name: '6h', exact: true }).getAttribute('aria-pressed'), 'true');
+  await page.reload();
+  await page.locator('#metrics[data-range="6h"][data-step="60"]').waitFor({ timeout: 15_000 });
+  await page.locator('#chart-latency .release-marker[data-version="2"]').waitFor();
+  await page.getByRole('button', { name: '1h', exact: true }).click();
+  await page.locator('#metrics[data-range="1h"][data-step="10"]').waitFor();
 });
 
 test('alerts: add a rule with a webhook, trigger it, see it firing in the page and the header', async () => {
@@ -132,13 +169,15 @@ test('alerts: add a rule with a webhook, trigger it, see it firing in the page a
 });
 
 test('releases: changing a value shows ~KEY, adding one +KEY; the API gives keys only', async () => {
+  await page.locator('nav.tabs').getByRole('link', { name: 'Settings', exact: true }).click();
   await page.getByLabel('Key', { exact: true }).fill('GREETING');
   await page.getByLabel('Value', { exact: true }).fill('second-value');
   await page.getByRole('button', { name: 'Set', exact: true }).click();
-  // Live events show v3 while it rolls out; wait until it is live (and the PATCH has answered).
+  // The form empties once the PATCH has answered; then v3 is live in the Activity tab.
+  await eventually('the form is free again', async () => (await page.getByLabel('Key', { exact: true }).inputValue()) === '', 30_000);
+  await page.locator('nav.tabs').getByRole('link', { name: 'Activity', exact: true }).click();
   const v3 = page.locator('#releases tr[data-version="3"].current');
   await v3.locator('[data-status="succeeded"]').waitFor({ timeout: 30_000 });
-  await eventually('the form is free again', async () => (await page.getByLabel('Key', { exact: true }).inputValue()) === '', 10_000);
   assert.match(await v3.innerText(), /~GREETING/);
   assert.match(await page.locator('#releases tr[data-version="2"]').innerText(), /\+GREETING/);
 

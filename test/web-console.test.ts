@@ -43,6 +43,11 @@ after(async () => {
 });
 
 const shot = (name: string) => screenshot(page, name);
+/** Opens a tab of the app page by its link, as a person would, and waits until it is shown. */
+async function openTab(label: string, id: string): Promise<void> {
+  await page.locator('nav.tabs').getByRole('link', { name: label, exact: true }).click();
+  await page.locator(`#tab-panel[data-tab="${id}"]`).waitFor();
+}
 
 test('the console is served with a strict CSP and caching; sign in sets the session, CSRF guards changes', async () => {
   const index = await fetch(`${berth.url}/`);
@@ -96,6 +101,7 @@ test('app page: a deploy shows up without a reload; config vars are masked until
   await page.locator('#formation li[data-instance="web.1"][data-state="running"]').waitFor({ timeout: 15_000 });
   assert.deepEqual(reloads, [], 'the page updated itself');
 
+  await openTab('Settings', 'settings');
   await page.getByLabel('Key').fill('GREETING');
   await page.getByLabel('Value').fill('hello-console');
   await page.getByRole('button', { name: 'Set' }).click();
@@ -105,16 +111,21 @@ test('app page: a deploy shows up without a reload; config vars are masked until
   await page.getByRole('button', { name: 'Reveal GREETING' }).click();
   assert.equal(await row.locator('.value').innerText(), 'hello-console');
   assert.equal((await berth.ok('GET', `/apps/${app}/config`)).GREETING, 'hello-console');
+  await openTab('Activity', 'activity');
   await page.locator('#releases tr[data-version="2"]').waitFor();
 
+  await openTab('Overview', 'overview');
   await page.getByLabel('web instances').fill('2');
   await page.getByRole('button', { name: 'Scale' }).click();
   await page.locator('#formation li[data-instance="web.2"][data-state="running"]').waitFor({ timeout: 60_000 })
     .catch(async (err) => { throw new Error(`${err.message}\nformation: ${await page.locator('#formation').innerText()}`); });
+  await page.locator('#latest-activity li[data-release="2"]').waitFor();
   await shot('app');
 
+  await openTab('Settings', 'settings');
   await page.getByRole('button', { name: 'Remove GREETING' }).click();
   await row.waitFor({ state: 'detached', timeout: 30_000 });
+  await openTab('Activity', 'activity');
   await page.locator('#releases tr[data-version="3"].current').waitFor({ timeout: 15_000 });
   await page.getByRole('button', { name: 'Roll back to v2' }).click();
   await page.locator('#releases tr[data-version="4"].current').waitFor({ timeout: 30_000 });
@@ -122,7 +133,51 @@ test('app page: a deploy shows up without a reload; config vars are masked until
   assert.match(await page.locator('#releases tr[data-version="3"]').innerText(), /-GREETING/, 'the config diff of v3');
 });
 
+test('tabs: each has an address of its own that a reload, back/forward and a fresh page land on', async () => {
+  await page.goto(`${berth.url}/#/apps/${app}`);
+  await page.locator('#tab-panel[data-tab="overview"] #formation li[data-instance]').first().waitFor();
+  // Switching tabs keeps the page (its header) and only swaps the panel.
+  await page.locator('.app-head').evaluate((el) => { (el as HTMLElement).dataset.kept = 'yes'; });
+  const heights: string[] = [];
+  const tabs = [['Overview', 'overview', '#formation'], ['Activity', 'activity', '#releases tr[data-version]'], ['Logs', 'logs', '#live-log'],
+    ['Metrics', 'metrics', '#chart-latency canvas'], ['Settings', 'settings', '#config tr[data-key]']] as const;
+  for (const [label, id, shown] of tabs) {
+    await openTab(label, id);
+    await page.locator(`#tab-panel[data-tab="${id}"] ${shown}`).first().waitFor({ timeout: 15_000 });
+    assert.equal(new URL(page.url()).hash, id === 'overview' ? `#/apps/${app}` : `#/apps/${app}/${id}`);
+    assert.equal(await page.locator('nav.tabs [aria-current="page"]').innerText(), label);
+    assert.equal(await page.locator('#tab-panel section.card').count() > 0, true);
+    heights.push(`${id} ${await page.evaluate(() => Math.round(document.querySelector('main')!.getBoundingClientRect().bottom + window.scrollY))}`);
+    await shot(`app-${id}`);
+  }
+  assert.equal(await page.locator('.app-head').getAttribute('data-kept'), 'yes', 'the header stayed: no page rebuild between tabs');
+  console.log(`# web console: app page height at 1280 px per tab (px): ${heights.join(', ')}`);
+  const overviewHeight = Number(heights[0].split(' ')[1]);
+  assert.ok(overviewHeight < 1300, `the Overview is ${overviewHeight} px high`);
+
+  await page.goBack();
+  await page.locator('#tab-panel[data-tab="metrics"]').waitFor();
+  assert.equal(await page.locator('nav.tabs [aria-current="page"]').innerText(), 'Metrics');
+  await page.goBack();
+  await page.locator('#tab-panel[data-tab="logs"] #live-log').waitFor();
+  await page.goForward();
+  await page.locator('#tab-panel[data-tab="metrics"]').waitFor();
+  await page.reload();
+  await page.locator('#tab-panel[data-tab="metrics"] #chart-latency canvas').waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('nav.tabs [aria-current="page"]').innerText(), 'Metrics');
+
+  // A link to a tab, opened in a page of its own; an unknown tab is no app page.
+  const fresh = await context.newPage();
+  await fresh.goto(`${berth.url}/#/apps/${app}/settings`);
+  await fresh.locator('#tab-panel[data-tab="settings"] #config tr[data-key="GREETING"]').waitFor({ timeout: 15_000 });
+  assert.equal(await fresh.title(), `${app} · Settings · Berth`);
+  await fresh.goto(`${berth.url}/#/apps/${app}/no-such-tab`);
+  await fresh.getByRole('heading', { name: 'Apps' }).waitFor();
+  await fresh.close();
+});
+
 test('live log: a request to the app shows up in the page, the filter narrows, pause holds lines', async () => {
+  await openTab('Logs', 'logs');
   await page.locator('#log-state', { hasText: 'following' }).waitFor();
   const marker = `/console-${Date.now()}`;
   await eventually('the app answers', async () => (await viaRouter(caddy.httpPort, `${app}.localhost`, marker)).status === 200);
@@ -140,6 +195,7 @@ test('live log: a request to the app shows up in the page, the filter narrows, p
 });
 
 test('terminal: a shell in web.1 runs commands, follows resizes, closes cleanly, and is on the audit trail', async () => {
+  await openTab('Overview', 'overview');
   await page.getByRole('link', { name: 'Open a terminal in web.1' }).click();
   await page.locator('#terminal[data-state="open"]').waitFor({ timeout: 15_000 });
   const screen = () => page.evaluate(() => {
@@ -203,7 +259,7 @@ test('a git push: the app page follows its build log live', async () => {
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'site');
-  await page.goto(`${berth.url}/#/apps/${pushed}`);
+  await page.goto(`${berth.url}/#/apps/${pushed}/activity`);
   await page.waitForFunction(() => document.body.dataset.live === 'connected');
   const pushing = new Promise<number>((resolve) => {
     const child = spawn('git', ['push', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${pushed}.git`, 'main'], { cwd: repo, env: gitEnv(), stdio: 'ignore' });
@@ -215,6 +271,10 @@ test('a git push: the app page follows its build log live', async () => {
   await page.locator('#build-log div', { hasText: /v1 deployed to/ }).waitFor({ timeout: 30_000 });
   await page.locator('.app-head [data-status="running"]').waitFor({ timeout: 30_000 });
   await shot('build-log');
+  // The Overview's latest activity has the build and the release it made.
+  await openTab('Overview', 'overview');
+  await page.locator('#latest-activity li[data-build]').first().waitFor();
+  await page.locator('#latest-activity li[data-release="1"]').waitFor();
 });
 
 test('hosts page: the Docker engine with its health, CPU, memory, disk and containers', async () => {
@@ -233,6 +293,18 @@ test('hosts page: the Docker engine with its health, CPU, memory, disk and conta
   await shot('hosts');
 });
 
+/** The JS a page of its own loads for an address, once `ready` shows: raw and as transferred (gzip). */
+async function scriptsLoadedBy(hash: string, ready: string): Promise<{ size: number; transfer: number }> {
+  const fresh = await context.newPage();
+  try {
+    await fresh.goto(`${berth.url}/${hash}`);
+    await fresh.locator(ready).first().waitFor({ timeout: 15_000 });
+    const scripts = await fresh.evaluate(() => (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+      .filter((e) => /\/assets\/.*\.js$/.test(e.name)).map((e) => ({ transfer: e.encodedBodySize, size: e.decodedBodySize })));
+    return scripts.reduce((n, x) => ({ size: n.size + x.size, transfer: n.transfer + x.transfer }), { size: 0, transfer: 0 });
+  } finally { await fresh.close(); }
+}
+
 test('measured: first paint of the apps list with 100 apps, and the JS each page loads', async () => {
   for (let i = 0; i < 100; i++) bulk.push(`bulk-${i}-${Math.random().toString(36).slice(2, 6)}`);
   for (let i = 0; i < bulk.length; i += 10) await Promise.all(bulk.slice(i, i + 10).map((name) => berth.ok('POST', '/apps', { name })));
@@ -248,16 +320,14 @@ test('measured: first paint of the apps list with 100 apps, and the JS each page
   await fresh.close();
   const appsJs = timing.scripts.reduce((n, s) => n + s.size, 0);
   const appsJsGzip = timing.scripts.reduce((n, s) => n + s.transfer, 0);
-  const term = await page.evaluate(async () => {
-    const res = performance.getEntriesByType('resource').filter((e) => /\/assets\/.*\.js$/.test(e.name)) as PerformanceResourceTiming[];
-    return res.map((e) => ({ name: new URL(e.name).pathname, transfer: e.encodedBodySize, size: e.decodedBodySize }));
-  });
-  const termJs = term.reduce((n, s) => n + s.size, 0);
-  const termJsGzip = term.reduce((n, s) => n + s.transfer, 0);
+  const metrics = await scriptsLoadedBy(`#/apps/${app}/metrics`, '#chart-latency canvas');
+  const term = await scriptsLoadedBy(`#/apps/${app}/terminal/web.1`, '#terminal[data-state="open"]');
+  const kib = (n: number) => (n / 1024).toFixed(1);
   console.log(`# web console: apps list with 101 apps: first paint ${timing.firstPaint.toFixed(0)} ms, list rendered ${timing.listRendered.toFixed(0)} ms`);
-  console.log(`# web console JS: apps/app/hosts pages ${(appsJs / 1024).toFixed(1)} KiB (${(appsJsGzip / 1024).toFixed(1)} KiB gzip); terminal page ${(termJs / 1024).toFixed(1)} KiB (${(termJsGzip / 1024).toFixed(1)} KiB gzip)`);
+  console.log(`# web console JS: apps/app/hosts pages ${kib(appsJs)} KiB (${kib(appsJsGzip)} KiB gzip); app Metrics tab ${kib(metrics.size)} KiB (${kib(metrics.transfer)} KiB gzip); terminal page ${kib(term.size)} KiB (${kib(term.transfer)} KiB gzip)`);
   assert.ok(timing.firstPaint > 0 && timing.firstPaint < 300, `first paint ${timing.firstPaint} ms`);
   assert.ok(timing.listRendered > 0 && timing.listRendered < 300, `list rendered at ${timing.listRendered} ms`);
   assert.ok(appsJs < 200 * 1024, `${appsJs} bytes of JS`);
-  assert.ok(termJsGzip < 200 * 1024, `${termJsGzip} bytes of JS (gzip) on the terminal page`);
+  assert.ok(metrics.size < 200 * 1024 && metrics.size > appsJs, `${metrics.size} bytes of JS on the Metrics tab: the chart chunk comes on top`);
+  assert.ok(term.transfer < 200 * 1024, `${term.transfer} bytes of JS (gzip) on the terminal page`);
 });

@@ -1,19 +1,23 @@
-// One app: status, releases with rollback, config, formation, domains, builds with their live log,
-// the live log of every instance, metrics, alerts and a search of the stored logs. Live events refresh
-// the parts that changed.
+// One app: a header (status, release, URL, firing alerts) over tabs a Heroku user knows: Overview,
+// Activity, Logs, Metrics and Settings (app-tabs.ts), each at an address of its own (#/apps/NAME/metrics)
+// so a link, a reload and back/forward all land on the same tab. Switching tabs keeps the header and
+// builds only the tab shown. Live events refresh the header and the tab in view.
 import { api, type App } from '../api.ts';
 import { ago, badge, h, replace } from '../dom.ts';
 import type { PageContext } from '../main.ts';
 import { pushHelp } from './apps.ts';
-import { configSection, domainsSection, formationSection, releasesSection } from './app-sections.ts';
-import { buildsSection, liveLogSection } from './app-logs.ts';
-import { logSearchSection } from './app-log-search.ts';
-import { metricsSection } from './app-metrics.ts';
-import { alertsSection } from './app-alerts.ts';
+import { APP_TABS, appTabHref, tabLabel, type AppRoute } from './app-route.ts';
+import { TAB_VIEWS, type TabView } from './app-tabs.ts';
 
 export interface Section { el: HTMLElement; refresh(): Promise<void> }
 
-export async function appPage(ctx: PageContext, name: string): Promise<void> {
+/** The shown app page: main.ts hands it the next route of the same app instead of building a new page. */
+export interface AppPage { name: string; show(route: AppRoute): void }
+
+const FIRING_POLL_MS = 10_000;
+
+export async function appPage(ctx: PageContext, route: AppRoute): Promise<AppPage> {
+  const name = route.app;
   const path = `/apps/${encodeURIComponent(name)}`;
   let app = await api<App>('GET', path);
   const head = h('div', { class: 'app-head' });
@@ -27,23 +31,40 @@ export async function appPage(ctx: PageContext, name: string): Promise<void> {
       `deployed ${ago(app.lastDeployAt)}`, ' · ', h('a', { href: `#/audit?app=${encodeURIComponent(app.name)}` }, 'Audit trail')),
     app.currentRelease === null ? pushHelp(app) : null);
   renderHead();
+  const onFiring = (count: number) => { if (count !== firing) { firing = count; renderHead(); } };
+  const reloadApp = async () => { app = await api<App>('GET', path); renderHead(); };
 
-  const reload = async () => { app = await api<App>('GET', path); renderHead(); };
-  const sections = {
-    formation: formationSection(path, reload),
-    releases: releasesSection(path, reload),
-    config: configSection(path, reload),
-    domains: domainsSection(path),
-    builds: buildsSection(path, ctx.signal),
+  const links = APP_TABS.map((t) => h('a', { href: appTabHref(name, t.id), 'data-tab': t.id }, t.label));
+  const tabs = h('nav', { class: 'tabs', 'aria-label': `${name} sections` }, links);
+  const panel = h('div', { class: 'tab-panel', id: 'tab-panel' });
+  replace(ctx.main, h('p', { class: 'back' }, h('a', { href: '#/' }, '← Apps')), head, tabs, panel);
+
+  let tabAbort = new AbortController();
+  ctx.signal.addEventListener('abort', () => tabAbort.abort(), { once: true });
+  let view: TabView | null = null;
+  const show = (next: AppRoute) => {
+    tabAbort.abort();
+    tabAbort = new AbortController();
+    const signal = tabAbort.signal;
+    for (const link of links) link.toggleAttribute('aria-current', false);
+    links.find((l) => l.dataset.tab === next.tab)?.setAttribute('aria-current', 'page');
+    document.title = `${name} · ${tabLabel(next.tab)} · Berth`;
+    const shown = TAB_VIEWS[next.tab]({ path, name, query: next.query, signal, app: () => app, reloadApp, onFiring });
+    view = shown;
+    panel.dataset.tab = next.tab;
+    replace(panel, shown.el);
+    shown.refresh().catch((err: Error) => {
+      if (!signal.aborted) panel.prepend(h('p', { class: 'notice error', role: 'alert' }, err.message));
+    });
   };
-  const log = liveLogSection(path, ctx.signal);
-  const alerts = alertsSection(path, ctx.signal, (count) => { if (count !== firing) { firing = count; renderHead(); } });
-  replace(ctx.main, h('p', {}, h('a', { href: '#/' }, '← Apps')), head,
-    h('div', { class: 'grid' }, sections.formation.el, sections.releases.el, sections.config.el, sections.domains.el, sections.builds.el),
-    log.el,
-    h('div', { class: 'grid' }, metricsSection(path, ctx.signal).el, alerts.el),
-    logSearchSection(path, ctx.signal).el);
-  await Promise.all([...Object.values(sections).map((s) => s.refresh()), alerts.refresh().catch(() => {})]);
+  show(route);
+
+  // The header's alert badge counts firing rules whichever tab is shown (the Metrics tab lists them).
+  const countFiring = () => api<{ state: string }[]>('GET', `${path}/alerts`)
+    .then((rules) => { if (!ctx.signal.aborted) onFiring(rules.filter((r) => r.state === 'firing').length); }, () => {});
+  void countFiring();
+  const poll = setInterval(() => void countFiring(), FIRING_POLL_MS);
+  ctx.signal.addEventListener('abort', () => clearInterval(poll), { once: true });
 
   // Bursts of events (a deploy sends several) become one refresh.
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -53,11 +74,12 @@ export async function appPage(ctx: PageContext, name: string): Promise<void> {
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => {
         if (ctx.signal.aborted) return;
-        void Promise.all([reload(), sections.formation.refresh(), sections.releases.refresh(), sections.builds.refresh()]).catch(() => {});
+        void Promise.all([reloadApp(), view?.refresh()]).catch(() => {});
       }, 250);
     }
     if (type === 'app-deleted' && data.name === name) location.hash = '#/';
   }, ctx.signal);
+  return { name, show };
 }
 
 function pick(data: Partial<App>): Partial<App> {
