@@ -1,8 +1,8 @@
 // Release switch on the Kubernetes (k3s) scheduler vs the Docker scheduler, same Berth, same Caddy, same run:
 // from the API request for a new release (a config change) until the first request THROUGH CADDY is answered
-// by it, and until the API call returned. Meanwhile two clients keep requesting each app through Caddy
-// (failed requests counted), and Caddy's whole config is compared before and after each release (a release
-// should write nothing there). Then cached push-to-live on each: `git push` of a one-line change to the
+// by it, and until the API call returned: first with only that poller asking, then again while two clients
+// keep requesting the app through Caddy (failed requests counted). Caddy's whole config is compared before and
+// after each release (a release should write nothing there). Then cached push-to-live on each: `git push` of a one-line change to the
 // hello app (Dockerfile + Procfile) until the new release answers through Caddy.
 // Needs the test cluster (shared/k8s): its kubeconfig in BERTH_TEST_KUBECONFIG.
 //   BERTH_TEST_KUBECONFIG=$(../shared/k8s/start.sh) node scripts/bench/scheduler-switch.ts   (BENCH_ROUNDS=5, BENCH_PUSHES=3)
@@ -26,7 +26,7 @@ const TARGET_RATIO = 2;
 const SCHEDULERS = ['docker', 'k3s'] as const;
 type Name = typeof SCHEDULERS[number];
 
-interface Result { served: number[]; api: number[]; configWrites: number; requests: number; seconds: number; failures: string[] }
+interface Result { served: number[]; servedLoaded: number[]; api: number[]; configWrites: number; requests: number; seconds: number; failures: string[] }
 
 const kubeconfig = process.env.BERTH_TEST_KUBECONFIG;
 const namespace = `berth-bench-${Date.now().toString(36)}`;
@@ -55,26 +55,29 @@ async function measure(s: Stack, scheduler: Name): Promise<Result> {
   await s.berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE }); // v1: pulls and warms caches
   await s.berth.ok('PATCH', `/apps/${app}/config`, { WARM: '1' });        // v2: warm-up release, not counted
   const caddy = new CaddyAdminClient(s.caddy.adminUrl);
-  const result: Result = { served: [], api: [], configWrites: 0, requests: 0, seconds: 0, failures: [] };
+  const result: Result = { served: [], servedLoaded: [], api: [], configWrites: 0, requests: 0, seconds: 0, failures: [] };
+  const release = async (round: number, label: string, into: number[]) => {
+    const version = ((await s.berth.ok('GET', `/apps/${app}`)).currentRelease as number) + 1;
+    const before = await caddy.get('/config/');
+    const t0 = Date.now();
+    const served = firstSuccess(async () => {
+      const res = await viaRouter(s.caddy.httpPort, `${app}.localhost`);
+      return res.status === 200 && res.body.startsWith(`hello from v${version} `);
+    }, POLL_MS, 120_000);
+    await s.berth.ok('PATCH', `/apps/${app}/config`, { BENCH_ROUND: `${label}-${round}` });
+    result.api.push(Date.now() - t0);
+    const at = await served;
+    if (at === null) throw new Error(`${scheduler}: v${version} was never served through Caddy`);
+    into.push(at - t0);
+    if (!isDeepStrictEqual(await caddy.get('/config/'), before)) result.configWrites++;
+    console.log(`${scheduler} ${label} round ${round}/${ROUNDS}: served by v${version} after ${ms(at - t0)}, API returned after ${ms(result.api.at(-1)!)}`);
+  };
   try {
+    // The switch itself, with only the poller asking: on 2 cores, saturating traffic mostly measures who gets the CPU.
+    for (let round = 1; round <= ROUNDS; round++) await release(round, 'quiet', result.served);
     const trafficStarted = Date.now();
     const traffic = await underTraffic({ port: s.caddy.httpPort, host: `${app}.localhost`, clients: 2, maxMs: 10 * 60_000 }, async () => {
-      for (let round = 1; round <= ROUNDS; round++) {
-        const version = ((await s.berth.ok('GET', `/apps/${app}`)).currentRelease as number) + 1;
-        const before = await caddy.get('/config/');
-        const t0 = Date.now();
-        const served = firstSuccess(async () => {
-          const res = await viaRouter(s.caddy.httpPort, `${app}.localhost`);
-          return res.status === 200 && res.body.startsWith(`hello from v${version} `);
-        }, POLL_MS, 120_000);
-        await s.berth.ok('PATCH', `/apps/${app}/config`, { BENCH_ROUND: String(round) });
-        result.api.push(Date.now() - t0);
-        const at = await served;
-        if (at === null) throw new Error(`${scheduler}: v${version} was never served through Caddy`);
-        result.served.push(at - t0);
-        if (!isDeepStrictEqual(await caddy.get('/config/'), before)) result.configWrites++;
-        console.log(`${scheduler} round ${round}/${ROUNDS}: served by v${version} after ${ms(at - t0)}, API returned after ${ms(result.api.at(-1)!)}`);
-      }
+      for (let round = 1; round <= ROUNDS; round++) await release(round, 'under traffic', result.servedLoaded);
     });
     result.requests = traffic.total;
     result.seconds = (Date.now() - trafficStarted) / 1000;
@@ -128,13 +131,14 @@ function gitPush(cwd: string, remote: string): Promise<number> {
 }
 
 function report(r: Record<Name, Result>, pushes: Record<Name, number[]>): void {
-  printTable(`Release switch: config change → first answer of the new release through Caddy (${ROUNDS} releases each)`, [...STATS_HEADERS, 'vs docker (median)'], [
+  printTable(`Release switch: config change → first answer of the new release through Caddy (${ROUNDS} releases each, quiet then under traffic)`, [...STATS_HEADERS, 'vs docker (median)'], [
     ...SCHEDULERS.map((name) => [...statsRow(`${name}: served through Caddy`, stats(r[name].served)), ratio(stats(r[name].served).median, stats(r.docker.served).median)]),
+    ...SCHEDULERS.map((name) => [...statsRow(`${name}: served, under 2 clients' traffic`, stats(r[name].servedLoaded)), ratio(stats(r[name].servedLoaded).median, stats(r.docker.servedLoaded).median)]),
     ...SCHEDULERS.map((name) => [...statsRow(`${name}: API call returned`, stats(r[name].api)), ratio(stats(r[name].api).median, stats(r.docker.api).median)]),
   ]);
   // req/s of the two sequential clients: what the route costs per request (k3s: a new connection to the NodePort each).
   printTable('During those releases', ['scheduler', 'requests through Caddy', 'req/s (2 sequential clients)', 'failed', 'releases that changed Caddy config'], SCHEDULERS.map((name) => [
-    name, r[name].requests, Math.round(r[name].requests / r[name].seconds), r[name].failures.length, `${r[name].configWrites} of ${ROUNDS}`,
+    name, r[name].requests, Math.round(r[name].requests / r[name].seconds), r[name].failures.length, `${r[name].configWrites} of ${ROUNDS * 2}`,
   ]));
   for (const name of SCHEDULERS) if (r[name].failures.length) console.log(`${name} failures: ${r[name].failures.slice(0, 5).join(' | ')}`);
   printTable(`Cached push-to-live: git push of a one-line change → the new release answers through Caddy (${PUSHES} pushes each)`, [...STATS_HEADERS, 'vs docker (median)'],

@@ -22,16 +22,9 @@ export async function waitHealthy(check: HealthCheck): Promise<void> {
   let polls = 0;
   const saw = (problem: string) => { lastProblem = problem; };
   while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), redirect: 'manual' });
-      await res.arrayBuffer();
-      if (res.status >= 200 && res.status < 400) return;
-      saw(`answered ${res.status}`);
-    } catch (err) {
-      // fetch wraps the socket error (ECONNREFUSED, ...) in a generic "fetch failed": show the cause.
-      const { message, cause } = err as Error & { cause?: Error & { code?: string } };
-      saw(cause?.code === 'ECONNREFUSED' ? 'connection refused' : (cause?.message ?? message));
-    }
+    const problem = await probeOnce(url);
+    if (problem === null) return;
+    saw(problem);
     // Asking the runtime is costlier than a GET: do it every ~1 s.
     if (++polls % 5 === 0) {
       const dead = await check.deadReason();
@@ -40,6 +33,19 @@ export async function waitHealthy(check: HealthCheck): Promise<void> {
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   throw new Error(`GET ${url} → ${lastProblem}; no good answer in ${Math.round(check.timeoutMs / 1000)} s`);
+}
+
+/** One GET of the health check: null when it answered 2xx/3xx, else what went wrong. */
+export async function probeOnce(url: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<string | null> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    await res.arrayBuffer();
+    return res.status >= 200 && res.status < 400 ? null : `answered ${res.status}`;
+  } catch (err) {
+    // fetch wraps the socket error (ECONNREFUSED, ...) in a generic "fetch failed": show the cause.
+    const { message, cause } = err as Error & { cause?: Error & { code?: string } };
+    return cause?.code === 'ECONNREFUSED' ? 'connection refused' : (cause?.message ?? message);
+  }
 }
 
 /** Lines of the failing instance's own output kept in the push output and the release's failure reason. */

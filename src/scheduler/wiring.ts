@@ -10,6 +10,8 @@ import { Converger, type ConvergeSettings } from '../releases/converge.ts';
 import { PortAllocator } from '../releases/ports.ts';
 import { DockerScheduler } from './docker/index.ts';
 import { KubernetesScheduler } from './kubernetes/index.ts';
+import { ROUTE_SETTINGS, type RouteSetting } from './kubernetes/pod-addresses.ts';
+import type { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { RegistryClient, splitReference } from '../registry/index.ts';
 import { Schedulers } from './schedulers.ts';
 import { SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types.ts';
@@ -58,10 +60,14 @@ export function createSchedulers(opts: {
 export function createClusterScheduler(opts: {
   dataDir: string; router: Router; owner: string; dockerSocket: string; registry: string; registryAdvertise: string;
   drainSec: number; stopTimeoutSec: number; log: (line: string) => void; env?: NodeJS.ProcessEnv;
+  /** The app DNS: with it, apps can be routed straight to their pods (BERTH_K8S_ROUTE). */
+  addressBook?: AddressBook | null;
 }): Scheduler | null {
   const env = opts.env ?? process.env;
   const kubeconfig = kubeconfigPath(opts.dataDir, env);
   if (!kubeconfig) return null;
+  const route = (env.BERTH_K8S_ROUTE || 'auto') as RouteSetting;
+  if (!ROUTE_SETTINGS.includes(route)) throw new Error(`BERTH_K8S_ROUTE must be one of ${ROUTE_SETTINGS.join(', ')}, not ${JSON.stringify(env.BERTH_K8S_ROUTE)}`);
   const docker = new Docker({ socketPath: opts.dockerSocket });
   const registry = new RegistryClient({ socketPath: opts.dockerSocket, registry: opts.registry });
   const nodeAddresses = env.BERTH_K8S_NODE_ADDRESSES?.split(',').map((a) => a.trim()).filter(Boolean);
@@ -69,6 +75,7 @@ export function createClusterScheduler(opts: {
     kubeconfigPath: kubeconfig, namespace: env.BERTH_K8S_NAMESPACE || `berth-${opts.owner}`, router: opts.router,
     registry: opts.registryAdvertise, nodeAddresses: nodeAddresses?.length ? nodeAddresses : undefined,
     drainSec: opts.drainSec, stopTimeoutSec: opts.stopTimeoutSec, owner: opts.owner, log: opts.log, dockerSocket: opts.dockerSocket,
+    addressBook: opts.addressBook, route,
     // Berth pushes to its registry at the address it reaches; the nodes pull the same repository at theirs.
     pushImage: async (localImage, target) => {
       const { repository, tag } = splitReference(target);

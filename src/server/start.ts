@@ -69,14 +69,15 @@ export async function startServer(): Promise<void> {
     adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort, accessLogFile: accessLogPath(config.dataDir),
     api: apiRoute(config) ?? undefined,
   });
-  const cluster = createClusterScheduler({
-    dataDir: config.dataDir, router, owner, dockerSocket: config.dockerSocket, registry: config.registry,
-    registryAdvertise: hostConfig.registryAdvertise, drainSec: config.drainSec, stopTimeoutSec: config.stopTimeoutSec, log,
-  });
   // Local web instances are routed by a per-app DNS name, so releases don't touch Caddy (container-ip only).
   const addresses = config.routeVia === 'container-ip'
     ? await AddressBook.open({ dir: config.dnsDir ?? `/run/berth-dns-${owner}`, port: config.dnsPort, log })
     : null;
+  const cluster = createClusterScheduler({
+    dataDir: config.dataDir, router, owner, dockerSocket: config.dockerSocket, registry: config.registry,
+    registryAdvertise: hostConfig.registryAdvertise, drainSec: config.drainSec, stopTimeoutSec: config.stopTimeoutSec, log,
+    addressBook: addresses,
+  });
   const schedulers = createSchedulers({ runtime, router, apps, settings: { ...config, addresses }, cluster });
   // Each subsystem that keeps state per app subscribes here and cleans up after itself (see below).
   const events = new AppEvents(log);

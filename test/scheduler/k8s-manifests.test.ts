@@ -8,6 +8,7 @@ import { rolloutVerdict, newestTemplateHash } from '../../src/scheduler/kubernet
 import { instancesFromPods, memoryMB, cpus } from '../../src/scheduler/kubernetes/instances.ts';
 import { TextLogDecoder } from '../../src/scheduler/kubernetes/log-lines.ts';
 import { changesOf } from '../../src/scheduler/kubernetes/events.ts';
+import { podsKey, readyAddresses, routeMode } from '../../src/scheduler/kubernetes/pod-addresses.ts';
 import type { DeployRequest, ReleaseToRun } from '../../src/scheduler/types.ts';
 
 const release: ReleaseToRun = { version: 7, imageId: 'sha256:abc', imageRef: null, config: { GREETING: 'hi' }, containerPort: 8080 };
@@ -208,4 +209,20 @@ test('events: a restart is a die (with the exit code, OOM too) then a start; not
   assert.deepEqual(changesOf(before, after).map((e) => [e.action, e.exitCode]), [['oom', null], ['die', 137], ['start', null]]);
   const same = status({ state: { running: { startedAt: new Date('2030-01-01T00:00:00Z') } } });
   assert.deepEqual(changesOf(before, same), []);
+});
+
+test('routing to pods: only when Berth can reach them; the ready endpoints, without duplicates, sorted', () => {
+  assert.equal(routeMode('auto', true, ['10.250.255.1'], ['127.0.0.1', '10.250.255.1']), 'pods', 'a node is this machine');
+  assert.equal(routeMode('auto', true, ['192.168.56.11'], ['127.0.0.1', '10.0.2.15']), 'nodeport', 'the nodes are elsewhere');
+  assert.equal(routeMode('pods', false, ['10.250.255.1'], ['10.250.255.1']), 'nodeport', 'no app DNS, no name to route by');
+  assert.equal(routeMode('nodeport', true, ['10.250.255.1'], ['10.250.255.1']), 'nodeport');
+  assert.equal(routeMode('pods', true, [], []), 'pods');
+  assert.deepEqual(readyAddresses({
+    subsets: [
+      { addresses: [{ ip: '10.250.0.9' }, { ip: '10.250.0.3' }], notReadyAddresses: [{ ip: '10.250.0.7' }] },
+      { addresses: [{ ip: '10.250.0.3' }, { ip: 'fd00::3' }] },
+    ],
+  }), ['10.250.0.3', '10.250.0.9']);
+  assert.deepEqual(readyAddresses({}), []);
+  assert.equal(podsKey('shop'), 'shop.k3s', 'never an app name: app names have no dots');
 });

@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
 import { startCaddy, type TestCaddy } from '../support/caddy.ts';
 import { startBerth, uniqueName, TEST_IMAGE, type BerthServer } from '../support/berth.ts';
 import { underTraffic } from '../support/traffic.ts';
@@ -47,6 +48,9 @@ test('docker → k3s → docker under traffic: no request fails; nothing left be
   assert.deepEqual(toCluster.failures, []);
   assert.ok(toCluster.total > 20, `enough traffic (${toCluster.total})`);
   assert.deepEqual(containers(), [], 'no container left on Docker');
+  // Berth's machine is a node of the test cluster: the route goes to the app's pods by its DNS name.
+  const route = await new CaddyAdminClient(caddy.adminUrl).get<{ handle: Array<{ dynamic_upstreams?: { name?: string } }> }>(`/id/berth-app-${app}`);
+  assert.equal(route?.handle[0].dynamic_upstreams?.name, `${app}.k3s.berth.internal`);
   const pods = await berth.ok('GET', `/apps/${app}/ps`);
   assert.ok(pods.length === 1 && pods[0].release === 1, `runs v1 on the cluster: ${JSON.stringify(pods)}`);
 

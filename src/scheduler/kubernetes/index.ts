@@ -1,21 +1,22 @@
 // The Kubernetes (k3s) scheduler: a release becomes a Deployment per process type, a Secret holding its
 // config and a NodePort Service for web; the cluster rolls pods out (readiness probe = the health check,
 // maxUnavailable 0, a preStop drain), Berth watches the rollout, streams it and undoes it when it fails.
-// Caddy stays the edge and reaches the app at the Service's node port on every node: one upstream set per
-// app for its whole life, so a release changes no Caddy config. Decisions live in manifests.ts and
+// Caddy stays the edge and reaches the app by a stable upstream, so a release changes no Caddy config: the
+// app's DNS name of its ready pods when Berth's machine is on the pod network (pod-addresses.ts), else the
+// Service's node port on every node. Decisions live in manifests.ts and
 // rollout.ts; this file only applies them.
 import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
 import type { CoreV1Event, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent } from '../../runtime/types.ts';
-import type { AppRoute, Router, Upstream } from '../../router/types.ts';
+import type { AppRoute, NamedUpstream, Router, Upstream } from '../../router/types.ts';
 import type { DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
 import { BerthError } from '../../shared/errors.ts';
 import { resolveImage } from '../../runtime/docker/images.ts';
 import { RegistryApi } from '../../registry/api.ts';
 import { splitReference } from '../../registry/index.ts';
 import { apiMessage, connect, isConflict, isLoopback, isNotFound, unlessMissing, type Cluster } from './client.ts';
-import { LABEL, deploymentFor, deploymentName, secretFor, secretName, selectorOf, serviceFor, serviceName, type ManifestSettings } from './manifests.ts';
+import { CONTAINER, LABEL, deploymentFor, deploymentName, secretFor, secretName, selectorOf, serviceFor, serviceName, type ManifestSettings } from './manifests.ts';
 import { newestTemplateHash, rolloutVerdict, waitingReasons } from './rollout.ts';
 import { instancesFromPods } from './instances.ts';
 import { podLogs, readLogs } from './logs.ts';
@@ -23,6 +24,10 @@ import { openExec } from './exec.ts';
 import { readStats } from './stats.ts';
 import { podEvents } from './events.ts';
 import { runJob } from './one-off.ts';
+import { PodAddresses, localAddresses, routeMode, type RouteMode, type RouteSetting } from './pod-addresses.ts';
+import { DNS_REFRESH_SEC, type AddressBook } from '../../router/dnsmasq/address-book.ts';
+import { DEFAULT_CONTAINER_PORT } from '../../releases/converge.ts';
+import { probeOnce } from '../../releases/health.ts';
 
 export interface KubernetesSchedulerOptions {
   kubeconfigPath: string;
@@ -42,6 +47,10 @@ export interface KubernetesSchedulerOptions {
   log: (line: string) => void;
   /** The local engine, for resolveImage; default /var/run/docker.sock. */
   dockerSocket?: string;
+  /** The app DNS (src/router/dnsmasq): with it, apps can be routed straight to their pods (pod-addresses.ts). */
+  addressBook?: AddressBook | null;
+  /** BERTH_K8S_ROUTE; default auto. */
+  route?: RouteSetting;
 }
 
 /** Scheduling and pulling a new pod may take this long before its health-check time starts counting. */
@@ -50,6 +59,8 @@ const POLL_MS = 500;
 /** After an undo, how long Berth waits for the previous pods to be all back (it does not fail on it). */
 const UNDO_WAIT_SEC = 30;
 const SPEC_HASH = 'berth.spec-hash';
+/** How often a rollout's new pods are checked for early admission (pod-addresses.ts). */
+const ADMIT_POLL_MS = 50;
 /** Warnings about the cluster, not the app (no cluster DNS on the test kit): not worth a `remote:` line. */
 const QUIET_WARNINGS = new Set(['MissingClusterDNS']);
 
@@ -62,6 +73,8 @@ export class KubernetesScheduler implements Scheduler {
   private readonly registryApi: RegistryApi;
   private namespaceReady: Promise<void> | null = null;
   private nodeAddresses: Promise<string[]> | null = null;
+  private mode: Promise<RouteMode> | null = null;
+  private readonly pods: PodAddresses | null;
   /** The pinned image of each app's last release, so the release phase and the deploy push once. */
   private readonly images = new Map<string, { key: string; image: string }>();
 
@@ -71,6 +84,9 @@ export class KubernetesScheduler implements Scheduler {
     this.ns = opts.namespace;
     this.docker = new Docker({ socketPath: opts.dockerSocket ?? '/var/run/docker.sock' });
     this.registryApi = new RegistryApi(opts.registry);
+    this.pods = opts.addressBook
+      ? new PodAddresses({ cluster: this.cluster, namespace: opts.namespace, owner: opts.owner, book: opts.addressBook, log: opts.log })
+      : null;
   }
 
   private get settings(): ManifestSettings {
@@ -89,6 +105,7 @@ export class KubernetesScheduler implements Scheduler {
     await this.applySecret(req.app, release);
     const existing = new Map((await this.listDeployments(req.app)).map((d) => [d.metadata!.name!, d]));
     const changed: { type: string; name: string; previous: V1Deployment | null }[] = [];
+    const admissions = new AbortController();
     try {
       // Inside the try: a Deployment the cluster refuses undoes the ones applied before it.
       for (const entry of req.formation) {
@@ -101,7 +118,15 @@ export class KubernetesScheduler implements Scheduler {
       }
       if (req.formation.some((f) => f.type === 'web')) await this.ensureService(req.app);
       if (changed.length) progress(`Rolling out v${release.version}: ${changed.map((c) => c.type).join(', ')}.`);
-      await this.watchRollouts(changed, req, progress);
+      const web = changed.find((c) => c.type === 'web');
+      const admitting = web ? this.admitEarly(req.app, web.name, release, req.health.path, admissions.signal) : null;
+      try {
+        await this.watchRollouts(changed, req, progress);
+      } finally {
+        admissions.abort();
+        await admitting;
+        await this.pods?.endAdmissions(req.app);
+      }
     } catch (err) {
       const reason = err instanceof BerthError ? err.message : `the rollout could not be watched: ${apiMessage(err)}`;
       progress(`Rollout failed: ${reason}`);
@@ -116,7 +141,7 @@ export class KubernetesScheduler implements Scheduler {
     if (!wanted.has(serviceName(req.app))) await unlessMissing(() => this.cluster.core.deleteNamespacedService({ name: serviceName(req.app), namespace: this.ns }));
     await this.removeSecretsExcept(req.app, release.version);
     const web = req.formation.find((f) => f.type === 'web');
-    await this.syncRoute(req.app, req.hostnames, web && web.quantity > 0 ? await this.webUpstreams(req.app) : null);
+    await this.syncRoute(req.app, req.hostnames, web && web.quantity > 0 ? await this.webUpstream(req.app, release, changed.length > 0) : null);
     if (changed.length) progress(`v${release.version} is live on the cluster.`);
   }
 
@@ -128,6 +153,7 @@ export class KubernetesScheduler implements Scheduler {
   /** Everything the app runs here, gone (pods get their drain); the route is left to whoever serves it now. */
   async stop(app: string): Promise<void> {
     await this.removeWorkloads(app);
+    await this.pods?.remove(app);
     const selector = selectorOf(this.opts.owner, app);
     for (const svc of (await this.cluster.core.listNamespacedService({ namespace: this.ns, labelSelector: selector })).items) {
       await unlessMissing(() => this.cluster.core.deleteNamespacedService({ name: svc.metadata!.name!, namespace: this.ns }));
@@ -397,7 +423,62 @@ export class KubernetesScheduler implements Scheduler {
 
   // --- routing ---------------------------------------------------------------------------------------------
 
-  private async webUpstreams(app: string): Promise<Upstream[]> {
+  /**
+   * Where Caddy sends the app's requests: the app's DNS name of its ready pods (published before this returns,
+   * and, when it replaced other pods, after Caddy's cached answer expired: the new release serves on return), or
+   * the Service's node port on the nodes.
+   */
+  private async webUpstream(app: string, release: ReleaseToRun, rolledOut: boolean): Promise<Upstream[] | NamedUpstream> {
+    if (this.pods && await this.routeMode() === 'pods') {
+      // After a rollout the watch may have published the new pods already: wait out Caddy's refresh either way.
+      if (await this.pods.sync(app) || rolledOut) await sleep(DNS_REFRESH_SEC * 1000 + 100);
+      return { name: this.pods.nameOf(app), port: release.containerPort ?? DEFAULT_CONTAINER_PORT, resolver: this.pods.book.resolver };
+    }
+    return this.nodePortUpstreams(app);
+  }
+
+  /**
+   * While a web rollout runs and the app is routed to its pods: Berth checks each new pod's health itself
+   * (every 50 ms, as the Docker scheduler checks a new container) and gives it traffic as soon as it answers,
+   * instead of waiting for the kubelet's once-a-second readiness probe and the endpoints behind it.
+   */
+  private async admitEarly(app: string, deployment: string, release: ReleaseToRun, healthPath: string, signal: AbortSignal): Promise<void> {
+    if (!this.pods || await this.routeMode().catch(() => 'nodeport') !== 'pods') return;
+    const port = release.containerPort ?? DEFAULT_CONTAINER_PORT;
+    const admitted = new Set<string>();
+    try {
+      while (!signal.aborted) {
+        const current = await this.cluster.apps.readNamespacedDeployment({ name: deployment, namespace: this.ns });
+        for (const pod of await this.newPods(current)) {
+          const ip = pod.status?.podIP;
+          const running = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.running;
+          // The app DNS answers A records: an IPv6 pod waits for its endpoint like any other.
+          if (!ip || ip.includes(':') || !running || admitted.has(ip) || signal.aborted) continue;
+          if (await probeOnce(`http://${ip}:${port}${healthPath}`, 500) === null && !signal.aborted) {
+            admitted.add(ip);
+            await this.pods.admit(app, ip);
+          }
+        }
+        await sleep(ADMIT_POLL_MS);
+      }
+    } catch (err) {
+      // Only a head start: the rollout itself still decides, from the kubelet's probes.
+      this.opts.log(`k3s: early admission of ${app}'s new pods stopped: ${apiMessage(err)}`);
+    }
+  }
+
+  private routeMode(): Promise<RouteMode> {
+    this.mode ??= (async () => {
+      const nodes = await this.cluster.core.listNode();
+      const internal = nodes.items.flatMap((n) => n.status?.addresses?.filter((a) => a.type === 'InternalIP').map((a) => a.address) ?? []);
+      const mode = routeMode(this.opts.route ?? 'auto', Boolean(this.pods), internal, localAddresses());
+      this.opts.log(`k3s: apps are routed to ${mode === 'pods' ? 'their pods (this machine is on the pod network)' : 'the node ports of their Services'}`);
+      return mode;
+    })().catch((err) => { this.mode = null; throw err; });
+    return this.mode;
+  }
+
+  private async nodePortUpstreams(app: string): Promise<Upstream[]> {
     const service = await this.cluster.core.readNamespacedService({ name: serviceName(app), namespace: this.ns });
     const port = service.spec?.ports?.[0]?.nodePort;
     if (!port) throw new BerthError(500, 'internal', `The Service of ${app} has no node port.`);
@@ -405,8 +486,10 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   /** Writes the route only when it differs from what the router has: a release changes nothing there. */
-  private async syncRoute(app: string, hostnames: string[], upstreams: Upstream[] | null): Promise<void> {
-    const wanted: AppRoute = { app, hostnames, upstreams: upstreams ?? [], ...(upstreams?.length ? { balancesConnections: true } : {}) };
+  private async syncRoute(app: string, hostnames: string[], to: Upstream[] | NamedUpstream | null): Promise<void> {
+    const wanted: AppRoute = to === null ? { app, hostnames, upstreams: [] }
+      : Array.isArray(to) ? { app, hostnames, upstreams: to, balancesConnections: true }
+      : { app, hostnames, upstreams: [], named: to };
     const current = (await this.opts.router.listRoutes()).find((r) => r.app === app);
     if (current && sameRoute(current, wanted)) return;
     await this.opts.router.setRoute(wanted);
@@ -458,7 +541,8 @@ const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === '
 function sameRoute(a: AppRoute, b: AppRoute): boolean {
   const hosts = (r: AppRoute) => [...r.hostnames].map((h) => h.toLowerCase()).sort().join(',');
   const ups = (r: AppRoute) => r.upstreams.map((u) => `${u.host}:${u.port}`).sort().join(',');
-  return hosts(a) === hosts(b) && ups(a) === ups(b) && Boolean(a.balancesConnections) === Boolean(b.balancesConnections);
+  const named = (r: AppRoute) => (r.named ? `${r.named.name}:${r.named.port}@${r.named.resolver}` : '');
+  return hosts(a) === hosts(b) && ups(a) === ups(b) && named(a) === named(b) && Boolean(a.balancesConnections) === Boolean(b.balancesConnections);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

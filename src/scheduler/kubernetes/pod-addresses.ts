@@ -1,0 +1,154 @@
+// Routing straight to pods, when Berth's machine is on the cluster's pod network (it is a node: the k3s server
+// on Berth's own machine, or the test kit). Caddy then reaches an app as it reaches Docker instances: by the
+// app's DNS name in Berth's private dnsmasq (src/router/dnsmasq), here `APP.k3s.berth.internal`, whose
+// addresses are the ready endpoints of the app's web Service, kept current by a watch. Caddy keeps its
+// connections alive and balances requests, and a release reaches traffic once the new pod is ready, without
+// waiting for kept-alive connections to a NodePort to leave the old pod. Otherwise routes go to the NodePort.
+import os from 'node:os';
+import { Watch, type V1Endpoints } from '@kubernetes/client-node';
+import type { AddressBook } from '../../router/dnsmasq/address-book.ts';
+import type { Cluster } from './client.ts';
+import { LABEL, selectorOf, serviceName } from './manifests.ts';
+
+export type RouteMode = 'pods' | 'nodeport';
+/** BERTH_K8S_ROUTE: pods, nodeport, or auto (pods when Berth's machine is one of the nodes). */
+export type RouteSetting = RouteMode | 'auto';
+export const ROUTE_SETTINGS: readonly RouteSetting[] = ['auto', 'pods', 'nodeport'];
+
+const RETRY_MS = 1000;
+
+/** The book key of an app's pods: app names are DNS labels without dots, so this never meets a Docker app's key. */
+export const podsKey = (app: string): string => `${app}.k3s`;
+
+/**
+ * The ready IPv4 addresses of a Service's endpoints (the cluster leaves out not-ready and terminating pods; Caddy
+ * asks the app DNS for A records).
+ */
+export function readyAddresses(endpoints: V1Endpoints): string[] {
+  const ips = (endpoints.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
+  return [...new Set(ips.filter((ip) => ip && !ip.includes(':')))].sort();
+}
+
+/**
+ * Pods only when Berth can reach them: an explicit setting wins, `auto` asks whether a node's InternalIP is an
+ * address of this machine. Without app DNS there is no stable name to route by, so NodePort.
+ */
+export function routeMode(setting: RouteSetting, hasAddressBook: boolean, nodeAddresses: string[], localAddresses: string[]): RouteMode {
+  if (!hasAddressBook || setting === 'nodeport') return 'nodeport';
+  if (setting === 'pods') return 'pods';
+  const local = new Set(localAddresses);
+  return nodeAddresses.some((a) => local.has(a)) ? 'pods' : 'nodeport';
+}
+
+export function localAddresses(): string[] {
+  return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+}
+
+/** Keeps the app DNS in step with the installation's web Services' ready endpoints. */
+export class PodAddresses {
+  private readonly cluster: Cluster;
+  private readonly namespace: string;
+  private readonly owner: string;
+  readonly book: AddressBook;
+  private readonly log: (line: string) => void;
+  private abort: AbortController | null = null;
+  /** Each app's ready endpoints as last seen. */
+  private readonly ready = new Map<string, string[]>();
+  /** New pods Berth's own health check passed during a rollout, before the kubelet's next probe says so. */
+  private readonly admitted = new Map<string, Set<string>>();
+
+  constructor(opts: { cluster: Cluster; namespace: string; owner: string; book: AddressBook; log: (line: string) => void }) {
+    this.cluster = opts.cluster;
+    this.namespace = opts.namespace;
+    this.owner = opts.owner;
+    this.book = opts.book;
+    this.log = opts.log;
+  }
+
+  nameOf(app: string): string {
+    return this.book.nameOf(podsKey(app));
+  }
+
+  /** Starts the watch once (list, then watch from there; a broken watch lists again). */
+  start(): void {
+    if (this.abort) return;
+    const abort = new AbortController();
+    this.abort = abort;
+    void this.watchLoop(abort.signal);
+  }
+
+  close(): void {
+    this.abort?.abort();
+    this.abort = null;
+  }
+
+  /**
+   * Reads the app's endpoints now and publishes them (a deploy does not wait for the watch). True when other
+   * addresses were replaced, which Caddy may still hold for one DNS refresh.
+   */
+  async sync(app: string): Promise<boolean> {
+    this.start();
+    const endpoints = await this.cluster.core.readNamespacedEndpoints({ name: serviceName(app), namespace: this.namespace }).catch(() => null);
+    this.ready.set(app, endpoints ? readyAddresses(endpoints) : []);
+    return this.publishApp(app);
+  }
+
+  /**
+   * A new pod answered Berth's own health check: it takes requests now, beside the pods already there. The
+   * kubelet probes once a second, so its readiness comes up to a second later; the rollout then goes on as usual.
+   */
+  admit(app: string, address: string): Promise<boolean> {
+    const admitted = this.admitted.get(app) ?? new Set<string>();
+    admitted.add(address);
+    this.admitted.set(app, admitted);
+    return this.publishApp(app);
+  }
+
+  /** The rollout is over (done or undone): from now on only the endpoints' ready pods. */
+  endAdmissions(app: string): Promise<boolean> {
+    if (!this.admitted.delete(app)) return Promise.resolve(false);
+    return this.publishApp(app);
+  }
+
+  remove(app: string): Promise<void> {
+    this.ready.delete(app);
+    this.admitted.delete(app);
+    return this.book.remove(podsKey(app));
+  }
+
+  private publishApp(app: string): Promise<boolean> {
+    return this.book.set(podsKey(app), [...new Set([...(this.ready.get(app) ?? []), ...(this.admitted.get(app) ?? [])])]);
+  }
+
+  private publish(endpoints: V1Endpoints, gone = false): void {
+    const app = endpoints.metadata?.labels?.[LABEL.app];
+    if (!app || endpoints.metadata?.name !== serviceName(app)) return;
+    if (!gone) this.ready.set(app, readyAddresses(endpoints));
+    const done = gone ? this.remove(app) : this.publishApp(app);
+    done.catch((err) => this.log(`k3s: app DNS of ${app} could not be updated: ${(err as Error).message}`));
+  }
+
+  private async watchLoop(signal: AbortSignal): Promise<void> {
+    const selector = selectorOf(this.owner);
+    const watch = new Watch(this.cluster.config);
+    let request: AbortController | null = null;
+    let ended: (() => void) | null = null;
+    signal.addEventListener('abort', () => { request?.abort(); ended?.(); }, { once: true });
+    while (!signal.aborted) {
+      try {
+        const list = await this.cluster.core.listNamespacedEndpoints({ namespace: this.namespace, labelSelector: selector });
+        for (const endpoints of list.items) this.publish(endpoints);
+        await new Promise<void>((resolve) => {
+          ended = resolve;
+          void watch.watch(`/api/v1/namespaces/${this.namespace}/endpoints`, { labelSelector: selector, resourceVersion: list.metadata?.resourceVersion },
+            (phase, obj) => { if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') this.publish(obj as V1Endpoints, phase === 'DELETED'); },
+            () => resolve())
+            .then((controller) => { request = controller; if (signal.aborted) controller.abort(); }, () => resolve());
+        });
+      } catch (err) {
+        if (!signal.aborted) this.log(`k3s: watching the apps' endpoints failed (${(err as Error).message}); again in ${RETRY_MS / 1000} s`);
+      }
+      if (!signal.aborted) await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  }
+}
