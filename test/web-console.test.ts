@@ -146,7 +146,7 @@ test('tabs: each has an address of its own that a reload, back/forward and a fre
     await page.locator(`#tab-panel[data-tab="${id}"] ${shown}`).first().waitFor({ timeout: 15_000 });
     assert.equal(new URL(page.url()).hash, id === 'overview' ? `#/apps/${app}` : `#/apps/${app}/${id}`);
     assert.equal(await page.locator('nav.tabs [aria-current="page"]').innerText(), label);
-    assert.equal(await page.locator('#tab-panel section.card').count() > 0, true);
+    assert.ok(await page.locator('#tab-panel section.card').count() > 0, `${id} shows its sections`);
     heights.push(`${id} ${await page.evaluate(() => Math.round(document.querySelector('main')!.getBoundingClientRect().bottom + window.scrollY))}`);
     await shot(`app-${id}`);
   }
