@@ -30,7 +30,8 @@ interface PushResult { code: number; output: string; buildingAfterMs: number | n
 before(async () => {
   caddy = await startCaddy();
   registry = await startRegistry();
-  berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address, BERTH_STACK_GENERIC: 'berth/node:24' });
+  // A drain of 3 s (the default; the harness shortens it) leaves time to see item 14's old instance still draining.
+  berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address, BERTH_STACK_GENERIC: 'berth/node:24', BERTH_DRAIN_SECONDS: '3' });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-first-day-'));
   repos = new ScratchRepos(work, work);
 });
@@ -198,4 +199,35 @@ test('1: a push to a re-created app name starts building at once', async (t) => 
   // The old app's accepted commit is forgotten: no waiting (up to 5 s) for it to land in the new repository.
   assert.ok(result.buildingAfterMs !== null && result.buildingAfterMs < 3000, `the build started after ${result.buildingAfterMs} ms`);
   t.diagnostic(`re-created app: the build started ${result.buildingAfterMs} ms after git push (was ~5.4 s)`);
+});
+
+test('14: a push returns once the new release serves; the old instance drains and stops after it', async (t) => {
+  const drainApp = uniqueName('drain');
+  await berth.ok('POST', '/apps', { name: drainApp });
+  const running = () => spawnSync('docker', ['ps', '-q', '--filter', `label=berth.app=${drainApp}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const server = (word: string) => `require('node:http').createServer((q, r) => r.end('${word}\\n')).listen(process.env.PORT);\n`;
+  const repo = repos.create({ Procfile: 'web: node server.js\n', 'server.js': server('one') });
+  repos.git(repo, 'branch', '-M', 'main');
+  repos.git(repo, 'remote', 'add', 'paas', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${drainApp}.git`);
+  try {
+    assert.equal((await push(repo)).code, 0);
+    const [old] = running();
+    assert.ok(old, 'v1 runs');
+    fs.writeFileSync(path.join(repo, 'server.js'), server('two'));
+    repos.git(repo, 'commit', '-qam', 'two');
+    const started = Date.now();
+    const result = await push(repo);
+    const pushMs = Date.now() - started;
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /1 old instance\(s\) stop after a 3 s drain, in the background\./);
+    // When git push returns, the new release answers and the old instance is still draining (3 s by default).
+    assert.equal((await viaRouter(caddy.httpPort, `${drainApp}.localhost`)).body, 'two\n');
+    assert.ok(running().includes(old), 'the old instance drains after the push returned');
+    const gone = Date.now();
+    await eventually('the old instance stopped after its drain', async () => !running().includes(old), 20_000);
+    t.diagnostic(`push of v2 returned after ${pushMs} ms; the old instance stopped ${Date.now() - gone} ms later`);
+    assert.equal(running().length, 1);
+  } finally {
+    await berth.api('DELETE', `/apps/${drainApp}`, { confirm: drainApp });
+  }
 });

@@ -32,6 +32,8 @@ export interface Target {
   hostnames: string[];
   /** What new web instances must answer before they get traffic (HEALTHCHECK_PATH / _TIMEOUT, resolved). */
   health: { path: string; timeoutSec: number };
+  /** Return once the new instances serve; the old ones drain and stop afterwards (a push needn't wait for them). */
+  drainInBackground?: boolean;
 }
 
 export interface ConvergeSettings {
@@ -44,6 +46,8 @@ export interface ConvergeSettings {
    * it, so a release writes nothing to the router. null: routes list the instances (a write per release).
    */
   addresses?: AddressBook | null;
+  /** Where a background drain's failure is told (the request that started it has returned). */
+  log?: (line: string) => void;
 }
 export type Progress = (line: string) => void;
 
@@ -54,6 +58,8 @@ export class Converger {
   private readonly router: Router;
   private readonly ports: PortAllocator;
   private readonly settings: ConvergeSettings;
+  /** Old instances draining after their change returned, per app: the app's next change waits for them. */
+  private readonly draining = new Map<string, Promise<void>>();
 
   constructor(runtime: Runtime, router: Router, ports: PortAllocator, settings: ConvergeSettings) {
     this.runtime = runtime;
@@ -63,6 +69,7 @@ export class Converger {
   }
 
   async converge(target: Target, progress: Progress = () => {}): Promise<Instance[]> {
+    await this.drained(target.app);
     const everything = await this.runtime.list();
     const existing = everything.filter((i) => i.app === target.app);
     const desired = desiredSpecs(target);
@@ -94,15 +101,40 @@ export class Converger {
     const retired = existing.filter((i) => !keptIds.has(i.id));
     if (retired.length) {
       const wasServing = retired.some((i) => i.process === 'web' && ALIVE.has(i.state));
-      if (wasServing && this.settings.drainSec > 0) await sleep(this.settings.drainSec * 1000);
-      progress(`Stopping ${retired.length} old instance(s).`);
-      await this.removeAll(retired, this.settings.stopTimeoutSec);
+      const drainSec = wasServing ? this.settings.drainSec : 0;
+      if (target.drainInBackground) {
+        progress(`${retired.length} old instance(s) stop after ${drainSec ? `a ${drainSec} s drain` : 'this'}, in the background.`);
+        this.drainLater(target.app, retired, drainSec);
+      } else {
+        if (drainSec > 0) await sleep(drainSec * 1000);
+        progress(`Stopping ${retired.length} old instance(s).`);
+        await this.removeAll(retired, this.settings.stopTimeoutSec);
+      }
     }
     return live;
   }
 
+  /** Resolves once no earlier change of the app is still draining (never rejects). */
+  drained(app: string): Promise<void> {
+    return this.draining.get(app) ?? Promise.resolve();
+  }
+
+  private drainLater(app: string, retired: Instance[], drainSec: number): void {
+    const done = (async () => {
+      if (drainSec > 0) await sleep(drainSec * 1000);
+      await this.removeAll(retired, this.settings.stopTimeoutSec);
+    })().catch((err) => {
+      // They are not wanted, so the app's next change stops them again.
+      this.settings.log?.(`${app}: stopping ${retired.length} old instance(s) after the drain failed: ${(err as Error).message}`);
+    }).finally(() => {
+      if (this.draining.get(app) === done) this.draining.delete(app);
+    });
+    this.draining.set(app, done);
+  }
+
   /** Takes an app off the router and stops all its instances (apps:destroy, orphans). */
   async retire(app: string): Promise<void> {
+    await this.drained(app);
     await this.router.removeRoute(app);
     await this.settings.addresses?.remove(app);
     await this.removeAll(await this.runtime.list(app), this.settings.stopTimeoutSec);
@@ -110,6 +142,7 @@ export class Converger {
 
   /** Stops all of an app's instances but leaves its route: another scheduler serves it now. They drain first. */
   async stopAll(app: string): Promise<void> {
+    await this.drained(app);
     const instances = await this.runtime.list(app);
     if (!instances.length) return;
     if (this.settings.drainSec > 0) await sleep(this.settings.drainSec * 1000);

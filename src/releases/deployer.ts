@@ -107,7 +107,7 @@ export class Deployer {
       description: built.description, imageRef: built.imageRef, imageId: built.imageId, imageDigest: built.imageDigest,
       containerPort: containerPortFor(image?.exposedPorts ?? []),
       config: this.deps.apps.config(app.id), formation, createdBy: actor,
-    }, () => this.deps.apps.replaceFormation(app.id, formation), progress, built.releaseCommand);
+    }, () => this.deps.apps.replaceFormation(app.id, formation), progress, built.releaseCommand, { drainInBackground: true });
   }
 
   /** The new release; null when the app has no image yet: the config is stored and takes effect with the first deploy. */
@@ -248,7 +248,7 @@ export class Deployer {
    * release runs with, only once it is live (or recorded, for an app without an image).
    */
   private async rollOut(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, commit: () => void, progress?: Progress,
-    releaseCommand: string | null = null): Promise<ReleaseRow> {
+    releaseCommand: string | null = null, options: Pick<DeployRequest, 'drainInBackground'> = {}): Promise<ReleaseRow> {
     if (!draft.imageId) {
       const release = this.deps.releases.create({ ...draft, appId: app.id, status: 'succeeded' });
       commit();
@@ -263,7 +263,7 @@ export class Deployer {
     };
     try {
       if (releaseCommand) await this.runReleaseCommand(app, toRun, releaseCommand, progress);
-      await this.scheduler(app).deploy(this.deployRequest(app, toRun, draft.formation), progress);
+      await this.scheduler(app).deploy({ ...this.deployRequest(app, toRun, draft.formation), ...options }, progress);
     } catch (err) {
       const reason = (err as Error).message;
       const failed = this.deps.releases.finish(release.id, 'failed', reason);

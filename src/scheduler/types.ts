@@ -38,6 +38,11 @@ export interface DeployRequest {
   hostnames: string[];
   /** HEALTHCHECK_PATH / HEALTHCHECK_TIMEOUT resolved against the installation's defaults. */
   health: { path: string; timeoutSec: number };
+  /**
+   * Return once the new release serves; the old instances drain and stop afterwards (a `git push` returns
+   * without waiting out the drain). The app's next change waits for them.
+   */
+  drainInBackground?: boolean;
 }
 
 /** A command run to completion in a fresh instance of a release: the release phase, `berth run`. */

@@ -78,7 +78,7 @@ export async function startServer(): Promise<void> {
     registryAdvertise: hostConfig.registryAdvertise, drainSec: config.drainSec, stopTimeoutSec: config.stopTimeoutSec, log,
     addressBook: addresses,
   });
-  const schedulers = createSchedulers({ runtime, router, apps, settings: { ...config, addresses }, cluster });
+  const schedulers = createSchedulers({ runtime, router, apps, settings: { ...config, addresses, log }, cluster });
   // Each subsystem that keeps state per app subscribes here and cleans up after itself (see below).
   const events = new AppEvents(log);
   const deployer = new Deployer({

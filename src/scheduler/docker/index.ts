@@ -24,7 +24,7 @@ export class DockerScheduler implements Scheduler {
 
   async deploy(req: DeployRequest, progress?: Progress): Promise<void> {
     await this.converger.converge({
-      app: req.app, formation: req.formation, hostnames: req.hostnames, health: req.health,
+      app: req.app, formation: req.formation, hostnames: req.hostnames, health: req.health, drainInBackground: req.drainInBackground,
       release: req.release && {
         version: req.release.version, image: req.release.imageId, config: req.release.config, containerPort: req.release.containerPort,
       },
