@@ -12,11 +12,17 @@ import type { Instance, Runtime, RuntimeEvent } from '../runtime/types.ts';
 /** What the collector reads: instances, one instance's log, and (optionally) their start events. */
 export type InstanceSource = Pick<Runtime, 'list' | 'instanceLogs' | 'events'>;
 import type { LogStore } from './store.ts';
+import type { AppLogKeys } from './app-keys.ts';
 import { PositionFile, advanceCursor, skipRepeats, type LogCursor } from './positions.ts';
 
 export interface CollectorOptions {
   runtime: InstanceSource;
   store: LogStore;
+  /**
+   * The store key of an instance's app (its id: app-keys.ts); null: the app is gone, its last lines are dropped.
+   * Default: the app's name, for a store without apps (benchmarks).
+   */
+  keys?: Pick<AppLogKeys, 'forInstance'>;
   /** Where the cursors file lives (the store's directory). */
   stateDir: string;
   /** Engine events (every host's); default: the runtime's own. Without any, discovery polls every pollMs. */
@@ -33,6 +39,7 @@ export interface CollectorOptions {
 interface Reading { abort: AbortController; done: Promise<void> }
 
 const RECONNECT_MS = 1000;
+const BY_NAME = { forInstance: (app: string) => app };
 
 export class LogCollector {
   private readonly opts: CollectorOptions;
@@ -153,7 +160,7 @@ export class LogCollector {
   }
 
   private async read(instance: Instance, signal: AbortSignal): Promise<void> {
-    const { store, runtime } = this.opts;
+    const { store, runtime, keys = BY_NAME } = this.opts;
     const start = this.cursors.get(instance.id);
     const isNew = skipRepeats(start);
     const name = `${instance.process}.${instance.index}`;
@@ -162,10 +169,13 @@ export class LogCollector {
       // Cursor first: an append can flush (and so save cursors) at once, and the line is then on disk.
       this.cursors.set(instance.id, advanceCursor(this.cursors.get(instance.id), line.time));
       const ts = Date.parse(line.time);
-      store.append(instance.app, {
-        ts, process: instance.process, instance: name, release: instance.release,
-        stream: line.stream, text: line.line,
-      });
+      const key = keys.forInstance(instance.app);
+      if (key !== null) {
+        store.append(key, {
+          ts, process: instance.process, instance: name, release: instance.release,
+          stream: line.stream, text: line.line,
+        });
+      }
       this.opts.onLine?.(instance.app, line.line, ts);
     }
   }

@@ -12,7 +12,13 @@ const ROUTER_LINE = '"process":"router",';
 
 export type RecentLine = Omit<LogLine, 'app'> | ApiLogLine;
 
-export interface RecentQuery { tail: number; process?: string; instance?: string }
+export interface RecentQuery {
+  tail: number;
+  process?: string;
+  instance?: string;
+  /** ms: no stored line before this (the app's creation). */
+  notBefore?: number;
+}
 
 /** The last `tail` lines, time ordered; a line both sources hold (same ms, instance and text) appears once. */
 export async function recentLines(engine: AsyncIterable<LogLine>, store: LogStore, app: string, query: RecentQuery, now: number): Promise<RecentLine[]> {
@@ -31,7 +37,7 @@ export async function recentLines(engine: AsyncIterable<LogLine>, store: LogStor
 
 async function lastStored(store: LogStore, app: string, query: RecentQuery, now: number): Promise<ApiLogLine[]> {
   const ring: string[] = [];
-  for await (const chunk of apiNdjson(store.read(app, { since: now - RECENT_MS, process: query.process, instance: query.instance }))) {
+  for await (const chunk of apiNdjson(store.read(app, { since: Math.max(now - RECENT_MS, query.notBefore ?? 0), process: query.process, instance: query.instance }))) {
     for (const text of chunk.toString('utf8').split('\n')) {
       // The router's access lines are searched with --since/--grep; the default view is the app's own output.
       if (!text || (!query.process && text.includes(ROUTER_LINE))) continue;

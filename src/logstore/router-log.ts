@@ -6,10 +6,13 @@ import type { AppRoute } from '../router/types.ts';
 import { AccessLogTail, HostMap, formatRouterLine, type TailPosition } from '../router/caddy/access-log.ts';
 import { PositionFile } from './positions.ts';
 import type { LogStore } from './store.ts';
+import type { AppLogKeys } from './app-keys.ts';
 
 export interface RouterLogOptions {
   file: string;
   store: LogStore;
+  /** The store key of a request's app (its id); null: no such app now, or the line is older than it (a namesake's). */
+  keys: Pick<AppLogKeys, 'forRequest'>;
   stateDir: string;
   /** The routes Berth manages (hostnames → app), re-read every few seconds. */
   routes(): Promise<AppRoute[]>;
@@ -28,9 +31,13 @@ export function collectRouterLog(opts: RouterLogOptions): { tail: AccessLogTail;
     start: positions.get(POSITION_KEY) ?? null,
     appFor: (host) => hosts.appFor(host) ?? opts.defaultApp(host),
   });
-  tail.onAccess((entry) => opts.store.append(entry.app, {
-    ts: entry.ts, process: 'router', instance: 'router', release: null, stream: 'router', text: formatRouterLine(entry),
-  }));
+  tail.onAccess((entry) => {
+    const key = opts.keys.forRequest(entry.app, entry.ts);
+    if (key === null) return;
+    opts.store.append(key, {
+      ts: entry.ts, process: 'router', instance: 'router', release: null, stream: 'router', text: formatRouterLine(entry),
+    });
+  });
   const stopSaving = opts.store.onFlush(() => {
     const position = tail.position();
     if (position) positions.set(POSITION_KEY, position);

@@ -1,7 +1,7 @@
-// The persistent log store: one AppLog per app under <dataDir>/logs/<app>/. Appends wait in memory
-// and are written by flush() (on a short timer, or when much is waiting); flush listeners run right
-// after the write, which is where the collector persists its read positions, so positions never
-// run ahead of what is on disk.
+// The persistent log store: one AppLog per app under <dataDir>/logs/<key>/ (the server keys them by app
+// id: app-keys.ts). Appends wait in memory and are written by flush() (on a short timer, or when much
+// is waiting); flush listeners run right after the write, which is where the collector persists its
+// read positions, so positions never run ahead of what is on disk.
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppLog, type AppLogOptions } from './app-log.ts';

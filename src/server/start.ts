@@ -152,6 +152,7 @@ export async function startServer(): Promise<void> {
   webAssets.load().catch((err) => log(`web console assets could not be built: ${(err as Error).message}`));
   const logs = createLogService({
     dataDir: config.dataDir, retentionDays: config.logRetentionDays, maxBytesPerApp: config.logMaxBytesPerApp, runtime: schedulers, log,
+    apps, events, // stored by app id; it subscribes to remove a destroyed app's log
     onLine: (app, text, tsMs) => observability.recordLogLine(app, text, tsMs),
     router: {
       file: accessLogPath(config.dataDir),
@@ -167,7 +168,6 @@ export async function startServer(): Promise<void> {
   events.on('destroyed', ({ app }) => git.repos.remove(app));
   events.on('destroyed', ({ appId }) => pushes.forget(appId));
   events.on('destroyed', () => { buildLogs.prune(); });
-  events.on('destroyed', ({ app }) => logs.store.remove(app));
   events.on('destroyed', ({ app }) => observability.metrics.removeApp(app));
   events.on('destroyed', async ({ app }) => { await registry.removeApp(app); }); // another team must not pull them
   logs.routerAccess?.onAccess((entry) => observability.recordRequest({

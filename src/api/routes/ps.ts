@@ -12,6 +12,7 @@ import type { LogQuery } from '../../logstore/range-reader.ts';
 import { parseLogParams } from '../../logstore/query-params.ts';
 import { apiNdjson, followStore } from '../../logstore/api-lines.ts';
 import { recentLines } from '../../logstore/recent-lines.ts';
+import { appLogKey, notBefore } from '../../logstore/app-keys.ts';
 import type { FormationUpdate } from '../../releases/formation.ts';
 
 /** Only what these routes use of the server's services. */
@@ -60,7 +61,9 @@ export function psRoutes(s: RouteServices): Hono<ApiEnv> {
     if (params.stored) {
       if (!s.logStore) throw new BerthError(503, 'logs_not_stored', 'This server keeps no log store; only tail and follow work.');
       if (follow && params.stored.until !== undefined) throw badRequest('bad_request', 'follow cannot be combined with until.');
-      return streamStoredLogs(c, s.logStore, app.name, params.stored, follow);
+      // Stored by id, from the app's creation on: nothing of an earlier app of the same name.
+      const since = Math.max(params.stored.since ?? 0, notBefore(app));
+      return streamStoredLogs(c, s.logStore, appLogKey(app.id), { ...params.stored, since }, follow);
     }
     const wanted = (line: LogLine) => (!params.process || line.process === params.process) &&
       (!params.instance || `${line.process}.${line.index}` === params.instance);
@@ -72,7 +75,8 @@ export function psRoutes(s: RouteServices): Hono<ApiEnv> {
       if (!follow && s.logStore) {
         // Recent history, instances that are gone included (a failed deploy's), not only the live containers.
         const engine = filtered(s.schedulers.logs(app.name, { tail, follow: false, signal: abort.signal }), wanted);
-        const lines = await recentLines(engine, s.logStore, app.name, { tail, process: params.process, instance: params.instance }, Date.now());
+        const lines = await recentLines(engine, s.logStore, appLogKey(app.id),
+          { tail, process: params.process, instance: params.instance, notBefore: notBefore(app) }, Date.now());
         for (const line of lines) {
           await out.write(`${JSON.stringify(line)}\n`);
           if (out.aborted) break;
