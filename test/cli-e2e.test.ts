@@ -127,6 +127,66 @@ test('logs -n prints Heroku-style lines; logs -t follows live', async () => {
   assert.match(out, new RegExp(`app\\[web\\.1\\]: request GET ${marker}`));
 });
 
+test('logs --json prints one JSON object per line', () => {
+  const lines = ok('logs', app, '-n', '5', '--json').trim().split('\n');
+  assert.ok(lines.length >= 1 && lines.length <= 5, lines.join('\n'));
+  for (const line of lines) {
+    const record = JSON.parse(line);
+    assert.equal(typeof record.time, 'string');
+    assert.equal(typeof record.line, 'string');
+    assert.equal(record.process, 'web');
+  }
+});
+
+test('config:set reads KEY=@file, KEY=@- and .env lines from stdin; releases:info shows what changed', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cli-values-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'greeting.txt'), 'from a file\n');
+    const fromFile = ok('config:set', app, `GREETING=@${path.join(dir, 'greeting.txt')}`);
+    const version = Number(/done, v(\d+)/.exec(fromFile)?.[1]);
+    assert.match((await get()).body, new RegExp(`hello from v${version} web\\.1 greeting=from a file\\n`));
+    const piped = spawnSync(process.execPath, [CLI, 'config:set', app, 'TLS_KEY=@-', 'LITERAL=@@handle'],
+      { env: cliEnv(), encoding: 'utf8', input: 'line one\nline two\n', timeout: 120_000 });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.match(piped.stdout, /TLS_KEY: +\(2 lines\)/);
+    const dotenv = spawnSync(process.execPath, [CLI, 'config:set', app],
+      { env: cliEnv(), encoding: 'utf8', input: '# from .env\nexport GREETING="from stdin"\nDATABASE_URL=postgres://db/x?a=b\n', timeout: 120_000 });
+    assert.equal(dotenv.status, 0, dotenv.stderr);
+    const config = JSON.parse(ok('config', app, '--json'));
+    assert.equal(config.TLS_KEY, 'line one\nline two');
+    assert.equal(config.LITERAL, '@handle');
+    assert.equal(config.GREETING, 'from stdin');
+    assert.equal(config.DATABASE_URL, 'postgres://db/x?a=b');
+    const missing = berthCli('config:set', app, 'X=@/nonexistent/berth-file');
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /cannot read \/nonexistent\/berth-file: no such file/);
+
+    const latest = JSON.parse(ok('releases', app, '--json'))[0].version;
+    const info = ok('releases:info', app, `v${latest}`);
+    assert.match(info, new RegExp(`^=== Release v${latest} of ${app} \\(current\\)$`, 'm'));
+    assert.match(info, /^Status: +succeeded$/m);
+    assert.match(info, /^Config change: +added DATABASE_URL; changed GREETING$/m);
+    assert.match(info, /^Formation: +web=1/m);
+    const json = JSON.parse(ok('releases:info', app, String(latest), '--json'));
+    assert.equal(json.version, latest);
+    assert.deepEqual(json.configChanges, { added: ['DATABASE_URL'], removed: [], changed: ['GREETING'] });
+    const absent = berthCli('releases:info', app, 'v999');
+    assert.equal(absent.code, 1);
+    assert.match(absent.err, /not found/i);
+    ok('config:unset', app, 'TLS_KEY', 'LITERAL', 'DATABASE_URL', 'GREETING');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('help fits in 100 columns', () => {
+  const help = ok('help');
+  const long = help.split('\n').filter((line) => line.length > 100);
+  assert.deepEqual(long, []);
+  assert.match(help, /^ {2}releases:info APP vN +show one release/m);
+  assert.ok(ok('help', 'logs').split('\n').every((line) => line.length <= 100));
+});
+
 test('git:remote adds the remote; git push uses the token through the credential helper berth login installed', async () => {
   const site = `${app}-site`;
   ok('apps:create', site);

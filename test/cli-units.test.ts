@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import { apiBaseUrl, readNdjson } from '../src/cli/client.ts';
 import { formatFormation, keyValues, relativeTime, shellAssignment, table } from '../src/cli/format.ts';
 import { formatLogLine } from '../src/cli/commands/logs.ts';
+import { commandListLines, commandHelpLines, wrapWords } from '../src/cli/help.ts';
+import { resolveConfigChanges } from '../src/cli/config-input.ts';
+import type { Command } from '../src/cli/command.ts';
 import { parseConfigPair, parseResizeArg, parseScaleArg, parseSize, parseVersion } from '../src/cli/parse.ts';
 
 test('parseSize: megabytes, gigabytes, cpus', () => {
@@ -89,4 +92,42 @@ test('formatLogLine follows Heroku', () => {
   const line = { time: '2026-11-25T17:00:00.123Z', process: 'web', index: 1, stream: 'stdout' as const, line: 'listening' };
   assert.equal(formatLogLine(line), '2026-11-25T17:00:00.123Z app[web.1]: listening');
   assert.equal(formatLogLine({ ...line, process: 'release', index: null }), '2026-11-25T17:00:00.123Z app[release]: listening');
+});
+
+test('help: short synopses share a line with their summary, long ones put it underneath, all within 100 columns', () => {
+  const run = async () => {};
+  const commands: Command[] = [
+    { name: 'apps', usage: '', summary: 'list apps', run },
+    { name: 'logs', usage: 'APP ' + '[--flag VALUE] '.repeat(12), summary: 'word '.repeat(60), run },
+  ];
+  const lines = commandListLines(commands);
+  assert.match(lines[0], /^ {2}apps {2,}list apps$/);
+  assert.match(lines[1], /^ {2}logs APP \[--flag VALUE\]/);
+  assert.ok(lines.slice(2).every((line) => line.startsWith('      ')), lines.join('\n'));
+  assert.ok([...lines, ...commandHelpLines(commands[1])].every((line) => line.length <= 100));
+  assert.deepEqual(wrapWords('aaa bbb ccc', 7, '', '  '), ['aaa bbb', '  ccc']);
+  assert.deepEqual(wrapWords('x'.repeat(12), 5, '', ''), ['x'.repeat(12)]);
+});
+
+test('config:set values: @file, @- (stdin), @@ literal, .env lines on stdin', async () => {
+  const files: Record<string, string> = { 'cert.pem': '-----BEGIN-----\nabc\n-----END-----\n' };
+  let stdinReads = 0;
+  const sources = (stdin: string) => ({
+    readFile: async (path: string) => {
+      if (!(path in files)) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+      return Buffer.from(files[path]);
+    },
+    readStdin: async () => { stdinReads++; return Buffer.from(stdin); },
+  });
+  assert.deepEqual(await resolveConfigChanges(['CERT=@cert.pem', 'A=x=y', 'AT=@@home', 'S=@-'], false, sources('secret\n')),
+    { CERT: '-----BEGIN-----\nabc\n-----END-----', A: 'x=y', AT: '@home', S: 'secret' });
+  assert.equal(stdinReads, 1);
+  await assert.rejects(resolveConfigChanges(['A=@-', 'B=@-'], false, sources('')), /stdin is already read for A/);
+  await assert.rejects(resolveConfigChanges(['A=@missing'], false, sources('')), /cannot read missing: no such file/);
+  await assert.rejects(resolveConfigChanges(['A=1', 'A=2'], false, sources('')), /A is given twice/);
+  await assert.rejects(resolveConfigChanges(['A=@-'], false, sources('x'.repeat(200_000))), /larger than a config value/);
+  const env = '# comment\nexport DATABASE_URL=postgres://db/x?a=b\nGREETING="hello there"\n';
+  assert.deepEqual(await resolveConfigChanges([], true, sources(env)), { DATABASE_URL: 'postgres://db/x?a=b', GREETING: 'hello there' });
+  await assert.rejects(resolveConfigChanges([], false, sources(env)), /missing KEY=VALUE/);
+  await assert.rejects(resolveConfigChanges([], true, sources('\n# nothing\n')), /no KEY=value lines/);
 });

@@ -20,6 +20,7 @@ import { alertCommands } from './commands/alerts.ts';
 import { hostCommands } from './commands/hosts.ts';
 import { adminCommands } from './commands/admin.ts';
 import { resolveCredentials } from './credentials.ts';
+import { commandHelpLines, commandListLines, wrapWords, HELP_WIDTH } from './help.ts';
 import { NetworkError } from './http.ts';
 import { VERSION } from '../version.ts';
 
@@ -75,17 +76,13 @@ function usageLine(command: Command): string {
 function printHelp(io: Io, name?: string): void {
   const command = name === undefined ? undefined : findCommand(name);
   if (name !== undefined && !command) throw new UsageError(`unknown command "${name}"`);
-  if (command) {
-    io.out(usageLine(command));
-    io.out(`  ${command.summary}`);
-    return;
-  }
-  const synopses = COMMANDS.map((each) => `${each.name} ${each.usage}`.trimEnd());
-  const width = Math.max(...synopses.map((synopsis) => synopsis.length));
+  if (command) return commandHelpLines(command).forEach((line) => io.out(line));
   io.out('Usage: berth COMMAND [APP] [ARGS...] [--json]\n\nCommands:');
-  COMMANDS.forEach((each, i) => io.out(`  ${synopses[i].padEnd(width)}  ${each.summary}`));
-  io.out('\nAPP may also be given as -a/--app APP. --json prints the API\'s answer as JSON.');
-  io.out('BERTH_API_URL and BERTH_TOKEN override the stored login; BERTH_CONFIG_DIR moves where it is kept.');
+  commandListLines(COMMANDS).forEach((line) => io.out(line));
+  io.out('');
+  const notes = 'APP may also be given as -a/--app APP. --json prints the API\'s answer as JSON. ' +
+    'BERTH_API_URL and BERTH_TOKEN override the stored login; BERTH_CONFIG_DIR moves where it is kept.';
+  wrapWords(notes, HELP_WIDTH, '', '').forEach((line) => io.out(line));
 }
 
 /** parseArgs reports problems as TypeErrors with ERR_PARSE_ARGS_* codes; those are usage errors. */

@@ -2,9 +2,9 @@
 // They throw UsageError so a typo exits 2 with the command's usage line.
 import { UsageError } from './command.ts';
 import type { FormationUpdate } from '../wire/types.ts';
+import { parseSizeText, type SizeText } from '../shared/validation.ts';
 
 const PROCESS_TYPE = /^[a-z][a-z0-9_-]{0,29}$/;
-const SIZE = /^(?:(\d+)([MG])B?)?(?:\/(\d+(?:\.\d+)?|\.\d+))?$/i;
 
 /** Splits at the first `=` only: values such as URLs with query strings keep theirs. */
 export function parseConfigPair(arg: string): [string, string] {
@@ -13,21 +13,12 @@ export function parseConfigPair(arg: string): [string, string] {
   return [arg.slice(0, at), arg.slice(at + 1)];
 }
 
-export interface Size {
-  memoryMB?: number;
-  cpus?: number;
-}
+export type Size = SizeText;
 
 /** "512M" → 512 MB, "1G" → 1024 MB, "512M/0.5" → also 0.5 cpus, "/2" → 2 cpus only. */
 export function parseSize(text: string): Size {
-  const match = SIZE.exec(text);
-  if (!text || text === '/' || !match) {
-    throw new UsageError(`"${text}" is not a size like 512M, 1G or 512M/0.5`);
-  }
-  const [, amount, unit, cpus] = match;
-  const size: Size = {};
-  if (amount !== undefined) size.memoryMB = Number(amount) * (unit.toUpperCase() === 'G' ? 1024 : 1);
-  if (cpus !== undefined) size.cpus = Number(cpus);
+  const size = parseSizeText(text);
+  if (!size) throw new UsageError(`"${text}" is not a size like 512M, 1G or 512M/0.5`);
   if (size.memoryMB === 0 || size.cpus === 0) throw new UsageError(`"${text}": a size must be more than 0`);
   return size;
 }

@@ -143,3 +143,17 @@ export function checkBranchName(raw: unknown): string {
   if (!ok) throw badRequest('invalid_branch', `Invalid branch name ${JSON.stringify(raw)}.`);
   return raw as string;
 }
+
+export interface SizeText { memoryMB?: number; cpus?: number }
+const SIZE_TEXT = /^(?:(\d{1,7})([MG])B?)?(?:\/(\d{1,3}(?:\.\d{1,3})?|\.\d{1,3}))?$/i;
+
+/** "512M" → 512 MB, "1G" → 1024 MB, "512M/0.5" → also 0.5 cpus, "/2" → 2 cpus only; null if it is none of these. */
+export function parseSizeText(text: string): SizeText | null {
+  const match = SIZE_TEXT.exec(text);
+  if (!text || text === '/' || !match) return null;
+  const [, amount, unit, cpus] = match;
+  const size: SizeText = {};
+  if (amount !== undefined) size.memoryMB = Number(amount) * (unit.toUpperCase() === 'G' ? 1024 : 1);
+  if (cpus !== undefined) size.cpus = Number(cpus);
+  return size;
+}

@@ -2,7 +2,8 @@
 import { appPath } from '../client.ts';
 import { CliError, printedJson, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatVersion, keyValues, shellAssignment } from '../format.ts';
-import { parseConfigPair } from '../parse.ts';
+import { readFile } from 'node:fs/promises';
+import { resolveConfigChanges, type ValueSources } from '../config-input.ts';
 import type { ConfigVars, Release } from '../../wire/types.ts';
 
 interface ConfigChange {
@@ -46,11 +47,23 @@ async function changeConfig(ctx: CommandContext, verb: string, changes: Record<s
   );
 }
 
+const localSources: ValueSources = {
+  readFile: (path) => readFile(path),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  },
+};
+
 async function setConfig(ctx: CommandContext): Promise<void> {
-  const changes = Object.fromEntries(ctx.args.map(parseConfigPair));
+  const changes = await resolveConfigChanges(ctx.args, !process.stdin.isTTY, localSources);
   const answer = await changeConfig(ctx, 'Setting', changes);
   if (printedJson(ctx, answer)) return;
-  keyValues(sortedEntries(changes)).forEach((line) => ctx.io.out(line));
+  // A certificate read with KEY=@file would fill the screen: multi-line values are summarised.
+  const shown = sortedEntries(changes).map(([key, value]): [string, string] =>
+    [key, value.includes('\n') ? `(${value.split('\n').length} lines)` : value]);
+  keyValues(shown).forEach((line) => ctx.io.out(line));
 }
 
 async function unsetConfig(ctx: CommandContext): Promise<void> {
@@ -73,10 +86,11 @@ export const configCommands: Command[] = [
   { name: 'config:get', usage: 'APP KEY', summary: 'print one config var', app: true, args: [1, 1], run: getConfigVar },
   {
     name: 'config:set',
-    usage: 'APP KEY=VALUE...',
-    summary: 'set config vars and restart the app',
+    usage: 'APP [KEY=VALUE...]',
+    summary: 'set config vars and restart the app; KEY=@FILE reads the value from a file, KEY=@- from ' +
+      'stdin (@@ for a literal @); with no KEY=VALUE, .env lines are read from stdin',
     app: true,
-    args: [1, MANY],
+    args: [0, MANY],
     run: setConfig,
   },
   {

@@ -55,11 +55,12 @@ async function showLogs(ctx: CommandContext): Promise<void> {
 export const logsCommands: Command[] = [
   {
     name: 'logs',
-    usage: 'APP [-t|--tail] [-n N] [-p|--process TYPE] [-i|--instance web.2] [--since 2h|ISO] [--until 1h|ISO] [-g|--grep TEXT]',
+    usage: 'APP [-t] [-n N] [-p TYPE] [-i web.2] [--since 2h|ISO] [--until 1h|ISO] [-g TEXT] [--json]',
     summary: `show the last N (default ${DEFAULT_LINES}) log lines of the past day from all of the app's instances, ` +
       'including ones that are gone (a failed deploy\'s); -t prints the live instances\' last N lines and keeps following them; ' +
       '--since/--until/--grep search the stored log, router lines included (durations back from now like 30s, 15m, 2h, 3d, ' +
-      'or ISO times; -n then caps the lines)',
+      'or ISO times; -n then caps the lines); -t is --tail, -p --process, -i --instance, -g --grep; ' +
+      '--json prints one JSON object per line (time, process, index, stream, line)',
     app: true,
     options: {
       tail: { type: 'boolean', short: 't' },

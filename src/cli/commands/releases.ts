@@ -1,7 +1,7 @@
-// deploy, releases, rollback
+// deploy, releases, releases:info, rollback
 import { ApiError, appPath } from '../client.ts';
 import { CliError, UsageError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
-import { formatVersion, relativeTime, table } from '../format.ts';
+import { formatFormation, formatVersion, keyValues, listSentence, relativeTime, table } from '../format.ts';
 import { parseVersion } from '../parse.ts';
 import type { Release } from '../../wire/types.ts';
 
@@ -44,6 +44,31 @@ async function listReleases(ctx: CommandContext): Promise<void> {
   if (releases.some((release) => release.current)) ctx.io.out('* current release');
 }
 
+/** One release in full, like `heroku releases:info`: who, when, what changed (config keys, never values). */
+async function showRelease(ctx: CommandContext): Promise<void> {
+  const version = parseVersion(ctx.args[0]);
+  const release = await ctx.api().get<Release>(appPath(ctx.app, `/releases/${version}`));
+  if (printedJson(ctx, release)) return;
+  const dated = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso)})` : '-');
+  const changes = release.configChanges;
+  const changed = [['added', changes.added], ['removed', changes.removed], ['changed', changes.changed]] as const;
+  const configChange = changed.filter(([, keys]) => keys.length).map(([what, keys]) => `${what} ${listSentence(keys)}`);
+  ctx.io.out(`=== Release ${formatVersion(release.version)} of ${ctx.app}${release.current ? ' (current)' : ''}`);
+  const pairs: Array<[string, string]> = [
+    ['Description', release.description],
+    ['Status', release.status + (release.failureReason ? `: ${release.failureReason}` : '')],
+    ['By', release.createdBy],
+    ['Created', dated(release.createdAt)],
+    ['Finished', dated(release.finishedAt)],
+    ['Image', release.image ?? '-'],
+    ['Digest', release.imageDigest ?? '-'],
+    ['Formation', release.formation.map(formatFormation).join(' ') || '-'],
+    ['Config vars', release.configKeys.join(', ') || '-'],
+    ['Config change', configChange.join('; ') || '-'],
+  ];
+  keyValues(pairs).forEach((line) => ctx.io.out(line));
+}
+
 async function rollback(ctx: CommandContext): Promise<void> {
   const version = ctx.args[0] === undefined ? undefined : parseVersion(ctx.args[0]);
   const target = version === undefined ? '' : ` to ${formatVersion(version)}`;
@@ -70,6 +95,10 @@ export const releaseCommands: Command[] = [
     run: deploy,
   },
   { name: 'releases', usage: 'APP', summary: 'list releases, newest first', app: true, run: listReleases },
+  {
+    name: 'releases:info', usage: 'APP vN', summary: 'show one release: who made it, when, its image, formation and config changes',
+    app: true, args: [1, 1], run: showRelease,
+  },
   {
     name: 'rollback',
     usage: 'APP [vN]',
