@@ -13,7 +13,7 @@ import { freePort } from './support/ports.ts';
 import { DockerBuilder, BuildError, type BuildResult } from '../src/builder/index.ts';
 import { detect } from '../src/builder/detect.ts';
 import { planPythonApp, requirementsReadLocalFiles } from '../src/builder/python-app.ts';
-import { binaryName, moduleName, planGoApp } from '../src/builder/go-app.ts';
+import { binaryName, moduleName, planGoApp, procfileBinary } from '../src/builder/go-app.ts';
 import type { SourceTree } from '../src/builder/source.ts';
 import { ScratchRepos } from './support/scratch-repos.ts';
 
@@ -131,6 +131,9 @@ test('detection order: Dockerfile, package.json, Python, Go, index.html, Procfil
   // A pyproject.toml that only configures tools describes nothing pip could install.
   assert.equal(await kind({ 'pyproject.toml': '[tool.black]\nline-length = 100\n', 'index.html': '' }), 'static');
   assert.equal(await kind({ 'go.mod': 'module x\n', 'index.html': '' }), 'go');
+  // GOPATH style: no go.mod, the main package at the root.
+  assert.equal(await kind({ 'main.go': 'package main\n', 'Procfile': 'web: bin/app\n', 'index.html': '' }), 'go');
+  assert.equal(await kind({ 'main_test.go': '', 'Procfile': 'web: ./run\n' }), 'procfile', 'tests alone are no app');
   assert.equal(await kind({ 'Procfile': 'web: ./run\n', 'runtime.txt': 'python-3.12' }), 'procfile');
   await assert.rejects(detect(fakeTree({ 'README.md': '' }), 'Dockerfile'), (err: Error) => {
     assert.ok(err instanceof BuildError);
@@ -145,13 +148,13 @@ test('Python plan: pip from requirements.txt or the project, when the source goe
   assert.deepEqual(plain.manifestFiles, ['requirements.txt']);
   assert.equal(plain.installNeedsSource, false);
   assert.deepEqual(plain.startCommand, ['python', 'main.py']);
-  assert.match(plain.notes.join('\n'), /runtime\.txt asks for "python-3\.12\.1": ignored/);
+  assert.deepEqual(plain.asked, { language: 'Python', version: '3.12.1', file: 'runtime.txt' });
 
   const project = await planPythonApp(fakeTree({ 'pyproject.toml': '[project] # the app\nname = "x"\n', 'app.py': '', 'main.py': '', '.python-version': '3.12\n' }));
   assert.equal(project.installCommand, 'python3 -m venv /app/.venv && /app/.venv/bin/pip install .');
   assert.equal(project.installNeedsSource, true, 'pip install . needs the whole project');
   assert.deepEqual(project.startCommand, ['python', 'app.py']);
-  assert.match(project.notes.join('\n'), /\.python-version asks for "3\.12"/);
+  assert.deepEqual(project.asked, { language: 'Python', version: '3.12', file: '.python-version' });
 
   assert.equal((await planPythonApp(fakeTree({ 'requirements.txt': '' }))).startCommand, null);
   for (const local of ['-r base.txt', '--requirement=base.txt', '-e .', './libs/mylib', 'mylib @ file:///app/libs/mylib', '-cconstraints.txt']) {
@@ -179,6 +182,17 @@ test('Go plan: module name, root package or cmd/, vendored modules', async () =>
   const named = await planGoApp(fakeTree({ 'go.mod': 'module example.com/shop\n', 'cmd/worker/main.go': '', 'cmd/shop/main.go': '' }));
   assert.deepEqual(named.startCommand, ['/app/bin/shop']);
   await assert.rejects(planGoApp(fakeTree({ 'go.mod': 'module example.com/shop\n', 'internal/x.go': '' })), /no Go files at the root and no cmd\//);
+  assert.deepEqual(root.asked, null, 'no go line');
+  assert.deepEqual((await planGoApp(fakeTree({ 'go.mod': 'module x\ngo 1.22.3\n', 'main.go': '' }))).asked, { language: 'Go', version: '1.22.3', file: 'go.mod' });
+
+  // No go.mod: a module is made in the build, named as the Procfile runs the binary (Heroku's bin/ layout).
+  const gopath = await planGoApp(fakeTree({ 'main.go': 'package main\n', 'Procfile': 'web: bin/server -port $PORT\n' }), 'bin/server -port $PORT');
+  assert.equal(gopath.buildCommand, 'go mod init server && go build -trimpath -ldflags="-s -w" -o /app/bin/server .');
+  assert.deepEqual([gopath.createsModule, gopath.manifestFiles, gopath.startCommand], [true, [], ['/app/bin/server']]);
+  assert.deepEqual((await planGoApp(fakeTree({ 'main.go': '' }))).startCommand, ['/app/bin/app'], 'no Procfile: bin/app');
+  for (const [command, binary] of [['bin/app', 'app'], ['./bin/web --x', 'web'], ['/app/bin/api', 'api'], ['app', null], ['bin/$(rm -rf)', null], ['bin/../x', null]]) {
+    assert.equal(procfileBinary(command!), binary, command!);
+  }
 });
 
 test('apps that cannot say how they start are refused before building', async () => {
@@ -189,12 +203,13 @@ test('apps that cannot say how they start are refused before building', async ()
 // ---- real builds ---------------------------------------------------------------------------------
 
 test('python-app: a venv with the requirements, python app.py on $PORT; a source change reuses the pip layer', async () => {
-  const repo = repos.create({ 'runtime.txt': 'python-3.12.4\n' }, 'python-app');
+  const repo = repos.create({ 'runtime.txt': 'python-3.9.18\n' }, 'python-app');
   const first = await build(repo, 'python-app');
   assert.equal(first.result.kind, 'python');
   assert.deepEqual(first.result.processes, { web: 'python app.py' });
   assert.ok(first.lines.includes('Detected a Python app (requirements.txt or pyproject.toml)'), first.lines.join('\n'));
-  assert.ok(first.lines.some((line) => line.startsWith('runtime.txt asks for "python-3.12.4": ignored')));
+  assert.ok(first.lines.some((line) => /^runtime\.txt asks for Python 3\.9\.18; the app runs on Python 3\.\d+\.\d+ \(berth\/python:3, BERTH_STACK_PYTHON\)$/.test(line)),
+    first.lines.join('\n'));
   assert.match(await firstAnswer(first.tag), /^python-app on port 5000, python 3\.\d+, venv \/app\/\.venv$/m);
   if (extraCa !== '') {
     // pip (and the app's own HTTPS calls) trust the extra CAs through one bundle with the system's.

@@ -1,12 +1,13 @@
 // Decides how to build a source tree, first match wins: the user's Dockerfile, a Node.js app
 // (package.json), a Python app (requirements.txt, or an installable pyproject.toml), a Go app
-// (go.mod), a static site (index.html), a Procfile-only app. Languages come before index.html
+// (go.mod, or .go files at the root without one), a static site (index.html), a Procfile-only app. Languages come before index.html
 // because their apps often carry one; Node before Python before Go is Heroku's order.
 import type { BuildKind } from './types.ts';
 import type { SourceTree } from './source.ts';
 import { BuildError } from './errors.ts';
 import { parseProcfile, type Procfile } from './procfile.ts';
 import { pythonManifest } from './python-app.ts';
+import { hasRootGoFiles } from './go-app.ts';
 
 export interface Detection {
   kind: BuildKind;
@@ -23,14 +24,14 @@ async function detectKind(tree: SourceTree, dockerfilePath: string, hasProcfile:
   if (tree.has(dockerfilePath)) return 'dockerfile';
   if (tree.has('package.json')) return 'node';
   if ((await pythonManifest(tree)) !== null) return 'python';
-  if (tree.has('go.mod')) return 'go';
+  if (tree.has('go.mod') || hasRootGoFiles(tree)) return 'go';
   if (tree.has('index.html')) return 'static';
   if (hasProcfile) return 'procfile';
   throw new BuildError(
     'cannot tell how to build this app; looked for, in this order: ' +
       `${dockerfilePath} (built as is; BERTH_DOCKERFILE names another path), ` +
       'package.json (Node.js app), requirements.txt or pyproject.toml with [project] (Python app), ' +
-      'go.mod (Go app), index.html at the root (static site), Procfile (generic app)',
+      'go.mod or .go files at the root (Go app), index.html at the root (static site), Procfile (generic app)',
   );
 }
 

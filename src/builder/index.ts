@@ -19,6 +19,8 @@ import { planNodeApp } from './node-app.ts';
 import { planPythonApp } from './python-app.ts';
 import { GENERATED_DIR, spoolSource, type SourceTree } from './source.ts';
 import { STATIC_SERVER_FILE, STATIC_SERVER_SOURCE } from './static-server.ts';
+import { versionVerdict, type AskedVersion } from './language-versions.ts';
+import { StackVersions, type StackLanguage } from './stack-version.ts';
 
 export { BuildError } from './errors.ts';
 export type { Builder, BuildKind, BuildRequest, BuildResult, Stacks } from './types.ts';
@@ -49,6 +51,7 @@ export class DockerBuilder implements Builder {
   readonly #extraCaFile: string | null;
   readonly #timeoutMs: number;
   readonly #registries: string[];
+  readonly #versions: StackVersions;
 
   constructor(options: DockerBuilderOptions) {
     this.#docker = new Docker({ socketPath: options.socketPath });
@@ -56,13 +59,14 @@ export class DockerBuilder implements Builder {
     this.#extraCaFile = options.extraCaFile;
     this.#timeoutMs = options.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
     this.#registries = options.registries ?? [];
+    this.#versions = new StackVersions(this.#docker);
   }
 
   async build(req: BuildRequest): Promise<BuildResult> {
     const tree = await spoolSource(req.source, req.signal);
     try {
       const detection = await detect(tree, req.dockerfilePath);
-      req.progress(`Detected ${describe(detection.kind)}`);
+      req.progress(`Detected ${describe(detection.kind, tree)}`);
       req.detected?.(detection.kind);
       const plan = await this.#plan(tree, detection, req);
       const imageId = await engineBuild(this.#docker, {
@@ -111,15 +115,18 @@ export class DockerBuilder implements Builder {
       }
       case 'python': {
         const plan = await planPythonApp(tree);
-        for (const note of plan.notes) req.progress(note);
+        await this.#checkVersion('Python', plan.asked, this.#stacks.python, req);
         const command = webCommand(procfileProcesses, plan.startCommand,
           'cannot tell how to start this Python app: add a Procfile with a web: line (e.g. "web: python server.py"), or an app.py or main.py to run with python');
         const options = this.#dockerfileOptions(this.#stacks.python, command);
         return this.#generated(pythonDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
       }
       case 'go': {
-        const plan = await planGoApp(tree);
-        req.progress(`Go module ${plan.module}: ${plan.vendored ? 'vendored modules (-mod=vendor)' : 'modules downloaded by go mod download'}`);
+        const plan = await planGoApp(tree, web);
+        req.progress(plan.createsModule
+          ? `No go.mod: built as module ${plan.module}, made by go mod init for this build (the standard library needs nothing else; add a go.mod to pin dependencies)`
+          : `Go module ${plan.module}: ${plan.vendored ? 'vendored modules (-mod=vendor)' : 'modules downloaded by go mod download'}`);
+        await this.#checkVersion('Go', plan.asked, this.#stacks.go, req);
         const command = webCommand(procfileProcesses, plan.startCommand,
           'cannot tell which of this Go app\'s commands serves the web: add a Procfile with a web: line naming one of the binaries under cmd/ (they are on the PATH)');
         const options = this.#dockerfileOptions(this.#stacks.go, command);
@@ -151,6 +158,13 @@ export class DockerBuilder implements Builder {
       if (verdict.ok) verdict = labelVerdict(use.ref, await this.#localLabels(use.ref), req.app);
       if (!verdict.ok) throw new BuildError(`${path} line ${use.line} (${use.instruction} ${use.ref}): ${verdict.reason}; builds may use public and stack images and their own stages only`);
     }
+  }
+
+  /** Says which version the stack has (and the app asks for); a stack older than the app asks for stops the build here. */
+  async #checkVersion(language: StackLanguage, asked: AskedVersion | null, image: string, req: BuildRequest): Promise<void> {
+    const verdict = versionVerdict(language, asked, await this.#versions.of(language, image), image);
+    if (verdict.error !== null) throw new BuildError(verdict.error);
+    if (verdict.line) req.progress(verdict.line);
   }
 
   /** Whether the engine has the image (any failure to say so counts as no: this only shapes an error message). */
@@ -208,7 +222,8 @@ function buildArgNames(buildArgs: Record<string, string>): string[] {
   return names;
 }
 
-function describe(kind: BuildKind): string {
+function describe(kind: BuildKind, tree: SourceTree): string {
+  if (kind === 'go' && !tree.has('go.mod')) return 'a Go app (.go files at the root, no go.mod)';
   return {
     dockerfile: 'a Dockerfile: building it as is',
     node: 'a Node.js app (package.json)',

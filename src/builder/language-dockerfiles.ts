@@ -52,7 +52,7 @@ export function goDockerfile(options: DockerfileOptions, runtimeImage: string, p
     caBundle(),
     // Before the downloads: build args are how GOPROXY, GOPRIVATE or GONOSUMDB reach them.
     buildArgNames.map((name) => `ARG ${name}`),
-    plan.vendored
+    plan.vendored || plan.createsModule
       ? []
       : ['# Modules first: this layer is reused until go.mod or go.sum change.', `COPY ${jsonArray([...plan.manifestFiles, './'])}`, 'RUN go mod download'],
     'COPY . ./',

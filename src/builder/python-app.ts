@@ -2,6 +2,7 @@
 // whole source, and how the app starts when the Procfile does not say.
 import type { SourceTree } from './source.ts';
 import { BuildError } from './errors.ts';
+import { readPythonVersionFile, readRuntimeTxt, type AskedVersion } from './language-versions.ts';
 
 export const PYTHON_VENV = '/app/.venv';
 
@@ -14,8 +15,8 @@ export interface PythonPlan {
   installNeedsSource: boolean;
   /** The default web command, used when the Procfile has no `web:` line. */
   startCommand: string[] | null;
-  /** Things the pusher should know (version pins Berth does not honour). */
-  notes: string[];
+  /** The Python version the app asks for (runtime.txt, else .python-version); checked against the stack's. */
+  asked: AskedVersion | null;
 }
 
 /** Files that make a tree a Python app; pyproject.toml only when pip can install the project it describes. */
@@ -44,7 +45,7 @@ export async function planPythonApp(tree: SourceTree): Promise<PythonPlan> {
     // pip cannot install only a project's dependencies, so `pip install .` always needs the source.
     installNeedsSource: requirements === null || requirementsReadLocalFiles(requirements),
     startCommand: startCommand(tree),
-    notes: await versionPinNotes(tree),
+    asked: await askedPython(tree),
   };
 }
 
@@ -65,13 +66,13 @@ function startCommand(tree: SourceTree): string[] | null {
   return entry ? ['python', entry] : null;
 }
 
-async function versionPinNotes(tree: SourceTree): Promise<string[]> {
-  const notes: string[] = [];
-  for (const file of ['runtime.txt', '.python-version']) {
+/** runtime.txt wins over .python-version, as on Heroku. */
+async function askedPython(tree: SourceTree): Promise<AskedVersion | null> {
+  const readers: [string, (text: string) => string | null][] = [['runtime.txt', readRuntimeTxt], ['.python-version', readPythonVersionFile]];
+  for (const [file, read] of readers) {
     const text = await tree.readText(file);
-    if (text === null) continue;
-    const asked = text.trim().split(/\s+/)[0] ?? '';
-    notes.push(`${file} asks for "${asked}": ignored, the app runs on the python stack's python3 (BERTH_STACK_PYTHON)`);
+    const version = text === null ? null : read(text);
+    if (version !== null) return { language: 'Python', version, file };
   }
-  return notes;
+  return null;
 }
