@@ -23,6 +23,7 @@ export function appUrl(name: string, ctx: ViewContext): string {
 export function appStatus(app: AppRow, formation: FormationEntry[], instances: Instance[], lastRelease: ReleaseRow | undefined): App['status'] {
   if (app.deployingRelease !== null) return 'deploying';
   if (app.currentRelease === null) return lastRelease?.status === 'failed' ? 'failed' : 'new';
+  if (app.stopped) return 'stopped';
   if (formation.every((f) => f.quantity === 0)) return 'stopped';
   const current = instances.filter((i) => i.release === app.currentRelease);
   if (current.length && current.every((i) => i.state === 'running')) return 'running';
@@ -42,6 +43,7 @@ export function appView(app: AppRow, extra: { domains: string[]; instances: Inst
     domains: extra.domains,
     createdAt: app.createdAt,
     lastDeployAt: app.lastDeployAt,
+    maintenance: app.maintenance,
   };
 }
 

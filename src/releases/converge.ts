@@ -5,7 +5,7 @@
 //   3. switch the route to the new set of web instances
 //   4. after a drain period, stop what is no longer wanted
 import type { Instance, InstanceSpec, Runtime } from '../runtime/types.ts';
-import type { AppRoute, Router } from '../router/types.ts';
+import type { AppRoute, MaintenancePage, Router } from '../router/types.ts';
 import { DNS_REFRESH_SEC, type AddressBook } from '../router/dnsmasq/address-book.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { PortAllocator } from './ports.ts';
@@ -34,6 +34,8 @@ export interface Target {
   health: { path: string; timeoutSec: number };
   /** Return once the new instances serve; the old ones drain and stop afterwards (a push needn't wait for them). */
   drainInBackground?: boolean;
+  /** Set: the route answers this 503 page instead of the instances (which run on). */
+  maintenance?: MaintenancePage | null;
 }
 
 export interface ConvergeSettings {
@@ -95,7 +97,7 @@ export class Converger {
     const web = live.filter((i) => i.process === 'web' && i.hostPort !== null)
       .sort((a, b) => a.index - b.index);
     const route = await this.routeTo(target, web);
-    await this.router.setRoute(route);
+    await this.router.setRoute(target.maintenance ? { ...route, maintenance: target.maintenance } : route);
     if (started.length) progress(`Routing ${target.hostnames[0]} to ${web.length} web instance(s).`);
     const keptIds = new Set(live.map((i) => i.id));
     const retired = existing.filter((i) => !keptIds.has(i.id));
@@ -138,6 +140,12 @@ export class Converger {
     await this.router.removeRoute(app);
     await this.settings.addresses?.remove(app);
     await this.removeAll(await this.runtime.list(app), this.settings.stopTimeoutSec);
+  }
+
+  /** Stops some of the app's instances (ps:stop); the app's next converge replaces them. */
+  async stopInstances(app: string, instances: Instance[]): Promise<void> {
+    await this.drained(app);
+    await this.removeAll(instances.filter((i) => i.app === app), this.settings.stopTimeoutSec);
   }
 
   /** Stops all of an app's instances but leaves its route: another scheduler serves it now. They drain first. */

@@ -14,6 +14,8 @@ import type { DeployRequest, ReleaseToRun, Scheduler } from '../scheduler/types.
 import type { AppEvents } from '../lifecycle/app-events.ts';
 import { checkImageRef } from '../shared/validation.ts';
 import { applyFormationUpdates, defaultFormation, formationForProcesses, type FormationUpdate } from './formation.ts';
+import { checkMaintenanceUrl, MAINTENANCE_PAGE_VAR, maintenancePage } from '../router/maintenance-page.ts';
+import type { Instance } from '../runtime/types.ts';
 
 export interface DeployerDeps {
   apps: AppsStore;
@@ -187,6 +189,53 @@ export class Deployer {
     });
   }
 
+  /** maintenance:on/off: only the route changes (no release); the instances run on. */
+  setMaintenance(appName: string, on: boolean): Promise<AppRow> {
+    return this.locks.run(appName, async () => {
+      const app = this.deps.apps.get(appName);
+      const pageUrl = this.runningRelease(app)?.config[MAINTENANCE_PAGE_VAR];
+      const checked = on && pageUrl ? checkMaintenanceUrl(pageUrl) : null;
+      if (typeof checked === 'string') throw badRequest('invalid_maintenance_page', checked);
+      return this.withAppFlags(app, { maintenance: on });
+    });
+  }
+
+  /** apps:stop / apps:start: nothing runs while stopped, and the formation is kept for the start. */
+  setStopped(appName: string, stopped: boolean): Promise<AppRow> {
+    return this.locks.run(appName, async () => this.withAppFlags(this.deps.apps.get(appName), { stopped }));
+  }
+
+  /** Converges with the flags set; a failure puts them back, so the database says what runs. */
+  private async withAppFlags(app: AppRow, flags: Partial<Pick<AppRow, 'maintenance' | 'stopped'>>): Promise<AppRow> {
+    const before = { maintenance: app.maintenance, stopped: app.stopped };
+    const changed = { ...app, ...flags };
+    this.deps.apps.update(app.id, flags);
+    try {
+      await this.convergeApp(changed, this.deps.apps.formation(app.id));
+    } catch (err) {
+      this.deps.apps.update(app.id, before);
+      throw err;
+    }
+    return changed;
+  }
+
+  /**
+   * ps:stop: "web.2" stops that instance, "worker" every instance of the type; the app's formation is
+   * unchanged, so fresh ones start in their place (like Heroku's ps:stop). Returns what was stopped.
+   */
+  stopInstances(appName: string, which: string): Promise<Instance[]> {
+    return this.locks.run(appName, async () => {
+      const app = this.deps.apps.get(appName);
+      const scheduler = this.scheduler(app);
+      const stopping = (await scheduler.instances(app.name)).filter(instanceSelector(which))
+        .sort((a, b) => a.process.localeCompare(b.process) || a.index - b.index);
+      if (!stopping.length) throw new BerthError(404, 'not_found', `No instance ${which} of ${app.name} is running.`);
+      await scheduler.stopInstances(app.name, stopping);
+      await this.convergeApp(app, this.deps.apps.formation(app.id));
+      return stopping;
+    });
+  }
+
   /** Brings the running instances and route in line with the database (reconcile, domain changes). */
   converge(appName: string, progress?: Progress): Promise<void> {
     return this.locks.run(appName, async () => {
@@ -215,7 +264,10 @@ export class Deployer {
   private deployRequest(app: AppRow, release: ReleaseToRun | null, formation: FormationEntry[]): DeployRequest {
     const config = release?.config ?? {};
     return {
-      app: app.name, release, formation, hostnames: this.hostnames(app),
+      app: app.name, release, hostnames: this.hostnames(app),
+      // A stopped app runs nothing; its formation stays in the database for apps:start.
+      formation: app.stopped ? formation.map((f) => ({ ...f, quantity: 0 })) : formation,
+      maintenance: app.maintenance ? maintenancePage(app.name, config[MAINTENANCE_PAGE_VAR]) : null,
       // BERTH_-prefixed like the other platform settings; the unprefixed names still work.
       health: {
         path: config.BERTH_HEALTHCHECK_PATH || config.HEALTHCHECK_PATH || '/',
@@ -277,4 +329,11 @@ export class Deployer {
     progress?.(`v${done.version} is live.`);
     return done;
   }
+}
+
+/** "web.2": that instance; "worker": every instance of the type. */
+function instanceSelector(which: string): (instance: Instance) => boolean {
+  const m = /^([a-z][a-z0-9_-]{0,29})(?:\.(\d{1,4}))?$/.exec(which);
+  if (!m) throw badRequest('bad_request', `Expected a process type or an instance like web.2, got "${which.slice(0, 60)}".`);
+  return (i) => i.process === m[1] && (m[2] === undefined || i.index === Number(m[2]));
 }

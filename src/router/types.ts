@@ -21,7 +21,12 @@ export interface AppRoute {
    * the edge opens a connection per request, or a kept-alive one would stay on the old release's pod.
    */
   balancesConnections?: boolean;
+  /** Set: the app is in maintenance (maintenance:on), every request gets this 503 page; the upstreams stay for later. */
+  maintenance?: MaintenancePage;
 }
+
+/** What a request to an app in maintenance gets, with status 503. */
+export interface MaintenancePage { contentType: string; body: string }
 
 export interface Router {
   /** Makes sure the edge has Berth's server and the catch-all 404; keeps existing app routes. */

@@ -7,6 +7,7 @@ import type {
   ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent,
 } from '../runtime/types.ts';
 import type { FormationEntry } from '../state/schema.ts';
+import type { MaintenancePage } from '../router/types.ts';
 
 export type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceStats, LogLine, LogOptions, RuntimeEvent };
 
@@ -43,6 +44,8 @@ export interface DeployRequest {
    * without waiting out the drain). The app's next change waits for them.
    */
   drainInBackground?: boolean;
+  /** Set: the route answers this 503 page while the instances keep running (maintenance:on). */
+  maintenance?: MaintenancePage | null;
 }
 
 /** A command run to completion in a fresh instance of a release: the release phase, `berth run`. */
@@ -72,6 +75,11 @@ export interface Scheduler {
    * which already serves it. Old instances get the drain period first.
    */
   stop(app: string): Promise<void>;
+  /**
+   * Stops these instances of the app (ps:stop) with the usual grace period; the next deploy of the same
+   * formation starts fresh ones (a Kubernetes Deployment does so by itself).
+   */
+  stopInstances(app: string, instances: Instance[]): Promise<void>;
   /** Instances (state, host, restarts) of one app, or of every app this scheduler runs. */
   instances(app?: string): Promise<Instance[]>;
   /** Apps this scheduler runs anything for (reconcile removes those the database doesn't know). */

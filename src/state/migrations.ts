@@ -182,4 +182,7 @@ export const migrations: string[] = [
      key_id TEXT NOT NULL,
      key_check TEXT NOT NULL,
      sealed_at TEXT NOT NULL);`,
+  // Issue 12: maintenance mode (the route answers 503, instances run on) and stopped apps (formation kept).
+  `ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE apps ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;`,
 ];

@@ -28,6 +28,8 @@ export const apps = sqliteTable('apps', {
   lastDeployAt: text('last_deploy_at'),
   deployBranch: text('deploy_branch').notNull().default('main'), // the git branch whose pushes deploy
   scheduler: text('scheduler').notNull().default('docker'),       // what runs it: docker or k3s (src/scheduler)
+  maintenance: integer('maintenance', { mode: 'boolean' }).notNull().default(false), // maintenance:on: the route answers 503
+  stopped: integer('stopped', { mode: 'boolean' }).notNull().default(false),         // apps:stop: nothing runs, formation kept
 });
 
 export const releases = sqliteTable('releases', {

@@ -14,7 +14,12 @@ export interface App {
   domains: string[];
   createdAt: string;
   lastDeployAt: string | null;
+  /** maintenance:on: the app's names answer 503 with the maintenance page. */
+  maintenance: boolean;
 }
+
+/** POST /apps/:app/maintenance, /apps/:app/stop and /apps/:app/start answer with this. */
+export interface AppSwitches { app: string; maintenance: boolean; stopped: boolean }
 
 export interface Formation {
   type: string;

@@ -129,6 +129,37 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       assert.equal((await get()).status, 200);
     });
 
+    test('ps:stop replaces the instance; maintenance answers 503 while it runs; apps:stop/start keep the formation', async () => {
+      const [before] = await eventually('a single running instance', async () => {
+        const all = await ps();
+        return all.length === 1 && all[0].state === 'running' ? all : undefined;
+      });
+      assert.deepEqual((await berth.ok('POST', `/apps/${app}/ps/stop`, { target: 'web.1' })).stopped, ['web.1']);
+      await eventually('a fresh web.1', async () => {
+        const now = (await ps()).filter((i) => i.state === 'running');
+        return now.length === 1 && now[0].name === 'web.1' && now[0].containerId !== before.containerId;
+      }, 60_000);
+      assert.equal((await berth.api('POST', `/apps/${app}/ps/stop`, { target: 'worker' })).status, 404);
+      assert.equal((await berth.api('POST', `/apps/${app}/ps/stop`, { target: 'web.1;rm' })).status, 400);
+
+      await berth.ok('POST', `/apps/${app}/maintenance`, { enabled: true });
+      const down = await get();
+      assert.equal(down.status, 503);
+      assert.match(down.body, /down for maintenance/);
+      assert.equal((await ps()).filter((i) => i.state === 'running').length, 1, 'instances keep running');
+      await berth.ok('POST', `/apps/${app}/maintenance`, { enabled: false });
+      await serving(/hello from v\d+ /);
+
+      const formation = await berth.ok('GET', `/apps/${app}/formation`);
+      assert.equal((await berth.ok('POST', `/apps/${app}/stop`, {})).stopped, true);
+      await eventually('nothing running', async () => (await ps()).length === 0, 60_000);
+      assert.equal((await get()).status, 503);
+      assert.equal((await berth.ok('GET', `/apps/${app}`)).status, 'stopped');
+      assert.deepEqual(await berth.ok('GET', `/apps/${app}/formation`), formation, 'the formation is kept');
+      await berth.ok('POST', `/apps/${app}/start`, {});
+      await serving(/hello from v\d+ /);
+    });
+
     test('crash: a process that exits comes back by itself', async () => {
       // Once the instances replaced before have drained, so the crash request can only reach this one.
       const [instance] = await eventually('a single instance', async () => {
@@ -232,7 +263,7 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
 }
 
 /** An instance as GET /apps/:app/ps shows it. */
-interface Instance { containerId: string; type: string; index: number; release: number; state: string; restartCount: number }
+interface Instance { containerId: string; name: string; type: string; index: number; release: number; state: string; restartCount: number }
 
 function gitPush(cwd: string, remote: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {

@@ -3,6 +3,8 @@ import { appPath } from '../client.ts';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatVersion, keyValues, relativeTime, table } from '../format.ts';
 import type { App } from '../../wire/types.ts';
+import { appStopCommands } from './stopping.ts';
+import { maintenanceCommands } from './maintenance.ts';
 
 async function listApps(ctx: CommandContext): Promise<void> {
   const apps = await ctx.api().get<App[]>('/apps');
@@ -86,4 +88,6 @@ export const appCommands: Command[] = [
     options: { confirm: { type: 'string' } },
     run: destroyApp,
   },
+  ...appStopCommands,
+  ...maintenanceCommands,
 ];

@@ -4,6 +4,7 @@ import { printedJson, withProgress, type Command, type CommandContext } from '..
 import { formatFormation, formatVersion, listSentence, relativeTime, table } from '../format.ts';
 import { parseResizeArg, parseScaleArg, rejectDuplicateTypes } from '../parse.ts';
 import type { Formation, FormationUpdate, Instance } from '../../wire/types.ts';
+import { psStopCommand } from './stopping.ts';
 
 async function listInstances(ctx: CommandContext): Promise<void> {
   const instances = await ctx.api().get<Instance[]>(appPath(ctx.app, '/ps'));
@@ -80,4 +81,5 @@ export const psCommands: Command[] = [
     run: resize,
   },
   { name: 'ps:restart', usage: 'APP [TYPE]', summary: 'restart all instances, or those of one type', app: true, args: [0, 1], run: restart },
+  psStopCommand,
 ];

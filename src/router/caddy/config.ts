@@ -1,6 +1,6 @@
 // Pure builders for the pieces of Caddy JSON config Berth owns, and the reverse mapping.
 // Everything Berth creates carries an "@id" so it can be addressed with /id/<id>.
-import type { AppRoute, NamedUpstream, Upstream } from '../types.ts';
+import type { AppRoute, MaintenancePage, NamedUpstream, Upstream } from '../types.ts';
 import { DNS_REFRESH_SEC } from '../dnsmasq/address-book.ts';
 
 export const SERVER_NAME = 'berth';
@@ -137,8 +137,9 @@ export function normalizeRoute(route: AppRoute): AppRoute {
   // An empty host matcher would be dropped by Caddy and the route would then match every host.
   if (hostnames.length === 0) throw new Error(`route for app ${route.app} needs at least one hostname`);
   const upstreams = route.upstreams.map((u) => ({ host: u.host, port: u.port }));
-  if (!route.named) return { app: route.app, hostnames, upstreams, ...(route.balancesConnections ? { balancesConnections: true } : {}) };
-  return { app: route.app, hostnames, upstreams: [], named: { name: route.named.name, port: route.named.port, resolver: route.named.resolver } };
+  const maintenance = route.maintenance ? { maintenance: { contentType: route.maintenance.contentType, body: route.maintenance.body } } : {};
+  if (!route.named) return { app: route.app, hostnames, upstreams, ...(route.balancesConnections ? { balancesConnections: true } : {}), ...maintenance };
+  return { app: route.app, hostnames, upstreams: [], named: { name: route.named.name, port: route.named.port, resolver: route.named.resolver }, ...maintenance };
 }
 
 /**
@@ -156,9 +157,26 @@ export function buildAppRoute(route: AppRoute): CaddyRoute {
   return {
     '@id': appRouteId(route.app),
     match: [{ host: [...route.hostnames] }],
-    handle: [route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams, route.balancesConnections) : textResponse(503, noInstanceBody(route.app))],
+    handle: [
+      // The maintenance page answers first; the proxy behind it is kept, so maintenance:off needs no deploy.
+      ...(route.maintenance ? [maintenanceResponse(route.maintenance)] : []),
+      route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams, route.balancesConnections) : textResponse(503, noInstanceBody(route.app)),
+    ],
     terminal: true,
   };
+}
+
+const MAINTENANCE_HEADER = 'X-Berth-Maintenance';
+
+function maintenanceResponse(page: MaintenancePage): CaddyHandler {
+  return { handler: 'static_response', status_code: 503, headers: { 'Content-Type': [page.contentType], 'Retry-After': ['60'], [MAINTENANCE_HEADER]: ['on'] }, body: page.body };
+}
+
+/** The maintenance page a route's first handler is, or null. */
+function parseMaintenance(handler: CaddyHandler | undefined): MaintenancePage | null {
+  const headers = handler?.handler === 'static_response' ? handler.headers as Record<string, string[]> | undefined : undefined;
+  if (!headers?.[MAINTENANCE_HEADER]) return null;
+  return { contentType: headers['Content-Type']?.[0] ?? 'text/plain; charset=utf-8', body: String(handler!.body ?? '') };
 }
 
 /** A fixed list of instances, or a name Caddy resolves every DNS_REFRESH_SEC (the Docker scheduler's stable upstream). */
@@ -227,6 +245,8 @@ export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
   const app = appFromRouteId(raw['@id']);
   if (app === null) return null;
   const hostnames = raw.match?.[0]?.host ?? [];
+  const maintenance = parseMaintenance(raw.handle?.[0]);
+  if (maintenance) return { ...parseAppRoute({ ...raw, handle: raw.handle!.slice(1) })!, maintenance };
   const handler = raw.handle?.[0];
   const dials = handler?.handler === 'reverse_proxy' ? (handler.upstreams as Array<{ dial?: string }> | undefined) ?? [] : [];
   const upstreams = dials.flatMap((u) => (typeof u.dial === 'string' ? [parseDial(u.dial)] : []));
@@ -251,6 +271,7 @@ export function joinAppRoutes(parts: AppRoute[]): AppRoute[] {
       if (seen.upstreams.length === 0) seen.upstreams = part.upstreams;
       if (!seen.named && part.named) seen.named = part.named;
       if (part.balancesConnections) seen.balancesConnections = true;
+      if (part.maintenance) seen.maintenance = part.maintenance;
     }
   }
   return [...byApp.values()];

@@ -24,7 +24,7 @@ export class DockerScheduler implements Scheduler {
 
   async deploy(req: DeployRequest, progress?: Progress): Promise<void> {
     await this.converger.converge({
-      app: req.app, formation: req.formation, hostnames: req.hostnames, health: req.health, drainInBackground: req.drainInBackground,
+      app: req.app, formation: req.formation, hostnames: req.hostnames, health: req.health, drainInBackground: req.drainInBackground, maintenance: req.maintenance,
       release: req.release && {
         version: req.release.version, image: req.release.imageId, config: req.release.config, containerPort: req.release.containerPort,
       },
@@ -37,6 +37,10 @@ export class DockerScheduler implements Scheduler {
 
   stop(app: string): Promise<void> {
     return this.converger.stopAll(app);
+  }
+
+  stopInstances(app: string, instances: Instance[]): Promise<void> {
+    return this.converger.stopInstances(app, instances);
   }
 
   instances(app?: string): Promise<Instance[]> {

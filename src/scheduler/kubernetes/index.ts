@@ -97,7 +97,7 @@ export class KubernetesScheduler implements Scheduler {
     await this.ensureNamespace();
     if (!req.release) {
       await this.removeWorkloads(req.app);
-      await this.syncRoute(req.app, req.hostnames, null);
+      await this.syncRoute(req, null);
       return;
     }
     const release = req.release;
@@ -141,7 +141,7 @@ export class KubernetesScheduler implements Scheduler {
     if (!wanted.has(serviceName(req.app))) await unlessMissing(() => this.cluster.core.deleteNamespacedService({ name: serviceName(req.app), namespace: this.ns }));
     await this.removeSecretsExcept(req.app, release.version);
     const web = req.formation.find((f) => f.type === 'web');
-    await this.syncRoute(req.app, req.hostnames, web && web.quantity > 0 ? await this.webUpstream(req.app, release, changed.length > 0) : null);
+    await this.syncRoute(req, web && web.quantity > 0 ? await this.webUpstream(req.app, release, changed.length > 0) : null);
     if (changed.length) progress(`v${release.version} is live on the cluster.`);
   }
 
@@ -168,6 +168,13 @@ export class KubernetesScheduler implements Scheduler {
       await sleep(POLL_MS);
     }
     this.opts.log(`k3s: pods of ${app} were still terminating after the stop timeout`);
+  }
+
+  /** Their pods go with the usual grace period; the app's Deployment starts new ones at once. */
+  async stopInstances(app: string, instances: Instance[]): Promise<void> {
+    for (const instance of instances.filter((i) => i.app === app)) {
+      await unlessMissing(() => this.cluster.core.deleteNamespacedPod({ name: instance.name, namespace: this.ns, gracePeriodSeconds: this.opts.stopTimeoutSec }));
+    }
   }
 
   async instances(app?: string): Promise<Instance[]> {
@@ -486,10 +493,12 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   /** Writes the route only when it differs from what the router has: a release changes nothing there. */
-  private async syncRoute(app: string, hostnames: string[], to: Upstream[] | NamedUpstream | null): Promise<void> {
-    const wanted: AppRoute = to === null ? { app, hostnames, upstreams: [] }
-      : Array.isArray(to) ? { app, hostnames, upstreams: to, balancesConnections: true }
-      : { app, hostnames, upstreams: [], named: to };
+  private async syncRoute(req: Pick<DeployRequest, 'app' | 'hostnames' | 'maintenance'>, to: Upstream[] | NamedUpstream | null): Promise<void> {
+    const { app, hostnames } = req;
+    const maintenance = req.maintenance ? { maintenance: req.maintenance } : {};
+    const wanted: AppRoute = to === null ? { app, hostnames, upstreams: [], ...maintenance }
+      : Array.isArray(to) ? { app, hostnames, upstreams: to, balancesConnections: true, ...maintenance }
+      : { app, hostnames, upstreams: [], named: to, ...maintenance };
     const current = (await this.opts.router.listRoutes()).find((r) => r.app === app);
     if (current && sameRoute(current, wanted)) return;
     await this.opts.router.setRoute(wanted);
@@ -542,7 +551,8 @@ function sameRoute(a: AppRoute, b: AppRoute): boolean {
   const hosts = (r: AppRoute) => [...r.hostnames].map((h) => h.toLowerCase()).sort().join(',');
   const ups = (r: AppRoute) => r.upstreams.map((u) => `${u.host}:${u.port}`).sort().join(',');
   const named = (r: AppRoute) => (r.named ? `${r.named.name}:${r.named.port}@${r.named.resolver}` : '');
-  return hosts(a) === hosts(b) && ups(a) === ups(b) && named(a) === named(b) && Boolean(a.balancesConnections) === Boolean(b.balancesConnections);
+  return hosts(a) === hosts(b) && ups(a) === ups(b) && named(a) === named(b) && Boolean(a.balancesConnections) === Boolean(b.balancesConnections)
+    && a.maintenance?.body === b.maintenance?.body && a.maintenance?.contentType === b.maintenance?.contentType;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
