@@ -2,8 +2,9 @@
 // GOLANG_VERSION); any other image (Berth's own Debian stacks) is asked once by running its python3 or go
 // for a moment, without a network. Remembered per image id, so a server asks each image once.
 import type Docker from 'dockerode';
+import type { AskedVersion } from './language-versions.ts';
 
-export type StackLanguage = 'Python' | 'Go';
+export type StackLanguage = AskedVersion['language'];
 
 const ENV_NAME: Record<StackLanguage, string> = { Python: 'PYTHON_VERSION', Go: 'GOLANG_VERSION' };
 const PROBE: Record<StackLanguage, string[]> = {
