@@ -12,6 +12,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
 const SECRET_READS: RegExp[] = [
   /^\/apps\/[^/]+\/config\/?$/,
   /^\/apps\/[^/]+\/ps\/[^/]+\/terminal\/?$/,
+  /^\/apps\/[^/]+\/run\/?$/, // `berth run`: a shell with the app's config
   /^\/tokens(\/|$)/,
 ];
 

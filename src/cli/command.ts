@@ -12,6 +12,16 @@ export class CliError extends Error {
   name = 'CliError';
 }
 
+/** Ends the CLI with this exit code and no message of its own (`berth run` exits with its command's code). */
+export class CommandExit extends Error {
+  name = 'CommandExit';
+  readonly code: number;
+  constructor(code: number) {
+    super(`exit ${code}`);
+    this.code = code;
+  }
+}
+
 export interface Io {
   out(line: string): void;   // stdout, newline added
   write(text: string): void; // stdout, as is (progress lines finished later)

@@ -3,7 +3,7 @@
 // errors into one stderr line and an exit code (1: failed, 2: wrong usage).
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ApiClient, ApiError } from './client.ts';
-import { CliError, UsageError, type Command, type CommandContext, type Flags, type Io } from './command.ts';
+import { CliError, CommandExit, UsageError, type Command, type CommandContext, type Flags, type Io } from './command.ts';
 import { appCommands } from './commands/apps.ts';
 import { authCommands } from './commands/auth.ts';
 import { configCommands } from './commands/config.ts';
@@ -144,6 +144,7 @@ function createClient(env: NodeJS.ProcessEnv): ApiClient {
 
 /** One line per error: the API's own message when there is one. */
 function reportError(error: unknown, command: Command | undefined, io: Io, env: NodeJS.ProcessEnv): number {
+  if (error instanceof CommandExit) return error.code;
   if (error instanceof UsageError) {
     io.err(`berth: ${error.message}`);
     io.err(command ? usageLine(command) : 'Run "berth help" for the list of commands.');

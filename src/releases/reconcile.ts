@@ -23,6 +23,10 @@ export async function reconcile(deps: ReconcileDeps, log: (line: string) => void
   for (const release of deps.releases.failInterrupted('interrupted: the Berth server stopped during the rollout')) {
     report.interrupted.push(`v${release.version}`);
   }
+  // One-offs (`berth run`, a release phase) never outlive the Berth they ran for: nobody is attached to them now.
+  for (const scheduler of deps.schedulers.all()) {
+    for (const name of (await scheduler.removeLeftoverOneOffs?.()) ?? []) log(`reconcile: removed one-off ${name} (${scheduler.name}), left from before the restart`);
+  }
   const apps = deps.apps.list();
   for (const app of apps) {
     if (app.deployingRelease !== null) {

@@ -70,6 +70,29 @@ export interface OneOffSpec {
   timeoutSec: number;            // killed after this long: a hung migration must not hold the deploy forever
 }
 
+/** `berth run`: a one-off attached to its caller (stdin in, output out), with a TTY or not; run.N in its app. */
+export interface AttachedRunSpec extends OneOffSpec {
+  tty: boolean;
+  cols: number;
+  rows: number;
+}
+
+/** A running attached one-off. Without a TTY, stdout and stderr stay apart. */
+export interface AttachedRun {
+  /** run.N: N is the lowest number no other run of the app holds. */
+  name: string;
+  stdout: NodeJS.ReadableStream;
+  stderr: NodeJS.ReadableStream;
+  write(data: Buffer): void;
+  /** Closes the command's stdin (a pipe's end). */
+  endInput(): void;
+  resize(cols: number, rows: number): Promise<void>;
+  /** Sends the signal to the command (Ctrl-C without a TTY: SIGINT). */
+  signal(name: 'SIGINT' | 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Resolves with the command's exit code once it ended (killed at the time limit: 137); the container is gone by then. */
+  exited: Promise<number>;
+}
+
 /** Cumulative resource counters of one running instance at one moment; rates come from two readings. */
 export interface InstanceStats {
   id: string;                   // container id
@@ -123,6 +146,10 @@ export interface Runtime {
   logs(app: string, opts: LogOptions): AsyncIterable<LogLine>;
   /** Runs a one-off container to its end, passing each output line on; resolves with its exit code. */
   runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number>;
+  /** `berth run`: a one-off attached to its caller. Optional: drivers without it refuse `berth run`. */
+  runAttached?(spec: AttachedRunSpec): Promise<AttachedRun>;
+  /** Removes one-offs left by a Berth that stopped while they ran (nobody is attached to them now); their names. */
+  removeLeftoverOneOffs?(): Promise<string[]>;
   /** One reading of every running Berth instance (all apps): one call per collection round. */
   stats(): Promise<InstanceStats[]>;
   /** Engine events of Berth's instances until the signal aborts. Optional: drivers without it give no live updates. */

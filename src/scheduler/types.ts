@@ -4,12 +4,12 @@
 // cluster. Everything above (deployer, API, console, log store, metrics) talks to this contract only.
 // The conformance suite (test/scheduler/conformance.case.ts) is run against every implementation.
 import type {
-  ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent,
+  AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent,
 } from '../runtime/types.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { MaintenancePage } from '../router/types.ts';
 
-export type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceStats, LogLine, LogOptions, RuntimeEvent };
+export type { AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstanceStats, LogLine, LogOptions, RuntimeEvent };
 
 import type { SchedulerName } from './names.ts';
 
@@ -60,6 +60,13 @@ export interface OneOffRequest {
   timeoutSec: number;
 }
 
+/** `berth run`: a one-off attached to its caller, with a TTY or not; run.N among the app's processes. */
+export interface AttachedRunRequest extends OneOffRequest {
+  tty: boolean;
+  cols: number;
+  rows: number;
+}
+
 export interface Scheduler {
   readonly name: SchedulerName;
   /**
@@ -92,6 +99,10 @@ export interface Scheduler {
   exec(instance: Instance, opts: ExecOptions): Promise<ExecSession>;
   /** Runs a one-off to its end, passing each output line on; resolves with its exit code. */
   runOnce(req: OneOffRequest, onLine: (line: string) => void): Promise<number>;
+  /** `berth run`. Optional: a scheduler without it refuses `berth run` (422). */
+  runAttached?(req: AttachedRunRequest): Promise<AttachedRun>;
+  /** At start (reconcile): removes one-offs a stopped Berth left behind, nobody attached to them; their names. */
+  removeLeftoverOneOffs?(): Promise<string[]>;
   /** One reading of every running instance's counters (all apps). */
   stats(): Promise<InstanceStats[]>;
   /** Instance changes until the signal aborts (console live updates, log collection). */

@@ -18,6 +18,18 @@ export interface App {
   maintenance: boolean;
 }
 
+/**
+ * `berth run` over the websocket GET /apps/:app/run?command=JSON&tty=1&cols=&rows=&memoryMB=&type=&timeout=SECONDS.
+ * Client to server: binary frames are stdin; text frames are RunControl. Server to client: binary frames whose
+ * first byte says the stream (RUN_STDOUT, RUN_STDERR; everything is stdout with a TTY); text frames are RunEvent.
+ */
+export type RunControl = { type: 'resize'; cols: number; rows: number } | { type: 'eof' } | { type: 'signal'; signal: 'SIGINT' | 'SIGTERM' };
+export type RunEvent = { type: 'started'; name: string } | { type: 'exit'; code: number } | { type: 'error'; message: string };
+export const RUN_STDOUT = 1;
+export const RUN_STDERR = 2;
+/** A refused run's message (URI-encoded), as the upgrade's refusal carries no body. */
+export const RUN_ERROR_HEADER = 'X-Berth-Error';
+
 /** POST /apps/:app/maintenance, /apps/:app/stop and /apps/:app/start answer with this. */
 export interface AppSwitches { app: string; maintenance: boolean; stopped: boolean }
 

@@ -5,6 +5,7 @@ import { formatFormation, formatVersion, listSentence, relativeTime, table } fro
 import { parseResizeArg, parseScaleArg, rejectDuplicateTypes } from '../parse.ts';
 import type { Formation, FormationUpdate, Instance } from '../../wire/types.ts';
 import { psStopCommand } from './stopping.ts';
+import { runCommand } from './run.ts';
 
 async function listInstances(ctx: CommandContext): Promise<void> {
   const instances = await ctx.api().get<Instance[]>(appPath(ctx.app, '/ps'));
@@ -82,4 +83,5 @@ export const psCommands: Command[] = [
   },
   { name: 'ps:restart', usage: 'APP [TYPE]', summary: 'restart all instances, or those of one type', app: true, args: [0, 1], run: restart },
   psStopCommand,
+  runCommand,
 ];

@@ -1,6 +1,6 @@
 // Translates an InstanceSpec (or a one-off) into the engine's container create options, hardened alike.
 import type Docker from 'dockerode';
-import type { InstanceSpec, OneOffSpec } from '../types.ts';
+import type { AttachedRunSpec, InstanceSpec, OneOffSpec } from '../types.ts';
 import { containerName, LABEL, labelsFromSpec } from './labels.ts';
 import type { NetworkPlacement } from './berth-network.ts';
 
@@ -56,6 +56,20 @@ export function oneOffOptions(spec: OneOffSpec, owner: string, placement: Networ
   };
   joinNetwork(options, placement);
   return options;
+}
+
+/** `berth run`'s container: a one-off with stdin (and a TTY when asked), labelled run.N so it can be listed and stopped. */
+export function attachedRunOptions(spec: AttachedRunSpec, index: number, owner: string, placement: NetworkPlacement | null = null,
+  hardening: Hardening = DEFAULT_HARDENING): Docker.ContainerCreateOptions {
+  const options = oneOffOptions({ ...spec, env: { ...spec.env, DYNO: `run.${index}`, BERTH_PROCESS: 'run' } }, owner, placement, hardening);
+  return {
+    ...options,
+    name: `berth-${spec.app}-v${spec.release}-run-${index}-${Date.now().toString(36)}`,
+    Labels: { ...options.Labels, [LABEL.process]: 'run', [LABEL.index]: String(index) },
+    // Docker 20.10 sizes a TTY only once it runs: a command reading its size at once would see 0 0.
+    Cmd: spec.tty ? ['/bin/sh', '-c', 'stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"', 'berth-run', String(spec.rows), String(spec.cols), ...spec.command] : spec.command,
+    Tty: spec.tty, OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+  };
 }
 
 /** The part every container shares: fewer capabilities, no privilege gain through setuid binaries, bounded processes. */

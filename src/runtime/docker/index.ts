@@ -1,11 +1,12 @@
 // The Docker implementation of the Runtime contract, talking to the local engine through its socket.
 import Docker from 'dockerode';
-import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime, RuntimeEvent } from '../types.ts';
+import type { AttachedRun, AttachedRunSpec, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime, RuntimeEvent } from '../types.ts';
 import { engineEvents } from './events.ts';
 import { openExec } from './exec.ts';
 import { runToCompletion } from './one-off.ts';
+import { startAttached } from './attached-run.ts';
 import { Semaphore } from '../../shared/semaphore.ts';
-import { createOptions, DEFAULT_HARDENING, oneOffOptions, type Hardening } from './container-config.ts';
+import { attachedRunOptions, createOptions, DEFAULT_HARDENING, oneOffOptions, type Hardening } from './container-config.ts';
 import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDeadline } from './errors.ts';
 import { requireLocalImage, resolveImage } from './images.ts';
 import { assignedIp, containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
@@ -52,6 +53,8 @@ export class DockerRuntime implements Runtime {
   private readonly statsReader: StatsReader;
   private readonly networks: AppNetworks | null;
   private readonly hardening: Hardening;
+  /** run.N numbers chosen but whose container may not exist yet, per app. */
+  private readonly runIndexes = new Map<string, Set<number>>();
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = opts.docker ?? new Docker({ socketPath: opts.socketPath });
@@ -156,6 +159,47 @@ export class DockerRuntime implements Runtime {
     } finally {
       await this.releaseNetwork(spec.app);
     }
+  }
+
+  /** `berth run`: run.N, N the lowest number no other run of the app holds (numbers being handed out count too). */
+  async runAttached(spec: AttachedRunSpec): Promise<AttachedRun> {
+    const held = (await this.oneOffs(spec.app)).filter((c) => c.Labels[LABEL.process] === 'run').map((c) => Number(c.Labels[LABEL.index]));
+    const taken = new Set([...held, ...(this.runIndexes.get(spec.app) ?? [])]);
+    let index = 1;
+    while (taken.has(index)) index++;
+    this.runIndexes.set(spec.app, new Set([...(this.runIndexes.get(spec.app) ?? []), index]));
+    try {
+      const container = await this.createPlaced(spec.app, (placement) => this.call(`creating run.${index} of ${spec.app}`, (abortSignal) =>
+        this.docker.createContainer({ ...attachedRunOptions(spec, index, this.owner, placement, this.hardening), abortSignal })));
+      let run: AttachedRun;
+      try {
+        run = await startAttached(this.docker, container, { ...spec, name: `run.${index}` });
+      } catch (err) {
+        await this.forceRemove(container.id);
+        await this.releaseNetwork(spec.app);
+        throw err;
+      }
+      void run.exited.catch(() => {}).finally(() => this.releaseNetwork(spec.app));
+      return run;
+    } finally {
+      this.runIndexes.get(spec.app)?.delete(index); // the container holds its label from here on
+    }
+  }
+
+  /** At start: whatever one-off is left ran for a Berth that is gone, and nobody is attached to it now. */
+  async removeLeftoverOneOffs(): Promise<string[]> {
+    const leftovers = await this.call('listing one-off containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: [`${LABEL.oneOff}=1`, `${LABEL.owner}=${this.owner}`] }, abortSignal }));
+    for (const c of leftovers) await this.forceRemove(c.Id);
+    const apps = new Set(leftovers.map((c) => c.Labels[LABEL.app]).filter(Boolean));
+    for (const app of apps) await this.releaseNetwork(app);
+    return leftovers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
+  }
+
+  /** The app's one-off containers (release phase, `berth run`). */
+  private oneOffs(app: string): Promise<Docker.ContainerInfo[]> {
+    return this.call('listing one-off containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: [`${LABEL.oneOff}=1`, `${LABEL.owner}=${this.owner}`, `${LABEL.app}=${app}`] }, abortSignal }));
   }
 
   logs(app: string, opts: LogOptions): AsyncIterable<LogLine> {

@@ -3,7 +3,7 @@
 // that are down are left out of every listing (the converger recreates them elsewhere), and those on
 // draining hosts are listed as evicted (the converger replaces them, then stops them).
 import type Docker from 'dockerode';
-import type { ImageInfo, Instance, InstanceLogOptions, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime } from '../types.ts';
+import type { AttachedRun, AttachedRunSpec, ImageInfo, Instance, InstanceLogOptions, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime } from '../types.ts';
 import { DockerRuntime } from '../docker/index.ts';
 import { chooseHost, noRoomReason, type HostLoad } from '../../placement/index.ts';
 import { ensureImageOnHost, pullableRef } from './image-distribution.ts';
@@ -150,6 +150,15 @@ export class MultiHostRuntime implements Runtime {
   /** One-off containers (release phase) run on the local engine, where the image was built. */
   runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number> {
     return this.opts.local.runtime.runOnce(spec, onLine);
+  }
+
+  /** `berth run` runs on the local engine, like the release phase. */
+  runAttached(spec: AttachedRunSpec): Promise<AttachedRun> {
+    return this.opts.local.runtime.runAttached(spec);
+  }
+
+  removeLeftoverOneOffs(): Promise<string[]> {
+    return this.opts.local.runtime.removeLeftoverOneOffs();
   }
 
   async stats(): Promise<InstanceStats[]> {

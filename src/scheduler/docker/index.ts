@@ -3,7 +3,7 @@
 // health-checks, routes and drains them itself.
 import type { Runtime, Instance, InstanceLogOptions, LogLine, LogOptions, ExecOptions, ExecSession, InstanceStats, RuntimeEvent, ImageInfo } from '../../runtime/types.ts';
 import type { Converger } from '../../releases/converge.ts';
-import type { DeployRequest, OneOffRequest, Progress, Scheduler } from '../types.ts';
+import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, Scheduler } from '../types.ts';
 import { mergeEvents } from '../merge-events.ts';
 
 /** What MultiHostRuntime offers about its hosts, without depending on its module. */
@@ -72,6 +72,18 @@ export class DockerScheduler implements Scheduler {
       app: req.app, release: req.release.version, image: req.release.imageId, command: req.command,
       env: { ...req.release.config, ...req.env }, memoryMB: req.memoryMB, timeoutSec: req.timeoutSec,
     }, onLine);
+  }
+
+  runAttached(req: AttachedRunRequest): Promise<AttachedRun> {
+    if (!this.runtime.runAttached) throw new Error('this Docker runtime cannot attach to one-offs');
+    return this.runtime.runAttached({
+      app: req.app, release: req.release.version, image: req.release.imageId, command: req.command,
+      env: { ...req.release.config, ...req.env }, memoryMB: req.memoryMB, timeoutSec: req.timeoutSec, tty: req.tty, cols: req.cols, rows: req.rows,
+    });
+  }
+
+  async removeLeftoverOneOffs(): Promise<string[]> {
+    return (await this.runtime.removeLeftoverOneOffs?.()) ?? [];
   }
 
   stats(): Promise<InstanceStats[]> {

@@ -1,0 +1,172 @@
+// GET /api/v1/apps/:app/run (websocket): `berth run`, a command in a fresh one-off of the current release
+// with the app's config, attached to the caller. Checked before the upgrade (same-origin, a release to run,
+// a scheduler that can, the command and its limits), so a refusal is an ordinary JSON error. The one-off
+// never outlives its caller: a closed socket kills it. Start and end are in the audit trail.
+import { Hono, type Context } from 'hono';
+import { upgradeWebSocket } from '@hono/node-server';
+import type { WSContext } from 'hono/ws';
+import { sameOrigin, type ApiEnv } from '../auth.ts';
+import { clientAddress } from '../audit.ts';
+import type { Services } from '../services.ts';
+import { BerthError, badRequest } from '../../shared/errors.ts';
+import type { AttachedRun, AttachedRunRequest } from '../../scheduler/types.ts';
+import { RUN_ERROR_HEADER, RUN_STDERR, RUN_STDOUT, type RunControl, type RunEvent } from '../../wire/types.ts';
+
+type RouteServices = Pick<Services, 'apps' | 'deployer' | 'audit' | 'view'>;
+
+const MAX_DIM = 1000;
+const MAX_COMMAND_BYTES = 64 * 1024;
+const DEFAULT_TIMEOUT_SEC = 3600;
+const MAX_TIMEOUT_SEC = 24 * 3600;
+
+export function runRoutes(s: RouteServices): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+  api.get('/:app/run', async (c, next) => {
+    try {
+      await checkBeforeUpgrade(s, c);
+    } catch (err) {
+      // A refused upgrade loses its body on the way out (@hono/node-server): the message rides in a header too.
+      if (err instanceof BerthError) c.header(RUN_ERROR_HEADER, encodeURIComponent(err.message));
+      throw err;
+    }
+    await next();
+  }, upgradeWebSocket((c: Context<ApiEnv>) => runSocket(s, c, prepared.get(c.req.raw)!)));
+  return api;
+}
+
+async function checkBeforeUpgrade(s: RouteServices, c: Context<ApiEnv>): Promise<void> {
+  const same = sameOrigin(c, s.view.publicUrl);
+  if (same === false || (same === null && c.get('via') === 'session')) {
+    throw new BerthError(403, 'cross_origin', 'berth run is accepted only from the CLI or the Berth console itself.');
+  }
+  if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new BerthError(426, 'upgrade_required', 'Connect with a websocket.');
+  prepared.set(c.req.raw, runRequest(s, c));
+}
+
+/** What the checks before the upgrade resolved, for the socket that follows (per request). */
+const prepared = new WeakMap<Request, Prepared>();
+
+interface Prepared { req: AttachedRunRequest; start: (req: AttachedRunRequest) => Promise<AttachedRun> }
+
+/** Everything checked and resolved before the upgrade: the command, its limits, the release and its scheduler. */
+function runRequest(s: RouteServices, c: Context<ApiEnv>): Prepared {
+  const app = s.apps.get(c.req.param('app')!);
+  const command = parseCommand(c.req.query('command'));
+  const scheduler = s.deployer.scheduler(app);
+  if (!scheduler.runAttached) {
+    throw new BerthError(422, 'run_unsupported', `The ${scheduler.name} scheduler cannot run one-off commands yet; `
+      + `use the console's terminal, or move the app with "berth apps:scheduler ${app.name} docker".`);
+  }
+  const current = s.deployer.currentRelease(app);
+  if (!current?.imageId) throw new BerthError(422, 'no_release', `${app.name} has no release to run a command in yet: deploy it first.`);
+  const type = c.req.query('type');
+  const formation = s.apps.formation(app.id);
+  if (type !== undefined && !formation.some((f) => f.type === type)) throw badRequest('invalid_process_type', `${app.name} has no process type "${type.slice(0, 40)}".`);
+  const memoryMB = optionalNumber(c.req.query('memoryMB'), 'memoryMB', 4, 64 * 1024) ?? formation.find((f) => f.type === type)?.memoryMB ?? null;
+  const timeoutSec = optionalNumber(c.req.query('timeout'), 'timeout', 1, MAX_TIMEOUT_SEC) ?? DEFAULT_TIMEOUT_SEC;
+  return {
+    start: (req) => scheduler.runAttached!(req),
+    req: {
+      app: app.name,
+      release: { version: current.version, imageId: current.imageId, imageRef: current.imageRef, config: current.config, containerPort: current.containerPort },
+      command,
+      env: { BERTH_APP: app.name, BERTH_RELEASE: `v${current.version}`, ...(type ? { BERTH_PROCESS_TYPE: type } : {}) },
+      memoryMB: memoryMB === null ? null : Math.round(memoryMB),
+      timeoutSec: Math.round(timeoutSec),
+      tty: c.req.query('tty') === '1',
+      cols: dimension(c.req.query('cols'), 80),
+      rows: dimension(c.req.query('rows'), 24),
+    },
+  };
+}
+
+/** The command as a JSON array of strings (argv, no shell in between), bounded. */
+function parseCommand(raw: string | undefined): string[] {
+  let command: unknown;
+  try { command = JSON.parse(raw ?? ''); } catch { command = null; }
+  if (!Array.isArray(command) || command.length === 0 || !command.every((a) => typeof a === 'string')) {
+    throw badRequest('bad_request', 'command must be a JSON array of strings, e.g. ["npm","run","migrate"].');
+  }
+  if (command.some((a) => a.includes('\0')) || Buffer.byteLength(command.join(' ')) > MAX_COMMAND_BYTES) throw badRequest('bad_request', 'The command is too long or holds a NUL byte.');
+  if (command[0] === '') throw badRequest('bad_request', 'The command needs a program to run.');
+  return command;
+}
+
+function optionalNumber(raw: string | undefined, name: string, min: number, max: number): number | null {
+  if (raw === undefined) return null;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw badRequest('bad_request', `${name} must be a number from ${min} to ${max}.`);
+  return n;
+}
+
+function dimension(value: unknown, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 && n <= MAX_DIM ? n : fallback;
+}
+
+function runSocket(s: RouteServices, c: Context<ApiEnv>, prepared: Prepared) {
+  const user = c.get('user');
+  const ip = clientAddress(c);
+  const app = prepared.req.app;
+  const shown = prepared.req.command.join(' ').slice(0, 200);
+  let run: AttachedRun | null = null;
+  let exited = false;
+  let closed = false;
+  const early: Array<string | Buffer> = [];
+  const send = (ws: WSContext, event: RunEvent) => { if (ws.readyState === 1) ws.send(JSON.stringify(event)); };
+  const frame = (ws: WSContext, stream: number) => (chunk: Buffer) => {
+    if (ws.readyState === 1) ws.send(new Uint8Array(Buffer.concat([Buffer.from([stream]), chunk])));
+  };
+
+  // In the order they came: input typed after a resize reaches the command once the new size is set.
+  let inOrder: Promise<unknown> = Promise.resolve();
+  const handle = (data: string | Buffer) => {
+    const current = run!;
+    if (typeof data !== 'string') { inOrder = inOrder.then(() => current.write(data)); return; }
+    let msg: Partial<RunControl> & { cols?: unknown; rows?: unknown; signal?: unknown };
+    try { msg = JSON.parse(data); } catch { return; }
+    if (msg.type === 'resize') inOrder = inOrder.then(() => current.resize(dimension(msg.cols, 80), dimension(msg.rows, 24))).catch(() => {});
+    if (msg.type === 'eof') inOrder = inOrder.then(() => current.endInput());
+    if (msg.type === 'signal' && (msg.signal === 'SIGINT' || msg.signal === 'SIGTERM')) {
+      const signal = msg.signal;
+      inOrder = inOrder.then(() => current.signal(signal)).catch(() => {});
+    }
+  };
+
+  return {
+    onOpen: async (_event: unknown, ws: WSContext) => {
+      try {
+        run = await prepared.start(prepared.req);
+      } catch (err) {
+        send(ws, { type: 'error', message: (err as Error).message });
+        ws.close(1011, 'could not start the command');
+        return;
+      }
+      const current = run;
+      s.audit.record({ actor: user.name, action: 'run start', app, target: current.name, ip, status: 200, detail: shown });
+      send(ws, { type: 'started', name: current.name });
+      current.stdout.on('data', frame(ws, RUN_STDOUT));
+      current.stderr.on('data', frame(ws, RUN_STDERR));
+      for (const data of early.splice(0)) handle(data);
+      if (closed) void current.signal('SIGKILL').catch(() => {}); // the caller left while it started
+      void current.exited.then((code) => {
+        exited = true;
+        s.audit.record({ actor: user.name, action: 'run exit', app, target: current.name, ip, status: 200, detail: `exit ${code}: ${shown}` });
+        send(ws, { type: 'exit', code });
+        if (ws.readyState === 1) ws.close(1000, 'command ended');
+      }).catch((err) => {
+        send(ws, { type: 'error', message: (err as Error).message });
+        if (ws.readyState === 1) ws.close(1011, 'the command broke off');
+      });
+    },
+    onMessage: (event: { data: unknown }) => {
+      const data = typeof event.data === 'string' ? event.data : Buffer.from(event.data as ArrayBuffer);
+      if (run) handle(data); else early.push(data);
+    },
+    // It never outlives its caller: a closed socket (Ctrl-\, a lost connection) kills it.
+    onClose: () => {
+      closed = true;
+      if (run && !exited) void run.signal('SIGKILL').catch(() => {});
+    },
+  };
+}

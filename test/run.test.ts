@@ -1,0 +1,138 @@
+// Issue 12, "One-off processes": `berth run` through the real CLI, API websocket and Docker. Scripts get clean
+// stdout/stderr, stdin and the exit code; a terminal (a real pty from util-linux `script`) gets a TTY of its
+// size, and Ctrl-C reaches the command either way. A Berth killed while a run is attached removes it at start.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startCaddy } from './support/caddy.ts';
+import { startBerth, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+
+const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
+let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let berth: BerthServer;
+let home: string;
+const app = uniqueName('run');
+const runContainers = () => execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.app=${app}`, '--filter', 'label=berth.oneoff=1'], { encoding: 'utf8' }).trim();
+
+before(async () => {
+  caddy = await startCaddy();
+  berth = await startBerth(caddy);
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-run-'));
+  await berth.ok('POST', '/apps', { name: app });
+  await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+  await berth.ok('PATCH', `/apps/${app}/config`, { GREETING: 'hi there' });
+});
+
+/** CLIs a failed test left behind: killed, so their one-offs go too. */
+const children: Array<{ kill(signal?: NodeJS.Signals): boolean }> = [];
+
+after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.kill('SIGTERM');
+  await caddy?.stop();
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+});
+
+const cliEnv = () => ({ ...process.env, HOME: home, BERTH_CONFIG_DIR: home, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token });
+
+function berthRun(args: string[], input = ''): { code: number; out: string; err: string } {
+  const res = spawnSync(process.execPath, [CLI, 'run', app, ...args], { env: cliEnv(), input, encoding: 'utf8', timeout: 120_000 });
+  return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
+}
+
+/** The CLI inside a pty of 30 rows and 100 columns (util-linux script); `input` is typed into the terminal. */
+function inTerminal(args: string[]) {
+  const quoted = [process.execPath, CLI, 'run', app, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = spawn('script', ['-qefc', `stty rows 30 cols 100; exec ${quoted}`, '/dev/null'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let screen = '';
+  child.stdout.on('data', (d) => { screen += d; });
+  child.stderr.on('data', (d) => { screen += d; });
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  return { child, exited, screen: () => screen };
+}
+
+test('a script: clean stdout and stderr, the app config and DYNO run.N, stdin passed, the exit code returned', async () => {
+  const res = berthRun(['--', 'sh', '-c', 'echo "$GREETING from $DYNO"; echo oops >&2; exit 7']);
+  assert.equal(res.code, 7, res.err);
+  assert.equal(res.out, 'hi there from run.1\n');
+  assert.equal(res.err, 'oops\n');
+  const piped = berthRun(['--', 'sh', '-c', 'tr a-z A-Z; test -t 0 || echo no-tty'], 'from a pipe\n');
+  assert.equal(piped.code, 0, piped.err);
+  assert.equal(piped.out, 'FROM A PIPE\nno-tty\n');
+  assert.equal(runContainers(), '', 'the one-off is gone once it ended');
+});
+
+test('--size, --timeout and --type reach the one-off; bad input is refused before anything runs', async () => {
+  const sized = berthRun(['--size', '256M', '--', 'sh', '-c', 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes']);
+  assert.equal(sized.out.trim(), String(256 * 1024 * 1024), sized.err);
+  const started = Date.now();
+  const slow = berthRun(['--timeout', '2s', '--', 'sleep', '60']);
+  assert.equal(slow.code, 137, slow.err);
+  assert.ok(Date.now() - started < 30_000, 'killed at its time limit');
+  assert.equal(berthRun(['--type', 'web', '--', 'sh', '-c', 'echo $BERTH_PROCESS_TYPE']).out, 'web\n');
+  const unknownType = berthRun(['--type', 'nope', '--', 'true']);
+  assert.equal(unknownType.code, 1);
+  assert.match(unknownType.err, /has no process type "nope"/);
+  const missing = berthRun(['--', 'no-such-program']);
+  assert.notEqual(missing.code, 0);
+});
+
+test('a terminal: a TTY of the caller\'s size, typed input reaches it, and the exit code comes back', async () => {
+  const term = inTerminal(['--', 'sh', '-c', 'tty; stty size; read line; echo "typed: $line"; exit 3']);
+  await eventually('the size shown', async () => /30 100/.test(term.screen()), 30_000).catch((err) => { throw new Error(`${err.message}; the terminal showed: ${JSON.stringify(term.screen())}`); });
+  term.child.stdin.write('hello\r');
+  assert.equal(await term.exited, 3, term.screen());
+  assert.match(term.screen(), /\/dev\/pts\/\d+/);
+  assert.match(term.screen(), /typed: hello/);
+});
+
+test('Ctrl-C: the terminal\'s interrupt reaches the command with a TTY, SIGINT without one', async () => {
+  const trap = ['--', 'sh', '-c', 'trap "echo got-interrupt; exit 130" INT; echo ready; while :; do sleep 0.2; done'];
+  const term = inTerminal(trap);
+  await eventually('ready in the terminal', async () => /ready/.test(term.screen()), 30_000);
+  term.child.stdin.write('\x03');
+  assert.equal(await term.exited, 130, term.screen());
+  assert.match(term.screen(), /got-interrupt/);
+
+  const piped = spawn(process.execPath, [CLI, 'run', app, ...trap], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(piped);
+  let out = '';
+  piped.stdout.on('data', (d) => { out += d; });
+  const code = new Promise<number>((resolve) => piped.on('close', (c) => resolve(c ?? -1)));
+  await eventually('ready on stdout', async () => out.includes('ready'), 30_000);
+  piped.kill('SIGINT');
+  assert.equal(await code, 130);
+  assert.match(out, /got-interrupt/);
+  await eventually('no one-off left', async () => runContainers() === '', 20_000);
+});
+
+test('a run never outlives its caller: a dropped connection kills it, and a restart removes what a killed Berth left', async () => {
+  const dropped = spawn(process.execPath, [CLI, 'run', app, '--', 'sh', '-c', 'echo ready; sleep 300'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(dropped);
+  let out = '';
+  dropped.stdout.on('data', (d) => { out += d; });
+  await eventually('ready', async () => out.includes('ready'), 30_000);
+  dropped.kill('SIGKILL');
+  await eventually('the one-off removed after its caller went', async () => runContainers() === '', 20_000);
+
+  const orphaned = spawn(process.execPath, [CLI, 'run', app, '--', 'sh', '-c', 'echo ready; sleep 300'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(orphaned);
+  let out2 = '';
+  orphaned.stdout.on('data', (d) => { out2 += d; });
+  orphaned.on('error', () => {});
+  await eventually('ready', async () => out2.includes('ready'), 30_000);
+  await berth.kill('SIGKILL');
+  assert.notEqual(runContainers(), '', 'still running while Berth is down');
+  await berth.start();
+  assert.equal(runContainers(), '', 'reconcile removed the orphaned one-off');
+  assert.match(berth.output, /reconcile: removed one-off berth-run-[a-z0-9]+-v\d+-run-1-/);
+  orphaned.kill('SIGKILL');
+  const audit = JSON.stringify(await berth.ok('GET', `/audit?app=${app}`));
+  assert.match(audit, /run start/);
+  assert.match(audit, /run exit/);
+});
