@@ -118,7 +118,7 @@ test('MAINTENANCE_PAGE_URL is framed, never fetched; Caddy placeholders in it ar
 test('ps:stop TYPE replaces every instance of the type; apps:stop keeps the formation, apps:start brings it back', async () => {
   const before = (await running()).map((i: { containerId: string }) => i.containerId);
   assert.equal(before.length, 2);
-  assert.match(ok('ps:stop', app, 'web'), /done, web\.1 and web\.2 replaced/);
+  assert.match(ok('ps:stop', app, 'web'), /done, stopped web\.1 and web\.2/);
   await eventually('two fresh web instances', async () => {
     const now = await running();
     return now.length === 2 && now.every((i: { containerId: string }) => !before.includes(i.containerId));

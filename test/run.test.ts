@@ -136,3 +136,21 @@ test('a run never outlives its caller: a dropped connection kills it, and a rest
   assert.match(audit, /run start/);
   assert.match(audit, /run exit/);
 });
+
+test('ps lists a running one-off as run.N beside the formation; ps:stop run.N ends it and its caller', async () => {
+  const running = spawn(process.execPath, [CLI, 'run', app, '--', 'sh', '-c', 'echo ready; sleep 300'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(running);
+  let out = '';
+  running.stdout.on('data', (d) => { out += d; });
+  const code = new Promise<number>((resolve) => running.on('close', (c) => resolve(c ?? -1)));
+  await eventually('ready', async () => out.includes('ready'), 30_000);
+  const ps = spawnSync(process.execPath, [CLI, 'ps', app], { env: cliEnv(), encoding: 'utf8' });
+  assert.match(ps.stdout, /^run\.1\s+running/m, ps.stdout + ps.stderr);
+  assert.match(ps.stdout, /^web\.1\s+running/m);
+  const stop = spawnSync(process.execPath, [CLI, 'ps:stop', app, 'run.1'], { env: cliEnv(), encoding: 'utf8' });
+  assert.equal(stop.status, 0, stop.stderr);
+  assert.match(stop.stdout, /done, stopped run\.1$/m);
+  assert.notEqual(await code, 0, 'the caller of a stopped run exits with its non-zero code');
+  assert.equal(runContainers(), '');
+  assert.equal((await berth.ok('GET', `/apps/${app}/ps`)).filter((i: { state: string }) => i.state === 'running').length, 1, 'the formation is untouched');
+});

@@ -227,7 +227,8 @@ export class Deployer {
     return this.locks.run(appName, async () => {
       const app = this.deps.apps.get(appName);
       const scheduler = this.scheduler(app);
-      const stopping = (await scheduler.instances(app.name)).filter(instanceSelector(which))
+      const candidates = [...await scheduler.instances(app.name), ...(await scheduler.runs?.(app.name)) ?? []];
+      const stopping = candidates.filter(instanceSelector(which))
         .sort((a, b) => a.process.localeCompare(b.process) || a.index - b.index);
       if (!stopping.length) throw new BerthError(404, 'not_found', `No instance ${which} of ${app.name} is running.`);
       await scheduler.stopInstances(app.name, stopping);

@@ -148,6 +148,8 @@ export interface Runtime {
   runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number>;
   /** `berth run`: a one-off attached to its caller. Optional: drivers without it refuse `berth run`. */
   runAttached?(spec: AttachedRunSpec): Promise<AttachedRun>;
+  /** The app's `berth run` one-offs now running, as run.N instances (never part of list()). Optional. */
+  runs?(app: string): Promise<Instance[]>;
   /** Removes one-offs left by a Berth that stopped while they ran (nobody is attached to them now); their names. */
   removeLeftoverOneOffs?(): Promise<string[]>;
   /** One reading of every running Berth instance (all apps): one call per collection round. */

@@ -101,6 +101,8 @@ export interface Scheduler {
   runOnce(req: OneOffRequest, onLine: (line: string) => void): Promise<number>;
   /** `berth run`. Optional: a scheduler without it refuses `berth run` (422). */
   runAttached?(req: AttachedRunRequest): Promise<AttachedRun>;
+  /** The app's running `berth run` one-offs as run.N (ps lists them, ps:stop stops them). */
+  runs?(app: string): Promise<Instance[]>;
   /** At start (reconcile): removes one-offs a stopped Berth left behind, nobody attached to them; their names. */
   removeLeftoverOneOffs?(): Promise<string[]>;
   /** One reading of every running instance's counters (all apps). */

@@ -190,6 +190,27 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       assert.ok(Math.abs(Date.parse(line.time) - Date.now()) < 60_000, `stamped when it was printed: ${line.time}`);
     });
 
+    test('berth run: a one-off with the app\'s config returns its output and exit code (k3s: refused, 422, said why)', async () => {
+      const command = encodeURIComponent(JSON.stringify(['sh', '-c', 'echo "run as $DYNO"; exit 4']));
+      const ws = new WebSocket(`ws://127.0.0.1:${berth.port}/api/v1/apps/${app}/run?command=${command}`, { headers: { authorization: `Bearer ${berth.token}` } });
+      const outcome = await new Promise<{ status: number; refusal: string } | { output: string; code: number }>((resolve, reject) => {
+        let output = '';
+        let code = -1;
+        ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, refusal: decodeURIComponent(String(res.headers['x-berth-error'] ?? '')) }));
+        ws.on('message', (data, binary) => {
+          if (binary) output += (data as Buffer).subarray(1).toString();
+          else if (JSON.parse(data.toString()).type === 'exit') code = JSON.parse(data.toString()).code;
+        });
+        ws.on('close', () => resolve({ output, code }));
+        ws.on('error', reject);
+      });
+      if (target.name === 'k3s') {
+        assert.deepEqual(outcome, { status: 422, refusal: `The k3s scheduler cannot run one-off commands yet; use the console's terminal, or move the app with "berth apps:scheduler ${app} docker".` });
+      } else {
+        assert.deepEqual(outcome, { output: 'run as run.1\n', code: 4 });
+      }
+    });
+
     test('exec: a terminal into a running instance runs commands and follows its size', async () => {
       const ws = new WebSocket(`ws://127.0.0.1:${berth.port}/api/v1/apps/${app}/ps/web.1/terminal`, { headers: { authorization: `Bearer ${berth.token}` } });
       let screen = '';

@@ -39,7 +39,9 @@ export function psRoutes(s: RouteServices): Hono<ApiEnv> {
 
   api.get('/:app/ps', async (c) => {
     const app = s.apps.get(c.req.param('app'));
-    const instances = await s.schedulers.list(app.name);
+    // `berth run` one-offs too, as run.N; they are no instances of the formation (converges leave them alone).
+    const runs = (await s.schedulers.forApp(app.name).runs?.(app.name)) ?? [];
+    const instances = [...await s.schedulers.list(app.name), ...runs];
     instances.sort((a, b) => a.process.localeCompare(b.process) || a.index - b.index || a.release - b.release);
     return c.json(instances.map(instanceView));
   });

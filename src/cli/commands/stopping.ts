@@ -1,5 +1,6 @@
 // apps:stop, apps:start: take a whole app off and back on, its formation kept.
 // ps:stop: stop one instance (web.2) or a process type (worker); fresh ones start in their place.
+// A `berth run` one-off (run.N) is stopped for good.
 import { appPath } from '../client.ts';
 import { printedJson, withProgress, type Command, type CommandContext } from '../command.ts';
 import { listSentence } from '../format.ts';
@@ -17,7 +18,7 @@ async function stopInstances(ctx: CommandContext): Promise<void> {
   const target = ctx.args[0]!;
   const result = await withProgress(ctx, `Stopping ${target} of ${ctx.app}`,
     (api) => api.post<{ stopped: string[] }>(appPath(ctx.app, '/ps/stop'), { target }),
-    ({ stopped }) => `done, ${listSentence(stopped)} replaced`);
+    ({ stopped }) => `done, stopped ${listSentence(stopped)}`);
   printedJson(ctx, result);
 }
 
@@ -27,5 +28,5 @@ export const appStopCommands: Command[] = [
 ];
 
 export const psStopCommand: Command = {
-  name: 'ps:stop', usage: 'APP web.2|TYPE', summary: 'stop an instance or all of a process type; fresh ones replace them', app: true, args: [1, 1], run: stopInstances,
+  name: 'ps:stop', usage: 'APP web.2|TYPE|run.N', summary: 'stop an instance, all of a process type (fresh ones replace them) or a one-off run.N', app: true, args: [1, 1], run: stopInstances,
 };

@@ -196,6 +196,11 @@ export class DockerRuntime implements Runtime {
     return leftovers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
   }
 
+  async runs(app: string): Promise<Instance[]> {
+    const runs = (await this.oneOffs(app)).filter((c) => c.Labels[LABEL.process] === 'run');
+    return (await Promise.all(runs.map((c) => this.inspectInstance(c.Id)))).filter((i) => i !== null);
+  }
+
   /** The app's one-off containers (release phase, `berth run`). */
   private oneOffs(app: string): Promise<Docker.ContainerInfo[]> {
     return this.call('listing one-off containers', (abortSignal) =>

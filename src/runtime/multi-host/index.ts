@@ -157,6 +157,10 @@ export class MultiHostRuntime implements Runtime {
     return this.opts.local.runtime.runAttached(spec);
   }
 
+  runs(app: string): Promise<Instance[]> {
+    return this.opts.local.runtime.runs(app);
+  }
+
   removeLeftoverOneOffs(): Promise<string[]> {
     return this.opts.local.runtime.removeLeftoverOneOffs();
   }

@@ -82,6 +82,10 @@ export class DockerScheduler implements Scheduler {
     });
   }
 
+  async runs(app: string): Promise<Instance[]> {
+    return (await this.runtime.runs?.(app)) ?? [];
+  }
+
   async removeLeftoverOneOffs(): Promise<string[]> {
     return (await this.runtime.removeLeftoverOneOffs?.()) ?? [];
   }
