@@ -154,3 +154,17 @@ test('ps lists a running one-off as run.N beside the formation; ps:stop run.N en
   assert.equal(runContainers(), '');
   assert.equal((await berth.ok('GET', `/apps/${app}/ps`)).filter((i: { state: string }) => i.state === 'running').length, 1, 'the formation is untouched');
 });
+
+test('--detach: the command runs without its caller and its output is in berth logs -p run', async () => {
+  const res = spawnSync(process.execPath, [CLI, 'run', app, '--detach', '--', 'sh', '-c', 'echo "detached $DYNO says $GREETING"; echo detached-err >&2; exit 5'], { env: cliEnv(), encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /as run\.\d+, detached: see its output with "berth logs .* -p run"/);
+  const logs = await eventually('the detached output in the log', async () => {
+    const out = spawnSync(process.execPath, [CLI, 'logs', app, '-p', 'run'], { env: cliEnv(), encoding: 'utf8' }).stdout;
+    return /exited with code 5/.test(out) ? out : undefined;
+  }, 30_000);
+  assert.match(logs, /run\.\d+.*detached run\.\d+ says hi there/);
+  assert.match(logs, /detached-err/);
+  assert.doesNotMatch(logs, /web\.1/, '-p run shows the one-offs only');
+  await eventually('no one-off left', async () => runContainers() === '', 20_000);
+});

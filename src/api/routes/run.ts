@@ -40,18 +40,28 @@ async function checkBeforeUpgrade(s: RouteServices, c: Context<ApiEnv>): Promise
     throw new BerthError(403, 'cross_origin', 'berth run is accepted only from the CLI or the Berth console itself.');
   }
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new BerthError(426, 'upgrade_required', 'Connect with a websocket.');
-  prepared.set(c.req.raw, runRequest(s, c));
+  const q = (name: string) => c.req.query(name);
+  prepared.set(c.req.raw, prepareRun(s, c.req.param('app')!, {
+    command: parseJson(q('command')), type: q('type'), memoryMB: q('memoryMB'), timeout: q('timeout'), tty: q('tty') === '1', cols: q('cols'), rows: q('rows'),
+  }));
+}
+
+function parseJson(raw: string | undefined): unknown {
+  try { return JSON.parse(raw ?? ''); } catch { return null; }
 }
 
 /** What the checks before the upgrade resolved, for the socket that follows (per request). */
 const prepared = new WeakMap<Request, Prepared>();
 
-interface Prepared { req: AttachedRunRequest; start: (req: AttachedRunRequest) => Promise<AttachedRun> }
+export interface Prepared { req: AttachedRunRequest; start: (req: AttachedRunRequest) => Promise<AttachedRun> }
 
-/** Everything checked and resolved before the upgrade: the command, its limits, the release and its scheduler. */
-function runRequest(s: RouteServices, c: Context<ApiEnv>): Prepared {
-  const app = s.apps.get(c.req.param('app')!);
-  const command = parseCommand(c.req.query('command'));
+/** What a caller asks for, from the websocket's query or a detached run's body; checked by prepareRun. */
+export interface RunInput { command: unknown; type?: unknown; memoryMB?: unknown; timeout?: unknown; tty: boolean; cols?: unknown; rows?: unknown }
+
+/** Everything checked and resolved before anything starts: the command, its limits, the release and its scheduler. */
+export function prepareRun(s: Pick<Services, 'apps' | 'deployer'>, appName: string, input: RunInput): Prepared {
+  const app = s.apps.get(appName);
+  const command = parseCommand(input.command);
   const scheduler = s.deployer.scheduler(app);
   if (!scheduler.runAttached) {
     throw new BerthError(422, 'run_unsupported', `The ${scheduler.name} scheduler cannot run one-off commands yet; `
@@ -59,11 +69,11 @@ function runRequest(s: RouteServices, c: Context<ApiEnv>): Prepared {
   }
   const current = s.deployer.currentRelease(app);
   if (!current?.imageId) throw new BerthError(422, 'no_release', `${app.name} has no release to run a command in yet: deploy it first.`);
-  const type = c.req.query('type');
+  const type = input.type === undefined ? undefined : String(input.type);
   const formation = s.apps.formation(app.id);
   if (type !== undefined && !formation.some((f) => f.type === type)) throw badRequest('invalid_process_type', `${app.name} has no process type "${type.slice(0, 40)}".`);
-  const memoryMB = optionalNumber(c.req.query('memoryMB'), 'memoryMB', 4, 64 * 1024) ?? formation.find((f) => f.type === type)?.memoryMB ?? null;
-  const timeoutSec = optionalNumber(c.req.query('timeout'), 'timeout', 1, MAX_TIMEOUT_SEC) ?? DEFAULT_TIMEOUT_SEC;
+  const memoryMB = optionalNumber(input.memoryMB, 'memoryMB', 4, 64 * 1024) ?? formation.find((f) => f.type === type)?.memoryMB ?? null;
+  const timeoutSec = optionalNumber(input.timeout, 'timeout', 1, MAX_TIMEOUT_SEC) ?? DEFAULT_TIMEOUT_SEC;
   return {
     start: (req) => scheduler.runAttached!(req),
     req: {
@@ -73,17 +83,15 @@ function runRequest(s: RouteServices, c: Context<ApiEnv>): Prepared {
       env: { BERTH_APP: app.name, BERTH_RELEASE: `v${current.version}`, ...(type ? { BERTH_PROCESS_TYPE: type } : {}) },
       memoryMB: memoryMB === null ? null : Math.round(memoryMB),
       timeoutSec: Math.round(timeoutSec),
-      tty: c.req.query('tty') === '1',
-      cols: dimension(c.req.query('cols'), 80),
-      rows: dimension(c.req.query('rows'), 24),
+      tty: input.tty,
+      cols: dimension(input.cols, 80),
+      rows: dimension(input.rows, 24),
     },
   };
 }
 
-/** The command as a JSON array of strings (argv, no shell in between), bounded. */
-function parseCommand(raw: string | undefined): string[] {
-  let command: unknown;
-  try { command = JSON.parse(raw ?? ''); } catch { command = null; }
+/** The command as an array of strings (argv, no shell in between), bounded. */
+function parseCommand(command: unknown): string[] {
   if (!Array.isArray(command) || command.length === 0 || !command.every((a) => typeof a === 'string')) {
     throw badRequest('bad_request', 'command must be a JSON array of strings, e.g. ["npm","run","migrate"].');
   }
@@ -92,8 +100,8 @@ function parseCommand(raw: string | undefined): string[] {
   return command;
 }
 
-function optionalNumber(raw: string | undefined, name: string, min: number, max: number): number | null {
-  if (raw === undefined) return null;
+function optionalNumber(raw: unknown, name: string, min: number, max: number): number | null {
+  if (raw === undefined || raw === null) return null;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max) throw badRequest('bad_request', `${name} must be a number from ${min} to ${max}.`);
   return n;

@@ -2,13 +2,34 @@
 // current release with the app's config, over the API's websocket. With a terminal on stdin it gets a TTY
 // (raw keys, Ctrl-C reaches the command as the terminal's interrupt, window resizes follow); without one,
 // stdout and stderr stay apart (frames tagged RUN_STDOUT or RUN_STDERR) and Ctrl-C is sent as SIGINT (a second one drops the connection, which kills it).
-// `berth run` exits with the command's exit code.
+// `berth run` exits with the command's exit code. --detach starts it and returns: its output goes to the
+// app's log (`berth logs APP -p run`).
 import WebSocket from 'ws';
 import { appPath } from '../client.ts';
-import { CliError, CommandExit, stringFlag, type Command, type CommandContext } from '../command.ts';
+import { CliError, CommandExit, printedJson, stringFlag, type Command, type CommandContext } from '../command.ts';
 import { parseSize } from '../parse.ts';
 import { parseDurationMs } from '../../shared/duration.ts';
 import { RUN_ERROR_HEADER, RUN_STDERR, type RunControl, type RunEvent } from '../../wire/types.ts';
+
+/** --size, --type and --timeout as the API takes them. */
+function limits(ctx: CommandContext): { memoryMB?: number; type?: string; timeout?: number } {
+  const out: { memoryMB?: number; type?: string; timeout?: number } = {};
+  const size = stringFlag(ctx, 'size');
+  if (size !== undefined) {
+    const { memoryMB } = parseSize(size);
+    if (memoryMB === null) throw new CliError(`--size takes memory, e.g. 512M or 1G, not "${size}"`);
+    out.memoryMB = memoryMB;
+  }
+  const type = stringFlag(ctx, 'type');
+  if (type !== undefined) out.type = type;
+  const timeout = stringFlag(ctx, 'timeout');
+  if (timeout !== undefined) {
+    const ms = parseDurationMs(timeout);
+    if (ms === null || ms < 1000) throw new CliError(`--timeout takes a duration like 90s, 30m or 2h, not "${timeout}"`);
+    out.timeout = Math.round(ms / 1000);
+  }
+  return out;
+}
 
 function runUrl(ctx: CommandContext, tty: boolean): string {
   const api = ctx.api();
@@ -20,24 +41,18 @@ function runUrl(ctx: CommandContext, tty: boolean): string {
     url.searchParams.set('cols', String(process.stdout.columns || 80));
     url.searchParams.set('rows', String(process.stdout.rows || 24));
   }
-  const size = stringFlag(ctx, 'size');
-  if (size !== undefined) {
-    const { memoryMB } = parseSize(size);
-    if (memoryMB === null) throw new CliError(`--size takes memory, e.g. 512M or 1G, not "${size}"`);
-    url.searchParams.set('memoryMB', String(memoryMB));
-  }
-  const type = stringFlag(ctx, 'type');
-  if (type !== undefined) url.searchParams.set('type', type);
-  const timeout = stringFlag(ctx, 'timeout');
-  if (timeout !== undefined) {
-    const ms = parseDurationMs(timeout);
-    if (ms === null || ms < 1000) throw new CliError(`--timeout takes a duration like 90s, 30m or 2h, not "${timeout}"`);
-    url.searchParams.set('timeout', String(Math.round(ms / 1000)));
-  }
+  for (const [name, value] of Object.entries(limits(ctx))) url.searchParams.set(name, String(value));
   return url.toString();
 }
 
+async function detached(ctx: CommandContext): Promise<void> {
+  const started = await ctx.api().post<{ name: string }>(appPath(ctx.app, '/runs'), { command: ctx.args, ...limits(ctx) });
+  if (printedJson(ctx, started)) return;
+  ctx.io.out(`Running ${ctx.args.join(' ')} as ${started.name}, detached: see its output with "berth logs ${ctx.app} -p run".`);
+}
+
 async function run(ctx: CommandContext): Promise<void> {
+  if (ctx.flags.detach === true) return detached(ctx);
   const tty = Boolean(process.stdin.isTTY);
   const url = runUrl(ctx, tty);
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${ctx.api().token}` } });
@@ -101,11 +116,11 @@ function safeDecode(text: string): string {
 
 export const runCommand: Command = {
   name: 'run',
-  usage: 'APP [--size 512M] [--type TYPE] [--timeout 30m] -- CMD [ARGS...]',
+  usage: 'APP [--size 512M] [--type TYPE] [--timeout 30m] [--detach] -- CMD [ARGS...]',
   summary: 'run a command in a fresh one-off of the current release (a TTY when stdin is one); exits with its code',
   app: true,
   args: [1, Number.POSITIVE_INFINITY],
-  options: { size: { type: 'string' }, type: { type: 'string' }, timeout: { type: 'string' } },
+  options: { size: { type: 'string' }, type: { type: 'string' }, timeout: { type: 'string' }, detach: { type: 'boolean' } },
   run,
 };
 
