@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import WebSocket from 'ws';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
@@ -167,4 +168,38 @@ test('--detach: the command runs without its caller and its output is in berth l
   assert.match(logs, /detached-err/);
   assert.doesNotMatch(logs, /web\.1/, '-p run shows the one-offs only');
   await eventually('no one-off left', async () => runContainers() === '', 20_000);
+});
+
+/** Opens GET /apps/APP/run with this query and token; the refusal's status, or the socket once open. */
+function openRun(query: string, token: string): Promise<{ status: number } | { ws: WebSocket; screen: () => string; exit: Promise<number> }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${berth.port}/api/v1/apps/${app}/run?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  let screen = '';
+  let code = -1;
+  const exit = new Promise<number>((resolve) => ws.on('close', () => resolve(code)));
+  ws.on('message', (data, binary) => {
+    if (binary) screen += (data as Buffer).subarray(1).toString();
+    else if (JSON.parse(data.toString()).type === 'exit') code = JSON.parse(data.toString()).code;
+  });
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0 }));
+    ws.on('open', () => resolve({ ws, screen: () => screen, exit }));
+    ws.on('error', reject);
+  });
+}
+
+test('a resize reaches the one-off\'s TTY; read and deploy tokens may not run commands', async () => {
+  const command = encodeURIComponent(JSON.stringify(['sh', '-c', 'stty size; read line; stty size']));
+  const opened = await openRun(`command=${command}&tty=1&cols=80&rows=24`, berth.token);
+  assert.ok('ws' in opened);
+  await eventually('the first size', async () => opened.screen().includes('24 80'), 30_000);
+  opened.ws.send(JSON.stringify({ type: 'resize', cols: 91, rows: 33 }));
+  opened.ws.send(Buffer.from('\r'));
+  assert.equal(await opened.exit, 0);
+  assert.match(opened.screen(), /24 80[\s\S]*33 91/);
+
+  for (const scope of ['read', 'deploy']) {
+    const { token } = await berth.ok('POST', '/tokens', { scope, description: `run test ${scope}` });
+    assert.deepEqual(await openRun(`command=${encodeURIComponent('["true"]')}`, token), { status: 403 }, scope);
+    assert.equal((await berth.api('POST', `/apps/${app}/runs`, { command: ['true'] }, token)).status, 403, scope);
+  }
 });
