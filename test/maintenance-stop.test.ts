@@ -83,6 +83,7 @@ test('maintenance:on answers 503 with the default page while both instances run;
   assert.equal(down.body, `${app} is down for maintenance and will be back shortly.\n`);
   assert.equal((await running()).length, 2);
   assert.equal(ok('maintenance', app).trim(), 'on');
+  assert.match(ok('apps:info', app), /^Maintenance:?\s+on \(requests get 503\)$/m);
   assert.equal((await berth.ok('GET', `/apps/${app}`)).maintenance, true);
   ok('maintenance:off', app);
   assert.match((await get()).body, /hello from v\d+ web\.\d/);

@@ -44,6 +44,7 @@ async function showApp(ctx: CommandContext): Promise<void> {
   ctx.io.out(`=== ${app.name}`);
   const pairs: Array<[string, string]> = [
     ['Status', app.status],
+    ['Maintenance', app.maintenance ? 'on (requests get 503)' : 'off'],
     ['Release', formatVersion(app.currentRelease)],
     ['Instances', String(app.instances)],
     ['Scheduler', app.scheduler],
