@@ -20,7 +20,7 @@ const runContainers = () => execFileSync('docker', ['ps', '-aq', '--filter', `la
 
 before(async () => {
   caddy = await startCaddy();
-  berth = await startBerth(caddy);
+  berth = await startBerth(caddy, { BERTH_TERMINAL_RECHECK_MS: '500' }); // access re-checked twice a second
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-run-'));
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
@@ -202,4 +202,15 @@ test('a resize reaches the one-off\'s TTY; read and deploy tokens may not run co
     assert.deepEqual(await openRun(`command=${encodeURIComponent('["true"]')}`, token), { status: 403 }, scope);
     assert.equal((await berth.api('POST', `/apps/${app}/runs`, { command: ['true'] }, token)).status, 403, scope);
   }
+});
+
+test('a token revoked mid-run ends the run and its one-off', async () => {
+  const { id, token } = await berth.ok('POST', '/tokens', { scope: 'full', description: 'run revoke test' });
+  const command = encodeURIComponent(JSON.stringify(['sh', '-c', 'echo ready; sleep 300']));
+  const opened = await openRun(`command=${command}`, token);
+  assert.ok('ws' in opened);
+  await eventually('ready', async () => opened.screen().includes('ready'), 30_000);
+  await berth.ok('DELETE', `/tokens/${id}`);
+  assert.equal(await opened.exit, -1, 'no exit code: the run was ended, not finished');
+  await eventually('the one-off removed', async () => runContainers() === '', 20_000);
 });

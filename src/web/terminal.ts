@@ -18,10 +18,10 @@ import type { EngineAccess } from './engines.ts';
 
 const MAX_DIM = 1000;
 /** How often an open terminal asks again whether its caller may still use it. */
-const RECHECK_MS = Number(process.env.BERTH_TERMINAL_RECHECK_MS) || 3000;
+export const RECHECK_MS = Number(process.env.BERTH_TERMINAL_RECHECK_MS) || 3000;
 
-/** Why an open terminal must end now (token revoked or expired, user removed, access taken), or null. */
-function lostAccess(s: Services, c: Context<ApiEnv>, app: string): string | null {
+/** Why an open terminal (or `berth run`) must end now (token revoked or expired, user removed, access taken), or null. */
+export function lostAccess(s: Pick<Services, 'auth' | 'sessions' | 'access'>, c: Context<ApiEnv>, app: string): string | null {
   const fresh = recheckCaller(c.get('credential'), s.auth, s.sessions);
   if (fresh instanceof BerthError) return fresh.message;
   if (!s.access.canSee(fresh.user, app)) return `${fresh.user.name} no longer has access to ${app}.`;

@@ -1,6 +1,7 @@
 // GET /api/v1/apps/:app/run (websocket): `berth run`, a command in a fresh one-off of the current release
 // with the app's config, attached to the caller. Checked before the upgrade (same-origin, a release to run,
-// a scheduler that can, the command and its limits), so a refusal is an ordinary JSON error. The one-off
+// a scheduler that can, the command and its limits), so a refusal is an ordinary error status (its message
+// also in the X-Berth-Error header: a refused upgrade carries no body). The one-off
 // never outlives its caller: a closed socket kills it. Start and end are in the audit trail.
 import { Hono, type Context } from 'hono';
 import { upgradeWebSocket } from '@hono/node-server';
@@ -10,14 +11,16 @@ import { clientAddress } from '../audit.ts';
 import type { Services } from '../services.ts';
 import { BerthError, badRequest } from '../../shared/errors.ts';
 import type { AttachedRun, AttachedRunRequest } from '../../scheduler/types.ts';
+import { lostAccess, RECHECK_MS } from '../../web/terminal.ts';
 import { RUN_ERROR_HEADER, RUN_STDERR, RUN_STDOUT, type RunControl, type RunEvent } from '../../wire/types.ts';
 
-type RouteServices = Pick<Services, 'apps' | 'deployer' | 'audit' | 'view'>;
+type RouteServices = Pick<Services, 'apps' | 'deployer' | 'audit' | 'view' | 'auth' | 'sessions' | 'access'>;
 
 const MAX_DIM = 1000;
 const MAX_COMMAND_BYTES = 64 * 1024;
 const DEFAULT_TIMEOUT_SEC = 3600;
 const MAX_TIMEOUT_SEC = 24 * 3600;
+const MAX_EARLY_BYTES = 1024 * 1024;
 
 export function runRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
@@ -120,7 +123,9 @@ function runSocket(s: RouteServices, c: Context<ApiEnv>, prepared: Prepared) {
   let run: AttachedRun | null = null;
   let exited = false;
   let closed = false;
+  // What the caller sent while the one-off was starting (bounded: a flood before the start ends the session).
   const early: Array<string | Buffer> = [];
+  let earlyBytes = 0;
   const send = (ws: WSContext, event: RunEvent) => { if (ws.readyState === 1) ws.send(JSON.stringify(event)); };
   const frame = (ws: WSContext, stream: number) => (chunk: Buffer) => {
     if (ws.readyState === 1) ws.send(new Uint8Array(Buffer.concat([Buffer.from([stream]), chunk])));
@@ -130,19 +135,28 @@ function runSocket(s: RouteServices, c: Context<ApiEnv>, prepared: Prepared) {
   let inOrder: Promise<unknown> = Promise.resolve();
   const handle = (data: string | Buffer) => {
     const current = run!;
-    if (typeof data !== 'string') { inOrder = inOrder.then(() => current.write(data)); return; }
+    if (typeof data !== 'string') { inOrder = inOrder.then(() => current.write(data)).catch(() => {}); return; }
     let msg: Partial<RunControl> & { cols?: unknown; rows?: unknown; signal?: unknown };
     try { msg = JSON.parse(data); } catch { return; }
     if (msg.type === 'resize') inOrder = inOrder.then(() => current.resize(dimension(msg.cols, 80), dimension(msg.rows, 24))).catch(() => {});
-    if (msg.type === 'eof') inOrder = inOrder.then(() => current.endInput());
+    if (msg.type === 'eof') inOrder = inOrder.then(() => current.endInput()).catch(() => {});
     if (msg.type === 'signal' && (msg.signal === 'SIGINT' || msg.signal === 'SIGTERM')) {
       const signal = msg.signal;
       inOrder = inOrder.then(() => current.signal(signal)).catch(() => {});
     }
   };
 
+  let recheck: NodeJS.Timeout | undefined;
   return {
     onOpen: async (_event: unknown, ws: WSContext) => {
+      // Like the terminal: a token revoked (user removed, access taken) mid-run ends it.
+      recheck = setInterval(() => {
+        let why: string | null = null;
+        try { why = lostAccess(s, c, app); } catch { return; } // the database closing at shutdown
+        if (!why) return;
+        send(ws, { type: 'error', message: `berth run ended: ${why}` });
+        ws.close(4403, 'access revoked');
+      }, RECHECK_MS);
       try {
         run = await prepared.start(prepared.req);
       } catch (err) {
@@ -167,13 +181,17 @@ function runSocket(s: RouteServices, c: Context<ApiEnv>, prepared: Prepared) {
         if (ws.readyState === 1) ws.close(1011, 'the command broke off');
       });
     },
-    onMessage: (event: { data: unknown }) => {
+    onMessage: (event: { data: unknown }, ws: WSContext) => {
       const data = typeof event.data === 'string' ? event.data : Buffer.from(event.data as ArrayBuffer);
-      if (run) handle(data); else early.push(data);
+      if (run) return handle(data);
+      earlyBytes += data.length;
+      if (earlyBytes > MAX_EARLY_BYTES) return void ws.close(1009, 'too much input before the command started');
+      early.push(data);
     },
-    // It never outlives its caller: a closed socket (Ctrl-\, a lost connection) kills it.
+    // It never outlives its caller: a closed socket (a lost connection, a killed CLI) kills it.
     onClose: () => {
       closed = true;
+      clearInterval(recheck);
       if (run && !exited) void run.signal('SIGKILL').catch(() => {});
     },
   };
