@@ -34,7 +34,7 @@ case "$api_host" in
 esac
 HEALTH_URL="$API_URL/api/v1/health"
 API_TLS_URL="https://${BERTH_API_HOST_NAME-berth.${BERTH_DOMAIN:-localhost}}$([ "${BERTH_HTTPS_PORT:-443}" = 443 ] || echo ":$BERTH_HTTPS_PORT")"
-APT_PACKAGES=(docker.io caddy docker-registry git debootstrap ca-certificates curl openssh-client chromium dnsmasq-base)  # ssh: hosts:add; chromium: the web console tests; dnsmasq: the app DNS
+APT_PACKAGES=(docker.io caddy docker-registry git debootstrap ca-certificates curl openssh-client chromium dnsmasq-base pebble)  # ssh: hosts:add; chromium: the web console tests; dnsmasq: the app DNS; pebble: the ACME CA the HTTPS tests run (never as a service)
 
 # Set (to the reason) by steps whose change means a running Berth server must be restarted.
 server_stale=""

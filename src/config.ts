@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseAllowList, type AllowList } from './shared/outbound-address.ts';
+import { LETS_ENCRYPT_DIRECTORY, type AcmeSettings } from './router/caddy/tls-config.ts';
 
 export type RouteVia = 'container-ip' | 'host-port';
 
@@ -16,6 +17,8 @@ export interface Config {
   apiHostName: string;
   domain: string;              // apps answer on APP.<domain>
   caddyAdmin: string;          // Caddy admin API: unix:/path/to.sock, or an http:// base URL
+  /** The ACME CA certificates for apps' names come from (BERTH_ACME_CA, BERTH_ACME_EMAIL, BERTH_ACME_CA_ROOTS). */
+  acme: AcmeSettings;
   httpPort: number;            // the router's listeners
   httpsPort: number;
   registry: string;            // host:port of Berth's registry
@@ -70,6 +73,16 @@ export function apiRoute(config: Config): { hostname: string; upstream: { host: 
   return { hostname: config.apiHostName, upstream: { host: everywhere ? '127.0.0.1' : config.apiHost, port: config.apiPort } };
 }
 
+/** Let's Encrypt unless told otherwise; BERTH_ACME_CA_ROOTS: PEM files trusted for the CA's own HTTPS (a private CA). */
+function acmeSettings(env: NodeJS.ProcessEnv): AcmeSettings {
+  const ca = env.BERTH_ACME_CA || LETS_ENCRYPT_DIRECTORY;
+  if (!/^https:\/\/[^\s]+$/.test(ca)) throw new Error(`BERTH_ACME_CA must be the https:// URL of an ACME directory, got "${ca}"`);
+  const email = env.BERTH_ACME_EMAIL?.trim() || undefined;
+  if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new Error(`BERTH_ACME_EMAIL must be an email address, got "${email}"`);
+  const roots = (env.BERTH_ACME_CA_ROOTS ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(f));
+  return { ca, ...(email ? { email } : {}), ...(roots.length ? { trustedRootsPemFiles: roots } : {}) };
+}
+
 function routeVia(raw: string | undefined): RouteVia {
   if (raw === undefined || raw === '' || raw === 'container-ip') return 'container-ip';
   if (raw === 'host-port') return 'host-port';
@@ -112,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     domain,
     // A unix socket only root reaches (scripts/up.sh): no app or container can talk to Caddy's admin API.
     caddyAdmin: (env.BERTH_CADDY_ADMIN || 'unix:/run/berth/caddy-admin.sock').replace(/\/$/, ''),
+    acme: acmeSettings(env),
     httpPort: int(env, 'BERTH_HTTP_PORT', 80),
     httpsPort: int(env, 'BERTH_HTTPS_PORT', 443),
     registry: env.BERTH_REGISTRY ?? '127.0.0.1:5000',

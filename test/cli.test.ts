@@ -55,7 +55,11 @@ function route(method: string, pathname: string, body: any): Reply {
       return [200, [{ name: 'web.1', type: 'web', index: 1, release: 3, state: 'running', host: '127.0.0.1', hostPort: 20001, startedAt: null, restartCount: 0, containerId: 'c1' }]];
     case 'POST /ps/restart': return [200, []];
     case 'GET /logs': return 'stream';
-    case 'GET /domains': return [200, [{ hostname: 'hello.localhost', kind: 'default' }, { hostname: 'www.example.com', kind: 'custom' }]];
+    case 'GET /domains': return [200, [
+      { hostname: 'hello.localhost', kind: 'default', certificate: { state: 'internal', issuer: 'Caddy internal CA' } },
+      { hostname: 'www.example.com', kind: 'custom', certificate: { state: 'issued', expiresAt: '2027-03-01T10:00:00.000Z', issuer: 'R11' } },
+      { hostname: 'api.example.com', kind: 'custom', certificate: { state: 'failed', reason: 'DNS problem: NXDOMAIN looking up A for api.example.com', retryAt: '2026-12-03T10:05:00.000Z' } },
+    ]];
     case 'POST /domains': return [201, { hostname: body.hostname, kind: 'custom' }];
     case 'DELETE /domains/www.example.com': return [200, { deleted: 'www.example.com' }];
   }
@@ -257,7 +261,14 @@ test('ps:resize, ps:restart and ps', async () => {
 
 test('domains', async () => {
   const list = await berth(['domains', 'hello']);
-  assert.equal(list.stdout, 'HOSTNAME         KIND\nhello.localhost  default\nwww.example.com  custom\n');
+  assert.equal(list.stdout, [
+    'HOSTNAME         KIND     CERTIFICATE',
+    'hello.localhost  default  internal',
+    'www.example.com  custom   issued, expires 2027-03-01 (R11)',
+    'api.example.com  custom   failed, retrying at 10:05:00 UTC',
+    'api.example.com: DNS problem: NXDOMAIN looking up A for api.example.com',
+    '',
+  ].join('\n'));
   await berth(['domains:add', 'hello', 'www.example.com']);
   assert.deepEqual(last().body, { hostname: 'www.example.com' });
   const removed = await berth(['domains:remove', 'hello', 'www.example.com']);

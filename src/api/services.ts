@@ -17,6 +17,19 @@ import type { AlertEngine } from '../alerts/engine.ts';
 import type { OutboundGuard } from '../shared/outbound-request.ts';
 import type { LogStore } from '../logstore/store.ts';
 import type { ImagePolicySettings } from '../security/image-policy.ts';
+import type { HttpsStore } from '../state/https-store.ts';
+import type { CertificateStatus } from '../wire/types.ts';
+
+/** Real HTTPS for apps' names: the certificates Caddy holds and the per-app redirect (src/router/caddy). */
+export interface HttpsService {
+  settings: HttpsStore;
+  /** Each name's certificate, in the order given. */
+  certificateStatus(hostnames: string[]): Promise<CertificateStatus[]>;
+  /** Applies the app's stored redirect setting to its route. */
+  refreshRedirect(app: string): Promise<void>;
+  /** Loads the stored certificates (certs:add) into the router as they are now. */
+  syncCertificates(): Promise<void>;
+}
 
 export interface Services {
   apps: AppsStore;
@@ -42,6 +55,8 @@ export interface Services {
   view: ViewContext;
   /** Which images members may deploy (src/security/image-policy.ts); absent: their own app's loopback-registry images only. */
   images?: ImagePolicySettings;
+  /** Certificates and redirects; absent in setups without a router that manages certificates. */
+  https?: HttpsService;
   maxBodyBytes: number;
   version: string;
   log: (line: string) => void;

@@ -8,6 +8,8 @@ import { appCommands } from './commands/apps.ts';
 import { authCommands } from './commands/auth.ts';
 import { configCommands } from './commands/config.ts';
 import { domainCommands } from './commands/domains.ts';
+import { httpsCommands } from './commands/https.ts';
+import { certCommands } from './commands/certs.ts';
 import { gitCommands } from './commands/git.ts';
 import { logsCommands } from './commands/logs.ts';
 import { psCommands } from './commands/ps.ts';
@@ -53,6 +55,8 @@ const COMMANDS: Command[] = [
   ...psCommands,
   ...logsCommands,
   ...domainCommands,
+  ...httpsCommands,
+  ...certCommands,
   ...gitCommands,
   ...teamCommands,
   ...tokenCommands,

@@ -38,6 +38,8 @@ import { WebAssets } from '../web/assets.ts';
 import { createClusterScheduler, createSchedulers } from '../scheduler/wiring.ts';
 import { AppEvents } from '../lifecycle/app-events.ts';
 import { AddressBook } from '../router/dnsmasq/address-book.ts';
+import { certificateLogPath } from '../router/caddy/tls-config.ts';
+import { HttpsStore } from '../state/https-store.ts';
 import { WebSocketServer } from 'ws';
 
 const RECONCILE_RETRY_MS = 10_000;
@@ -54,6 +56,7 @@ export async function startServer(): Promise<void> {
   const access = new AccessStore(db);
   const audit = new AuditStore(db);
   const sessions = new SessionsStore(db);
+  const httpsSettings = new HttpsStore(db, path.join(config.dataDir, 'caddy', 'certs'));
   const owner = installationId(config.dataDir);
   const hostConfig = hostSettings(config.registry);
   // Made by up.sh once the registry listens beyond loopback (it then requires it); null: no auth.
@@ -68,6 +71,8 @@ export async function startServer(): Promise<void> {
   const router = new CaddyRouter({
     adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort, accessLogFile: accessLogPath(config.dataDir),
     api: apiRoute(config) ?? undefined,
+    acme: config.acme, certificateLogFile: certificateLogPath(config.dataDir), redirectsHttp: (app) => httpsSettings.redirects(app),
+    customCertificates: () => httpsSettings.loadedCertificates(),
   });
   // Local web instances are routed by a per-app DNS name, so releases don't touch Caddy (container-ip only).
   const addresses = config.routeVia === 'container-ip'
@@ -168,6 +173,8 @@ export async function startServer(): Promise<void> {
   events.on('destroyed', ({ app }) => git.repos.remove(app));
   events.on('destroyed', ({ appId }) => pushes.forget(appId));
   events.on('destroyed', () => { buildLogs.prune(); });
+  // The app's row (and its certificate's) is gone: Caddy unloads the certificate, then its files go.
+  events.on('destroyed', async ({ appId }) => { await router.syncCustomCertificates(); httpsSettings.pruneFiles(appId); });
   events.on('destroyed', ({ app }) => observability.metrics.removeApp(app));
   events.on('destroyed', async ({ app }) => { await registry.removeApp(app); }); // another team must not pull them
   logs.routerAccess?.onAccess((entry) => observability.recordRequest({
@@ -177,6 +184,12 @@ export async function startServer(): Promise<void> {
     apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
+    https: {
+      settings: httpsSettings,
+      certificateStatus: (hostnames) => router.certificateStatus(hostnames),
+      refreshRedirect: (app) => router.refreshRedirect(app),
+      syncCertificates: () => router.syncCustomCertificates(),
+    },
   }, {
     git: git.git, ui: webAssets.routes(),
     live: (services) => liveRoutes(services, { hub: new EventHub(services, schedulers), buildLogs, engines: schedulers }),

@@ -185,4 +185,15 @@ export const migrations: string[] = [
   // Issue 12: maintenance mode (the route answers 503, instances run on) and stopped apps (formation kept).
   `ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE apps ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;`,
+  // Issue 12: apps:https --redirect (plain HTTP to HTTPS), and a team's own certificate (certs:add), per app.
+  `CREATE TABLE app_https (
+     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+     redirect INTEGER NOT NULL DEFAULT 0);
+   CREATE TABLE app_certificates (
+     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+     names TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     issuer TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     added_at TEXT NOT NULL);`,
 ];

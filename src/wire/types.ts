@@ -88,6 +88,35 @@ export interface LogLine {
 export interface Domain {
   hostname: string;
   kind: 'default' | 'custom';
+  /** Where the name's HTTPS certificate stands (GET /apps/:app/domains). */
+  certificate?: CertificateStatus;
+}
+
+/**
+ * issued: served now (expiresAt, issuer); pending: being obtained; failed: the CA refused, in Caddy's
+ * words (reason), retried at retryAt; internal: Caddy's own CA (*.localhost); custom: the team's own
+ * certificate (certs:add); none: no certificate (a wildcard without one of the team's own).
+ */
+export interface CertificateStatus {
+  state: 'issued' | 'pending' | 'failed' | 'internal' | 'custom' | 'none';
+  expiresAt?: string;
+  issuer?: string;
+  reason?: string;
+  retryAt?: string;
+}
+
+/** GET/PATCH /apps/:app/https */
+export interface HttpsSettings {
+  redirect: boolean;
+}
+
+/** GET/POST /apps/:app/certs: the team's own certificate for the app's names (certs:add). */
+export interface AppCertificate {
+  names: string[];
+  expiresAt: string;
+  issuer: string;
+  fingerprint: string;   // SHA-256 of the certificate, hex
+  addedAt: string;
 }
 
 /** One entry of PATCH /formation's `updates`. */

@@ -9,17 +9,22 @@ import { jsonBody } from '../errors.ts';
 import { checkHostname, checkHostnameClaim, checkHostnameNotReserved, hostnameMatches } from '../../shared/validation.ts';
 import { BerthError, conflict, notFound } from '../../shared/errors.ts';
 import type { User } from '../../state/auth-store.ts';
+import type { Domain } from '../../wire/types.ts';
+import { httpsRoutes } from './https.ts';
 
 /** Only what these routes use of the server's services. */
-type RouteServices = Pick<Services, 'access' | 'apps' | 'deployer' | 'view'>;
+type RouteServices = Pick<Services, 'access' | 'apps' | 'deployer' | 'view' | 'https'>;
 
 export function domainsRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
 
-  api.get('/:app/domains', (c) => {
+  api.get('/:app/domains', async (c) => {
     const app = s.apps.get(c.req.param('app'));
-    const [primary, ...custom] = s.deployer.hostnames(app);
-    return c.json([{ hostname: primary, kind: 'default' }, ...custom.map((hostname) => ({ hostname, kind: 'custom' }))]);
+    const names = s.deployer.hostnames(app);
+    const certificates = s.https ? await s.https.certificateStatus(names) : [];
+    return c.json<Domain[]>(names.map((hostname, i) => ({
+      hostname, kind: i === 0 ? 'default' : 'custom', ...(certificates[i] ? { certificate: certificates[i] } : {}),
+    })));
   });
 
   api.post('/:app/domains', async (c) => {
@@ -48,10 +53,16 @@ export function domainsRoutes(s: RouteServices): Hono<ApiEnv> {
   api.delete('/:app/domains/:hostname', async (c) => {
     const app = s.apps.get(c.req.param('app'));
     const hostname = normalizedOrAsGiven(c.req.param('hostname'));
+    // A loaded certificate is served for every name in it: the name must not be left to another team with it.
+    if (s.https?.settings.certificate(app.name)?.names.includes(hostname)) {
+      throw conflict(`The app's own certificate names ${hostname}: remove it first (certs:remove ${app.name}), or add one without that name.`);
+    }
     if (!s.apps.removeDomain(app.id, hostname)) throw notFound(`The app "${app.name}" has no custom domain ${hostname}.`);
     await s.deployer.converge(app.name);
     return c.json({ deleted: hostname });
   });
+  // The names' HTTPS redirect lives beside them (and apps.ts, shared by many, stays as it is).
+  api.route('/', httpsRoutes(s));
   return api;
 }
 

@@ -2,14 +2,27 @@
 import { appPath } from '../client.ts';
 import { printedJson, withProgress, type Command, type CommandContext } from '../command.ts';
 import { table } from '../format.ts';
-import type { Domain } from '../../wire/types.ts';
+import type { CertificateStatus, Domain } from '../../wire/types.ts';
 
 async function listDomains(ctx: CommandContext): Promise<void> {
   const domains = await ctx.api().get<Domain[]>(appPath(ctx.app, '/domains'));
   if (printedJson(ctx, domains)) return;
   if (domains.length === 0) return ctx.io.out(`${ctx.app} has no domains.`);
-  const rows = domains.map((domain) => [domain.hostname, domain.kind]);
-  table(['HOSTNAME', 'KIND'], rows).forEach((line) => ctx.io.out(line));
+  const rows = domains.map((domain) => [domain.hostname, domain.kind, certificateSummary(domain.certificate)]);
+  table(['HOSTNAME', 'KIND', 'CERTIFICATE'], rows).forEach((line) => ctx.io.out(line));
+  // Reasons are long (the CA's own words): one line each, under the table.
+  for (const { hostname, certificate } of domains) {
+    if (certificate?.reason) ctx.io.out(`${hostname}: ${certificate.reason}`);
+  }
+}
+
+/** "issued, expires 2027-03-01 (Pebble Intermediate CA)", "failed, retrying at 12:03:00 UTC", "pending", ... */
+export function certificateSummary(cert: CertificateStatus | undefined): string {
+  if (!cert) return '-';
+  if (cert.state === 'issued') return `issued, expires ${cert.expiresAt?.slice(0, 10) ?? '?'}${cert.issuer ? ` (${cert.issuer})` : ''}`;
+  if (cert.state === 'failed') return cert.retryAt ? `failed, retrying at ${cert.retryAt.slice(11, 19)} UTC` : 'failed';
+  if (cert.state === 'custom') return `custom, expires ${cert.expiresAt?.slice(0, 10) ?? '?'}`;
+  return cert.state;
 }
 
 async function addDomain(ctx: CommandContext): Promise<void> {
@@ -18,7 +31,7 @@ async function addDomain(ctx: CommandContext): Promise<void> {
     api.post<Domain>(appPath(ctx.app, '/domains'), { hostname }),
   );
   if (printedJson(ctx, domain)) return;
-  ctx.io.out(`Point the DNS of ${hostname} at this Berth server.`);
+  ctx.io.out(`Point the DNS of ${hostname} at this Berth server; its HTTPS certificate comes once it does ("berth domains ${ctx.app}" shows it).`);
 }
 
 async function removeDomain(ctx: CommandContext): Promise<void> {

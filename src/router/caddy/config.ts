@@ -32,7 +32,7 @@ export interface BaseOptions {
 export type CaddyHandler = Record<string, unknown> & { handler: string };
 export interface CaddyRoute {
   '@id'?: string;
-  match?: Array<{ host?: string[] }>;
+  match?: Array<{ host?: string[]; protocol?: string }>;
   handle?: CaddyHandler[];
   terminal?: boolean;
 }

@@ -11,12 +11,26 @@ import {
 } from './config.ts';
 import { API_ROUTE_ID, buildApiRoute } from './config.ts';
 import type { ApiRoute, BaseOptions, CaddyRoute, CaddyServer, TlsPolicy } from './config.ts';
+import {
+  ACME_TLS_POLICY_ID, CERTIFICATE_LOG_ID, acmeNamesOf, buildAcmeTlsPolicy, buildCertificateLog, buildLoadFiles, buildRedirectRoute,
+  isBerthLoadFile, redirectRouteId,
+} from './tls-config.ts';
+import type { AcmeSettings, CustomCertificate } from './tls-config.ts';
+import { certificateStatuses, type CertificateStatus } from './certificate-status.ts';
 
 export interface CaddyRouterOptions extends BaseOptions {
   adminUrl: string;        // unix:/run/berth/caddy-admin.sock, or e.g. http://127.0.0.1:2019
   timeoutMs?: number;      // per admin API request
   accessLogFile?: string;  // JSON access log of Berth's server written here (src/router/caddy/access-log.ts reads it)
   api?: ApiRoute;          // Berth's own API served on a hostname, with TLS; absent: none (and an old one is removed)
+  /** Where names outside Caddy's internal CA get certificates; absent: Caddy's own defaults decide. */
+  acme?: AcmeSettings;
+  /** Caddy writes certificate issuance events here (JSON lines); certificateStatus() reads them. */
+  certificateLogFile?: string;
+  /** Apps whose plain HTTP requests are redirected to HTTPS (apps:https --redirect on). */
+  redirectsHttp?: (app: string) => boolean;
+  /** Teams' own certificates (certs:add), with the names each covers: those names get no ACME certificate. */
+  customCertificates?: () => Array<CustomCertificate & { names: string[] }>;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -27,6 +41,10 @@ export class CaddyRouter implements Router {
   readonly #adminListen: string;
   readonly #accessLogFile: string | null;
   readonly #api: ApiRoute | null;
+  readonly #acme: AcmeSettings | null;
+  readonly #certificateLogFile: string | null;
+  readonly #redirectsHttp: (app: string) => boolean;
+  readonly #customCertificates: () => Array<CustomCertificate & { names: string[] }>;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: CaddyRouterOptions) {
@@ -35,6 +53,10 @@ export class CaddyRouter implements Router {
     this.#adminListen = adminListenAddress(opts.adminUrl);
     this.#accessLogFile = opts.accessLogFile ?? null;
     this.#api = opts.api ?? null;
+    this.#acme = opts.acme ?? null;
+    this.#certificateLogFile = opts.certificateLogFile ?? null;
+    this.#redirectsHttp = opts.redirectsHttp ?? (() => false);
+    this.#customCertificates = opts.customCertificates ?? (() => []);
   }
 
   ensureBase(): Promise<void> {
@@ -42,6 +64,44 @@ export class CaddyRouter implements Router {
       await this.#ensureBase();
       await this.#ensureApiRoute();
       if (this.#accessLogFile) await this.#ensureAccessLog(this.#accessLogFile);
+      if (this.#certificateLogFile) await this.#ensureCertificateLog(this.#certificateLogFile);
+      await this.#syncCustomCertificates();
+    });
+  }
+
+  /** Loads the teams' own certificates as customCertificates() lists them now, and moves their names off ACME. */
+  syncCustomCertificates(): Promise<void> {
+    return this.#exclusive(() => this.#syncCustomCertificates());
+  }
+
+  async #syncCustomCertificates(): Promise<void> {
+    const current = await this.#client.getOrNull<Array<Record<string, unknown>>>('/config/apps/tls/certificates/load_files');
+    const desired = [...(current ?? []).filter((e) => !isBerthLoadFile(e)), ...buildLoadFiles(this.#customCertificates())];
+    if (!isDeepStrictEqual(current ?? [], desired)) {
+      // Names leave the ACME policy before their certificate arrives, or Caddy would start an order for them.
+      await this.#syncTlsPolicy(await this.#readAppRoutes());
+      const certificates = await this.#client.getOrNull('/config/apps/tls/certificates');
+      if (certificates === null) await this.#client.post('/config/apps/tls/certificates', { load_files: desired });
+      else if (current === null) await this.#client.post('/config/apps/tls/certificates/load_files', desired);
+      else await this.#client.patch('/config/apps/tls/certificates/load_files', desired);
+    }
+    await this.#syncTlsPolicy(await this.#readAppRoutes());
+  }
+
+  /** Where each name's certificate stands: what Caddy serves for it, else what its certificate log last said. */
+  certificateStatus(hostnames: string[]): Promise<CertificateStatus[]> {
+    return certificateStatuses(hostnames, {
+      host: this.#base.listenHost || '127.0.0.1', httpsPort: this.#base.httpsPort, logFile: this.#certificateLogFile,
+      acmeNames: new Set(this.#acmeNames(hostnames, true)),
+      customNames: new Set(this.#customCertificates().flatMap((c) => c.names)),
+    });
+  }
+
+  /** Applies the app's redirect setting (redirectsHttp) to its route now, e.g. after apps:https. */
+  refreshRedirect(app: string): Promise<void> {
+    return this.#exclusive(async () => {
+      const route = (await this.#readAppRoutes()).find((r) => r.app === app);
+      await this.#syncRedirect(app, route?.hostnames ?? []);
     });
   }
 
@@ -145,7 +205,8 @@ export class CaddyRouter implements Router {
     const parts = buildAppRoutes(route);
     const previous = await Promise.all(parts.map((p) => this.#client.getOrNull<CaddyRoute>(`/id/${p.id}`)));
     const previousHosts = previous.flatMap((r) => r?.match?.[0]?.host ?? []);
-    if (!isDeepStrictEqual(this.#internalNames(previousHosts), this.#internalNames(route.hostnames))) {
+    if (!isDeepStrictEqual(this.#internalNames(previousHosts), this.#internalNames(route.hostnames))
+      || !isDeepStrictEqual(this.#acmeNames(previousHosts), this.#acmeNames(route.hostnames))) {
       // Policy first: certificates for new names must come from the internal CA from the start.
       const others = (await this.#readAppRoutes()).filter((r) => r.app !== route.app);
       await this.#syncTlsPolicy([...others, route]);
@@ -155,6 +216,32 @@ export class CaddyRouter implements Router {
       if (part.route) { if (!isDeepStrictEqual(previous[i], part.route)) await this.#placeRoute(part.route, previous[i] ?? null); }
       else if (previous[i]) await this.#client.deleteIfExists(`/id/${part.id}`);
     }
+    await this.#syncRedirect(route.app, route.hostnames);
+  }
+
+  /**
+   * The app's redirect route: its exact names (each has a certificate: internal, ACME or the team's own),
+   * right before the app's own route so it sees plain HTTP requests first. Other apps' routes match other
+   * names, so only this order matters.
+   */
+  async #syncRedirect(app: string, hostnames: string[]): Promise<void> {
+    const id = redirectRouteId(app);
+    const exact = hostnames.filter((h) => !h.startsWith('*.'));
+    const wanted = this.#redirectsHttp(app) ? buildRedirectRoute(app, exact, this.#base.httpsPort) : null;
+    const routes = (await this.#client.getOrNull<CaddyRoute[]>(ROUTES_PATH)) ?? [];
+    const at = routes.findIndex((r) => r['@id'] === id);
+    if (!wanted) {
+      if (at !== -1) await this.#client.deleteIfExists(`/id/${id}`);
+      return;
+    }
+    const appAt = routes.findIndex((r) => r['@id'] === appRouteId(app));
+    if (at !== -1 && isDeepStrictEqual(routes[at], wanted) && (appAt === -1 || at < appAt)) return;
+    const others = routes.filter((r) => r['@id'] !== id);
+    const before = others.findIndex((r) => r['@id'] === appRouteId(app));
+    const index = before === -1 ? routeInsertIndex(others, wanted) : before;
+    // One replace of the list (or an insert), so the app's route never goes without its redirect in front.
+    if (at === -1) return this.#client.put(`${ROUTES_PATH}/${index}`, wanted);
+    await this.#client.patch(ROUTES_PATH, [...others.slice(0, index), wanted, ...others.slice(index)]);
   }
 
   /**
@@ -180,12 +267,13 @@ export class CaddyRouter implements Router {
   }
 
   async #removeRoute(app: string): Promise<void> {
-    const ids = [appRouteId(app), wildcardRouteId(app)];
+    const ids = [appRouteId(app), wildcardRouteId(app), redirectRouteId(app)];
     const previous = await Promise.all(ids.map((id) => this.#client.getOrNull<CaddyRoute>(`/id/${id}`)));
     if (previous.every((r) => r === null)) return;
     // Duplicate @ids can only come from writers outside this process; remove them all (bounded).
     for (const id of ids) for (let i = 0; i < 10 && (await this.#client.deleteIfExists(`/id/${id}`)); i++);
-    if (this.#internalNames(previous.flatMap((r) => r?.match?.[0]?.host ?? [])).length > 0) await this.#syncTlsPolicy(await this.#readAppRoutes());
+    const hosts = previous.flatMap((r) => r?.match?.[0]?.host ?? []);
+    if (this.#internalNames(hosts).length > 0 || this.#acmeNames(hosts).length > 0) await this.#syncTlsPolicy(await this.#readAppRoutes());
   }
 
   async #readAppRoutes(): Promise<AppRoute[]> {
@@ -198,12 +286,45 @@ export class CaddyRouter implements Router {
     const ownNames = this.#api ? [this.#api.hostname] : [];
     const desired = buildInternalTlsPolicy(this.#internalNames([...routes.flatMap((r) => r.hostnames), ...ownNames]));
     const current = await this.#client.getOrNull<TlsPolicy>(`/id/${INTERNAL_TLS_POLICY_ID}`);
-    if (current === null) return this.#insertTlsPolicy(desired);
-    if (!isDeepStrictEqual(current, desired)) await this.#client.patch(`/id/${INTERNAL_TLS_POLICY_ID}`, desired);
+    if (current === null) await this.#insertTlsPolicy(desired);
+    else if (!isDeepStrictEqual(current, desired)) await this.#client.patch(`/id/${INTERNAL_TLS_POLICY_ID}`, desired);
+    await this.#syncAcmePolicy(this.#acmeNames([...routes.flatMap((r) => r.hostnames), ...ownNames]));
+  }
+
+  /** The ACME policy lists exactly these names (none: no policy, since one without subjects would match every name). */
+  async #syncAcmePolicy(names: string[]): Promise<void> {
+    if (!this.#acme) return;
+    const desired = buildAcmeTlsPolicy(names, this.#acme, this.#base);
+    const current = await this.#client.getOrNull<TlsPolicy>(`/id/${ACME_TLS_POLICY_ID}`);
+    if (desired === null) {
+      if (current !== null) await this.#client.deleteIfExists(`/id/${ACME_TLS_POLICY_ID}`);
+      return;
+    }
+    // First, like the internal policy (Caddy takes the first policy matching a name; the two never share one).
+    if (current === null) return this.#client.put('/config/apps/tls/automation/policies/0', desired);
+    if (!isDeepStrictEqual(current, desired)) await this.#client.patch(`/id/${ACME_TLS_POLICY_ID}`, desired);
   }
 
   #internalNames(hostnames: string[]): string[] {
     return internalNamesOf(hostnames, this.#base.internalTls);
+  }
+
+  /** Names the ACME policy lists (with `evenWithoutAcme`: that Caddy's defaults would get a public certificate for). */
+  #acmeNames(hostnames: string[], evenWithoutAcme = false): string[] {
+    if (!this.#acme && !evenWithoutAcme) return [];
+    const custom = new Set(this.#customCertificates().flatMap((c) => c.names));
+    return acmeNamesOf(hostnames, this.#base.internalTls).filter((name) => !custom.has(name));
+  }
+
+  /** Certificate events into their own file, as the access log; Caddy's default log keeps them too. */
+  async #ensureCertificateLog(file: string): Promise<void> {
+    const wanted = buildCertificateLog(file);
+    const current = await this.#client.getOrNull(`/config/logging/logs/${CERTIFICATE_LOG_ID}`);
+    if (isDeepStrictEqual(current, wanted)) return;
+    const logging = await this.#client.get<{ logs?: unknown } | null>('/config/logging');
+    if (logging === null) return this.#client.post('/config/logging', { logs: { [CERTIFICATE_LOG_ID]: wanted } });
+    if (!logging.logs) return this.#client.post('/config/logging/logs', { [CERTIFICATE_LOG_ID]: wanted });
+    await this.#client.post(`/config/logging/logs/${CERTIFICATE_LOG_ID}`, wanted);
   }
 
   async #insertTlsPolicy(policy: TlsPolicy): Promise<void> {
