@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ let pebble: TestPebble;
 let berth: BerthServer;
 let admin: CaddyAdminClient;
 let memberToken: string;
+const certDirs: string[] = [];
 const app = uniqueName('tls');
 const site = `${app}.example.com`;
 const good = `www.${site}`;
@@ -43,6 +44,7 @@ after(async () => {
   await berth?.kill('SIGTERM');
   await pebble?.stop();
   await caddy?.stop();
+  await Promise.all(certDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
 function cli(token: string, ...args: string[]): { code: number; out: string; err: string } {
@@ -208,6 +210,7 @@ test('removing the last custom name removes the ACME policy instead of leaving o
 /** A self-signed certificate for these names (its own trust anchor for curl), in a temp dir. */
 async function selfSigned(names: string[]): Promise<{ cert: string; key: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-own-cert-'));
+  certDirs.push(dir);
   const files = { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
   await promisify(execFile)('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=berth test own',
