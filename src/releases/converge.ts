@@ -6,7 +6,7 @@
 //   4. after a drain period, stop what is no longer wanted
 import type { Instance, InstanceSpec, Runtime } from '../runtime/types.ts';
 import type { AppRoute, MaintenancePage, Router } from '../router/types.ts';
-import { DNS_REFRESH_SEC, type AddressBook } from '../router/dnsmasq/address-book.ts';
+import { DNS_REFRESH_MS, type AddressBook } from '../router/dnsmasq/address-book.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { PortAllocator } from './ports.ts';
 import { describeFailure, FAILURE_LINES, lastLines, waitHealthy } from './health.ts';
@@ -173,9 +173,9 @@ export class Converger {
       await book?.remove(target.app);
       return { app: target.app, hostnames: target.hostnames, upstreams };
     }
-    // Caddy keeps its last answer for the name up to DNS_REFRESH_SEC: once that has passed, every new request
+    // Caddy keeps its last answer for the name up to DNS_REFRESH_MS: once that has passed, every new request
     // goes to the new set, so "routed" means routed and the old instances' drain starts from there.
-    if (await book.set(target.app, upstreams.map((u) => u.host))) await sleep(DNS_REFRESH_SEC * 1000 + DNS_SETTLE_MS);
+    if (await book.set(target.app, upstreams.map((u) => u.host))) await sleep(DNS_REFRESH_MS + DNS_SETTLE_MS);
     return { app: target.app, hostnames: target.hostnames, upstreams: [], named: { name: book.nameOf(target.app), port: port!, resolver: book.resolver } };
   }
 

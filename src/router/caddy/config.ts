@@ -1,7 +1,7 @@
 // Pure builders for the pieces of Caddy JSON config Berth owns, and the reverse mapping.
 // Everything Berth creates carries an "@id" so it can be addressed with /id/<id>.
 import type { AppRoute, MaintenancePage, NamedUpstream, Upstream } from '../types.ts';
-import { DNS_REFRESH_SEC } from '../dnsmasq/address-book.ts';
+import { DNS_REFRESH_MS } from '../dnsmasq/address-book.ts';
 
 export const SERVER_NAME = 'berth';
 export const SERVER_PATH = `/config/apps/http/servers/${SERVER_NAME}`;
@@ -179,13 +179,13 @@ function parseMaintenance(handler: CaddyHandler | undefined): MaintenancePage | 
   return { contentType: headers['Content-Type']?.[0] ?? 'text/plain; charset=utf-8', body: String(handler!.body ?? '') };
 }
 
-/** A fixed list of instances, or a name Caddy resolves every DNS_REFRESH_SEC (the Docker scheduler's stable upstream). */
+/** A fixed list of instances, or a name Caddy resolves every DNS_REFRESH_MS (the schedulers' stable upstream). */
 function reverseProxy(to: Upstream[] | NamedUpstream, balancesConnections = false): CaddyHandler {
   const targets = Array.isArray(to)
     ? { upstreams: to.map((u) => ({ dial: formatDial(u) })) }
     : {
       dynamic_upstreams: {
-        source: 'a', name: to.name, port: String(to.port), refresh: `${DNS_REFRESH_SEC}s`, resolver: { addresses: [`udp/${to.resolver}`] },
+        source: 'a', name: to.name, port: String(to.port), refresh: `${DNS_REFRESH_MS}ms`, resolver: { addresses: [`udp/${to.resolver}`] },
       },
     };
   return {

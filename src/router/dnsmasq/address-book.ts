@@ -1,5 +1,5 @@
 // Stable per-app upstreams for the Docker scheduler: Caddy routes each app to a DNS name
-// (`APP.berth.internal`, dynamic upstreams, refreshed every second) that a private dnsmasq answers from a
+// (`APP.berth.internal`, dynamic upstreams, refreshed every 250 ms) that a private dnsmasq answers from a
 // hosts file Berth rewrites. A release swaps the addresses behind the name and writes nothing to Caddy, so
 // there is no Caddy reload per deploy. dnsmasq runs detached from Berth, so apps keep resolving (and
 // serving) while Berth restarts; Berth respawns it if it dies.
@@ -11,8 +11,11 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** How often Caddy asks again (its dynamic upstreams' refresh); old instances must drain longer than this. */
-export const DNS_REFRESH_SEC = 1;
+/**
+ * How often Caddy asks again (its dynamic upstreams' refresh); old instances must drain longer than this. A
+ * release waits this long for Caddy to see the new addresses, so it is short: a lookup is one local UDP query.
+ */
+export const DNS_REFRESH_MS = 250;
 const SUPERVISE_MS = 2000;
 /** dnsmasq re-reads the file on SIGHUP asynchronously: Berth asks until it answers with the new set. */
 const CONFIRM_TIMEOUT_MS = 2000;
@@ -65,7 +68,7 @@ export class AddressBook {
 
   /**
    * The addresses behind the app's name; the change is live in dnsmasq when this resolves. True when it replaced
-   * other addresses, which Caddy may still hold for up to DNS_REFRESH_SEC.
+   * other addresses, which Caddy may still hold for up to DNS_REFRESH_MS.
    */
   async set(app: string, addresses: string[]): Promise<boolean> {
     const sorted = [...addresses].sort();

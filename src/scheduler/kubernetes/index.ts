@@ -25,7 +25,7 @@ import { readStats } from './stats.ts';
 import { podEvents } from './events.ts';
 import { runJob } from './one-off.ts';
 import { PodAddresses, localAddresses, routeMode, type RouteMode, type RouteSetting } from './pod-addresses.ts';
-import { DNS_REFRESH_SEC, type AddressBook } from '../../router/dnsmasq/address-book.ts';
+import { DNS_REFRESH_MS, type AddressBook } from '../../router/dnsmasq/address-book.ts';
 import { DEFAULT_CONTAINER_PORT } from '../../releases/converge.ts';
 import { probeOnce } from '../../releases/health.ts';
 
@@ -438,7 +438,7 @@ export class KubernetesScheduler implements Scheduler {
   private async webUpstream(app: string, release: ReleaseToRun, rolledOut: boolean): Promise<Upstream[] | NamedUpstream> {
     if (this.pods && await this.routeMode() === 'pods') {
       // After a rollout the watch may have published the new pods already: wait out Caddy's refresh either way.
-      if (await this.pods.sync(app) || rolledOut) await sleep(DNS_REFRESH_SEC * 1000 + 100);
+      if (await this.pods.sync(app) || rolledOut) await sleep(DNS_REFRESH_MS + 100);
       return { name: this.pods.nameOf(app), port: release.containerPort ?? DEFAULT_CONTAINER_PORT, resolver: this.pods.book.resolver };
     }
     return this.nodePortUpstreams(app);
