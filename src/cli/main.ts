@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ApiClient, ApiError } from './client.ts';
 import { CliError, CommandExit, UsageError, type Command, type CommandContext, type Flags, type Io } from './command.ts';
 import { appCommands } from './commands/apps.ts';
+import { renameCommands } from './commands/apps-rename.ts';
 import { authCommands } from './commands/auth.ts';
 import { configCommands } from './commands/config.ts';
 import { domainCommands } from './commands/domains.ts';
@@ -50,6 +51,7 @@ const versionCommand: Command = {
 const COMMANDS: Command[] = [
   ...authCommands,
   ...appCommands,
+  ...renameCommands,
   ...releaseCommands,
   ...configCommands,
   ...psCommands,

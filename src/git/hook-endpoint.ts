@@ -11,6 +11,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { ACCEPT_MARKER, HOOK_ENV, HOOK_TOKEN_HEADER, QUARANTINE_VARS, SHA, ZERO_SHA, type HookRequest } from './protocol.ts';
 import { gitFreeEnv, type Repos } from './repos.ts';
+import { readPushedFile } from './pushed-file.ts';
 import type { PushEvent, PushHandler, RefUpdate } from './types.ts';
 
 export interface HookEndpointOptions {
@@ -74,6 +75,7 @@ async function decide(push: VerifiedPush, signal: AbortSignal, output: LineStrea
     user: push.user,
     updates: push.updates,
     archive: (ref) => archive(ref, push.gitEnv),
+    readFile: (ref, file, maxBytes) => readPushedFile(ref.newSha, file, maxBytes, push.gitEnv),
     say: (line) => output.write(line.replaceAll('\u0000', '')),
     signal,
   };

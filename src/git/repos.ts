@@ -71,6 +71,15 @@ export class Repos {
     await fs.rm(this.pathFor(app), { recursive: true, force: true });
   }
 
+  /** apps:rename: the repository moves with the app (absent until the first push: nothing to move). */
+  async rename(from: string, to: string): Promise<void> {
+    const target = this.pathFor(to);
+    if (await exists(target)) throw new Error(`a repository for "${to}" already exists at ${target}`);
+    await fs.rename(this.pathFor(from), target).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
   private async prepare(dir: string): Promise<string> {
     if (!(await exists(path.join(dir, 'HEAD')))) {
       await fs.mkdir(this.reposDir, { recursive: true });

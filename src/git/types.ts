@@ -9,6 +9,8 @@ export interface PushEvent {
   updates: RefUpdate[];
   /** tar of the tree of `newSha` for one ref (git archive --format=tar), streamed from the hook. */
   archive(ref: RefUpdate): Readable;
+  /** A file at the root of `newSha` (app.json), or null if absent; larger than maxBytes is an error. */
+  readFile(ref: RefUpdate, file: string, maxBytes: number): Promise<Buffer | null>;
   /** Sends one line to the pusher; git shows it as `remote: <line>`. */
   say(line: string): void;
   signal: AbortSignal;          // aborted when the pusher disconnects

@@ -4,12 +4,14 @@ export interface AppLifecycle {
   created: { app: string; appId: number };
   released: { app: string; appId: number; version: number };
   destroyed: { app: string; appId: number };
+  /** apps:rename: `app` is the new name, `from` the old one; the app already runs and answers as `app`. */
+  renamed: { app: string; appId: number; from: string };
 }
 
 type Handler<K extends keyof AppLifecycle> = (event: AppLifecycle[K]) => void | Promise<void>;
 
 export class AppEvents {
-  private readonly handlers: { [K in keyof AppLifecycle]: Handler<K>[] } = { created: [], released: [], destroyed: [] };
+  private readonly handlers: { [K in keyof AppLifecycle]: Handler<K>[] } = { created: [], released: [], destroyed: [], renamed: [] };
   private readonly log: (line: string) => void;
 
   constructor(log: (line: string) => void = () => {}) { this.log = log; }

@@ -51,6 +51,11 @@ export function createLogService(opts: LogServiceOptions): LogService {
   });
   const keys = new AppLogKeys(opts.apps);
   opts.events.on('created', (event) => keys.changed(event));
+  // Stored by id, the log goes with a renamed app; only the name → id cache must forget both names.
+  opts.events.on('renamed', (event) => {
+    keys.changed(event);
+    keys.changed({ ...event, app: event.from });
+  });
   // A destroyed app leaves no stored lines behind; a new app of its name gets a new id, so an empty log.
   opts.events.on('destroyed', async (event) => {
     keys.changed(event);

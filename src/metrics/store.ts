@@ -175,6 +175,16 @@ export class MetricsStore {
     }
   }
 
+  /** apps:rename: the history goes with the app, and nothing is left under the old name for a later app of it. */
+  renameApp(from: string, to: string): void {
+    const open = this.open.get(from);
+    this.open.delete(from);
+    if (open) this.open.set(to, open);
+    for (const table of ['metric_instance_points', 'metric_request_points']) {
+      this.sqlite.prepare(`UPDATE OR REPLACE ${table} SET app = ? WHERE app = ?`).run(to, from);
+    }
+  }
+
   /** Request buckets still in memory for an app (the newest seconds), for queries that must include them. */
   openBuckets(app: string): [number, RequestBucket][] {
     return [...(this.open.get(app) ?? new Map<number, RequestBucket>())];

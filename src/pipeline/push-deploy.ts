@@ -13,6 +13,7 @@ import type { ReleasesStore } from '../state/releases-store.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { describeKind, parseBuildArgs } from './build-settings.ts';
 import type { BuildLogStore } from './build-log.ts';
+import { readAppManifest } from './read-app-json.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -109,6 +110,8 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     const tag = `${deps.registryAddress}/${app.name}:v${version}`;
     const config = deps.apps.config(app.id);
     step(say, `Building ${app.name} from ${update.newSha.slice(0, 7)} (${update.ref.replace('refs/heads/', '')})`);
+    // Read before building: a broken app.json stops the push before minutes of build.
+    const manifest = await readAppManifest(push, update, (line) => detail(say, line));
     const built = await deps.builder.build({
       app: app.name, source: push.archive(update), tag, signal: push.signal,
       buildArgs: parseBuildArgs(config), dockerfilePath: config.BERTH_DOCKERFILE || 'Dockerfile',
@@ -120,7 +123,7 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     detail(say, `digest ${digest}`);
     const release = await deps.deployer.releaseBuiltUnlocked(app.name, {
       imageRef: tag, imageId: built.imageId, imageDigest: digest, processes: built.processes,
-      releaseCommand: built.releaseCommand, description: `Deploy ${update.newSha.slice(0, 7)}`,
+      releaseCommand: built.releaseCommand, description: `Deploy ${update.newSha.slice(0, 7)}`, manifest,
     }, push.user, (line) => detail(say, line));
     deps.builds.finish(build.id, { status: 'succeeded', kind: built.kind, releaseVersion: release.version });
     step(say, `v${release.version} deployed to ${deps.appUrl(app.name)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -57,9 +57,31 @@ export class RegistryApi {
     if (!res.ok) throw new Error(`registry could not delete ${repository}@${digest}: HTTP ${res.status}`);
   }
 
-  async #request(method: string, pathAndQuery: string, headers: Record<string, string> = {}): Promise<Response> {
+  /**
+   * Copies one tag to another repository of this registry (apps:rename): the layers and config are mounted
+   * across (no bytes move), then the same manifest is put under the new name, so its digest stays.
+   */
+  async copyTag(from: string, to: string, tag: string): Promise<void> {
+    const res = await this.#request('GET', `/v2/${from}/manifests/${encodeURIComponent(tag)}`, { accept: MANIFEST_TYPES });
+    await expectOk(res, `read ${from}:${tag}`);
+    const type = res.headers.get('content-type') ?? '';
+    const body = new Uint8Array(await res.arrayBuffer());
+    const manifest = JSON.parse(new TextDecoder().decode(body)) as { config?: { digest?: string }; layers?: Array<{ digest?: string }>; manifests?: unknown };
+    if (manifest.manifests !== undefined || !manifest.config?.digest) throw new Error(`${from}:${tag} is a manifest list, which Berth does not build`);
+    for (const digest of [manifest.config.digest, ...(manifest.layers ?? []).map((layer) => layer.digest)]) {
+      if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`${from}:${tag} names an invalid blob digest`);
+      const mount = await this.#request('POST', `/v2/${to}/blobs/uploads/?mount=${digest}&from=${from}`);
+      await discard(mount, undefined);
+      if (mount.status !== 201) throw new Error(`registry could not mount ${digest.slice(0, 19)} into ${to}: HTTP ${mount.status}`);
+    }
+    const put = await this.#request('PUT', `/v2/${to}/manifests/${encodeURIComponent(tag)}`, { 'content-type': type }, body);
+    await expectOk(put, `store ${to}:${tag}`);
+    await discard(put, undefined);
+  }
+
+  async #request(method: string, pathAndQuery: string, headers: Record<string, string> = {}, body?: Uint8Array<ArrayBuffer>): Promise<Response> {
     try {
-      return await fetch(`${this.#base}${pathAndQuery}`, { method, headers: { ...headers, ...this.#auth }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return await fetch(`${this.#base}${pathAndQuery}`, { method, headers: { ...headers, ...this.#auth }, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {
       // fetch only says "fetch failed"; the cause (ECONNREFUSED, timeout) is what helps.
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;

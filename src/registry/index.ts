@@ -83,6 +83,22 @@ export class RegistryClient {
     return deleted;
   }
 
+  /**
+   * apps:rename: every image of the app is copied to the new name's repository (and its local tags), then
+   * the old name's are removed as for a destroyed app: a later app of the old name must start with none.
+   */
+  async renameApp(from: string, to: string): Promise<string[]> {
+    const tags = await this.#api.listTags(from);
+    for (const tag of tags) await this.#api.copyTag(from, to, tag);
+    const local = await this.#docker.listImages({ filters: { reference: [`${this.#registry}/${from}`] } });
+    for (const reference of local.flatMap((image) => image.RepoTags ?? [])) {
+      const { repository, tag } = splitReference(reference);
+      if (repository === `${this.#registry}/${from}`) await this.#docker.getImage(reference).tag({ repo: `${this.#registry}/${to}`, tag });
+    }
+    await this.removeApp(from);
+    return tags;
+  }
+
   /** Untags the local copy; an image still used by a container stays (the engine says 409). */
   async #removeLocalTag(reference: string, force = false): Promise<void> {
     try {

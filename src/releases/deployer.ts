@@ -12,8 +12,9 @@ import { BerthError, badRequest } from '../shared/errors.ts';
 import type { Schedulers } from '../scheduler/schedulers.ts';
 import type { DeployRequest, ReleaseToRun, Scheduler } from '../scheduler/types.ts';
 import type { AppEvents } from '../lifecycle/app-events.ts';
-import { checkImageRef } from '../shared/validation.ts';
-import { applyFormationUpdates, defaultFormation, formationForProcesses, type FormationUpdate } from './formation.ts';
+import { checkAppName, checkImageRef } from '../shared/validation.ts';
+import { applyFormationUpdates, defaultFormation, formationForProcesses, withInitialFormation, type FormationUpdate } from './formation.ts';
+import type { AppManifest } from '../pipeline/app-json.ts';
 import { checkMaintenanceUrl, MAINTENANCE_PAGE_VAR, maintenancePage } from '../router/maintenance-page.ts';
 import type { Instance } from '../runtime/types.ts';
 
@@ -37,7 +38,12 @@ export interface BuiltImage {
   processes: Record<string, string>;
   releaseCommand: string | null;
   description: string;
+  /** The commit's app.json, when it has one: scripts, initial formation, web health check. */
+  manifest?: AppManifest | null;
 }
+
+/** A command run once in the new release's image, outside the formation (release phase, app.json scripts). */
+interface OneOff { label: string; what: string; command: string }
 
 export class Deployer {
   readonly locks = new AppLocks();
@@ -103,14 +109,41 @@ export class Deployer {
   /** Releases an image a build just made. The caller holds the app's lock: the push waited for it. */
   async releaseBuiltUnlocked(appName: string, built: BuiltImage, actor: string, progress: Progress): Promise<ReleaseRow> {
     const app = this.deps.apps.get(appName);
-    const formation = formationForProcesses(this.deps.apps.formation(app.id), built.processes);
+    const manifest = built.manifest ?? null;
+    const before = this.deps.apps.formation(app.id);
+    const formation = withInitialFormation(formationForProcesses(before, built.processes), before,
+      manifest?.formation ?? {}, this.deps.maxInstancesPerProcess);
+    const firstRelease = !this.deps.releases.list(app.id).some((r) => r.imageId && r.status === 'succeeded');
     const image = await this.scheduler(app).resolveImage(built.imageId);
-    return this.rollOut(app, {
+    const beforeLive: OneOff[] = [];
+    if (manifest?.predeploy) beforeLive.push({ label: 'predeploy', what: 'app.json predeploy script', command: manifest.predeploy });
+    if (built.releaseCommand) beforeLive.push({ label: 'release', what: 'release command', command: built.releaseCommand });
+    const release = await this.rollOut(app, {
       description: built.description, imageRef: built.imageRef, imageId: built.imageId, imageDigest: built.imageDigest,
-      containerPort: containerPortFor(image?.exposedPorts ?? []),
+      containerPort: containerPortFor(image?.exposedPorts ?? []), health: manifest?.health ?? null,
       config: this.deps.apps.config(app.id), formation, createdBy: actor,
-    }, () => this.deps.apps.replaceFormation(app.id, formation), progress, built.releaseCommand, { drainInBackground: true });
+    }, () => this.deps.apps.replaceFormation(app.id, formation), progress, beforeLive, { drainInBackground: true });
+    const afterLive: OneOff[] = [];
+    if (manifest?.postdeployEveryRelease) afterLive.push({ label: 'postdeploy', what: 'app.json postdeploy script', command: manifest.postdeployEveryRelease });
+    if (firstRelease && manifest?.postdeployFirstRelease) {
+      afterLive.push({ label: 'postdeploy', what: 'app.json postdeploy script (first release)', command: manifest.postdeployFirstRelease });
+    }
+    for (const task of afterLive) await this.runAfterLive(app, release, task, progress);
+    return release;
   }
+
+  /** A postdeploy script runs once the release is live: failing cannot undo that, so it is reported, not thrown. */
+  private async runAfterLive(app: AppRow, release: ReleaseRow, task: OneOff, progress: Progress): Promise<void> {
+    const toRun: ReleaseToRun = {
+      version: release.version, imageId: release.imageId!, imageRef: release.imageRef, config: release.config, containerPort: release.containerPort,
+    };
+    try {
+      await this.runOneOff(app, toRun, task, progress);
+    } catch (err) {
+      progress(`${(err as Error).message}; v${release.version} stays live.`);
+    }
+  }
+
 
   /** The new release; null when the app has no image yet: the config is stored and takes effect with the first deploy. */
   setConfig(appName: string, changes: Record<string, string | null>, actor: string): Promise<ReleaseRow | null> {
@@ -189,6 +222,34 @@ export class Deployer {
     });
   }
 
+  /**
+   * apps:rename: the running release starts under the new name (its instances, route and APP.<domain> name)
+   * before the old name's instances and route go, so the app never stops serving. Subsystems that keep
+   * something by name (git repository, registry, metrics, logs) follow the `renamed` event.
+   */
+  rename(appName: string, newName: unknown): Promise<AppRow> {
+    const name = checkAppName(newName);
+    if (name === appName) throw badRequest('invalid_app_name', `The app is already called "${name}".`);
+    // Both names are held, always in the same order, so two renames towards each other cannot deadlock.
+    const [first, second] = [appName, name].sort();
+    return this.locks.run(first, () => this.locks.run(second, async () => {
+      const app = this.deps.apps.get(appName);
+      this.deps.apps.rename(app.id, name);
+      const renamed = this.deps.apps.get(name);
+      const scheduler = this.scheduler(renamed);
+      try {
+        await this.convergeApp(renamed, this.deps.apps.formation(app.id));
+      } catch (err) {
+        this.deps.apps.rename(app.id, app.name);
+        await scheduler.destroy(name).catch(() => {});
+        throw err;
+      }
+      await scheduler.destroy(app.name);
+      await this.deps.events.emit('renamed', { app: name, appId: app.id, from: app.name });
+      return renamed;
+    }));
+  }
+
   /** maintenance:on/off: only the route changes (no release); the instances run on. */
   setMaintenance(appName: string, on: boolean): Promise<AppRow> {
     return this.locks.run(appName, async () => {
@@ -264,15 +325,17 @@ export class Deployer {
 
   private deployRequest(app: AppRow, release: ReleaseToRun | null, formation: FormationEntry[]): DeployRequest {
     const config = release?.config ?? {};
+    const fromAppJson = release ? this.deps.releases.find(app.id, release.version)?.health : null;
     return {
       app: app.name, release, hostnames: this.hostnames(app),
       // A stopped app runs nothing; its formation stays in the database for apps:start.
       formation: app.stopped ? formation.map((f) => ({ ...f, quantity: 0 })) : formation,
       maintenance: app.maintenance ? maintenancePage(app.name, config[MAINTENANCE_PAGE_VAR]) : null,
       // BERTH_-prefixed like the other platform settings; the unprefixed names still work.
+      // Config vars win over the commit's app.json, which wins over the defaults.
       health: {
-        path: config.BERTH_HEALTHCHECK_PATH || config.HEALTHCHECK_PATH || '/',
-        timeoutSec: Number(config.BERTH_HEALTHCHECK_TIMEOUT || config.HEALTHCHECK_TIMEOUT) || this.deps.healthTimeoutSec,
+        path: config.BERTH_HEALTHCHECK_PATH || config.HEALTHCHECK_PATH || fromAppJson?.path || '/',
+        timeoutSec: Number(config.BERTH_HEALTHCHECK_TIMEOUT || config.HEALTHCHECK_TIMEOUT) || fromAppJson?.timeoutSec || this.deps.healthTimeoutSec,
       },
     };
   }
@@ -285,23 +348,24 @@ export class Deployer {
     return candidate;
   }
 
-  /** The Procfile's `release:` command (migrations): once, with the new image and config, before going live. */
-  private async runReleaseCommand(app: AppRow, release: ReleaseToRun, command: string, progress?: Progress): Promise<void> {
-    progress?.(`Running release command: ${command}`);
+  /** The Procfile's `release:` command (migrations) or an app.json script: once, with the new image and config. */
+  private async runOneOff(app: AppRow, release: ReleaseToRun, task: OneOff, progress?: Progress): Promise<void> {
+    progress?.(`Running ${task.what}: ${task.command}`);
     const code = await this.scheduler(app).runOnce({
-      app: app.name, release, command: ['/bin/sh', '-c', command],
-      env: { BERTH_APP: app.name, BERTH_RELEASE: `v${release.version}`, BERTH_PROCESS: 'release', DYNO: 'release.1' },
+      app: app.name, release, command: ['/bin/sh', '-c', task.command],
+      env: { BERTH_APP: app.name, BERTH_RELEASE: `v${release.version}`, BERTH_PROCESS: task.label, DYNO: `${task.label}.1` },
       memoryMB: null, timeoutSec: this.deps.releaseCommandTimeoutSec,
-    }, (line) => progress?.(`release: ${line}`));
-    if (code !== 0) throw new Error(`the release command exited with code ${code}`);
+    }, (line) => progress?.(`${task.label}: ${line}`));
+    if (code !== 0) throw new Error(`the ${task.what} exited with code ${code}`);
   }
+
 
   /**
    * Records the release, rolls it out, and settles its status. `commit` writes the config or formation the
    * release runs with, only once it is live (or recorded, for an app without an image).
    */
   private async rollOut(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, commit: () => void, progress?: Progress,
-    releaseCommand: string | null = null, options: Pick<DeployRequest, 'drainInBackground'> = {}): Promise<ReleaseRow> {
+    beforeLive: OneOff[] = [], options: Pick<DeployRequest, 'drainInBackground'> = {}): Promise<ReleaseRow> {
     if (!draft.imageId) {
       const release = this.deps.releases.create({ ...draft, appId: app.id, status: 'succeeded' });
       commit();
@@ -315,7 +379,7 @@ export class Deployer {
       version: release.version, imageId: draft.imageId, imageRef: draft.imageRef, config: draft.config, containerPort: draft.containerPort,
     };
     try {
-      if (releaseCommand) await this.runReleaseCommand(app, toRun, releaseCommand, progress);
+      for (const task of beforeLive) await this.runOneOff(app, toRun, task, progress);
       await this.scheduler(app).deploy({ ...this.deployRequest(app, toRun, draft.formation), ...options }, progress);
     } catch (err) {
       const reason = (err as Error).message;

@@ -27,6 +27,18 @@ export function formationForProcesses(current: FormationEntry[], processes: Reco
   });
 }
 
+/**
+ * app.json's formation, for the process types a build adds: types the app ran before keep what users set
+ * with ps:scale. Checked like ps:scale (limits, sizes). Types the build does not have are left out.
+ */
+export function withInitialFormation(next: FormationEntry[], before: FormationEntry[],
+  initial: Record<string, Omit<FormationUpdate, 'type'>>, maxQuantity: number): FormationEntry[] {
+  const updates = Object.entries(initial)
+    .filter(([type]) => next.some((f) => f.type === type) && !before.some((f) => f.type === type))
+    .map(([type, settings]) => ({ type, ...settings }));
+  return updates.length ? applyFormationUpdates(next, updates, maxQuantity) : next;
+}
+
 export function applyFormationUpdates(current: FormationEntry[], updates: FormationUpdate[], maxQuantity: number): FormationEntry[] {
   if (!Array.isArray(updates) || updates.length === 0) throw badRequest('bad_request', 'Give at least one process type to change, like web=2.');
   const next = current.map((f) => ({ ...f }));

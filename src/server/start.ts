@@ -177,6 +177,13 @@ export async function startServer(): Promise<void> {
   events.on('destroyed', async ({ appId }) => { await router.syncCustomCertificates(); httpsSettings.pruneFiles(appId); });
   events.on('destroyed', ({ app }) => observability.metrics.removeApp(app));
   events.on('destroyed', async ({ app }) => { await registry.removeApp(app); }); // another team must not pull them
+  // A renamed app takes what is kept by its name along; the old name keeps nothing a later app could inherit.
+  events.on('renamed', ({ app, from }) => git.repos.rename(from, app));
+  events.on('renamed', ({ app, from }) => observability.metrics.renameApp(from, app));
+  events.on('renamed', async ({ app, from, appId }) => {
+    await registry.renameApp(from, app);
+    releases.moveImageRepository(appId, `${config.registry}/${from}`, `${config.registry}/${app}`);
+  });
   logs.routerAccess?.onAccess((entry) => observability.recordRequest({
     app: entry.app, ts: entry.ts, status: entry.status, durationMs: entry.durationMs,
   }));

@@ -34,6 +34,12 @@ export class AppsStore {
     return this.db.insert(apps).values({ name, scheduler, createdAt: now() }).returning().get();
   }
 
+  /** apps:rename; the name is unique, so a name taken meanwhile is a conflict, not a second app. */
+  rename(appId: number, name: string): void {
+    if (this.find(name)) throw conflict(`App "${name}" already exists.`);
+    this.db.update(apps).set({ name }).where(eq(apps.id, appId)).run();
+  }
+
   delete(appId: number): void {
     this.db.delete(apps).where(eq(apps.id, appId)).run();
   }

@@ -196,4 +196,6 @@ export const migrations: string[] = [
      issuer TEXT NOT NULL,
      fingerprint TEXT NOT NULL,
      added_at TEXT NOT NULL);`,
+  // Issue 12: the web health check the commit's app.json asks for, kept with the release that built it.
+  `ALTER TABLE releases ADD COLUMN health TEXT;`,
 ];

@@ -1,7 +1,7 @@
 // Releases: numbered, immutable records of what an app runs (image + config + formation).
 // Only their status moves forward (deploying → succeeded | failed); nothing else is ever updated.
 import { and, desc, eq, max } from 'drizzle-orm';
-import { releases, type FormationEntry } from './schema.ts';
+import { releases, type FormationEntry, type ReleaseHealthCheck } from './schema.ts';
 import { now, type Db } from './db.ts';
 import { notFound } from '../shared/errors.ts';
 import type { SecretBox } from './secrets.ts';
@@ -19,6 +19,8 @@ export interface NewRelease {
   containerPort: number | null;
   config: Record<string, string>;
   formation: FormationEntry[];
+  /** The commit's app.json web health check (config vars still win over it); null or absent: none. */
+  health?: ReleaseHealthCheck | null;
   createdBy: string;
   status: ReleaseStatus;
 }
@@ -61,6 +63,17 @@ export class ReleasesStore {
     const release = this.find(appId, version);
     if (!release) throw notFound(`Release v${version} not found.`);
     return release;
+  }
+
+  /**
+   * apps:rename moved the app's images to the repository of its new name: the references follow, so a
+   * rollback pulls from there. Nothing else of a release ever changes.
+   */
+  moveImageRepository(appId: number, from: string, to: string): void {
+    for (const release of this.list(appId, Number.MAX_SAFE_INTEGER)) {
+      if (!release.imageRef?.startsWith(`${from}:`)) continue;
+      this.db.update(releases).set({ imageRef: to + release.imageRef.slice(from.length) }).where(eq(releases.id, release.id)).run();
+    }
   }
 
   /** Releases left 'deploying' by a server that stopped mid-rollout; they never went live. */

@@ -44,6 +44,7 @@ export const releases = sqliteTable('releases', {
   containerPort: integer('container_port'), // the port web instances listen on (PORT); null: 5000
   config: text('config', { mode: 'json' }).$type<Record<string, string>>().notNull(),
   formation: text('formation', { mode: 'json' }).$type<FormationEntry[]>().notNull(),
+  health: text('health', { mode: 'json' }).$type<ReleaseHealthCheck>(), // app.json's web check; null: none
   createdBy: text('created_by').notNull(),
   createdAt: text('created_at').notNull(),
   finishedAt: text('finished_at'),
@@ -85,6 +86,9 @@ export const domains = sqliteTable('domains', {
   appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
   createdAt: text('created_at').notNull(),
 });
+
+/** app.json's web health check: its path, and seconds new instances get (null: the installation's default). */
+export interface ReleaseHealthCheck { path: string; timeoutSec: number | null }
 
 export interface FormationEntry {
   type: string;

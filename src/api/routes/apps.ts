@@ -46,12 +46,14 @@ export function appsRoutes(s: RouteServices): Hono<ApiEnv> {
   api.patch('/:app', async (c) => {
     const app = s.apps.get(c.req.param('app'));
     const body = await jsonBody(c);
-    if (body.deployBranch === undefined && body.scheduler === undefined) {
-      throw badRequest('bad_request', 'Nothing to change: expected {"deployBranch": "main"} or {"scheduler": "k3s"}.');
+    if (body.deployBranch === undefined && body.scheduler === undefined && body.name === undefined) {
+      throw badRequest('bad_request', 'Nothing to change: expected {"deployBranch": "main"}, {"scheduler": "k3s"} or {"name": "new-name"}.');
     }
     if (body.deployBranch !== undefined) s.apps.update(app.id, { deployBranch: checkBranchName(body.deployBranch) });
     if (body.scheduler !== undefined) await s.deployer.moveTo(app.name, body.scheduler, (line) => s.log(`apps:scheduler ${app.name}: ${line}`));
-    return c.json(view(c, s.apps.get(app.name), await s.schedulers.list(app.name)));
+    // Last: the other changes above are made under the name the request used.
+    const name = body.name === undefined ? app.name : (await s.deployer.rename(app.name, body.name)).name;
+    return c.json(view(c, s.apps.get(name), await s.schedulers.list(name)));
   });
 
   api.get('/:app/builds', (c) => {
