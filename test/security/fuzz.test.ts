@@ -35,6 +35,8 @@ const MOUNTS: Record<string, string> = {
   'domains.ts': '/api/v1/apps', 'metrics.ts': '/api/v1/apps', 'ps.ts': '/api/v1/apps', 'releases.ts': '/api/v1/apps',
   'admin.ts': '/api/v1/admin', 'audit.ts': '/api/v1/audit', 'hosts.ts': '/api/v1/hosts', 'session.ts': '/api/v1/session',
   'tokens.ts': '/api/v1/tokens', 'users.ts': '/api/v1/users',
+  // Mounted under /api/v1/apps too (https.ts by domains.ts).
+  'https.ts': '/api/v1/apps', 'stopping.ts': '/api/v1/apps', 'run.ts': '/api/v1/apps', 'run-detached.ts': '/api/v1/apps',
 };
 
 function enumerateRoutes(): Route[] {
