@@ -41,6 +41,7 @@ before(async () => {
 });
 
 after(async () => {
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app }); // its instance must not outlive the test
   await berth?.kill('SIGTERM');
   await pebble?.stop();
   await caddy?.stop();
