@@ -224,9 +224,14 @@ test('14: a push returns once the new release serves; the old instance drains an
     assert.equal((await viaRouter(caddy.httpPort, `${drainApp}.localhost`)).body, 'two\n');
     assert.ok(running().includes(old), 'the old instance drains after the push returned');
     const gone = Date.now();
+    // A change meanwhile leaves the draining instance to its drain (it neither waits for it nor stops it early).
+    await berth.ok('PATCH', `/apps/${drainApp}/config`, { WHILE_DRAINING: '1' });
     await eventually('the old instance stopped after its drain', async () => !running().includes(old), 20_000);
     t.diagnostic(`push of v2 returned after ${pushMs} ms; the old instance stopped ${Date.now() - gone} ms later`);
-    assert.equal(running().length, 1);
+    assert.ok(Date.now() - gone >= 1500, 'the old instance had its drain');
+    await eventually('one instance left, of v3', async () => running().length === 1, 20_000);
+    assert.equal((await viaRouter(caddy.httpPort, `${drainApp}.localhost`)).body, 'two\n');
+    assert.equal((await berth.ok('GET', `/apps/${drainApp}`)).currentRelease, 3);
   } finally {
     await berth.api('DELETE', `/apps/${drainApp}`, { confirm: drainApp });
   }

@@ -60,8 +60,10 @@ export class Converger {
   private readonly router: Router;
   private readonly ports: PortAllocator;
   private readonly settings: ConvergeSettings;
-  /** Old instances draining after their change returned, per app: the app's next change waits for them. */
+  /** Old instances draining after their change returned, per app (destroy and stop wait for them). */
   private readonly draining = new Map<string, Promise<void>>();
+  /** Their ids: the app's next change leaves them to their drain instead of waiting for it. */
+  private readonly drainingIds = new Set<string>();
 
   constructor(runtime: Runtime, router: Router, ports: PortAllocator, settings: ConvergeSettings) {
     this.runtime = runtime;
@@ -71,9 +73,8 @@ export class Converger {
   }
 
   async converge(target: Target, progress: Progress = () => {}): Promise<Instance[]> {
-    await this.drained(target.app);
     const everything = await this.runtime.list();
-    const existing = everything.filter((i) => i.app === target.app);
+    const existing = everything.filter((i) => i.app === target.app && !this.drainingIds.has(i.id));
     const desired = desiredSpecs(target);
     const kept = new Map<string, Instance>();
     for (const inst of existing) {
@@ -122,13 +123,17 @@ export class Converger {
   }
 
   private drainLater(app: string, retired: Instance[], drainSec: number): void {
+    retired.forEach((i) => this.drainingIds.add(i.id));
+    const earlier = this.drained(app);
     const done = (async () => {
       if (drainSec > 0) await sleep(drainSec * 1000);
       await this.removeAll(retired, this.settings.stopTimeoutSec);
+      await earlier;
     })().catch((err) => {
       // They are not wanted, so the app's next change stops them again.
       this.settings.log?.(`${app}: stopping ${retired.length} old instance(s) after the drain failed: ${(err as Error).message}`);
     }).finally(() => {
+      retired.forEach((i) => this.drainingIds.delete(i.id));
       if (this.draining.get(app) === done) this.draining.delete(app);
     });
     this.draining.set(app, done);

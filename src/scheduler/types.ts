@@ -41,7 +41,7 @@ export interface DeployRequest {
   health: { path: string; timeoutSec: number };
   /**
    * Return once the new release serves; the old instances drain and stop afterwards (a `git push` returns
-   * without waiting out the drain). The app's next change waits for them.
+   * without waiting out the drain). The app's next change leaves them to it; destroy and stop wait for them.
    */
   drainInBackground?: boolean;
   /** Set: the route answers this 503 page while the instances keep running (maintenance:on). */
