@@ -48,6 +48,7 @@ test('npm run build produces a bundled server and CLI that work from dist/', { t
       BERTH_HTTP_PORT: String(caddy.httpPort),
       BERTH_HTTPS_PORT: String(caddy.httpsPort),
       BERTH_REGISTRY: registry.address,
+      BERTH_ACME_CA: 'https://127.0.0.1:9/directory', // never Let's Encrypt from a test
       ...(await appDnsEnv()),
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -125,6 +125,9 @@ export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, str
     ...(await appDnsEnv()),
     BERTH_STOP_TIMEOUT: '2',
     BERTH_HEALTH_TIMEOUT: '20',
+    // Custom domains get ACME certificates: never from Let's Encrypt in a test (tests reach loopback only).
+    // A closed loopback port fails at once; the HTTPS tests pass their own pebble.
+    BERTH_ACME_CA: 'https://127.0.0.1:9/directory',
     // Each test server gets its own block of host ports, so servers running side by side never race for one.
     BERTH_PORT_RANGE: portBlock(),
     // and its own subnet for Berth's network (several installations share the test engine).
