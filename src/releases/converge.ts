@@ -118,7 +118,7 @@ export class Converger {
   }
 
   /** Resolves once no earlier change of the app is still draining (never rejects). */
-  drained(app: string): Promise<void> {
+  private drained(app: string): Promise<void> {
     return this.draining.get(app) ?? Promise.resolve();
   }
 
