@@ -198,4 +198,18 @@ export const migrations: string[] = [
      added_at TEXT NOT NULL);`,
   // Issue 12: the web health check the commit's app.json asks for, kept with the release that built it.
   `ALTER TABLE releases ADD COLUMN health TEXT;`,
+  // Issue 12: review apps. A parent's setting (apps:reviews), each review app's parent and branch (the parent
+  // is no foreign key: destroying it destroys its review apps through the lifecycle event, and the sweep
+  // catches any left behind), and config vars kept out of review apps (config:set --no-review).
+  `CREATE TABLE review_settings (
+     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+     ttl_sec INTEGER NOT NULL,
+     enabled_at TEXT NOT NULL);
+   CREATE TABLE review_apps (
+     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+     parent_id INTEGER NOT NULL,
+     branch TEXT NOT NULL,
+     last_push_at TEXT NOT NULL,
+     UNIQUE (parent_id, branch));
+   ALTER TABLE config_vars ADD COLUMN no_review INTEGER NOT NULL DEFAULT 0;`,
 ];

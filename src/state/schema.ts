@@ -69,7 +69,23 @@ export const configVars = sqliteTable('config_vars', {
   appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
   key: text('key').notNull(),
   value: text('value').notNull(),
+  noReview: integer('no_review', { mode: 'boolean' }).notNull().default(false), // config:set --no-review: not copied to review apps
 }, (t) => [primaryKey({ columns: [t.appId, t.key] })]);
+
+/** apps:reviews APP on: pushes of other branches make review apps, destroyed ttlSec after their last push. */
+export const reviewSettings = sqliteTable('review_settings', {
+  appId: integer('app_id').primaryKey().references(() => apps.id, { onDelete: 'cascade' }),
+  ttlSec: integer('ttl_sec').notNull(),
+  enabledAt: text('enabled_at').notNull(),
+});
+
+/** A review app (app_id) made from a branch of its parent. */
+export const reviewApps = sqliteTable('review_apps', {
+  appId: integer('app_id').primaryKey().references(() => apps.id, { onDelete: 'cascade' }),
+  parentId: integer('parent_id').notNull(), // no foreign key: the parent's destroy event destroys its review apps
+  branch: text('branch').notNull(),
+  lastPushAt: text('last_push_at').notNull(),
+});
 
 export const formation = sqliteTable('formation', {
   appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
