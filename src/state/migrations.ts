@@ -212,4 +212,19 @@ export const migrations: string[] = [
      last_push_at TEXT NOT NULL,
      UNIQUE (parent_id, branch));
    ALTER TABLE config_vars ADD COLUMN no_review INTEGER NOT NULL DEFAULT 0;`,
+  // Issue 12: apps:connect: deploys from a git host's webhook. Token, webhook secret and deploy key are sealed
+  // (src/state/secrets.ts); known_hosts keeps the SSH host key first seen (trust on first use).
+  `CREATE TABLE app_git_connections (
+     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+     repo_url TEXT NOT NULL,
+     branch TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     token TEXT,
+     token_user TEXT,
+     webhook_secret TEXT NOT NULL,
+     deploy_key TEXT,
+     deploy_public_key TEXT,
+     known_hosts TEXT,
+     created_by TEXT NOT NULL,
+     created_at TEXT NOT NULL);`,
 ];
