@@ -14,6 +14,8 @@ export interface PushEvent {
   /** Sends one line to the pusher; git shows it as `remote: <line>`. */
   say(line: string): void;
   signal: AbortSignal;          // aborted when the pusher disconnects
+  /** A build already started for this push, whose log `say` writes (a webhook answers with its id before fetching). */
+  build?: { id: number };
 }
 
 /** Decides the push: resolve true to accept (refs are updated), false to reject it (refs stay). */

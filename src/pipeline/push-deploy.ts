@@ -100,8 +100,8 @@ async function readRef(repoDir: string, ref: string): Promise<string | null> {
 
 async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: RefUpdate): Promise<boolean> {
   const app = deps.apps.get(push.app);
-  const build = deps.builds.start(app.id, update.newSha, update.ref, push.user);
-  const buildLog = deps.buildLogs?.open(build.id);
+  const build = push.build ?? deps.builds.start(app.id, update.newSha, update.ref, push.user);
+  const buildLog = push.build ? undefined : deps.buildLogs?.open(build.id);
   const say = buildLog ? (line: string) => { push.say(line); buildLog.line(line); } : push.say;
   const started = Date.now();
   let kind: BuildKind | null = null; // known once detection ran, so a failed build still says what it was
