@@ -46,6 +46,8 @@ export interface Config {
   buildConcurrency: number;     // builds of different apps running at once
   releaseCommandTimeoutSec: number;
   keepReleaseImages: number;    // images of older releases are deleted from the registry beyond this
+  maxReviewApps: number;        // review apps one app may have at once
+  reviewSweepSec: number;       // how often review apps past their time to live are looked for
   stacks: { node: string; python: string; go: string; static: string; generic: string };
   /** PEM bundle builds trust (TLS-intercepting proxies); null: none. */
   buildCaFile: string | null;
@@ -149,6 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     buildConcurrency: Math.max(1, int(env, 'BERTH_BUILD_CONCURRENCY', 2)),
     releaseCommandTimeoutSec: int(env, 'BERTH_RELEASE_TIMEOUT', 600),
     keepReleaseImages: Math.max(1, int(env, 'BERTH_KEEP_RELEASES', 5)),
+    maxReviewApps: int(env, 'BERTH_MAX_REVIEW_APPS', 10),
+    reviewSweepSec: Math.max(1, int(env, 'BERTH_REVIEW_SWEEP_SECONDS', 60)),
     // Local images made by scripts/base-images.sh, so a fresh install builds offline; point these at
     // Docker Hub images (node:24-bookworm-slim, python:3.12-slim, golang:1.23, debian:bookworm-slim)
     // where the internet is reachable.

@@ -186,7 +186,8 @@ test('an accepted push: live remote lines, the archive has the files, the ref is
   assert.equal((await serverRef('shop')).stdout.trim(), head);
   assert.match(await ok(['ls-remote', gitUrl('shop')]), new RegExp(`^${head}\\s+refs/heads/main$`, 'm'));
   const repo = path.join(reposDir, 'shop.git');
-  assert.equal((await ok(['--git-dir', repo, 'config', 'receive.denyDeletes'])), 'true');
+  // Deletions are the hook's to refuse (only review branches get through): git itself lets them reach it.
+  assert.equal((await ok(['--git-dir', repo, 'config', 'receive.denyDeletes'])), 'false');
   assert.match(fs.readFileSync(path.join(repo, 'hooks/pre-receive'), 'utf8'), new RegExp(`exec '${process.execPath}'`));
 });
 

@@ -25,6 +25,7 @@ import { alertsRoutes } from './routes/alerts.ts';
 import { stoppingRoutes } from './routes/stopping.ts';
 import { runRoutes } from './routes/run.ts';
 import { detachedRunRoutes } from './routes/run-detached.ts';
+import { reviewsRoutes } from './routes/reviews.ts';
 
 /** `extra` mounts routes that speak other protocols (git smart HTTP; the git hook's callback has its own socket). */
 /** `live`: the web console's live routes under /api/v1 (src/web/live-routes.ts); `ui`: the console's pages at /. */
@@ -45,7 +46,7 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
   v1.use('/apps/:app', requireAppAccess(s.access));
   v1.use('/apps/:app/*', requireAppAccess(s.access));
   v1.route('/apps', appsRoutes(s));
-  for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes, accessRoutes, metricsRoutes, alertsRoutes, stoppingRoutes, runRoutes, detachedRunRoutes]) v1.route('/apps', routes(s));
+  for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes, accessRoutes, metricsRoutes, alertsRoutes, stoppingRoutes, runRoutes, detachedRunRoutes, reviewsRoutes]) v1.route('/apps', routes(s));
   v1.route('/users', usersRoutes(s));
   v1.route('/audit', auditRoutes(s));
   v1.route('/admin', adminRoutes(s));

@@ -19,6 +19,7 @@ import type { LogStore } from '../logstore/store.ts';
 import type { ImagePolicySettings } from '../security/image-policy.ts';
 import type { HttpsStore } from '../state/https-store.ts';
 import type { CertificateStatus } from '../wire/types.ts';
+import type { ReviewApps } from '../pipeline/review-apps.ts';
 
 /** Real HTTPS for apps' names: the certificates Caddy holds and the per-app redirect (src/router/caddy). */
 export interface HttpsService {
@@ -55,6 +56,8 @@ export interface Services {
   view: ViewContext;
   /** Which images members may deploy (src/security/image-policy.ts); absent: their own app's loopback-registry images only. */
   images?: ImagePolicySettings;
+  /** Review apps (apps:reviews); absent in setups without the git push pipeline. */
+  reviewApps?: ReviewApps;
   /** Certificates and redirects; absent in setups without a router that manages certificates. */
   https?: HttpsService;
   maxBodyBytes: number;

@@ -30,7 +30,10 @@ export function appStatus(app: AppRow, formation: FormationEntry[], instances: I
   return current.some((i) => i.state === 'running') ? 'degraded' : 'crashed';
 }
 
-export function appView(app: AppRow, extra: { domains: string[]; instances: Instance[]; formation: FormationEntry[]; lastRelease?: ReleaseRow; requestOrigin: string }, ctx: ViewContext): App {
+export function appView(app: AppRow, extra: {
+  domains: string[]; instances: Instance[]; formation: FormationEntry[]; lastRelease?: ReleaseRow; requestOrigin: string;
+  review?: Pick<App, 'reviews' | 'reviewOf'>;
+}, ctx: ViewContext): App {
   return {
     name: app.name,
     url: appUrl(app.name, ctx),
@@ -44,6 +47,8 @@ export function appView(app: AppRow, extra: { domains: string[]; instances: Inst
     createdAt: app.createdAt,
     lastDeployAt: app.lastDeployAt,
     maintenance: app.maintenance,
+    reviews: extra.review?.reviews ?? null,
+    reviewOf: extra.review?.reviewOf ?? null,
   };
 }
 

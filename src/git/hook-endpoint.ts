@@ -18,6 +18,8 @@ export interface HookEndpointOptions {
   token: string;
   repos: Repos;
   appExists(name: string): boolean;
+  /** Deletions are refused unless this says yes (review branches of an app with review apps on); onPush then decides. */
+  mayDelete?(app: string, ref: string): boolean;
   onPush: PushHandler;
   log: (line: string) => void;
 }
@@ -80,8 +82,8 @@ async function decide(push: VerifiedPush, signal: AbortSignal, output: LineStrea
     signal,
   };
   try {
-    const deletion = push.updates.find((u) => ZERO_SHA.test(u.newSha));
-    // git would refuse it anyway (receive.denyDeletes) but only after the hook, and tersely.
+    // Every other deletion is refused here: the hook is the only gate (repositories allow deletes for review branches).
+    const deletion = push.updates.find((u) => ZERO_SHA.test(u.newSha) && !opts.mayDelete?.(push.app, u.ref));
     if (deletion) {
       event.say(`Deleting ${deletion.ref.replace(/^refs\/heads\//, 'branch ')} is refused: a Berth app's branches cannot be deleted.`);
       event.say(`(To remove the whole app: berth apps:destroy ${push.app} --confirm ${push.app})`);

@@ -25,6 +25,8 @@ export interface GitRoutesOptions {
   /** Where refused tokens are recorded (rate-limited per address). */
   audit?: Pick<AuditStore, 'recordFailedAuth'>;
   appExists(name: string): boolean;
+  /** Which ref deletions the pipeline decides (review branches); every other deletion is refused. */
+  mayDelete?(app: string, ref: string): boolean;
   /** Access to the app's repository: push, and fetch/clone too (the source is the app's). */
   canPush(user: User, app: string): boolean;
   onPush: PushHandler;
@@ -81,7 +83,7 @@ export function createGitRoutes(opts: GitRoutesOptions): GitRoutes {
     return c.text(`Berth could not serve this git request: ${err.message}\n`, 500);
   });
 
-  const hook = createHookEndpoint({ token: hookToken, repos, appExists: opts.appExists, onPush: opts.onPush, log: opts.log });
+  const hook = createHookEndpoint({ token: hookToken, repos, appExists: opts.appExists, mayDelete: opts.mayDelete, onPush: opts.onPush, log: opts.log });
   return { git, hook, repos };
 }
 

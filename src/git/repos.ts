@@ -16,7 +16,9 @@ const STALE_QUARANTINE_MS = 24 * 60 * 60 * 1000;
 
 const REPO_SETTINGS: [string, string][] = [
   ['http.receivepack', 'true'],          // http-backend refuses pushes from unauthenticated CGI otherwise
-  ['receive.denyDeletes', 'true'],       // deleting the deploy branch would orphan the app's source
+  // The pre-receive hook refuses every deletion but a review branch's (whose review app goes with it);
+  // the deploy branch is never deleted, as that would orphan the app's source.
+  ['receive.denyDeletes', 'false'],
   ['core.logAllRefUpdates', 'true'],     // bare repos keep no reflog by default; we want push history
 ];
 

@@ -145,8 +145,11 @@ export class Deployer {
   }
 
 
-  /** The new release; null when the app has no image yet: the config is stored and takes effect with the first deploy. */
-  setConfig(appName: string, changes: Record<string, string | null>, actor: string): Promise<ReleaseRow | null> {
+  /**
+   * The new release; null when the app has no image yet: the config is stored and takes effect with the first deploy.
+   * `noReview`: keys set here that review apps must not get a copy of (config:set --no-review).
+   */
+  setConfig(appName: string, changes: Record<string, string | null>, actor: string, noReview: string[] = []): Promise<ReleaseRow | null> {
     return this.locks.run(appName, async () => {
       const app = this.deps.apps.get(appName);
       const after = { ...this.deps.apps.config(app.id) };
@@ -160,14 +163,14 @@ export class Deployer {
       const current = this.currentRelease(app);
       // Nothing runs yet: the config waits for the first image, without a release that would run nothing.
       if (!current?.imageId) {
-        this.deps.apps.replaceConfig(app.id, after);
+        this.deps.apps.replaceConfig(app.id, after, noReview);
         return null;
       }
       return this.rollOut(app, {
         description, imageRef: current?.imageRef ?? null, imageId: current?.imageId ?? null,
         imageDigest: current?.imageDigest ?? null, containerPort: current?.containerPort ?? null, config: after,
         formation: this.deps.apps.formation(app.id), createdBy: actor,
-      }, () => this.deps.apps.replaceConfig(app.id, after));
+      }, () => this.deps.apps.replaceConfig(app.id, after, noReview));
     });
   }
 

@@ -40,6 +40,9 @@ import { AppEvents } from '../lifecycle/app-events.ts';
 import { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { certificateLogPath } from '../router/caddy/tls-config.ts';
 import { HttpsStore } from '../state/https-store.ts';
+import { ReviewsStore } from '../state/reviews-store.ts';
+import { ReviewApps } from '../pipeline/review-apps.ts';
+import { mayDeleteRef, withReviewApps } from '../pipeline/review-pushes.ts';
 import { WebSocketServer } from 'ws';
 
 const RECONCILE_RETRY_MS = 10_000;
@@ -123,6 +126,10 @@ export async function startServer(): Promise<void> {
   });
   const registry = new RegistryClient({ socketPath: config.dockerSocket, registry: config.registry, credential: registryCredential });
   const hookSocket = path.join(config.dataDir, 'run', 'git-hook.sock');
+  // Review apps subscribe to the parent's destroy themselves; the sweep destroys those past their time to live.
+  const reviews = new ReviewsStore(db);
+  const reviewApps = new ReviewApps({ apps, reviews, deployer, events, maxPerApp: config.maxReviewApps, log });
+  reviewApps.startSweeping(config.reviewSweepSec * 1000);
   const pushes = createPushHandler({
     apps, releases, builds, deployer,
     builder: new DockerBuilder({
@@ -135,7 +142,7 @@ export async function startServer(): Promise<void> {
     buildConcurrency: config.buildConcurrency,
     keepReleaseImages: config.keepReleaseImages,
     appUrl: (name) => appUrl(name, view),
-    repoDir: (name) => git.repos.pathFor(name),
+    repoDir: (name) => git.repos.pathFor(reviewApps.repositoryOwner(name)), // a review app's branch is in its parent's
     buildLogs,
   });
   const git = createGitRoutes({
@@ -146,9 +153,10 @@ export async function startServer(): Promise<void> {
     audit,
     appExists: (name) => apps.find(name) !== undefined,
     canPush: (user, app) => access.canSee(user, app),
+    mayDelete: (app, ref) => mayDeleteRef({ apps, reviews }, app, ref),
     maxPushBytes: config.maxPushBytes,
     log,
-    onPush: auditedPushes(audit, pushes),
+    onPush: auditedPushes(audit, withReviewApps({ apps, reviews, reviewApps, appUrl: (name) => appUrl(name, view) }, pushes)),
   });
 
   await serveHookSocket(git.hook, hookSocket); // not on the API's port
@@ -188,7 +196,7 @@ export async function startServer(): Promise<void> {
     app: entry.app, ts: entry.ts, status: entry.status, durationMs: entry.durationMs,
   }));
   const api = createApi({
-    apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
+    apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
     https: {

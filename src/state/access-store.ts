@@ -9,10 +9,12 @@ export class AccessStore {
   private readonly sql: Database.Database;
   constructor(db: Db) { this.sql = db.$client; }
 
+  /** A review app has no members of its own: whoever may see its parent may see it, now and later. */
   canSee(user: User, appName: string): boolean {
     if (user.role === 'admin') return true;
     return this.sql.prepare(
-      'SELECT 1 FROM app_members m JOIN apps a ON a.id = m.app_id WHERE a.name = ? AND m.user_id = ?',
+      `SELECT 1 FROM apps a LEFT JOIN review_apps r ON r.app_id = a.id
+       JOIN app_members m ON m.app_id = COALESCE(r.parent_id, a.id) WHERE a.name = ? AND m.user_id = ?`,
     ).get(appName, user.id) !== undefined;
   }
 
@@ -24,10 +26,12 @@ export class AccessStore {
     return this.sql.prepare('DELETE FROM app_members WHERE app_id = ? AND user_id = ?').run(appId, userId).changes > 0;
   }
 
+  /** A review app's are its parent's. */
   members(appId: number): { name: string; role: string; addedAt: string }[] {
     return this.sql.prepare(
       `SELECT u.name AS name, u.role AS role, m.created_at AS addedAt FROM app_members m
-       JOIN users u ON u.id = m.user_id WHERE m.app_id = ? ORDER BY u.name`,
-    ).all(appId) as { name: string; role: string; addedAt: string }[];
+       JOIN users u ON u.id = m.user_id
+       WHERE m.app_id = COALESCE((SELECT parent_id FROM review_apps WHERE app_id = ?), ?) ORDER BY u.name`,
+    ).all(appId, appId) as { name: string; role: string; addedAt: string }[];
   }
 }

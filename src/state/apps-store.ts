@@ -54,13 +54,34 @@ export class AppsStore {
     return openConfig(this.secrets, appId, Object.fromEntries(rows.map((r) => [r.key, r.value])));
   }
 
-  /** Replaces the whole set in one transaction, so a failed release can put the old set back exactly. */
-  replaceConfig(appId: number, config: Record<string, string>): void {
+  /**
+   * Replaces the whole set in one transaction, so a failed release can put the old set back exactly. Keys that
+   * stay keep their --no-review mark; `noReview` marks these keys too (config:set --no-review).
+   */
+  replaceConfig(appId: number, config: Record<string, string>, noReview: string[] = []): void {
     this.db.transaction((tx) => {
+      const marked = new Set([...noReview, ...this.noReviewKeys(appId)]);
       tx.delete(configVars).where(eq(configVars.appId, appId)).run();
-      const rows = Object.entries(sealConfig(this.secrets, appId, config)).map(([key, value]) => ({ appId, key, value }));
+      const rows = Object.entries(sealConfig(this.secrets, appId, config)).map(([key, value]) => ({ appId, key, value, noReview: marked.has(key) }));
       if (rows.length) tx.insert(configVars).values(rows).run();
     });
+  }
+
+  /** Config keys marked --no-review: review apps of this app get a copy of its config without them. */
+  noReviewKeys(appId: number): string[] {
+    return this.db.select({ key: configVars.key }).from(configVars)
+      .where(and(eq(configVars.appId, appId), eq(configVars.noReview, true))).orderBy(asc(configVars.key)).all().map((r) => r.key);
+  }
+
+  /** Marks (or unmarks) existing config vars; returns the keys that are not set on the app. */
+  markNoReview(appId: number, keys: string[], noReview: boolean): string[] {
+    const set = new Set(this.db.select({ key: configVars.key }).from(configVars).where(eq(configVars.appId, appId)).all().map((r) => r.key));
+    const missing = keys.filter((key) => !set.has(key));
+    if (missing.length) return missing;
+    this.db.transaction((tx) => {
+      for (const key of keys) tx.update(configVars).set({ noReview }).where(and(eq(configVars.appId, appId), eq(configVars.key, key))).run();
+    });
+    return [];
   }
 
   formation(appId: number): FormationEntry[] {

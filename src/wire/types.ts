@@ -16,6 +16,28 @@ export interface App {
   lastDeployAt: string | null;
   /** maintenance:on: the app's names answer 503 with the maintenance page. */
   maintenance: boolean;
+  /** apps:reviews: pushes of other branches to this app's remote make review apps (null: off). */
+  reviews: ReviewSettings | null;
+  /** A review app: the app and branch it was made from (null: not one). */
+  reviewOf: ReviewOf | null;
+}
+
+export interface ReviewSettings { ttlSec: number }
+
+export interface ReviewOf {
+  app: string;
+  branch: string;
+  /** Destroyed then unless the branch is pushed again (null: its parent has review apps off). */
+  expiresAt: string | null;
+}
+
+/** GET/PATCH /apps/:app/reviews: the setting and the app's review apps; `destroyed`: what turning it off removed. */
+export interface ReviewApps {
+  app: string;
+  enabled: boolean;
+  ttlSec: number | null;
+  apps: { name: string; branch: string; url: string; expiresAt: string | null }[];
+  destroyed?: string[];
 }
 
 /**
@@ -192,3 +214,28 @@ export interface MetricsAnswer {
   /** The whole range at once (what `berth metrics` prints). */
   requestTotals: Omit<RequestSeriesPoint, 't'>;
 }
+
+/** apps:connect: the repository an app deploys from when its git host's push webhook arrives. */
+export interface GitConnection {
+  app: string;
+  /** As Berth fetches it: https://… or ssh://…/user@host:path, never with credentials. */
+  repo: string;
+  branch: string;
+  kind: 'https' | 'ssh';
+  /** Where the git host sends push events (POST, signed with the webhook secret). */
+  webhookUrl: string;
+  /** HTTPS: whether an access token is stored (it is never shown). */
+  token: boolean;
+  /** SSH: the deploy key's public half, to add to the repository (read-only access is enough). */
+  deployKey: string | null;
+  /** SSH: whether the host's key was seen on a fetch (the first one is trusted, a changed one refused). */
+  hostKeyKnown: boolean;
+  createdBy: string;
+  createdAt: string;
+}
+
+/** POST /apps/:app/connection: the secret only when Berth generated it (shown this once). */
+export interface GitConnectResult { connection: GitConnection; webhookSecret: string | null }
+
+/** POST /hooks/git/:app: the build started for a push (null: nothing to deploy), and why. */
+export interface WebhookAnswer { build: number | null; message: string }

@@ -3,10 +3,10 @@ import { Hono } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
-import { badRequest, notFound } from '../../shared/errors.ts';
+import { BerthError, badRequest, notFound } from '../../shared/errors.ts';
 
 /** Only what these routes use of the server's services. */
-type RouteServices = Pick<Services, 'access' | 'apps' | 'auth'>;
+type RouteServices = Pick<Services, 'access' | 'apps' | 'auth' | 'reviewApps'>;
 
 export function accessRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
@@ -14,6 +14,13 @@ export function accessRoutes(s: RouteServices): Hono<ApiEnv> {
   api.get('/:app/access', (c) => {
     const app = s.apps.get(c.req.param('app'));
     return c.json(s.access.members(app.id));
+  });
+
+  // A review app's access is its parent's, always: it has no collaborators of its own to change.
+  api.on(['POST', 'DELETE'], ['/:app/access', '/:app/access/:user'], async (c, next) => {
+    const parent = s.reviewApps?.describe(s.apps.get(c.req.param('app'))).reviewOf?.app;
+    if (parent) throw new BerthError(422, 'review_app', `${c.req.param('app')} is a review app: its access is ${parent}'s (berth access ${parent}).`);
+    await next();
   });
 
   api.post('/:app/access', async (c) => {

@@ -12,13 +12,14 @@ import type { AppRow } from '../../state/apps-store.ts';
 import type { Instance } from '../../runtime/types.ts';
 
 /** Only what these routes use of the server's services. */
-type RouteServices = Pick<Services, 'access' | 'apps' | 'builds' | 'deployer' | 'log' | 'releases' | 'schedulers' | 'view'>;
+type RouteServices = Pick<Services, 'access' | 'apps' | 'builds' | 'deployer' | 'log' | 'releases' | 'reviewApps' | 'schedulers' | 'view'>;
 
 export function appsRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const view = (c: Context, app: AppRow, instances: Instance[]) => appView(app, {
     domains: s.deployer.hostnames(app), instances: instances.filter((i) => i.app === app.name),
     formation: s.apps.formation(app.id), lastRelease: s.releases.list(app.id, 1)[0], requestOrigin: requestOrigin(c),
+    review: s.reviewApps?.describe(app),
   }, s.view);
 
   api.get('/', async (c) => {

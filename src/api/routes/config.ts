@@ -25,7 +25,9 @@ export function configRoutes(s: RouteServices): Hono<ApiEnv> {
       changes[key] = value === null ? null : checkConfigValue(key, value);
     }
     if (Object.keys(changes).length === 0) throw badRequest('bad_request', 'No config vars given.');
-    const release = await s.deployer.setConfig(name, changes, c.get('user').name);
+    // ?noReview=true (config:set --no-review): the vars set here are not copied to review apps.
+    const noReview = c.req.query('noReview') === 'true' ? Object.keys(changes).filter((key) => changes[key] !== null) : [];
+    const release = await s.deployer.setConfig(name, changes, c.get('user').name, noReview);
     const app = s.apps.get(name);
     if (!release) {
       return c.json({ config: s.apps.config(app.id), release: null, note: 'Stored; it takes effect with the first deploy.' });

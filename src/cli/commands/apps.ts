@@ -5,21 +5,36 @@ import { formatVersion, keyValues, relativeTime, table } from '../format.ts';
 import type { App } from '../../wire/types.ts';
 import { appStopCommands } from './stopping.ts';
 import { maintenanceCommands } from './maintenance.ts';
+import { formatDuration } from '../../shared/duration.ts';
 
 async function listApps(ctx: CommandContext): Promise<void> {
   const apps = await ctx.api().get<App[]>('/apps');
   if (printedJson(ctx, apps)) return;
   if (apps.length === 0) return ctx.io.out('You have no apps yet. Create one with "berth apps:create NAME".');
-  const rows = apps.map((app) => [
-    app.name,
+  const ordered = underParents(apps);
+  const reviewColumn = ordered.some((app) => app.reviewOf);
+  const rows = ordered.map((app) => [
+    app.reviewOf ? `  ${app.name}` : app.name,
     app.status,
     formatVersion(app.currentRelease),
     String(app.instances),
     app.scheduler,
     app.url,
     relativeTime(app.lastDeployAt),
+    ...(reviewColumn ? [app.reviewOf ? `${app.reviewOf.app} (${app.reviewOf.branch})` : ''] : []),
   ]);
-  table(['NAME', 'STATUS', 'RELEASE', 'INSTANCES', 'SCHEDULER', 'URL', 'DEPLOYED'], rows).forEach((line) => ctx.io.out(line));
+  const headers = ['NAME', 'STATUS', 'RELEASE', 'INSTANCES', 'SCHEDULER', 'URL', 'DEPLOYED', ...(reviewColumn ? ['REVIEW OF'] : [])];
+  table(headers, rows).forEach((line) => ctx.io.out(line));
+}
+
+/** Each app followed by its review apps (indented); review apps whose parent is not listed come last. */
+export function underParents(apps: App[]): App[] {
+  const names = new Set(apps.map((app) => app.name));
+  const childrenOf = (name: string) => apps.filter((app) => app.reviewOf?.app === name);
+  return [
+    ...apps.filter((app) => !app.reviewOf).flatMap((app) => [app, ...childrenOf(app.name)]),
+    ...apps.filter((app) => app.reviewOf && !names.has(app.reviewOf.app)),
+  ];
 }
 
 async function createApp(ctx: CommandContext): Promise<void> {
@@ -51,6 +66,9 @@ async function showApp(ctx: CommandContext): Promise<void> {
     ['Web URL', app.url],
     ['Git URL', app.gitUrl],
     ['Domains', app.domains.join(', ') || '-'],
+    ['Review apps', app.reviews ? `on (destroyed ${formatDuration(app.reviews.ttlSec * 1000)} after a branch's last push)` : 'off'],
+    ...(app.reviewOf ? [['Review of', `${app.reviewOf.app}, branch ${app.reviewOf.branch}` +
+      (app.reviewOf.expiresAt ? ` (destroyed ${app.reviewOf.expiresAt} unless pushed again)` : '')] as [string, string]] : []),
     ['Created', dated(app.createdAt)],
     ['Last deploy', dated(app.lastDeployAt)],
   ];

@@ -39,10 +39,12 @@ async function getConfigVar(ctx: CommandContext): Promise<void> {
 /** Sends the change; the server makes a new release when the app is running, reported as vN. */
 async function changeConfig(ctx: CommandContext, verb: string, changes: Record<string, string | null>): Promise<ConfigChange> {
   const keys = Object.keys(changes).join(', ');
+  // --no-review: set and kept out of review apps in one change, so no review app is made in between with them.
+  const query = ctx.flags['no-review'] === true ? '?noReview=true' : '';
   return withProgress(
     ctx,
     `${verb} ${keys} and restarting ${ctx.app}`,
-    (api) => api.patch<ConfigChange>(appPath(ctx.app, '/config'), changes),
+    (api) => api.patch<ConfigChange>(appPath(ctx.app, `/config${query}`), changes),
     (answer) => (answer.release ? `done, ${formatVersion(answer.release.version)}` : 'stored; it takes effect with the first deploy'),
   );
 }
@@ -86,11 +88,12 @@ export const configCommands: Command[] = [
   { name: 'config:get', usage: 'APP KEY', summary: 'print one config var', app: true, args: [1, 1], run: getConfigVar },
   {
     name: 'config:set',
-    usage: 'APP [KEY=VALUE...]',
+    usage: 'APP [KEY=VALUE...] [--no-review]',
     summary: 'set config vars and restart the app; KEY=@FILE reads the value from a file, KEY=@- from ' +
-      'stdin (@@ for a literal @); with no KEY=VALUE, .env lines are read from stdin',
+      'stdin (@@ for a literal @); with no KEY=VALUE, .env lines are read from stdin; --no-review: review apps get no copy',
     app: true,
     args: [0, MANY],
+    options: { 'no-review': { type: 'boolean' } },
     run: setConfig,
   },
   {
