@@ -11,6 +11,8 @@ const MANIFEST_TYPES = [
 ].join(', ');
 
 const REQUEST_TIMEOUT_MS = 30_000;
+const STREAM_TIMEOUT_MS = 30 * 60_000;
+const BLOB_DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** Bounds the pages followed, should a registry keep answering with a next link. */
 const MAX_TAG_PAGES = 100;
 
@@ -62,14 +64,8 @@ export class RegistryApi {
    * across (no bytes move), then the same manifest is put under the new name, so its digest stays.
    */
   async copyTag(from: string, to: string, tag: string): Promise<void> {
-    const res = await this.#request('GET', `/v2/${from}/manifests/${encodeURIComponent(tag)}`, { accept: MANIFEST_TYPES });
-    await expectOk(res, `read ${from}:${tag}`);
-    const type = res.headers.get('content-type') ?? '';
-    const body = new Uint8Array(await res.arrayBuffer());
-    const manifest = JSON.parse(new TextDecoder().decode(body)) as { config?: { digest?: string }; layers?: Array<{ digest?: string }>; manifests?: unknown };
-    if (manifest.manifests !== undefined || !manifest.config?.digest) throw new Error(`${from}:${tag} is a manifest list, which Berth does not build`);
-    for (const digest of [manifest.config.digest, ...(manifest.layers ?? []).map((layer) => layer.digest)]) {
-      if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`${from}:${tag} names an invalid blob digest`);
+    const { mediaType: type, body, blobs } = await this.imageManifest(from, tag);
+    for (const digest of blobs) {
       const mount = await this.#request('POST', `/v2/${to}/blobs/uploads/?mount=${digest}&from=${from}`);
       await discard(mount, undefined);
       if (mount.status !== 201) throw new Error(`registry could not mount ${digest.slice(0, 19)} into ${to}: HTTP ${mount.status}`);
@@ -79,9 +75,67 @@ export class RegistryApi {
     await discard(put, undefined);
   }
 
-  async #request(method: string, pathAndQuery: string, headers: Record<string, string> = {}, body?: Uint8Array<ArrayBuffer>): Promise<Response> {
+  /** A tag's manifest as stored (bytes and media type) and the blobs it names, config first; refused for a manifest list. */
+  async imageManifest(repository: string, tag: string): Promise<{ mediaType: string; body: Uint8Array<ArrayBuffer>; blobs: string[] }> {
+    const res = await this.#request('GET', `/v2/${repository}/manifests/${encodeURIComponent(tag)}`, { accept: MANIFEST_TYPES });
+    await expectOk(res, `read ${repository}:${tag}`);
+    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    const body = new Uint8Array(await res.arrayBuffer());
+    const manifest = JSON.parse(new TextDecoder().decode(body)) as { config?: { digest?: string }; layers?: Array<{ digest?: string }>; manifests?: unknown };
+    if (manifest.manifests !== undefined || !manifest.config?.digest) throw new Error(`${repository}:${tag} is a manifest list, which Berth does not build`);
+    const blobs = [manifest.config.digest, ...(manifest.layers ?? []).map((layer) => layer.digest)];
+    for (const digest of blobs) {
+      if (typeof digest !== 'string' || !BLOB_DIGEST.test(digest)) throw new Error(`${repository}:${tag} names an invalid blob digest`);
+    }
+    return { mediaType, body, blobs: blobs as string[] };
+  }
+
+  /** A blob's bytes as a stream, with its size (backups read layers this way, never whole into memory). */
+  async blob(repository: string, digest: string): Promise<{ size: number; body: ReadableStream<Uint8Array> }> {
+    const res = await this.#request('GET', `/v2/${repository}/blobs/${digest}`, {}, undefined, true);
+    await expectOk(res, `read blob ${digest.slice(0, 19)} of ${repository}`);
+    const size = Number(res.headers.get('content-length'));
+    if (!res.body || !Number.isSafeInteger(size)) throw new Error(`registry sent blob ${digest.slice(0, 19)} of ${repository} without a length`);
+    return { size, body: res.body };
+  }
+
+  async hasBlob(repository: string, digest: string): Promise<boolean> {
+    const res = await this.#request('HEAD', `/v2/${repository}/blobs/${digest}`);
+    await discard(res, undefined);
+    if (res.status === 404) return false;
+    await expectOk(res, `look up blob ${digest.slice(0, 19)} of ${repository}`);
+    return true;
+  }
+
+  /** Uploads one blob in a single request (the registry checks it against its digest). */
+  async uploadBlob(repository: string, digest: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> {
+    const start = await this.#request('POST', `/v2/${repository}/blobs/uploads/`);
+    await discard(start, undefined);
+    const location = start.headers.get('location');
+    if (start.status !== 202 || !location) throw new Error(`registry would not start an upload to ${repository}: HTTP ${start.status}`);
+    const target = new URL(location, this.#base);
+    if (target.origin !== new URL(this.#base).origin) throw new Error(`registry sent an upload location on another host (${target.origin})`);
+    target.searchParams.set('digest', digest);
+    const put = await this.#request('PUT', `${target.pathname}${target.search}`, { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
+    await expectOk(put, `store blob ${digest.slice(0, 19)} in ${repository}`);
+    await discard(put, undefined);
+  }
+
+  async putManifest(repository: string, tag: string, mediaType: string, body: Uint8Array<ArrayBuffer>): Promise<void> {
+    const put = await this.#request('PUT', `/v2/${repository}/manifests/${encodeURIComponent(tag)}`, { 'content-type': mediaType }, body);
+    await expectOk(put, `store ${repository}:${tag}`);
+    await discard(put, undefined);
+  }
+
+  async #request(method: string, pathAndQuery: string, headers: Record<string, string> = {},
+    body?: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>, long = false): Promise<Response> {
+    // A streamed body (a layer, either way) may take longer than one request's usual deadline.
+    const streamed = body instanceof ReadableStream;
     try {
-      return await fetch(`${this.#base}${pathAndQuery}`, { method, headers: { ...headers, ...this.#auth }, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return await fetch(`${this.#base}${pathAndQuery}`, {
+        method, headers: { ...headers, ...this.#auth }, body, signal: AbortSignal.timeout(streamed || long ? STREAM_TIMEOUT_MS : REQUEST_TIMEOUT_MS),
+        ...(streamed ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (err) {
       // fetch only says "fetch failed"; the cause (ECONNREFUSED, timeout) is what helps.
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;

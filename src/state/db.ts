@@ -9,7 +9,7 @@ import { migrations } from './migrations.ts';
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
 /** The bundled server ships better_sqlite3.node beside itself; from sources the package finds its own. */
-function nativeBinding(): string | undefined {
+export function nativeBinding(): string | undefined {
   if (process.env.BERTH_SQLITE_BINDING) return process.env.BERTH_SQLITE_BINDING;
   const beside = path.join(path.dirname(process.argv[1] ?? ''), 'better_sqlite3.node');
   return fs.existsSync(beside) ? beside : undefined;

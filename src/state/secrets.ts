@@ -103,6 +103,11 @@ export function readKeyFile(file: string): Keyring | null {
     throw err;
   }
   if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+  return parseKeyring(text, file);
+}
+
+/** A key file's text as a keyring; `file` names where it came from in the error. */
+export function parseKeyring(text: string, file: string): Keyring {
   const bad = (why: string) => new Error(`The secrets key file ${file} is not valid (${why}); restore it from a backup.`);
   let parsed: { format?: unknown; current?: unknown; keys?: unknown };
   try { parsed = JSON.parse(text); } catch { throw bad('not JSON'); }

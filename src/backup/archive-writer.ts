@@ -1,0 +1,88 @@
+// Writes a backup archive as a tar stream, entry by entry, keeping each entry's size and sha256 for the
+// manifest that closes it. Entries are streamed (a repository pack or an image layer is never held whole).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import tar from 'tar-stream';
+import { MANIFEST_ENTRY, entryNameProblem, type BackupManifest, type ManifestEntry } from './layout.ts';
+
+export class ArchiveWriter {
+  readonly #pack: tar.Pack = tar.pack();
+  /** The archive's bytes, as a node stream (tar-stream's own are streamx streams). */
+  readonly output: Readable = Readable.from(this.#pack);
+  readonly entries: Record<string, ManifestEntry> = {};
+  readonly #mtime = new Date();
+
+  has(name: string): boolean { return Object.hasOwn(this.entries, name); }
+
+  addBuffer(name: string, content: Buffer): Promise<void> {
+    return this.addStream(name, content.length, Readable.from([content]));
+  }
+
+  /**
+   * A file as it is when opened: its size is read from the open descriptor and exactly that many bytes are
+   * written, so a log appended to meanwhile stays a valid entry. A file gone before it was opened is skipped.
+   */
+  async addFile(name: string, file: string): Promise<boolean> {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) return false;
+      const source = stat.size === 0 ? Readable.from([]) : handle.createReadStream({ start: 0, end: stat.size - 1, autoClose: false });
+      await this.addStream(name, stat.size, source);
+      return true;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** One entry of `size` bytes from `source`; fewer or more bytes fail the backup (never a silently short entry). */
+  async addStream(name: string, size: number, source: Readable): Promise<void> {
+    const problem = entryNameProblem(name);
+    if (problem) throw new Error(`backup entry ${name} has ${problem}`);
+    if (this.has(name)) throw new Error(`backup entry ${name} written twice`);
+    const hash = crypto.createHash('sha256');
+    let seen = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        seen += chunk.length;
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    // tar-stream's entries are streamx streams: written to by hand, with the same backpressure node's pipe would give.
+    let entryFailed: Error | null = null;
+    const entry = this.#pack.entry({ name, size, mode: 0o600, mtime: this.#mtime, type: 'file' }, (err) => { if (err) entryFailed = err; });
+    const written = new Promise<void>((resolve, reject) => {
+      entry.once('finish', resolve);
+      entry.once('error', reject);
+      entry.once('close', () => (entryFailed ? reject(entryFailed) : resolve()));
+    });
+    for await (const chunk of source.pipe(tap)) {
+      if (seen > size) break;
+      if (!entry.write(chunk)) await new Promise<void>((resolve) => entry.once('drain', () => resolve()));
+    }
+    if (seen !== size) {
+      entry.destroy();
+      throw new Error(`backup entry ${name}: ${seen} bytes read, ${size} expected`);
+    }
+    (entry as unknown as { end(): void }).end();
+    await written;
+    this.entries[name] = { size, sha256: hash.digest('hex') };
+  }
+
+  /** Writes the manifest (with every entry's checksum) as the last entry and ends the archive. */
+  async finish(manifest: Omit<BackupManifest, 'entries'>): Promise<void> {
+    const text = Buffer.from(`${JSON.stringify({ ...manifest, entries: this.entries }, null, 1)}\n`);
+    await new Promise<void>((resolve, reject) => {
+      this.#pack.entry({ name: MANIFEST_ENTRY, size: text.length, mode: 0o600, mtime: this.#mtime }, text, (err) => (err ? reject(err) : resolve()));
+    });
+    this.#pack.finalize();
+  }
+}
