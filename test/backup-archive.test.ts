@@ -14,9 +14,9 @@ import { BACKUP_FORMAT, entryNameProblem, parseManifest } from '../src/backup/la
 
 const LIMITS: ReadLimits = { maxTotalBytes: 1024 * 1024, maxEntryBytes: 512 * 1024, maxEntries: 100 };
 const MANIFEST_BASE = {
-  format: BACKUP_FORMAT, berthVersion: '0.1.0', schemaVersion: 20, createdAt: new Date().toISOString(), registry: '127.0.0.1:5000',
-  keyId: 'abcd0123', includesKey: false, apps: ['web-one'], images: [],
-} as const;
+  format: BACKUP_FORMAT as typeof BACKUP_FORMAT, berthVersion: '0.1.0', schemaVersion: 20, createdAt: new Date().toISOString(), registry: '127.0.0.1:5000',
+  keyId: 'abcd0123', includesKey: false, apps: ['web-one'], images: [] as never[],
+};
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -35,7 +35,7 @@ async function goodArchive(): Promise<Buffer> {
 }
 
 /** An archive made by hand (tar-stream directly), with a manifest vouching for the given file entries. */
-async function craftedArchive(entries: Array<{ header: tar.Headers; content?: Buffer }>, vouch = true): Promise<Buffer> {
+async function craftedArchive(entries: Array<{ header: Partial<tar.Header> & { name: string }; content?: Buffer }>, vouch = true): Promise<Buffer> {
   const pack = tar.pack();
   const bytes = collect(Readable.from(pack));
   const listed: Record<string, { size: number; sha256: string }> = {};
@@ -93,7 +93,7 @@ test('one flipped byte in an entry is refused by its checksum', async () => {
 });
 
 test('hostile entries are refused and nothing lands outside the staging folder', async () => {
-  const cases: Array<[string, Array<{ header: tar.Headers; content?: Buffer }>, RegExp]> = [
+  const cases: Array<[string, Array<{ header: Partial<tar.Header> & { name: string }; content?: Buffer }>, RegExp]> = [
     ['dot-dot', [{ header: { name: 'repos/../../escaped' }, content: Buffer.from('x') }], /"\.\." path segment/],
     ['dot-dot at the top', [{ header: { name: '../escaped' }, content: Buffer.from('x') }], /"\.\." path segment/],
     ['absolute', [{ header: { name: '/tmp/escaped-absolute' }, content: Buffer.from('x') }], /absolute path/],
