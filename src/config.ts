@@ -43,6 +43,7 @@ export interface Config {
   // Builds (git push)
   maxPushBytes: number;         // a push larger than this is refused
   buildTimeoutSec: number;
+  gitFetchTimeoutSec: number;   // apps:connect: a webhook's fetch from the git host is stopped after this
   buildConcurrency: number;     // builds of different apps running at once
   releaseCommandTimeoutSec: number;
   keepReleaseImages: number;    // images of older releases are deleted from the registry beyond this
@@ -148,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: int(env, 'BERTH_MAX_BODY_BYTES', 1024 * 1024),
     maxPushBytes: int(env, 'BERTH_MAX_PUSH_MB', 512) * 1024 * 1024,
     buildTimeoutSec: int(env, 'BERTH_BUILD_TIMEOUT', 900),
+    gitFetchTimeoutSec: int(env, 'BERTH_GIT_FETCH_TIMEOUT', 300),
     buildConcurrency: Math.max(1, int(env, 'BERTH_BUILD_CONCURRENCY', 2)),
     releaseCommandTimeoutSec: int(env, 'BERTH_RELEASE_TIMEOUT', 600),
     keepReleaseImages: Math.max(1, int(env, 'BERTH_KEEP_RELEASES', 5)),

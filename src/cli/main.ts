@@ -6,6 +6,7 @@ import { ApiClient, ApiError } from './client.ts';
 import { CliError, CommandExit, UsageError, type Command, type CommandContext, type Flags, type Io } from './command.ts';
 import { appCommands } from './commands/apps.ts';
 import { renameCommands } from './commands/apps-rename.ts';
+import { connectCommands } from './commands/connect.ts';
 import { reviewCommands } from './commands/reviews.ts';
 import { authCommands } from './commands/auth.ts';
 import { configCommands } from './commands/config.ts';
@@ -53,6 +54,7 @@ const COMMANDS: Command[] = [
   ...authCommands,
   ...appCommands,
   ...renameCommands,
+  ...connectCommands,
   ...reviewCommands,
   ...releaseCommands,
   ...configCommands,

@@ -44,19 +44,29 @@ export class OutboundGuard {
    */
   async vet(url: URL): Promise<void> {
     const { host, port } = target(url);
+    await this.allowedAddresses(host, port, 'alert webhooks');
+  }
+
+  /**
+   * Every address `host` (a name, or an IP address without brackets) resolves to, when the policy allows
+   * each of them on `port`; `what` names who may not reach them in the refusal. A caller that dials them
+   * itself (git, pinned to them) gets no other chance for a rebinding name to answer differently.
+   */
+  async allowedAddresses(host: string, port: number, what: string): Promise<ResolvedAddress[]> {
     if (net.isIP(host)) {
       const verdict = this.policy.check(host, port);
-      if (!verdict.allowed) throw new OutboundRefusedError(`${verdict.reason}, which alert webhooks may not reach`, verdict.reason);
-      return;
+      if (!verdict.allowed) throw new OutboundRefusedError(`${verdict.reason}, which ${what} may not reach`, verdict.reason);
+      return [{ address: host, family: net.isIPv6(host) ? 6 : 4 }];
     }
     let addresses: ResolvedAddress[];
     try {
       addresses = await this.#resolve(host);
     } catch (err) {
-      throw new OutboundRefusedError(unresolvable(host), `${host}: ${(err as Error).message}`);
+      throw new OutboundRefusedError(unresolvable(host, what), `${host}: ${(err as Error).message}`);
     }
     const refusal = this.#refusal(addresses, port);
-    if (addresses.length === 0 || refusal) throw new OutboundRefusedError(unresolvable(host), `${host}: ${refusal ?? 'no address'}`);
+    if (addresses.length === 0 || refusal) throw new OutboundRefusedError(unresolvable(host, what), `${host}: ${refusal ?? 'no address'}`);
+    return addresses;
   }
 
   /** POSTs body to url, dialing only addresses the policy allows; the answer's body is read and dropped. */
@@ -113,8 +123,8 @@ function refusedAt(detail: string): OutboundRefusedError {
   return new OutboundRefusedError(REFUSED_AT_CONNECT, detail);
 }
 
-const unresolvable = (host: string) =>
-  `${host} does not resolve, or resolves to an address alert webhooks may not reach (loopback, private, link-local or Berth's own)`;
+const unresolvable = (host: string, what: string) =>
+  `${host} does not resolve, or resolves to an address ${what} may not reach (loopback, private, link-local or Berth's own)`;
 
 function target(url: URL): { host: string; port: number; secure: boolean } {
   const secure = url.protocol === 'https:';

@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3';
 import { BerthError } from '../shared/errors.ts';
 import { type Db, now } from './db.ts';
+import { resealConnections } from './connections-store.ts';
 import { SecretBox, freshKeyring, newKey, newKeyId, readKeyFile, writeKeyFile, type Keyring } from './secrets.ts';
 
 const KEY_CHECK = 'berth-key-check';
@@ -72,6 +73,17 @@ export function openConfigSecrets(db: Db, keyFile: string): ConfigSecrets {
   return new ConfigSecrets(db, box);
 }
 
+/** Whether `ring` opens the values sealed in this database (a restore picks the key that belongs to a backup's database). */
+export function keyringOpens(sqlite: Database.Database, ring: Keyring): boolean {
+  const state = sqlite.prepare('SELECT key_id, key_check FROM secrets_state WHERE id = 1').get() as SecretsState | undefined;
+  if (!state) return true; // nothing sealed yet
+  try {
+    return new SecretBox('(restore)', ring).open(state.key_check, KEY_CHECK_CONTEXT) === KEY_CHECK;
+  } catch {
+    return false;
+  }
+}
+
 export interface Rotation { keyId: string; previousKeyId: string; values: number }
 
 /**
@@ -134,5 +146,5 @@ function reseal(sqlite: Database.Database, change: (value: string, context: stri
     setRelease.run(JSON.stringify(changed), row.id);
     count += Object.keys(config).length;
   }
-  return count;
+  return count + resealConnections(sqlite, change); // apps:connect's token, webhook secret and deploy key
 }

@@ -1,8 +1,9 @@
 // apps, apps:create, apps:info, apps:scheduler, apps:destroy
-import { appPath } from '../client.ts';
+import { ApiError, appPath } from '../client.ts';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { formatVersion, keyValues, relativeTime, table } from '../format.ts';
-import type { App } from '../../wire/types.ts';
+import type { App, GitConnection } from '../../wire/types.ts';
+import { connectionLines } from './connect.ts';
 import { appStopCommands } from './stopping.ts';
 import { maintenanceCommands } from './maintenance.ts';
 import { formatDuration } from '../../shared/duration.ts';
@@ -73,6 +74,11 @@ async function showApp(ctx: CommandContext): Promise<void> {
     ['Last deploy', dated(app.lastDeployAt)],
   ];
   keyValues(pairs).forEach((line) => ctx.io.out(line));
+  const connection = await ctx.api().get<GitConnection>(appPath(ctx.app, '/connection')).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 404) return null; // not connected
+    throw err;
+  });
+  if (connection) connectionLines(connection).forEach((line) => ctx.io.out(line));
 }
 
 /** Deleting is irreversible, so the name has to be typed twice, as with Heroku. */
