@@ -29,7 +29,8 @@ import { reviewsRoutes } from './routes/reviews.ts';
 
 /** `extra` mounts routes that speak other protocols (git smart HTTP; the git hook's callback has its own socket). */
 /** `live`: the web console's live routes under /api/v1 (src/web/live-routes.ts); `ui`: the console's pages at /. */
-export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services) => Hono<ApiEnv>; ui?: Hono } = {}): Hono<ApiEnv> {
+/** `apps`: more routes under /apps, wired by their own subsystem (apps:connect); `hooks`: git hosts' webhooks at /hooks (no Berth token). */
+export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services) => Hono<ApiEnv>; ui?: Hono; apps?: Hono<ApiEnv>[]; hooks?: Hono } = {}): Hono<ApiEnv> {
   const root = new Hono<ApiEnv>();
   root.onError((err, c) => errorResponse(err, c, s.log));
   root.notFound((c) => c.json({ error: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` }, 404));
@@ -47,6 +48,7 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
   v1.use('/apps/:app/*', requireAppAccess(s.access));
   v1.route('/apps', appsRoutes(s));
   for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes, accessRoutes, metricsRoutes, alertsRoutes, stoppingRoutes, runRoutes, detachedRunRoutes, reviewsRoutes]) v1.route('/apps', routes(s));
+  for (const routes of extra.apps ?? []) v1.route('/apps', routes);
   v1.route('/users', usersRoutes(s));
   v1.route('/audit', auditRoutes(s));
   v1.route('/admin', adminRoutes(s));
@@ -56,6 +58,7 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
   root.route('/api/v1', v1);
   root.route('/metrics', prometheusRoute(s)); // Prometheus scrapes here, with its own token rule
   if (extra.git) root.route('/git', extra.git);
+  if (extra.hooks) root.route('/hooks', extra.hooks); // signed by the git host, not by a Berth token
   if (extra.ui) root.route('/', extra.ui);
   return root;
 }

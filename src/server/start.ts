@@ -40,6 +40,7 @@ import { AppEvents } from '../lifecycle/app-events.ts';
 import { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { certificateLogPath } from '../router/caddy/tls-config.ts';
 import { HttpsStore } from '../state/https-store.ts';
+import { createConnect } from '../connect/wiring.ts';
 import { ReviewsStore } from '../state/reviews-store.ts';
 import { ReviewApps } from '../pipeline/review-apps.ts';
 import { mayDeleteRef, withReviewApps } from '../pipeline/review-pushes.ts';
@@ -195,6 +196,11 @@ export async function startServer(): Promise<void> {
   logs.routerAccess?.onAccess((entry) => observability.recordRequest({
     app: entry.app, ts: entry.ts, status: entry.status, durationMs: entry.durationMs,
   }));
+  // apps:connect: deploys from a git host's webhook, through the same audited push pipeline.
+  const connect = createConnect({
+    db, box: secrets.box, config, extraCaFile: buildCaBundle(config.buildCaFile, config.dataDir), apps, builds, audit,
+    openRepo: (name) => git.repos.open(name), onPush: auditedPushes(audit, pushes), buildLogs, events, view, log,
+  });
   const api = createApi({
     apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
@@ -206,7 +212,7 @@ export async function startServer(): Promise<void> {
       syncCertificates: () => router.syncCustomCertificates(),
     },
   }, {
-    git: git.git, ui: webAssets.routes(),
+    git: git.git, ui: webAssets.routes(), apps: [connect.routes], hooks: connect.hooks,
     live: (services) => liveRoutes(services, { hub: new EventHub(services, schedulers), buildLogs, engines: schedulers }),
   });
   observability.start();
