@@ -2,16 +2,15 @@
 // 0700 folder), never on the API's port. Only our own hooks can call it (they get this process's
 // random token through git's environment). It turns the request into a PushEvent,
 // lets the deploy pipeline decide, and streams its lines back; the accept marker goes last.
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { ACCEPT_MARKER, HOOK_ENV, HOOK_TOKEN_HEADER, QUARANTINE_VARS, SHA, ZERO_SHA, type HookRequest } from './protocol.ts';
-import { gitFreeEnv, type Repos } from './repos.ts';
+import type { Repos } from './repos.ts';
 import { readPushedFile } from './pushed-file.ts';
+import { archiveCommit } from './commit-archive.ts';
 import type { PushEvent, PushHandler, RefUpdate } from './types.ts';
 
 export interface HookEndpointOptions {
@@ -76,7 +75,7 @@ async function decide(push: VerifiedPush, signal: AbortSignal, output: LineStrea
     app: push.app,
     user: push.user,
     updates: push.updates,
-    archive: (ref) => archive(ref, push.gitEnv),
+    archive: (ref) => archiveCommit(ref, push.gitEnv), // the pushed commit is only in the push's quarantine so far
     readFile: (ref, file, maxBytes) => readPushedFile(ref.newSha, file, maxBytes, push.gitEnv),
     say: (line) => output.write(line.replaceAll('\u0000', '')),
     signal,
@@ -103,26 +102,6 @@ async function decide(push: VerifiedPush, signal: AbortSignal, output: LineStrea
 }
 
 const describe = (updates: RefUpdate[]) => updates.map((u) => `${u.ref} ${u.newSha.slice(0, 7)}`).join(', ');
-
-/** `git archive` of the pushed commit, which only exists in the push's quarantine so far. */
-function archive(ref: RefUpdate, gitEnv: Record<string, string>): Readable {
-  if (!SHA.test(ref.newSha) || ZERO_SHA.test(ref.newSha)) throw new Error(`Nothing to archive for ${ref.ref}: it is being deleted.`);
-  const child = spawn('git', ['archive', '--format=tar', ref.newSha], {
-    cwd: gitEnv.GIT_DIR, env: { ...gitFreeEnv(), ...gitEnv }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const tar = new PassThrough();
-  let stderr = '';
-  child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-2000); });
-  child.stdout.pipe(tar, { end: false });
-  // End the stream only once git exited cleanly: a failed archive must not look like a short tar.
-  child.on('close', (code) => {
-    if (code === 0) tar.end();
-    else tar.destroy(new Error(`git archive ${ref.newSha.slice(0, 7)} failed: ${stderr.trim() || `exit ${code}`}`));
-  });
-  child.on('error', (err) => tar.destroy(err));
-  tar.on('close', () => { if (child.exitCode === null) child.kill(); });
-  return tar;
-}
 
 /** Checks the request and that its git environment points into that app's repository. */
 function verify(body: unknown, opts: HookEndpointOptions): VerifiedPush | string {
