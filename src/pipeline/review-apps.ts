@@ -5,6 +5,7 @@ import type { AppEvents } from '../lifecycle/app-events.ts';
 import type { Deployer } from '../releases/deployer.ts';
 import type { AppRow, AppsStore } from '../state/apps-store.ts';
 import type { ReviewAppRow, ReviewsStore } from '../state/reviews-store.ts';
+import type { AuditStore } from '../state/audit-store.ts';
 import { BerthError, conflict } from '../shared/errors.ts';
 import { reviewAppName, reviewExpiresAt, reviewParentProblem } from './review-names.ts';
 
@@ -15,6 +16,8 @@ export interface ReviewAppsDeps {
   events: AppEvents;
   /** BERTH_MAX_REVIEW_APPS: review apps one app may have at once. */
   maxPerApp: number;
+  /** Where review apps made and destroyed by pushes and the sweep are recorded. */
+  audit?: Pick<AuditStore, 'record'>;
   log: (line: string) => void;
 }
 
@@ -60,7 +63,7 @@ export class ReviewApps {
    * --no-review vars), on its scheduler with its formation. Refused when the cap is reached or the name is
    * another app's. Serialised per parent, so two first pushes cannot both pass the cap or make the app twice.
    */
-  forPush(parent: AppRow, branch: string, say: (line: string) => void): Promise<AppRow> {
+  forPush(parent: AppRow, branch: string, user: string, say: (line: string) => void): Promise<AppRow> {
     return this.deps.deployer.locks.run(`review apps of #${parent.id}`, async () => {
       const existing = this.deps.reviews.forBranch(parent.id, branch);
       if (existing) {
@@ -70,10 +73,6 @@ export class ReviewApps {
       const problem = reviewParentProblem(parent.name);
       if (problem) throw new BerthError(422, 'invalid_review_parent', problem);
       const siblings = this.deps.reviews.children(parent.id);
-      if (siblings.length >= this.deps.maxPerApp) {
-        throw new BerthError(422, 'too_many_review_apps', `${parent.name} already has ${siblings.length} review apps, the most allowed ` +
-          `(BERTH_MAX_REVIEW_APPS=${this.deps.maxPerApp}): delete a branch you are done with (git push REMOTE :BRANCH) and push again.`);
-      }
       const name = reviewAppName(parent.name, branch);
       const taken = this.deps.apps.find(name);
       if (taken) {
@@ -82,15 +81,20 @@ export class ReviewApps {
           ? `Branch ${branch} would be the review app ${name}, which is already branch ${sibling.branch}'s: rename one of the branches.`
           : `Branch ${branch} would be the review app ${name}, but an app of that name already exists and is not a review app of ${parent.name}.`);
       }
-      return this.create(parent, name, branch, say);
+      if (siblings.length >= this.deps.maxPerApp) {
+        throw new BerthError(422, 'too_many_review_apps', `${parent.name} already has ${siblings.length} review apps, the most allowed ` +
+          `(BERTH_MAX_REVIEW_APPS=${this.deps.maxPerApp}): delete a branch you are done with (git push REMOTE :BRANCH) and push again.`);
+      }
+      return this.create(parent, name, branch, user, say);
     });
   }
 
   /** `git push REMOTE :branch`: the branch's review app goes with it; returns its name, or null when it had none. */
-  async destroyBranch(parent: AppRow, branch: string): Promise<string | null> {
+  async destroyBranch(parent: AppRow, branch: string, user: string): Promise<string | null> {
     const review = this.deps.reviews.forBranch(parent.id, branch);
     if (!review) return null;
     await this.deps.deployer.destroy(review.name);
+    this.deps.audit?.record({ actor: user, action: 'review app destroy', app: review.name, target: parent.name, status: 200, detail: `branch ${branch} deleted` });
     return review.name;
   }
 
@@ -142,7 +146,7 @@ export class ReviewApps {
     };
   }
 
-  private async create(parent: AppRow, name: string, branch: string, say: (line: string) => void): Promise<AppRow> {
+  private async create(parent: AppRow, name: string, branch: string, user: string, say: (line: string) => void): Promise<AppRow> {
     say(`-----> Creating review app ${name} for branch ${branch}`);
     const app = await this.deps.deployer.create(name, parent.scheduler);
     try {
@@ -159,6 +163,7 @@ export class ReviewApps {
       throw err;
     }
     this.deps.log(`review app ${name} created for ${parent.name} branch ${branch}`);
+    this.deps.audit?.record({ actor: user, action: 'review app create', app: name, target: parent.name, status: 201, detail: `branch ${branch}` });
     return this.deps.apps.get(name);
   }
 
@@ -170,6 +175,7 @@ export class ReviewApps {
     try {
       await this.deps.deployer.destroy(review.name);
       this.deps.log(`review app ${review.name} (branch ${review.branch}) destroyed: ${why}`);
+      this.deps.audit?.record({ actor: 'berth', action: 'review app destroy', app: review.name, status: 200, detail: `branch ${review.branch}: ${why}` });
       return true;
     } catch (err) {
       this.deps.log(`review app ${review.name} could not be destroyed (${why}): ${(err as Error).message}`);

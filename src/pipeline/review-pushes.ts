@@ -50,17 +50,17 @@ export function withReviewApps(deps: ReviewPushDeps, deploy: PushHandler): PushH
 async function reviewUpdate(deps: ReviewPushDeps, deploy: PushHandler, push: PushEvent, parent: AppRow, update: RefUpdate): Promise<boolean> {
   const branch = reviewBranch(parent, update.ref)!;
   if (!isGitBranchName(branch)) {
-    push.say(`Push rejected: ${JSON.stringify(branch)} is not a branch name git accepts.`);
+    push.say(`Push rejected: ${JSON.stringify(branch)} is not a branch name review apps accept (git's rules, and no leading dash).`);
     return false;
   }
   if (ZERO_SHA.test(update.newSha)) {
-    const destroyed = await deps.reviewApps.destroyBranch(parent, branch);
+    const destroyed = await deps.reviewApps.destroyBranch(parent, branch, push.user);
     push.say(destroyed ? `-----> Destroyed review app ${destroyed} with branch ${branch}` : `Deleted branch ${branch} (it had no review app).`);
     return true;
   }
   let review: AppRow;
   try {
-    review = await deps.reviewApps.forPush(parent, branch, push.say);
+    review = await deps.reviewApps.forPush(parent, branch, push.user, push.say);
   } catch (err) {
     push.say(`!     Push rejected: ${(err as Error).message}`);
     return false;

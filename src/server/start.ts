@@ -40,6 +40,7 @@ import { AppEvents } from '../lifecycle/app-events.ts';
 import { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { certificateLogPath } from '../router/caddy/tls-config.ts';
 import { HttpsStore } from '../state/https-store.ts';
+import { createBackupService } from '../backup/wiring.ts';
 import { createConnect } from '../connect/wiring.ts';
 import { ReviewsStore } from '../state/reviews-store.ts';
 import { ReviewApps } from '../pipeline/review-apps.ts';
@@ -129,7 +130,7 @@ export async function startServer(): Promise<void> {
   const hookSocket = path.join(config.dataDir, 'run', 'git-hook.sock');
   // Review apps subscribe to the parent's destroy themselves; the sweep destroys those past their time to live.
   const reviews = new ReviewsStore(db);
-  const reviewApps = new ReviewApps({ apps, reviews, deployer, events, maxPerApp: config.maxReviewApps, log });
+  const reviewApps = new ReviewApps({ apps, reviews, deployer, events, maxPerApp: config.maxReviewApps, audit, log });
   reviewApps.startSweeping(config.reviewSweepSec * 1000);
   const pushes = createPushHandler({
     apps, releases, builds, deployer,
@@ -201,8 +202,19 @@ export async function startServer(): Promise<void> {
     db, box: secrets.box, config, extraCaFile: buildCaBundle(config.buildCaFile, config.dataDir), apps, builds, audit,
     openRepo: (name) => git.repos.open(name), onPush: auditedPushes(audit, pushes), buildLogs, events, view, log,
   });
+  // admin:backup / restore / check. A restore's rows are in: alert rules and certificates reload, the apps start as on a start.
+  const backup = createBackupService({
+    db, dataDir: config.dataDir, keyFile: config.secretsKeyFile, box: secrets.box, registry: config.registry, registryCredential,
+    dockerSocket: config.dockerSocket, owner, version: VERSION, apps, releases, log,
+    bringBack: async () => {
+      observability.alerts.engine.rulesChanged();
+      await router.syncCustomCertificates();
+      const report = await reconcile({ apps, releases, schedulers, router, deployer }, log);
+      return { converged: report.converged, failed: report.failed };
+    },
+  });
   const api = createApi({
-    apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
+    apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, backup, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
     https: {

@@ -37,6 +37,7 @@ const MOUNTS: Record<string, string> = {
   'tokens.ts': '/api/v1/tokens', 'users.ts': '/api/v1/users',
   // Mounted under /api/v1/apps too (https.ts by domains.ts).
   'https.ts': '/api/v1/apps', 'stopping.ts': '/api/v1/apps', 'run.ts': '/api/v1/apps', 'run-detached.ts': '/api/v1/apps',
+  'reviews.ts': '/api/v1/apps',
 };
 
 function enumerateRoutes(): Route[] {

@@ -7,8 +7,13 @@ export async function appsPage(ctx: PageContext): Promise<void> {
   const rows = new Map<string, HTMLTableRowElement>();
   const tbody = h('tbody');
   const apps = await api<App[]>('GET', '/apps');
-  const row = (app: App) => h('tr', { 'data-app': app.name },
-    h('td', {}, h('a', { href: `#/apps/${encodeURIComponent(app.name)}` }, app.name)),
+  // A review app sits under its parent, indented, saying which branch of which app it was made from.
+  const nameCell = (app: App) => app.reviewOf
+    ? h('td', { class: 'name' }, h('a', { href: `#/apps/${encodeURIComponent(app.name)}` }, app.name),
+      h('span', { class: 'review-of' }, `review of ${app.reviewOf.app}, branch ${app.reviewOf.branch}`))
+    : h('td', { class: 'name' }, h('a', { href: `#/apps/${encodeURIComponent(app.name)}` }, app.name));
+  const row = (app: App) => h('tr', { 'data-app': app.name, ...(app.reviewOf ? { class: 'review', 'data-review-of': app.reviewOf.app } : {}) },
+    nameCell(app),
     h('td', { class: 'status' }, badge(app.status)),
     h('td', { class: 'release' }, app.currentRelease ? `v${app.currentRelease}` : '—'),
     h('td', { class: 'instances' }, String(app.instances)),
@@ -19,11 +24,13 @@ export async function appsPage(ctx: PageContext): Promise<void> {
     if (rows.has(app.name)) return;
     const tr = row(app);
     rows.set(app.name, tr);
-    tbody.append(tr);
+    const parent = app.reviewOf && rows.get(app.reviewOf.app);
+    if (parent) parent.after(tr); else tbody.append(tr);
     empty.textContent = '';
   };
   const empty = h('p', { class: 'hint' }, apps.length ? '' : 'No apps yet: create one below.');
-  for (const app of apps) add(app);
+  for (const app of apps.filter((a) => !a.reviewOf)) add(app);
+  for (const app of apps.filter((a) => a.reviewOf).reverse()) add(app); // each goes right under its parent: in name order
   const table = h('table', { class: 'apps' },
     h('caption', { class: 'sr-only' }, 'Apps'),
     h('thead', {}, h('tr', {}, ...['Name', 'Status', 'Release', 'Instances', 'Scheduler', 'URL', 'Last deploy'].map((t) => h('th', { scope: 'col' }, t)))),

@@ -7,7 +7,7 @@ import { appView } from '../views.ts';
 import { requestOrigin } from '../origin.ts';
 import { checkDefaultNameFree } from './domains.ts';
 import { checkAppName, checkBranchName, checkHostnameNotReserved } from '../../shared/validation.ts';
-import { badRequest } from '../../shared/errors.ts';
+import { BerthError, badRequest } from '../../shared/errors.ts';
 import type { AppRow } from '../../state/apps-store.ts';
 import type { Instance } from '../../runtime/types.ts';
 
@@ -49,6 +49,10 @@ export function appsRoutes(s: RouteServices): Hono<ApiEnv> {
     const body = await jsonBody(c);
     if (body.deployBranch === undefined && body.scheduler === undefined && body.name === undefined) {
       throw badRequest('bad_request', 'Nothing to change: expected {"deployBranch": "main"}, {"scheduler": "k3s"} or {"name": "new-name"}.');
+    }
+    const reviewOf = s.reviewApps?.describe(app).reviewOf;
+    if (reviewOf && (body.name !== undefined || body.deployBranch !== undefined)) {
+      throw new BerthError(422, 'review_app', `${app.name} is the review app of ${reviewOf.app}'s branch ${reviewOf.branch}: its name and branch follow that branch.`);
     }
     if (body.deployBranch !== undefined) s.apps.update(app.id, { deployBranch: checkBranchName(body.deployBranch) });
     if (body.scheduler !== undefined) await s.deployer.moveTo(app.name, body.scheduler, (line) => s.log(`apps:scheduler ${app.name}: ${line}`));
