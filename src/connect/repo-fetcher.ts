@@ -99,7 +99,7 @@ export class RepoFetcher {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (code === 0) return resolve();
-        const said = stderr.replace(/[^\x20-\x7e\n]/g, '').trim().split('\n').slice(-3).join(' ');
+        const said = gitComplaint(stderr);
         if (timedOut) return reject(new Error(`the fetch took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`));
         if (signal === 'SIGXFSZ' || removeCutPacks(gitDir, started, maxBytes)) {
           return reject(new Error(`the fetch is larger than the ${Math.round(maxBytes / 1024 / 1024)} MiB a push may be (BERTH_MAX_PUSH_MB)`));
@@ -138,4 +138,13 @@ function removeCutPacks(gitDir: string, since: number, maxBytes: number): boolea
     fs.rmSync(file, { force: true });
   }
   return cut;
+}
+
+// git's closing advice after any SSH failure, which would hide ssh's own reason.
+const GIT_BOILERPLATE = /^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.)$/;
+
+/** The last few lines of what git and ssh said, printable only and without git's generic advice. */
+function gitComplaint(stderr: string): string {
+  return stderr.replace(/[^\x20-\x7e\n]/g, '').split('\n').map((line) => line.trim())
+    .filter((line) => line && !GIT_BOILERPLATE.test(line)).slice(-3).join(' ');
 }
