@@ -162,7 +162,7 @@ test('a rejected token says how to log in', async () => {
 
 test('usage errors exit 2 with the usage line and send nothing', async () => {
   const cases: Array<[string[], RegExp]> = [
-    [['config:set', 'hello', 'NOVALUE'], /^berth: "NOVALUE" is not KEY=value\nUsage: berth config:set APP \[KEY=VALUE\.\.\.\]\n$/],
+    [['config:set', 'hello', 'NOVALUE'], /^berth: "NOVALUE" is not KEY=value\nUsage: berth config:set APP \[KEY=VALUE\.\.\.\] \[--no-review\]\n$/],
     [['ps:scale', 'hello', 'web=2:lots'], /^berth: "lots" is not a size like 512M, 1G or 512M\/0\.5\nUsage: berth ps:scale /],
     [['rollback', 'hello', 'latest'], /^berth: "latest" is not a release version like v3\n/],
     [['apps:info'], /^berth: missing app name\nUsage: berth apps:info APP\n$/],
