@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { deploymentFor, deploymentName, jobFor, resourcesOf, secretFor, serviceFor, selectorOf } from '../../src/scheduler/kubernetes/manifests.ts';
+import { configSecretFor, deploymentFor, deploymentName, jobFor, resourcesOf, serviceFor, selectorOf, staleConfigKeys } from '../../src/scheduler/kubernetes/manifests.ts';
+import { newPodAddress } from '../../src/scheduler/kubernetes/admission.ts';
 import { rolloutVerdict, newestTemplateHash } from '../../src/scheduler/kubernetes/rollout.ts';
 import { instancesFromPods, memoryMB, cpus } from '../../src/scheduler/kubernetes/instances.ts';
 import { TextLogDecoder } from '../../src/scheduler/kubernetes/log-lines.ts';
@@ -40,8 +41,10 @@ test('web Deployment: rolling update that never drops capacity, readiness = heal
   const c = pod.spec!.containers[0];
   assert.equal(c.image, IMAGE);
   assert.deepEqual(c.command, ['/bin/sh', '-c', 'exec node server.js']);
-  assert.deepEqual(c.envFrom, [{ secretRef: { name: 'shop-v7' } }]);
+  assert.equal(c.envFrom, undefined);
   const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+  assert.deepEqual(env.GREETING, { secretKeyRef: { name: 'shop-config', key: 'v7.GREETING' } }, 'the value stays in the Secret');
+  assert.ok(!JSON.stringify(d).includes('"hi"'), 'no config value in the Deployment');
   assert.equal(env.PORT, '8080');
   assert.equal(env.BERTH_RELEASE, 'v7');
   assert.equal(env.BERTH_PROCESS, 'web');
@@ -80,10 +83,12 @@ test('names are DNS labels; process types with _ stay apart from their - twins',
   for (const name of [a, b, deploymentName('a'.repeat(30), `x${'_'.repeat(29)}`)]) assert.match(name, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
 });
 
-test('Secret holds the config; Service targets the named port, so no release changes it', () => {
-  const s = secretFor('shop', release, 'inst1');
-  assert.equal(s.metadata?.name, 'shop-v7');
-  assert.deepEqual(s.stringData, { GREETING: 'hi' });
+test('one config Secret per app, each release\'s values under vN.KEY; Service targets the named port, so no release changes it', () => {
+  const s = configSecretFor('shop', release, 'inst1');
+  assert.equal(s.metadata?.name, 'shop-config');
+  assert.deepEqual(s.metadata?.labels, { 'berth.owner': 'inst1', 'berth.app': 'shop' });
+  assert.deepEqual(s.stringData, { 'v7.GREETING': 'hi' });
+  assert.deepEqual(staleConfigKeys(['v7.GREETING', 'v6.GREETING', 'v5.A', 'v15.A', 'GREETING'], [7, 15]), ['v6.GREETING', 'v5.A', 'GREETING']);
   const svc = serviceFor('shop', 'inst1');
   assert.equal(svc.spec?.type, 'NodePort');
   assert.equal(svc.spec?.ports?.[0].targetPort, 'http');
@@ -104,7 +109,22 @@ test('Job: one try, deadline = timeout, release config plus the one-off env (whi
   const env = (c.env ?? []).map((e) => e.name);
   assert.equal(new Set(env).size, env.length, 'each variable once');
   assert.equal(c.env?.find((e) => e.name === 'BERTH_PROCESS')?.value, 'release');
+  assert.deepEqual(c.env?.find((e) => e.name === 'GREETING')?.valueFrom, { secretKeyRef: { name: 'shop-config', key: 'v7.GREETING' } });
+  const overridden = jobFor({ app: 'shop', release, command: ['env'], env: { GREETING: 'one-off' }, memoryMB: null, timeoutSec: 90 }, IMAGE, 'shop-run-y', 'inst1');
+  assert.deepEqual(overridden.spec!.template.spec!.containers[0].env?.filter((e) => e.name === 'GREETING'), [{ name: 'GREETING', value: 'one-off' }], 'the one-off env wins over the config');
   assert.deepEqual(c.resources?.limits, { memory: '128Mi' });
+});
+
+test('early admission probes only pods the rollout started, once running with an IPv4 address, not going away', () => {
+  const running = { containerStatuses: [{ name: 'app', image: 'i', imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } }] };
+  const at = (uid: string, status: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ metadata: { uid, ...extra }, status } as V1Pod);
+  const old = new Set(['u-old']);
+  assert.equal(newPodAddress(at('u-new', { ...running, podIP: '10.0.0.7' }), old), '10.0.0.7');
+  assert.equal(newPodAddress(at('u-old', { ...running, podIP: '10.0.0.6' }), old), null, 'a pod from before the rollout (same release on ps:restart)');
+  assert.equal(newPodAddress(at('u-new', { podIP: '10.0.0.7' }), old), null, 'container not running yet');
+  assert.equal(newPodAddress(at('u-new', running), old), null, 'no IP yet');
+  assert.equal(newPodAddress(at('u-new', { ...running, podIP: 'fd00::7' }), old), null, 'the app DNS answers A records');
+  assert.equal(newPodAddress(at('u-new', { ...running, podIP: '10.0.0.7' }, { deletionTimestamp: new Date() }), old), null, 'terminating');
 });
 
 test('quantities read back as Berth sizes', () => {

@@ -193,6 +193,22 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
       (await api.batch.listNamespacedJob({ namespace, labelSelector: `berth.app=${app}` })).items.length === 0, 30_000);
   });
 
+  test('config: one Secret per app, values never in a pod spec; keys of releases nothing runs any more are dropped', async () => {
+    for (const [version, greeting] of [[5, 'five'], [6, 'six'], [7, 'seven']] as const) {
+      await scheduler.deploy(request(release(version, { GREETING: greeting, ...(version === 6 ? { EXTRA: 'x' } : {}) }), 1, 1));
+    }
+    assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /greeting=seven/);
+    const api = clusterApi(kubeconfig);
+    const secrets = (await api.core.listNamespacedSecret({ namespace, labelSelector: `berth.app=${app}` })).items;
+    assert.deepEqual(secrets.map((s) => s.metadata?.name), [`${app}-config`], 'no Secret per release');
+    // The ReplicaSets keep two old templates (v5, v6): the keys of v2 (the one-offs) and v4 (the failed release) are
+    // gone. v3's go with its ReplicaSet, which the controller removes about when v7's rollout completes: either way.
+    const keys = Object.keys(secrets[0].data ?? {}).sort().filter((key) => !key.startsWith('v3.'));
+    assert.deepEqual(keys, ['v5.GREETING', 'v6.EXTRA', 'v6.GREETING', 'v7.GREETING']);
+    const deployments = (await api.apps.listNamespacedDeployment({ namespace, labelSelector: `berth.app=${app}` })).items;
+    assert.ok(deployments.length === 2 && deployments.every((d) => !JSON.stringify(d).includes('seven')), 'the value stays in the Secret');
+  });
+
   test('exec refuses pods that are not this installation\'s instances of the app; pods carry no API token', async () => {
     const api = clusterApi(kubeconfig);
     const foreign = `foreign-${owner}`;

@@ -7,7 +7,7 @@
 // rollout.ts; this file only applies them.
 import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
-import type { CoreV1Event, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent } from '../../runtime/types.ts';
 import type { AppRoute, NamedUpstream, Router, Upstream } from '../../router/types.ts';
 import type { DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
@@ -16,7 +16,10 @@ import { resolveImage } from '../../runtime/docker/images.ts';
 import { RegistryApi } from '../../registry/api.ts';
 import { splitReference } from '../../registry/index.ts';
 import { apiMessage, connect, isConflict, isLoopback, isNotFound, unlessMissing, type Cluster } from './client.ts';
-import { CONTAINER, LABEL, deploymentFor, deploymentName, secretFor, secretName, selectorOf, serviceFor, serviceName, type ManifestSettings } from './manifests.ts';
+import {
+  LABEL, configSecretFor, configSecretName, deploymentFor, deploymentName, releaseConfigData, selectorOf, serviceFor, serviceName, staleConfigKeys,
+  type ManifestSettings,
+} from './manifests.ts';
 import { newestTemplateHash, rolloutVerdict, waitingReasons } from './rollout.ts';
 import { instancesFromPods } from './instances.ts';
 import { podLogs, readLogs } from './logs.ts';
@@ -25,9 +28,9 @@ import { readStats } from './stats.ts';
 import { podEvents } from './events.ts';
 import { runJob } from './one-off.ts';
 import { PodAddresses, localAddresses, routeMode, type RouteMode, type RouteSetting } from './pod-addresses.ts';
+import { admitNewPods, type EarlyAdmission } from './admission.ts';
 import { DNS_REFRESH_MS, type AddressBook } from '../../router/dnsmasq/address-book.ts';
 import { DEFAULT_CONTAINER_PORT } from '../../releases/converge.ts';
-import { probeOnce } from '../../releases/health.ts';
 
 export interface KubernetesSchedulerOptions {
   kubeconfigPath: string;
@@ -59,8 +62,7 @@ const POLL_MS = 500;
 /** After an undo, how long Berth waits for the previous pods to be all back (it does not fail on it). */
 const UNDO_WAIT_SEC = 30;
 const SPEC_HASH = 'berth.spec-hash';
-/** How often a rollout's new pods are checked for early admission (pod-addresses.ts). */
-const ADMIT_POLL_MS = 50;
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** Warnings about the cluster, not the app (no cluster DNS on the test kit): not worth a `remote:` line. */
 const QUIET_WARNINGS = new Set(['MissingClusterDNS']);
 
@@ -75,8 +77,11 @@ export class KubernetesScheduler implements Scheduler {
   private nodeAddresses: Promise<string[]> | null = null;
   private mode: Promise<RouteMode> | null = null;
   private readonly pods: PodAddresses | null;
-  /** The pinned image of each app's last release, so the release phase and the deploy push once. */
-  private readonly images = new Map<string, { key: string; image: string }>();
+  /**
+   * The pinned image of each app's last release, so the release phase and the deploy push once, and a release
+   * of the same image (a config change) pushes nothing.
+   */
+  private readonly images = new Map<string, { key: string; ref: string; digest: string }>();
 
   constructor(opts: KubernetesSchedulerOptions) {
     this.opts = opts;
@@ -100,12 +105,22 @@ export class KubernetesScheduler implements Scheduler {
       await this.syncRoute(req, null);
       return;
     }
+    // Started before the Deployment changes: the web pods there now are the old ones (admission.ts).
+    const admission = await this.earlyAdmission(req);
+    try {
+      await this.rollOut({ ...req, release: req.release }, admission, progress);
+    } finally {
+      await admission?.stop();
+    }
+  }
+
+  private async rollOut(req: DeployRequest & { release: ReleaseToRun }, admission: EarlyAdmission | null, progress: Progress): Promise<void> {
     const release = req.release;
     const image = await this.registryImage(req.app, release, progress);
-    await this.applySecret(req.app, release);
-    const existing = new Map((await this.listDeployments(req.app)).map((d) => [d.metadata!.name!, d]));
+    const [, deployments] = await Promise.all([this.applySecret(req.app, release), this.listDeployments(req.app)]);
+    const existing = new Map(deployments.map((d) => [d.metadata!.name!, d]));
     const changed: { type: string; name: string; previous: V1Deployment | null }[] = [];
-    const admissions = new AbortController();
+    await admission?.listed;
     try {
       // Inside the try: a Deployment the cluster refuses undoes the ones applied before it.
       for (const entry of req.formation) {
@@ -118,13 +133,10 @@ export class KubernetesScheduler implements Scheduler {
       }
       if (req.formation.some((f) => f.type === 'web')) await this.ensureService(req.app);
       if (changed.length) progress(`Rolling out v${release.version}: ${changed.map((c) => c.type).join(', ')}.`);
-      const web = changed.find((c) => c.type === 'web');
-      const admitting = web ? this.admitEarly(req.app, web.name, release, req.health.path, admissions.signal) : null;
       try {
         await this.watchRollouts(changed, req, progress);
       } finally {
-        admissions.abort();
-        await admitting;
+        await admission?.stop();
         await this.pods?.endAdmissions(req.app);
       }
     } catch (err) {
@@ -139,7 +151,7 @@ export class KubernetesScheduler implements Scheduler {
       if (!wanted.has(name)) await unlessMissing(() => this.cluster.apps.deleteNamespacedDeployment({ name, namespace: this.ns, propagationPolicy: 'Background' }));
     }
     if (!wanted.has(serviceName(req.app))) await unlessMissing(() => this.cluster.core.deleteNamespacedService({ name: serviceName(req.app), namespace: this.ns }));
-    await this.removeSecretsExcept(req.app, release.version);
+    await this.pruneConfig(req.app, release.version);
     const web = req.formation.find((f) => f.type === 'web');
     await this.syncRoute(req, web && web.quantity > 0 ? await this.webUpstream(req.app, release, changed.length > 0) : null);
     if (changed.length) progress(`v${release.version} is live on the cluster.`);
@@ -239,12 +251,13 @@ export class KubernetesScheduler implements Scheduler {
   /**
    * The image reference pods run: `REGISTRY/APP:vN` (pushed first when the release's image is only local, or
    * its tag was pruned from the registry since), pinned to the registry's digest, so a tag reused after
-   * apps:destroy never runs a node's stale copy.
+   * apps:destroy never runs a node's stale copy. The same image as the app's last release is that release's
+   * reference again, once the registry still has it (one HEAD request instead of a push).
    */
   private async registryImage(app: string, release: ReleaseToRun, progress: Progress): Promise<string> {
-    const key = `${release.version}/${release.imageId}/${release.imageRef ?? ''}`;
+    const key = `${release.imageId}/${release.imageRef ?? ''}`;
     const cached = this.images.get(app);
-    if (cached?.key === key) return cached.image;
+    if (cached?.key === key && await this.digestOf(cached.ref) === cached.digest) return `${cached.ref}@${cached.digest}`;
     const prefix = `${this.opts.registry}/`;
     const target = `${prefix}${app}:v${release.version}`;
     const pushed = release.imageRef?.startsWith(prefix) && !release.imageRef.includes('@') ? release.imageRef : null;
@@ -261,9 +274,8 @@ export class KubernetesScheduler implements Scheduler {
       digest = await this.digestOf(target);
     }
     if (!digest) throw new BerthError(422, 'release_failed', `The image ${ref} is not in the registry.`);
-    const image = `${ref}@${digest}`;
-    this.images.set(app, { key, image });
-    return image;
+    this.images.set(app, { key, ref, digest });
+    return `${ref}@${digest}`;
   }
 
   private digestOf(ref: string): Promise<string | null> {
@@ -271,13 +283,20 @@ export class KubernetesScheduler implements Scheduler {
     return this.registryApi.manifestDigest(repository.slice(this.opts.registry.length + 1), tag);
   }
 
+  /** Adds the release's values to the app's config Secret (a merge: other releases' keys and writers are left alone). */
   private async applySecret(app: string, release: ReleaseToRun): Promise<void> {
-    const body = secretFor(app, release, this.opts.owner);
+    const name = configSecretName(app);
+    const patch = () => this.cluster.core.patchNamespacedSecret({ name, namespace: this.ns, body: { stringData: releaseConfigData(release) } }, MERGE_PATCH);
     try {
-      await this.cluster.core.createNamespacedSecret({ namespace: this.ns, body });
+      await patch();
     } catch (err) {
-      if (!isConflict(err)) throw err;
-      await this.cluster.core.replaceNamespacedSecret({ name: body.metadata!.name!, namespace: this.ns, body });
+      if (!isNotFound(err)) throw err;
+      try {
+        await this.cluster.core.createNamespacedSecret({ namespace: this.ns, body: configSecretFor(app, release, this.opts.owner) });
+      } catch (createErr) {
+        if (!isConflict(createErr)) throw createErr;
+        await patch();
+      }
     }
   }
 
@@ -420,11 +439,35 @@ export class KubernetesScheduler implements Scheduler {
     await this.cluster.batch.deleteCollectionNamespacedJob({ namespace: this.ns, labelSelector: selector, propagationPolicy: 'Background' });
   }
 
-  private async removeSecretsExcept(app: string, version: number): Promise<void> {
-    const secrets = await this.cluster.core.listNamespacedSecret({ namespace: this.ns, labelSelector: selectorOf(this.opts.owner, app) });
+  /**
+   * Drops the config of releases nothing runs or may start again (not the release just rolled out, nor one a
+   * ReplicaSet, a pod or a Job still names), and the per-release Secrets of Berth versions before the shared one.
+   */
+  private async pruneConfig(app: string, version: number): Promise<void> {
+    const selector = selectorOf(this.opts.owner, app);
+    const [replicaSets, pods, jobs, secrets] = await Promise.all([
+      this.cluster.apps.listNamespacedReplicaSet({ namespace: this.ns, labelSelector: selector }),
+      this.cluster.core.listNamespacedPod({ namespace: this.ns, labelSelector: selector }),
+      this.cluster.batch.listNamespacedJob({ namespace: this.ns, labelSelector: selector }),
+      this.cluster.core.listNamespacedSecret({ namespace: this.ns, labelSelector: selector }),
+    ]);
+    const live = [version, ...[
+      ...replicaSets.items.map((rs) => rs.spec?.template?.metadata?.labels),
+      ...pods.items.map((pod) => pod.metadata?.labels),
+      ...jobs.items.map((job) => job.metadata?.labels),
+    ].map((labels) => Number(labels?.[LABEL.release])).filter(Number.isInteger)];
     for (const secret of secrets.items) {
       const name = secret.metadata!.name!;
-      if (name !== secretName(app, version)) await unlessMissing(() => this.cluster.core.deleteNamespacedSecret({ name, namespace: this.ns }));
+      if (name !== configSecretName(app)) {
+        await unlessMissing(() => this.cluster.core.deleteNamespacedSecret({ name, namespace: this.ns }));
+        continue;
+      }
+      const stale = staleConfigKeys(Object.keys(secret.data ?? {}), live);
+      if (stale.length) {
+        await unlessMissing(() => this.cluster.core.patchNamespacedSecret({
+          name, namespace: this.ns, body: { data: Object.fromEntries(stale.map((key) => [key, null])) },
+        }, MERGE_PATCH));
+      }
     }
   }
 
@@ -444,34 +487,17 @@ export class KubernetesScheduler implements Scheduler {
     return this.nodePortUpstreams(app);
   }
 
-  /**
-   * While a web rollout runs and the app is routed to its pods: Berth checks each new pod's health itself
-   * (every 50 ms, as the Docker scheduler checks a new container) and gives it traffic as soon as it answers,
-   * instead of waiting for the kubelet's once-a-second readiness probe and the endpoints behind it.
-   */
-  private async admitEarly(app: string, deployment: string, release: ReleaseToRun, healthPath: string, signal: AbortSignal): Promise<void> {
-    if (!this.pods || await this.routeMode().catch(() => 'nodeport') !== 'pods') return;
-    const port = release.containerPort ?? DEFAULT_CONTAINER_PORT;
-    const admitted = new Set<string>();
-    try {
-      while (!signal.aborted) {
-        const current = await this.cluster.apps.readNamespacedDeployment({ name: deployment, namespace: this.ns });
-        for (const pod of await this.newPods(current)) {
-          const ip = pod.status?.podIP;
-          const running = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.running;
-          // The app DNS answers A records: an IPv6 pod waits for its endpoint like any other.
-          if (!ip || ip.includes(':') || !running || admitted.has(ip) || signal.aborted) continue;
-          if (await probeOnce(`http://${ip}:${port}${healthPath}`, 500) === null && !signal.aborted) {
-            admitted.add(ip);
-            await this.pods.admit(app, ip);
-          }
-        }
-        await sleep(ADMIT_POLL_MS);
-      }
-    } catch (err) {
-      // Only a head start: the rollout itself still decides, from the kubelet's probes.
-      this.opts.log(`k3s: early admission of ${app}'s new pods stopped: ${apiMessage(err)}`);
-    }
+  /** Early admission of the rollout's new web pods, when the app is routed to its pods (admission.ts); else null. */
+  private async earlyAdmission(req: DeployRequest): Promise<EarlyAdmission | null> {
+    const release = req.release;
+    const pods = this.pods;
+    if (!release || !pods || !req.formation.some((f) => f.type === 'web' && f.quantity > 0)) return null;
+    if (await this.routeMode().catch(() => 'nodeport') !== 'pods') return null;
+    return admitNewPods({
+      cluster: this.cluster, namespace: this.ns, selector: selectorOf(this.opts.owner, req.app, { [LABEL.process]: 'web' }),
+      port: release.containerPort ?? DEFAULT_CONTAINER_PORT, healthPath: req.health.path,
+      admit: (address) => pods.admit(req.app, address), log: this.opts.log,
+    });
   }
 
   private routeMode(): Promise<RouteMode> {

@@ -1,5 +1,5 @@
 // What the Kubernetes scheduler asks the cluster for, decided without talking to it: the Deployment of each
-// process type, the Secret holding a release's config, the web Service, the Job of a one-off. Pure builders,
+// process type, the app's config Secret (every live release's values), the web Service, the Job of a one-off. Pure builders,
 // so every field is unit-tested (test/scheduler/k8s-manifests.test.ts) and the executor (index.ts) only applies them.
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1EnvVar, V1Job, V1ResourceRequirements, V1Secret, V1Service } from '@kubernetes/client-node';
@@ -44,7 +44,17 @@ export function deploymentName(app: string, processType: string): string {
 }
 
 export const serviceName = (app: string) => deploymentName(app, 'web');
-export const secretName = (app: string, version: number) => `${app}-v${version}`;
+/**
+ * One config Secret per app, for all its releases: each release's values under `vN.KEY`. The kubelet watches a
+ * Secret from the first pod that references it, so a release's new pods find it already synced; a Secret per
+ * release made the kubelet start a new watch for each, which the API server may refuse for a moment (its node
+ * authorizer has not yet linked the new pod to the Secret), and the pod then waited a second or more.
+ */
+export const configSecretName = (app: string) => `${app}-config`;
+export const configKey = (version: number, key: string) => `v${version}.${key}`;
+const CONFIG_KEY_VERSION = /^v(\d+)\./;
+/** Set by Berth in every container: a config var of the same name never reaches it (as on Docker). */
+const BERTH_SET = new Set(['PORT', 'DYNO', 'BERTH_APP', 'BERTH_RELEASE', 'BERTH_PROCESS']);
 
 /** The label selector (`k=v,k=v`) of everything one installation runs, optionally of one app. */
 export function selectorOf(owner: string, app?: string, extra: Record<string, string> = {}): string {
@@ -52,14 +62,38 @@ export function selectorOf(owner: string, app?: string, extra: Record<string, st
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 }
 
-/** Config becomes the release's Secret, read by every pod of the release through envFrom. */
-export function secretFor(app: string, release: ReleaseToRun, owner: string): V1Secret {
+/** The release's values as keys of the app's config Secret (added to it before the release's pods start). */
+export function releaseConfigData(release: ReleaseToRun): Record<string, string> {
+  return Object.fromEntries(Object.entries(release.config).map(([key, value]) => [configKey(release.version, key), value]));
+}
+
+/** The app's config Secret as first created, holding one release's values. */
+export function configSecretFor(app: string, release: ReleaseToRun, owner: string): V1Secret {
   return {
     apiVersion: 'v1', kind: 'Secret',
-    metadata: { name: secretName(app, release.version), labels: { [LABEL.owner]: owner, [LABEL.app]: app, [LABEL.release]: String(release.version) } },
+    metadata: { name: configSecretName(app), labels: { [LABEL.owner]: owner, [LABEL.app]: app } },
     type: 'Opaque',
-    stringData: { ...release.config },
+    stringData: releaseConfigData(release),
   };
+}
+
+/**
+ * Each config var of the release, read from the app's config Secret by the pod (the values never appear in the
+ * pod spec, only the names). Sorted, so the same config gives the same template. Names in `except` are left out.
+ */
+export function configEnv(app: string, release: ReleaseToRun, except: Set<string> = BERTH_SET): V1EnvVar[] {
+  return Object.keys(release.config).filter((key) => !except.has(key)).sort().map((key) => ({
+    name: key, valueFrom: { secretKeyRef: { name: configSecretName(app), key: configKey(release.version, key) } },
+  }));
+}
+
+/**
+ * Keys of the config Secret no object needs any more: their release is not one that a ReplicaSet (the rollback
+ * history included), a pod or a Job still runs or may start again. Keys Berth did not name are stale too.
+ */
+export function staleConfigKeys(keys: string[], liveVersions: Iterable<number>): string[] {
+  const live = new Set([...liveVersions].map(String));
+  return keys.filter((key) => !live.has(CONFIG_KEY_VERSION.exec(key)?.[1] ?? ''));
 }
 
 export function deploymentFor(req: DeployRequest & { release: ReleaseToRun }, entry: FormationEntry, image: string, settings: ManifestSettings): V1Deployment {
@@ -89,8 +123,8 @@ export function deploymentFor(req: DeployRequest & { release: ReleaseToRun }, en
             name: CONTAINER,
             image,
             ...(entry.command ? { command: shellCommand(entry.command) } : {}),
-            envFrom: [{ secretRef: { name: secretName(app, release.version) } }],
             env: [
+              ...configEnv(app, release),
               ...(isWeb ? [{ name: 'PORT', value: String(port) }] : []),
               // DYNO can't say web.1 (replicas are interchangeable): it names the pod, unique like Heroku's.
               { name: 'DYNO', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -130,10 +164,13 @@ export function serviceFor(app: string, owner: string): V1Service {
 /** A one-off (release phase, `berth run`) as a Job of one pod that is never retried. */
 export function jobFor(req: OneOffRequest, image: string, name: string, owner: string): V1Job {
   const labels = { [LABEL.owner]: owner, [LABEL.app]: req.app, [LABEL.release]: String(req.release.version), [LABEL.oneoff]: '1' };
-  // req.env (DYNO, BERTH_PROCESS, …) wins over the defaults; one entry per name.
+  // req.env (DYNO, BERTH_PROCESS, …) wins over the defaults and the config; one entry per name.
   const byName = new Map(berthEnv(req.app, req.release.version, 'run').map((e) => [e.name, e.value ?? '']));
   for (const [name, value] of Object.entries(req.env)) byName.set(name, value);
-  const env: V1EnvVar[] = [...byName].map(([name, value]) => ({ name, value }));
+  const env: V1EnvVar[] = [
+    ...configEnv(req.app, req.release, new Set([...BERTH_SET, ...byName.keys()])),
+    ...[...byName].map(([name, value]) => ({ name, value })),
+  ];
   return {
     apiVersion: 'batch/v1', kind: 'Job',
     metadata: { name, labels },
@@ -149,7 +186,6 @@ export function jobFor(req: OneOffRequest, image: string, name: string, owner: s
           restartPolicy: 'Never',
           containers: [{
             name: CONTAINER, image, command: req.command,
-            envFrom: [{ secretRef: { name: secretName(req.app, req.release.version) } }],
             env,
             resources: resourcesOf(req.memoryMB, null),
           }],

@@ -5,9 +5,10 @@
 // connections alive and balances requests, and a release reaches traffic once the new pod is ready, without
 // waiting for kept-alive connections to a NodePort to leave the old pod. Otherwise routes go to the NodePort.
 import os from 'node:os';
-import { Watch, type V1Endpoints } from '@kubernetes/client-node';
+import type { V1Endpoints } from '@kubernetes/client-node';
 import type { AddressBook } from '../../router/dnsmasq/address-book.ts';
 import type { Cluster } from './client.ts';
+import { listWatch } from './list-watch.ts';
 import { LABEL, selectorOf, serviceName } from './manifests.ts';
 
 export type RouteMode = 'pods' | 'nodeport';
@@ -128,27 +129,13 @@ export class PodAddresses {
     done.catch((err) => this.log(`k3s: app DNS of ${app} could not be updated: ${(err as Error).message}`));
   }
 
-  private async watchLoop(signal: AbortSignal): Promise<void> {
+  private watchLoop(signal: AbortSignal): Promise<void> {
     const selector = selectorOf(this.owner);
-    const watch = new Watch(this.cluster.config);
-    let request: AbortController | null = null;
-    let ended: (() => void) | null = null;
-    signal.addEventListener('abort', () => { request?.abort(); ended?.(); }, { once: true });
-    while (!signal.aborted) {
-      try {
-        const list = await this.cluster.core.listNamespacedEndpoints({ namespace: this.namespace, labelSelector: selector });
-        for (const endpoints of list.items) this.publish(endpoints);
-        await new Promise<void>((resolve) => {
-          ended = resolve;
-          void watch.watch(`/api/v1/namespaces/${this.namespace}/endpoints`, { labelSelector: selector, resourceVersion: list.metadata?.resourceVersion },
-            (phase, obj) => { if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') this.publish(obj as V1Endpoints, phase === 'DELETED'); },
-            () => resolve())
-            .then((controller) => { request = controller; if (signal.aborted) controller.abort(); }, () => resolve());
-        });
-      } catch (err) {
-        if (!signal.aborted) this.log(`k3s: watching the apps' endpoints failed (${(err as Error).message}); again in ${RETRY_MS / 1000} s`);
-      }
-      if (!signal.aborted) await new Promise((r) => setTimeout(r, RETRY_MS));
-    }
+    return listWatch<V1Endpoints>({
+      config: this.cluster.config, path: `/api/v1/namespaces/${this.namespace}/endpoints`, labelSelector: selector, signal, retryMs: RETRY_MS,
+      list: () => this.cluster.core.listNamespacedEndpoints({ namespace: this.namespace, labelSelector: selector }),
+      onObject: (endpoints, gone) => this.publish(endpoints, gone),
+      onError: (err) => this.log(`k3s: watching the apps' endpoints failed (${err.message}); again in ${RETRY_MS / 1000} s`),
+    });
   }
 }
