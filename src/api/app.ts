@@ -18,6 +18,7 @@ import { usersRoutes } from './routes/users.ts';
 import { accessRoutes } from './routes/access.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { RESTORE_PATH, backupRoutes } from './routes/backup.ts';
 import { tokensRoutes } from './routes/tokens.ts';
 import { hostsRoutes } from './routes/hosts.ts';
 import { metricsRoutes, prometheusRoute } from './routes/metrics.ts';
@@ -37,10 +38,12 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
 
   const v1 = new Hono<ApiEnv>();
   v1.get('/health', (c) => c.json({ ok: true, version: s.version }));
-  v1.use('*', bodyLimit({
+  const limitBody = bodyLimit({
     maxSize: s.maxBodyBytes,
     onError: () => { throw new BerthError(413, 'payload_too_large', `The request body is larger than ${s.maxBodyBytes} bytes.`); },
-  }));
+  });
+  // A restore streams a whole backup: its own limits apply as it is read (src/backup/archive-reader.ts).
+  v1.use('*', (c, next) => (c.req.method === 'POST' && c.req.path === RESTORE_PATH ? next() : limitBody(c, next)));
   v1.route('/session', sessionRoutes(s)); // signs in, so it comes before the user check
   v1.use('*', auditTrail(s.audit, s.log)); // outside the user check, so refused changes are on record too
   v1.use('*', requireUser(s.auth, s.sessions, s.audit));
@@ -52,6 +55,7 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
   v1.route('/users', usersRoutes(s));
   v1.route('/audit', auditRoutes(s));
   v1.route('/admin', adminRoutes(s));
+  v1.route('/admin', backupRoutes(s));
   v1.route('/tokens', tokensRoutes(s));
   if (extra.live) v1.route('/', extra.live(s));
   if (s.hosts) v1.route('/hosts', hostsRoutes(s.hosts));

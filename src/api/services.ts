@@ -19,6 +19,7 @@ import type { LogStore } from '../logstore/store.ts';
 import type { ImagePolicySettings } from '../security/image-policy.ts';
 import type { HttpsStore } from '../state/https-store.ts';
 import type { CertificateStatus } from '../wire/types.ts';
+import type { BackupService } from '../backup/service.ts';
 import type { ReviewApps } from '../pipeline/review-apps.ts';
 
 /** Real HTTPS for apps' names: the certificates Caddy holds and the per-app redirect (src/router/caddy). */
@@ -60,6 +61,8 @@ export interface Services {
   reviewApps?: ReviewApps;
   /** Certificates and redirects; absent in setups without a router that manages certificates. */
   https?: HttpsService;
+  /** Berth's own backup, restore and integrity check (admin:backup/restore/check); absent: not offered. */
+  backup?: BackupService;
   maxBodyBytes: number;
   version: string;
   log: (line: string) => void;

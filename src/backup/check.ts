@@ -1,6 +1,7 @@
 // `berth admin:check`: what a backup or an admin should know is wrong before trusting the installation: the
 // database's own integrity check, live releases whose image is gone, containers of this installation that no
 // app owns, and what each app takes on disk.
+import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type Docker from 'dockerode';
@@ -51,13 +52,17 @@ export async function checkInstallation(src: CheckSources): Promise<CheckReport>
     const repoBytes = diskUse(path.join(src.dataDir, 'repos', `${app.name}.git`));
     const logBytes = diskUse(path.join(src.dataDir, 'logs', String(app.id)));
     const buildLogBytes = (buildsOf.all(app.id) as Array<{ id: number }>)
-      .reduce((sum, build) => sum + diskUse(path.join(src.dataDir, 'builds', `${build.id}.log`)), 0);
+      .reduce((sum, build) => sum + fileSize(path.join(src.dataDir, 'builds', `${build.id}.log`)), 0);
     return { app: app.name, repoBytes, logBytes, buildLogBytes, totalBytes: repoBytes + logBytes + buildLogBytes };
   });
   return {
     ok: database.ok && missingImages.length === 0 && orphanContainers.length === 0,
     database, missingImages, orphanContainers, disk, checkedAt: new Date().toISOString(),
   };
+}
+
+function fileSize(file: string): number {
+  try { return fs.statSync(file).size; } catch { return 0; }
 }
 
 /** Why a live release's image could not be started again; null when it can. */

@@ -1,6 +1,7 @@
 // Berth API client: adds the base path and token, turns `{error, message}` answers into ApiError.
 import type { IncomingMessage } from 'node:http';
-import { NetworkError, openRequest, readText } from './http.ts';
+import type { Readable } from 'node:stream';
+import { NetworkError, openRequest, openUpload, readText } from './http.ts';
 
 export class ApiError extends Error {
   name = 'ApiError';
@@ -59,6 +60,22 @@ export class ApiClient {
       if (error instanceof ApiError) throw error;
       throw new NetworkError(new URL(this.baseUrl).origin, error, 'lost the connection to');
     }
+  }
+
+  /** A GET whose answer is a byte stream (a backup archive); an error answer is thrown as ApiError. */
+  async download(path: string): Promise<IncomingMessage> {
+    const response = await this.open('GET', path);
+    if (!isOk(response)) throw await toApiError(response);
+    return response;
+  }
+
+  /** POSTs a streamed body of `size` bytes and parses the JSON answer. */
+  async upload<T>(path: string, body: Readable, size: number, headers: Record<string, string> = {}): Promise<T> {
+    const response = await openUpload(new URL(this.baseUrl + path), {
+      method: 'POST', body, size, headers: { ...headers, authorization: `Bearer ${this.token}`, accept: 'application/json' },
+    });
+    if (!isOk(response)) throw await toApiError(response);
+    return JSON.parse(await readText(response)) as T;
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -2,6 +2,7 @@
 // a long deploy (the API answers only once the release is live) and a quiet `logs --tail`.
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 
 /** The server could not be reached at all (refused, DNS, reset before an answer). */
 export class NetworkError extends Error {
@@ -36,6 +37,18 @@ export function openRequest(url: URL, options: RequestOptions): Promise<http.Inc
     const request = transport.request(url, { method: options.method, headers }, resolve);
     request.on('error', (error) => reject(new NetworkError(url.origin, error)));
     request.end(options.body);
+  });
+}
+
+/** Sends a streamed body of `size` bytes (a backup archive) and resolves with the response once its headers arrived. */
+export function openUpload(url: URL, options: { method: string; headers: Record<string, string>; body: Readable; size: number }): Promise<http.IncomingMessage> {
+  const transport = url.protocol === 'https:' ? https : http;
+  const headers = { ...options.headers, 'content-type': 'application/x-tar', 'content-length': String(options.size) };
+  return new Promise((resolve, reject) => {
+    const request = transport.request(url, { method: options.method, headers }, resolve);
+    request.on('error', (error) => reject(new NetworkError(url.origin, error)));
+    options.body.on('error', (error) => request.destroy(error));
+    options.body.pipe(request);
   });
 }
 

@@ -47,6 +47,16 @@ export class RegistryClient {
     }
   }
 
+  /** Pulls one reference of this registry onto the local engine (a restore: instances start from local images only). */
+  async pull(reference: string): Promise<void> {
+    const signal = AbortSignal.timeout(this.#pushTimeoutMs);
+    const output = await this.#docker.pull(reference, { authconfig: this.#auth, abortSignal: signal });
+    for await (const message of engineMessages(output as Readable)) {
+      const failure = messageError(message);
+      if (failure) throw new Error(`pull of ${reference} failed: ${failure}`);
+    }
+  }
+
   /**
    * Deletes the app's images whose tags are not in keepTags, from the registry and from the local
    * engine. A manifest that a kept tag also points at (same image pushed twice) is left alone: the
