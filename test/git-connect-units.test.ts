@@ -16,6 +16,10 @@ import { generateDeployKey } from '../src/connect/deploy-key.ts';
 import { OutboundPolicy, parseAllowList } from '../src/shared/outbound-address.ts';
 import { OutboundGuard, type Resolver } from '../src/shared/outbound-request.ts';
 import { BerthError } from '../src/shared/errors.ts';
+import { openDb } from '../src/state/db.ts';
+import { openConfigSecrets } from '../src/state/config-secrets.ts';
+import { AppsStore } from '../src/state/apps-store.ts';
+import { ConnectionsStore } from '../src/state/connections-store.ts';
 import { startGitHttpsServer, type GitHttpsServer } from './support/git-https-server.ts';
 import { gitEnv } from './support/git-env.ts';
 
@@ -144,6 +148,38 @@ test('deploy keys are fresh ed25519 keys', async () => {
   assert.match(a.publicKey, /^ssh-ed25519 \S+ berth-deploy-x$/);
   assert.match(a.privateKey, /BEGIN OPENSSH PRIVATE KEY/);
   assert.notEqual(a.publicKey, b.publicKey);
+});
+
+test('the token, webhook secret and deploy key rest sealed, bound to their app, and key rotation re-seals them', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-connect-store-'));
+  try {
+    const db = openDb(path.join(dir, 'berth.db'));
+    const secrets = openConfigSecrets(db, path.join(dir, 'secrets.key'));
+    const apps = new AppsStore(db, secrets.box);
+    const [shop, blog] = [apps.create('shop'), apps.create('blog')];
+    const store = new ConnectionsStore(db, secrets.box);
+    const key = await generateDeployKey('berth-deploy-shop');
+    store.save(shop.id, { repoUrl: 'git@example.com:a.git', branch: 'main', kind: 'ssh', token: { user: 'x-access-token', token: 'tok-123' },
+      webhookSecret: 'hook-secret-456', deployKey: key.privateKey, deployPublicKey: key.publicKey, createdBy: 'admin' });
+    const sealed = () => db.$client.prepare('SELECT token, webhook_secret, deploy_key FROM app_git_connections WHERE app_id = ?').get(shop.id) as Record<string, string>;
+    const before = sealed();
+    for (const value of Object.values(before)) assert.match(value, /^enc1:/);
+    const rotation = secrets.rotate();
+    const after = sealed();
+    for (const column of Object.keys(before)) {
+      assert.notEqual(after[column], before[column]);
+      assert.ok(after[column]!.startsWith(`enc1:${rotation.keyId}:`));
+    }
+    const opened = store.find(shop.id)!;
+    assert.deepEqual([opened.token, opened.webhookSecret, opened.deployKey], [{ user: 'x-access-token', token: 'tok-123' }, 'hook-secret-456', key.privateKey]);
+    // A sealed value moved to another app's row does not open.
+    db.$client.prepare(`INSERT INTO app_git_connections (app_id, repo_url, branch, kind, webhook_secret, created_by, created_at)
+      VALUES (?, 'https://example.com/b.git', 'main', 'https', ?, 'x', 'now')`).run(blog.id, after.webhook_secret);
+    assert.throws(() => store.find(blog.id), /cannot be decrypted/);
+    db.$client.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // The fetcher against a real git host on loopback.
