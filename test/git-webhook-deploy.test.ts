@@ -14,6 +14,7 @@ import { startRegistry } from './support/registry.ts';
 import { gitEnv } from './support/git-env.ts';
 import { startGitHttpsServer, type GitHttpsServer } from './support/git-https-server.ts';
 import { startBerth, viaRouter, eventually, uniqueName, type BerthServer } from './support/berth.ts';
+import { gitPush } from './support/git-push.ts';
 
 const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/push/static-site');
@@ -261,4 +262,16 @@ test('an SSH repository gets a fresh ed25519 deploy key, printed once connected'
   assert.equal(again.deployKey, res.body.connection.deployKey);
   const tokenForSsh = await berth.api('POST', `/apps/${app}/connection`, { repo: `ssh://git@127.0.0.1:${host.port}/site.git`, token: 'x' });
   assert.equal(tokenForSsh.status, 400);
+});
+
+test('a review app cannot be connected: its source is its parent\'s branch', async () => {
+  await berth.ok('PATCH', `/apps/${app}/reviews`, { enabled: true, ttl: '1h' });
+  const remote = `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`;
+  const pushed = await gitPush(repo, remote, 'HEAD:refs/heads/feature-x');
+  assert.equal(pushed.code, 0, pushed.output);
+  const review = `${app}--feature-x`;
+  const res = await berth.api('POST', `/apps/${review}/connection`, { repo: host.url('site') });
+  assert.equal(res.status, 422, JSON.stringify(res.body));
+  assert.equal(res.body.error, 'review_app');
+  await berth.api('DELETE', `/apps/${review}`, { confirm: review });
 });

@@ -34,6 +34,8 @@ export interface ConnectWiring {
   buildLogs: BuildLogStore;
   events: AppEvents;
   view: ViewContext;
+  /** Review apps cannot be connected (src/state/reviews-store.ts). */
+  isReviewApp(appId: number): boolean;
   log: (line: string) => void;
 }
 
@@ -50,7 +52,7 @@ export function createConnect(w: ConnectWiring): { routes: Hono<ApiEnv>; hooks: 
   w.events.on('destroyed', ({ appId }) => deploys.forget(appId));
   w.events.on('renamed', ({ appId, app }) => deploys.renamed(appId, app));
   return {
-    routes: connectionRoutes({ apps: w.apps, connections, fetcher, view: w.view }),
+    routes: connectionRoutes({ apps: w.apps, connections, fetcher, view: w.view, isReviewApp: w.isReviewApp }),
     hooks: gitHookRoutes({ apps: w.apps, connections, audit: w.audit, deploys }),
   };
 }

@@ -201,6 +201,7 @@ export async function startServer(): Promise<void> {
   const connect = createConnect({
     db, box: secrets.box, config, extraCaFile: buildCaBundle(config.buildCaFile, config.dataDir), apps, builds, audit,
     openRepo: (name) => git.repos.open(name), onPush: auditedPushes(audit, pushes), buildLogs, events, view, log,
+    isReviewApp: (appId) => reviews.reviewOf(appId) !== undefined,
   });
   // admin:backup / restore / check. A restore's rows are in: alert rules and certificates reload, the apps start as on a start.
   const backup = createBackupService({

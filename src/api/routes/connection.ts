@@ -20,6 +20,8 @@ export interface ConnectionRouteDeps {
   connections: ConnectionsStore;
   fetcher: Pick<RepoFetcher, 'allowedAddresses'>;
   view: Pick<ViewContext, 'publicUrl'>;
+  /** Whether the app is a review app (its source is its parent's branch, pushed to the parent). */
+  isReviewApp(appId: number): boolean;
 }
 
 const TOKEN = /^[\x21-\x7e]{1,1000}$/;
@@ -38,6 +40,7 @@ export function connectionRoutes(deps: ConnectionRouteDeps): Hono<ApiEnv> {
 
   api.post('/:app/connection', async (c) => {
     const app = deps.apps.get(c.req.param('app'));
+    if (deps.isReviewApp(app.id)) throw new BerthError(422, 'review_app', `${app.name} is a review app: it deploys its branch as pushed to its parent, not from a repository of its own.`);
     const body = await jsonBody(c);
     const repo = parseRepoUrl(body.repo);
     const branch = parseBranch(body.branch);
