@@ -99,12 +99,12 @@ export interface Scheduler {
   exec(instance: Instance, opts: ExecOptions): Promise<ExecSession>;
   /** Runs a one-off to its end, passing each output line on; resolves with its exit code. */
   runOnce(req: OneOffRequest, onLine: (line: string) => void): Promise<number>;
-  /** `berth run`. Optional: a scheduler without it refuses `berth run` (422). */
-  runAttached?(req: AttachedRunRequest): Promise<AttachedRun>;
+  /** `berth run`: a one-off attached to its caller; no output is lost even when the command ends at once. */
+  runAttached(req: AttachedRunRequest): Promise<AttachedRun>;
   /** The app's running `berth run` one-offs as run.N (ps lists them, ps:stop stops them). */
-  runs?(app: string): Promise<Instance[]>;
+  runs(app: string): Promise<Instance[]>;
   /** At start (reconcile): removes one-offs a stopped Berth left behind, nobody attached to them; their names. */
-  removeLeftoverOneOffs?(): Promise<string[]>;
+  removeLeftoverOneOffs(): Promise<string[]>;
   /** One reading of every running instance's counters (all apps). */
   stats(): Promise<InstanceStats[]>;
   /** Instance changes until the signal aborts (console live updates, log collection). */

@@ -50,6 +50,46 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       return res.status === 200 && pattern.test(res.body) ? res.body : undefined;
     }, 30_000);
 
+    const runs = async (): Promise<Instance[]> => (await ps()).filter((i) => i.type === 'run');
+    /**
+     * `berth run` over the API's websocket: `input` then end of input (without a TTY); once the output matches
+     * `after`, each of `then` is sent (a control message, input, or 'close' to leave without waiting).
+     */
+    const runCommand = (command: string[], opts: RunOptions = {}): Promise<RunOutcome> => {
+      const query = [`command=${encodeURIComponent(JSON.stringify(command))}`, opts.tty ? `tty=1&cols=${opts.tty.cols}&rows=${opts.tty.rows}` : '', opts.query ?? '']
+        .filter(Boolean).join('&');
+      const ws = new WebSocket(`ws://127.0.0.1:${berth.port}/api/v1/apps/${app}/run?${query}`, { headers: { authorization: `Bearer ${berth.token}` } });
+      const outcome: RunOutcome = { stdout: '', stderr: '', screen: '', code: -1, started: null };
+      let pending = opts.after ? [...(opts.then ?? [])] : [];
+      return new Promise((resolve, reject) => {
+        ws.on('unexpected-response', (_req, res) => reject(new Error(`refused ${res.statusCode}: ${decodeURIComponent(String(res.headers['x-berth-error'] ?? ''))}`)));
+        ws.on('message', (data, binary) => {
+          if (binary) {
+            const chunk = (data as Buffer).subarray(1).toString();
+            if ((data as Buffer)[0] === 1) outcome.stdout += chunk; else outcome.stderr += chunk;
+            outcome.screen += chunk;
+          } else {
+            const event = JSON.parse(data.toString());
+            if (event.type === 'exit') outcome.code = event.code;
+            if (event.type === 'started') {
+              outcome.started = event.name;
+              if (opts.input !== undefined) ws.send(Buffer.from(opts.input));
+              if (!opts.tty) ws.send(JSON.stringify({ type: 'eof' }));
+            }
+          }
+          if (pending.length && opts.after!.test(outcome.screen)) {
+            for (const item of pending) {
+              if (item === 'close') ws.close();
+              else ws.send(Buffer.isBuffer(item) ? item : typeof item === 'string' ? Buffer.from(item) : JSON.stringify(item));
+            }
+            pending = [];
+          }
+        });
+        ws.on('close', () => resolve(outcome));
+        ws.on('error', reject);
+      });
+    };
+
     before(async () => {
       caddy = await startCaddy();
       berth = await startBerth(caddy, await target.serverEnv());
@@ -190,25 +230,77 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       assert.ok(Math.abs(Date.parse(line.time) - Date.now()) < 60_000, `stamped when it was printed: ${line.time}`);
     });
 
-    test('berth run: a one-off with the app\'s config returns its output and exit code (k3s: refused, 422, said why)', async () => {
-      const command = encodeURIComponent(JSON.stringify(['sh', '-c', 'echo "run as $DYNO"; exit 4']));
-      const ws = new WebSocket(`ws://127.0.0.1:${berth.port}/api/v1/apps/${app}/run?command=${command}`, { headers: { authorization: `Bearer ${berth.token}` } });
-      const outcome = await new Promise<{ status: number; refusal: string } | { output: string; code: number }>((resolve, reject) => {
-        let output = '';
-        let code = -1;
-        ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, refusal: decodeURIComponent(String(res.headers['x-berth-error'] ?? '')) }));
-        ws.on('message', (data, binary) => {
-          if (binary) output += (data as Buffer).subarray(1).toString();
-          else if (JSON.parse(data.toString()).type === 'exit') code = JSON.parse(data.toString()).code;
-        });
-        ws.on('close', () => resolve({ output, code }));
-        ws.on('error', reject);
-      });
-      if (target.name === 'k3s') {
-        assert.deepEqual(outcome, { status: 422, refusal: `The k3s scheduler cannot run one-off commands yet; use the console's terminal, or move the app with "berth apps:scheduler ${app} docker".` });
-      } else {
-        assert.deepEqual(outcome, { output: 'run as run.1\n', code: 4 });
+    test('berth run: clean stdout and stderr, the app\'s config, DYNO run.N, stdin to its end, the exit code', async () => {
+      await berth.ok('PATCH', `/apps/${app}/config`, { RUN_GREETING: 'two' });
+      const out = await runCommand(['sh', '-c', 'echo "$RUN_GREETING from $DYNO"; echo oops >&2; tr a-z A-Z; test -t 0 || echo no-tty; exit 4'], { input: 'from a pipe\n' });
+      assert.equal(out.stdout, 'two from run.1\nFROM A PIPE\nno-tty\n');
+      assert.equal(out.stderr, 'oops\n');
+      assert.equal(out.code, 4);
+      assert.equal(out.started, 'run.1');
+    });
+
+    test('berth run: a command that prints and exits at once loses no output, run after run', async () => {
+      for (let i = 0; i < 5; i++) {
+        const out = await runCommand(['sh', '-c', `echo hi-${i}; echo err-${i} >&2; exit 3`]);
+        assert.deepEqual([out.stdout, out.stderr, out.code], [`hi-${i}\n`, `err-${i}\n`, 3], `run ${i}`);
       }
+      assert.deepEqual((await runCommand(['no-such-program-here'])).code === 0, false);
+      assert.deepEqual(await runs(), [], 'no one-off is left once they ended');
+    });
+
+    test('berth run with a TTY: the caller\'s size, resizes, typed input and the exit code', async () => {
+      const out = await runCommand(['sh', '-c', 'tty; stty size; read line; stty size; echo "typed: $line"; exit 3'], {
+        tty: { cols: 100, rows: 30 }, after: /30 100/, then: [{ type: 'resize', cols: 91, rows: 33 }, 'hello\r'],
+      });
+      assert.equal(out.code, 3, out.screen);
+      assert.match(out.screen, /^\/dev\/pts\/\d+\r\n30 100\r\n/, 'nothing of the gate shows, the command\'s output starts the screen');
+      assert.match(out.screen, /33 91[\s\S]*typed: hello/);
+    });
+
+    test('berth run: Ctrl-C reaches the command (the TTY\'s interrupt, or SIGINT without one)', async () => {
+      const trap = ['sh', '-c', 'trap "echo got-interrupt; exit 130" INT; echo ready; while :; do sleep 0.2; done'];
+      const withTty = await runCommand(trap, { tty: { cols: 80, rows: 24 }, after: /ready/, then: [Buffer.from('\x03')] });
+      assert.equal(withTty.code, 130, withTty.screen);
+      assert.match(withTty.screen, /got-interrupt/);
+      const piped = await runCommand(trap, { after: /ready/, then: [{ type: 'signal', signal: 'SIGINT' }] });
+      assert.equal(piped.code, 130, piped.screen);
+      assert.match(piped.stdout, /got-interrupt/);
+    });
+
+    test('berth run: --size and --type reach the one-off, and --timeout kills it', async () => {
+      const sized = await runCommand(['sh', '-c', 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes'], { query: 'memoryMB=256' });
+      assert.equal(sized.stdout.trim(), String(256 * 1024 * 1024), sized.screen);
+      assert.equal((await runCommand(['sh', '-c', 'echo $BERTH_PROCESS_TYPE'], { query: 'type=web' })).stdout, 'web\n');
+      const started = Date.now();
+      const slow = await runCommand(['sleep', '60'], { query: 'timeout=2' });
+      assert.equal(slow.code, 137, slow.screen);
+      assert.ok(Date.now() - started < 40_000, 'killed at its time limit');
+    });
+
+    test('berth run: listed in ps as run.N, ended by ps:stop, and gone when its caller leaves', async () => {
+      const running = runCommand(['sh', '-c', 'echo ready; sleep 300'], { after: /ready/ });
+      await eventually('run.1 in ps', async () => (await runs()).some((i) => i.name === 'run.1' && i.state === 'running'), 60_000);
+      assert.deepEqual((await berth.ok('POST', `/apps/${app}/ps/stop`, { target: 'run.1' })).stopped, ['run.1']);
+      assert.notEqual((await running).code, 0, 'the caller of a stopped run gets a non-zero code');
+      await eventually('run.1 gone', async () => (await runs()).length === 0, 30_000);
+      assert.equal((await ps()).filter((i) => i.type === 'web' && i.state === 'running').length, 1, 'the formation is untouched');
+
+      const dropped = await runCommand(['sh', '-c', 'echo ready; sleep 300'], { after: /ready/, then: ['close'] });
+      assert.equal(dropped.code, -1);
+      await eventually('the one-off removed after its caller went', async () => (await runs()).length === 0, 30_000);
+    });
+
+    test('berth run --detach: the output goes to the log store as process run', async () => {
+      const { name } = await berth.ok('POST', `/apps/${app}/runs`, { command: ['sh', '-c', 'echo "detached $DYNO"; echo detached-err >&2; exit 5'] });
+      assert.match(name, /^run\.\d+$/);
+      const lines = await eventually('the detached output in the log', async () => {
+        const res = await fetch(`${berth.url}/api/v1/apps/${app}/logs?process=run&since=10m`, { headers: { authorization: `Bearer ${berth.token}` } });
+        const text = await res.text();
+        return /exited with code 5/.test(text) ? text : undefined;
+      }, 60_000);
+      assert.match(lines, new RegExp(`detached ${name.replace('.', '\\.')}`));
+      assert.match(lines, /detached-err/);
+      await eventually('no one-off left', async () => (await runs()).length === 0, 30_000);
     });
 
     test('exec: a terminal into a running instance runs commands and follows its size', async () => {
@@ -282,6 +374,18 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
     });
   });
 }
+
+interface RunOptions {
+  input?: string;
+  tty?: { cols: number; rows: number };
+  /** More of the query string (memoryMB=, type=, timeout=). */
+  query?: string;
+  after?: RegExp;
+  then?: Array<string | Buffer | Record<string, unknown>>;
+}
+
+/** What a `berth run` sent back: stdout and stderr apart, both in order (screen), its exit code (-1: none). */
+interface RunOutcome { stdout: string; stderr: string; screen: string; code: number; started: string | null }
 
 /** An instance as GET /apps/:app/ps shows it. */
 interface Instance { containerId: string; name: string; type: string; index: number; release: number; state: string; restartCount: number }

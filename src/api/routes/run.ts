@@ -1,6 +1,6 @@
 // GET /api/v1/apps/:app/run (websocket): `berth run`, a command in a fresh one-off of the current release
 // with the app's config, attached to the caller. Checked before the upgrade (same-origin, a release to run,
-// a scheduler that can, the command and its limits), so a refusal is an ordinary error status (its message
+// the command and its limits), so a refusal is an ordinary error status (its message
 // also in the X-Berth-Error header: a refused upgrade carries no body). The one-off
 // never outlives its caller: a closed socket kills it. Start and end are in the audit trail.
 import { Hono, type Context } from 'hono';
@@ -66,10 +66,6 @@ export function prepareRun(s: Pick<Services, 'apps' | 'deployer'>, appName: stri
   const app = s.apps.get(appName);
   const command = parseCommand(input.command);
   const scheduler = s.deployer.scheduler(app);
-  if (!scheduler.runAttached) {
-    throw new BerthError(422, 'run_unsupported', `The ${scheduler.name} scheduler cannot run one-off commands yet; `
-      + `use the console's terminal, or move the app with "berth apps:scheduler ${app.name} docker".`);
-  }
   const current = s.deployer.currentRelease(app);
   if (!current?.imageId) throw new BerthError(422, 'no_release', `${app.name} has no release to run a command in yet: deploy it first.`);
   const type = input.type === undefined ? undefined : String(input.type);
@@ -78,7 +74,7 @@ export function prepareRun(s: Pick<Services, 'apps' | 'deployer'>, appName: stri
   const memoryMB = optionalNumber(input.memoryMB, 'memoryMB', 4, 64 * 1024) ?? formation.find((f) => f.type === type)?.memoryMB ?? null;
   const timeoutSec = optionalNumber(input.timeout, 'timeout', 1, MAX_TIMEOUT_SEC) ?? DEFAULT_TIMEOUT_SEC;
   return {
-    start: (req) => scheduler.runAttached!(req),
+    start: (req) => scheduler.runAttached(req),
     req: {
       app: app.name,
       release: { version: current.version, imageId: current.imageId, imageRef: current.imageRef, config: current.config, containerPort: current.containerPort },

@@ -10,7 +10,7 @@ import type { Cluster } from './client.ts';
 import { CONTAINER } from './manifests.ts';
 
 /** Output that the client library treats as a terminal: it sends the size on the resize channel at each 'resize'. */
-class TerminalOutput extends PassThrough {
+export class TerminalOutput extends PassThrough {
   columns: number;
   rows: number;
   constructor(cols: number, rows: number) {
@@ -55,7 +55,7 @@ export async function openExec(cluster: Cluster, namespace: string, pod: string,
 }
 
 /** Runs a command without a TTY and waits (at most 5 s) for it to finish; its output is dropped. */
-async function runQuietly(cluster: Cluster, namespace: string, pod: string, command: string[]): Promise<void> {
+export async function runQuietly(cluster: Cluster, namespace: string, pod: string, command: string[]): Promise<void> {
   const sink = new PassThrough();
   sink.resume();
   const socket = await new Exec(cluster.config).exec(namespace, pod, CONTAINER, command, sink, sink, null, false);

@@ -10,7 +10,7 @@ import Docker from 'dockerode';
 import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent } from '../../runtime/types.ts';
 import type { AppRoute, NamedUpstream, Router, Upstream } from '../../router/types.ts';
-import type { DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
+import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
 import { BerthError } from '../../shared/errors.ts';
 import { resolveImage } from '../../runtime/docker/images.ts';
 import { RegistryApi } from '../../registry/api.ts';
@@ -27,6 +27,7 @@ import { openExec } from './exec.ts';
 import { readStats } from './stats.ts';
 import { podEvents } from './events.ts';
 import { runJob } from './one-off.ts';
+import { listRuns, removeLeftoverRuns, removeRuns, startRun, type RunContext } from './run.ts';
 import { PodAddresses, localAddresses, routeMode, type RouteMode, type RouteSetting } from './pod-addresses.ts';
 import { admitNewPods, type EarlyAdmission } from './admission.ts';
 import { DNS_REFRESH_MS, type AddressBook } from '../../router/dnsmasq/address-book.ts';
@@ -165,6 +166,7 @@ export class KubernetesScheduler implements Scheduler {
   /** Everything the app runs here, gone (pods get their drain); the route is left to whoever serves it now. */
   async stop(app: string): Promise<void> {
     await this.removeWorkloads(app);
+    await removeRuns(this.runContext, app);
     await this.pods?.remove(app);
     const selector = selectorOf(this.opts.owner, app);
     for (const svc of (await this.cluster.core.listNamespacedService({ namespace: this.ns, labelSelector: selector })).items) {
@@ -231,6 +233,27 @@ export class KubernetesScheduler implements Scheduler {
     const image = await this.registryImage(req.app, req.release, onLine);
     await this.applySecret(req.app, req.release);
     return runJob(this.cluster, this.ns, this.opts.owner, req, image, onLine);
+  }
+
+  async runAttached(req: AttachedRunRequest): Promise<AttachedRun> {
+    await this.ensureNamespace();
+    const image = await this.registryImage(req.app, req.release, () => {});
+    await this.applySecret(req.app, req.release);
+    return startRun(this.runContext, req, image);
+  }
+
+  async runs(app: string): Promise<Instance[]> {
+    await this.ensureNamespace();
+    return listRuns(this.runContext, app);
+  }
+
+  async removeLeftoverOneOffs(): Promise<string[]> {
+    await this.ensureNamespace();
+    return removeLeftoverRuns(this.runContext);
+  }
+
+  private get runContext(): RunContext {
+    return { cluster: this.cluster, namespace: this.ns, owner: this.opts.owner };
   }
 
   async stats(): Promise<InstanceStats[]> {
