@@ -110,6 +110,24 @@ async function buildLog(id: number): Promise<string> {
   return (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l).line ?? '').join('\n');
 }
 
+/** Follows a running build's log until a line matches (the log endpoint streams until the build ends). */
+async function logShows(id: number, line: RegExp): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 60_000);
+  try {
+    const res = await fetch(`${berth.url}/api/v1/apps/${app}/builds/${id}/log`, { headers: { authorization: `Bearer ${berth.token}` }, signal: abort.signal });
+    let text = '';
+    for await (const chunk of res.body!) {
+      text += Buffer.from(chunk).toString('utf8');
+      if (line.test(text)) return;
+    }
+    assert.fail(`build ${id}'s log ended without ${line}:\n${text}`);
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}
+
 const served = () => viaRouter(caddy.httpPort, `${app}.localhost`).then((r) => r.body);
 
 test('hostile repository URLs are refused at connect time and nothing is stored', async () => {
@@ -238,6 +256,32 @@ test('a commit that is not on the connected branch is not deployed; the release 
   assert.equal(build.status, 'failed');
   assert.match(build.error, /is not on main any more/);
   assert.match(await served(), /site version three/);
+});
+
+test('a webhook deploy and a git push of the same app take turns: the push waits, then finds the branch moved', async () => {
+  const base = git('rev-parse', 'HEAD');
+  // The webhook's commit builds slowly (a Dockerfile app), so the push arrives while it holds the app.
+  fs.writeFileSync(path.join(repo, 'Dockerfile'), `FROM berth/node:24\nRUN sleep 6 # ${Math.random()}\n` +
+    `CMD ["node", "-e", "require('http').createServer((q, r) => r.end('site version five')).listen(process.env.PORT)"]\n`);
+  const five = commitVersion('five');
+  host.publish('site', repo);
+  const delivered = await push('github', five);
+  assert.equal(delivered.status, 202, JSON.stringify(delivered.body));
+  await logShows(delivered.body.build, /-----> Building/);
+
+  const remote = `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`;
+  git('checkout', '-q', '-b', 'local', base);
+  fs.rmSync(path.join(repo, 'Dockerfile'), { force: true });
+  const four = commitVersion('four');
+  const pushed = await gitPush(repo, remote, 'local:main');
+  git('checkout', '-q', 'main');
+  assert.notEqual(pushed.code, 0, pushed.output);
+  assert.match(pushed.output, /Waiting for the deploy of v\d+ of .* to finish|Waiting for the running change/);
+  assert.match(pushed.output, new RegExp(`main moved to ${five.slice(0, 7)} while this push waited`));
+  const build = await finishedBuild(delivered.body.build);
+  assert.equal(build.status, 'succeeded', build.error);
+  assert.match(await served(), /site version five/);
+  assert.ok(!(await berth.ok<any[]>('GET', `/apps/${app}/builds`)).some((b) => b.commitSha === four), 'the refused push built nothing');
 });
 
 test('apps:rename moves the connection with the app; apps:disconnect ends it (webhooks then refused)', async () => {
