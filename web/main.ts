@@ -1,5 +1,5 @@
 // The Berth web console: a hash-routed single page (#/, #/apps/NAME, #/apps/NAME/metrics and the app's
-// other tabs, #/apps/NAME/terminal/web.1, #/hosts). Each page is a function that renders into <main> and may
+// other tabs, #/apps/NAME/terminal/web.1, #/hosts, #/audit, #/admin). Each page is a function that renders into <main> and may
 // listen to live events; the app page stays up while its tabs change.
 import './style.css';
 import '@xterm/xterm/css/xterm.css';
@@ -12,6 +12,7 @@ import { appPage, type AppPage } from './pages/app.ts';
 import { parseAppRoute } from './pages/app-route.ts';
 import { hostsPage } from './pages/hosts.ts';
 import { auditPage } from './pages/audit.ts';
+import { adminPage } from './pages/admin.ts';
 import { liveEvents, type LiveEvents } from './live.ts';
 
 export interface PageContext { user: User; main: HTMLElement; events: LiveEvents; signal: AbortSignal }
@@ -73,6 +74,7 @@ function route(): void {
     h('a', { href: '#/', 'aria-current': hash === '/' ? 'page' : undefined }, 'Apps'),
     h('a', { href: '#/hosts', 'aria-current': hash === '/hosts' ? 'page' : undefined }, 'Hosts'),
     h('a', { href: '#/audit', 'aria-current': hash.startsWith('/audit') ? 'page' : undefined }, 'Audit'),
+    user.role === 'admin' ? h('a', { href: '#/admin', 'aria-current': hash === '/admin' ? 'page' : undefined }, 'Admin') : null,
     h('span', { class: 'spacer' }),
     h('span', { class: 'who' }, `${user.name} (${user.role})`),
     h('button', { type: 'button', onclick: () => void signOut() }, 'Sign out'));
@@ -88,6 +90,7 @@ function route(): void {
       const page = await appPage(ctx, app);
       if (!ctx.signal.aborted) shownApp = page;
     } else if (hash === '/hosts') await hostsPage(ctx);
+    else if (hash === '/admin') await adminPage(ctx);
     else if (audit) await auditPage(ctx, new URLSearchParams(audit[1] ?? ''));
     else await appsPage(ctx);
   };
