@@ -272,7 +272,7 @@ test('the TTL since the last push destroys review apps (the periodic sweep)', as
     ((await berth.ok('GET', `/apps/${app}/reviews`)).apps as unknown[]).length === 0, 60_000);
   for (const { name } of [...before, { name: `${app}--short-lived` }]) assert.equal(await appStatus(name), 404, name);
   assert.equal((await viaRouter(caddy.httpPort, host(`${app}--short-lived`))).status, 404);
-  assert.match(berth.output, /review app .*--short-lived \(branch short\/lived\) destroyed: its time to live ran out/);
+  await eventually('the sweep to say why', async () => /review app .*--short-lived \(branch short\/lived\) destroyed: its time to live ran out/.test(berth.output));
 });
 
 test('apps:reviews off destroys the review apps; destroying the parent destroys them too', async () => {

@@ -67,6 +67,7 @@ async function reviewUpdate(deps: ReviewPushDeps, deploy: PushHandler, push: Pus
   }
   push.say(`-----> Deploying branch ${branch} to review app ${review.name}`);
   const ok = await deploy({ ...push, app: review.name, updates: [update] });
+  deps.reviewApps.pushed(review);
   if (ok) push.say(`-----> Review app ${review.name}: ${deps.appUrl(review.name)}`);
   return ok;
 }

@@ -15,6 +15,10 @@ export class ReviewsStore {
     return this.db.select().from(reviewSettings).where(eq(reviewSettings.appId, appId)).get();
   }
 
+  allSettings(): ReviewSettingsRow[] {
+    return this.db.select().from(reviewSettings).all();
+  }
+
   enable(appId: number, ttlSec: number): void {
     this.db.insert(reviewSettings).values({ appId, ttlSec, enabledAt: now() })
       .onConflictDoUpdate({ target: reviewSettings.appId, set: { ttlSec } }).run();

@@ -16,16 +16,17 @@ type RouteServices = Pick<Services, 'access' | 'apps' | 'builds' | 'deployer' | 
 
 export function appsRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
-  const view = (c: Context, app: AppRow, instances: Instance[]) => appView(app, {
+  const view = (c: Context, app: AppRow, instances: Instance[], review = s.reviewApps?.describer()) => appView(app, {
     domains: s.deployer.hostnames(app), instances: instances.filter((i) => i.app === app.name),
     formation: s.apps.formation(app.id), lastRelease: s.releases.list(app.id, 1)[0], requestOrigin: requestOrigin(c),
-    review: s.reviewApps?.describe(app),
+    review: review?.(app),
   }, s.view);
 
   api.get('/', async (c) => {
     const instances = await s.schedulers.list();
     const user = c.get('user');
-    return c.json(s.apps.list().filter((app) => s.access.canSee(user, app.name)).map((app) => view(c, app, instances)));
+    const review = s.reviewApps?.describer();
+    return c.json(s.apps.list().filter((app) => s.access.canSee(user, app.name)).map((app) => view(c, app, instances, review)));
   });
 
   api.post('/', async (c) => {
