@@ -155,8 +155,9 @@ test('admin:backup streams a whole archive while the apps serve; the key only wi
   console.log(`backup of 2 apps: ${fs.statSync(archiveNoKey).size} bytes in ${tookMs} ms (CLI, to a file)`);
 });
 
-test('the old installation is destroyed completely', async () => {
-  const { berth, registry, caddy } = old!;
+/** Everything an installation had: its server, containers, networks, image tags, registry, Caddy state and data dir. */
+async function destroy(side: { caddy: TestCaddy; registry: TestRegistry; berth: BerthServer }): Promise<void> {
+  const { berth, registry, caddy } = side;
   const id = owner(berth);
   await berth.kill('SIGTERM');
   const containers = (await docker('ps', '-aq', '--filter', `label=berth.owner=${id}`)).split('\n').filter(Boolean);
@@ -168,6 +169,10 @@ test('the old installation is destroyed completely', async () => {
   await registry.stop();
   await caddy.stop();
   fs.rmSync(berth.dataDir, { recursive: true, force: true });
+}
+
+test('the old installation is destroyed completely', async () => {
+  await destroy(old!);
   old = null;
 });
 
@@ -276,5 +281,23 @@ test('admin:check finds an orphan container and a live release whose image is go
     assert.equal((await berth.api('GET', '/admin/check', undefined, memberToken)).status, 403);
   } finally {
     await docker('rm', '-f', container);
+  }
+});
+
+test('an archive made with --include-key restores on another new installation without --key-file', async () => {
+  await destroy(fresh!); // app names are the engine's container names: one installation of them at a time
+  fresh = null;
+  const third = await installation();
+  try {
+    const res = await uploadRestore(third.berth, fs.readFileSync(archiveWithKey));
+    assert.equal(res.status, 200, `${JSON.stringify(res.body)}\n${third.berth.output.slice(-3000)}`);
+    assert.equal(res.body.keyFrom, 'backup');
+    assert.deepEqual(res.body.failed, []);
+    third.berth.token = oldAdminToken;
+    assert.deepEqual(await third.berth.ok('GET', `/apps/${appA}/config`), before_.config[appA]);
+    const expected = `hello-a (second) from v${current(appA)}\n`;
+    await eventually('app A answers through the third Caddy', async () => (await viaRouter(third.caddy.httpPort, `${appA}.localhost`)).body === expected, 60_000);
+  } finally {
+    await destroy(third);
   }
 });
