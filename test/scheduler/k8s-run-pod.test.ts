@@ -19,10 +19,10 @@ const request = (over: Partial<AttachedRunRequest> = {}): AttachedRunRequest => 
   ...over,
 });
 
-test('the pod of run.N: named after its number, labelled as a one-off of the app, stdin once, limits and time limit', () => {
-  const pod = runPodFor(request(), { index: 3, owner: 'inst1', image: 'reg/shop@sha256:1', gated: true });
-  assert.equal(pod.metadata!.name, 'shop-run-3');
-  assert.equal(runPodName('shop', 3), 'shop-run-3');
+test('the pod of run.N: named after its number and its own suffix, labelled as a one-off of the app, stdin once, limits and time limit', () => {
+  const pod = runPodFor(request(), { index: 3, suffix: 'a1b2c3', owner: 'inst1', image: 'reg/shop@sha256:1', gated: true });
+  assert.equal(pod.metadata!.name, 'shop-run-3-a1b2c3');
+  assert.equal(runPodName('shop', 3, 'a1b2c3'), 'shop-run-3-a1b2c3');
   const labels = pod.metadata!.labels!;
   assert.equal(labels['berth.owner'], 'inst1');
   assert.equal(labels['berth.app'], 'shop');
@@ -45,13 +45,13 @@ test('the pod of run.N: named after its number, labelled as a one-off of the app
   assert.equal(env.get('BERTH_PROCESS_TYPE'), 'worker');
   assert.ok(env.has('GREETING'), 'the release\'s config');
   assert.equal(env.get('TERM'), undefined);
-  assert.equal(runPodFor(request({ tty: true }), { index: 1, owner: 'o', image: 'i', gated: true }).spec!.containers[0].env!.find((e) => e.name === 'TERM')?.value, 'xterm-256color');
+  assert.equal(runPodFor(request({ tty: true }), { index: 1, suffix: 'x', owner: 'o', image: 'i', gated: true }).spec!.containers[0].env!.find((e) => e.name === 'TERM')?.value, 'xterm-256color');
 });
 
 test('the command is argv: $ is escaped from Kubernetes\' $(VAR) expansion, gated or not', () => {
-  const gated = runPodFor(request(), { index: 1, owner: 'o', image: 'i', gated: true }).spec!.containers[0].command!;
+  const gated = runPodFor(request(), { index: 1, suffix: 'x', owner: 'o', image: 'i', gated: true }).spec!.containers[0].command!;
   assert.deepEqual(gated, ['/bin/sh', '-c', literal(GATE_SCRIPT), 'berth-run', '30', '100', 'sh', '-c', 'echo "$$(id)" $$HOME']);
-  const plain = runPodFor(request({ command: ['/app/migrate', '$(SECRET)'] }), { index: 1, owner: 'o', image: 'i', gated: false }).spec!.containers[0].command!;
+  const plain = runPodFor(request({ command: ['/app/migrate', '$(SECRET)'] }), { index: 1, suffix: 'x', owner: 'o', image: 'i', gated: false }).spec!.containers[0].command!;
   assert.deepEqual(plain, ['/app/migrate', '$$(SECRET)']);
 });
 

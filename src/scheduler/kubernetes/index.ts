@@ -83,6 +83,8 @@ export class KubernetesScheduler implements Scheduler {
    * of the same image (a config change) pushes nothing.
    */
   private readonly images = new Map<string, { key: string; ref: string; digest: string }>();
+  /** run.N numbers being handed out (run.ts). */
+  private readonly runNumbers = new Map<string, Set<number>>();
 
   constructor(opts: KubernetesSchedulerOptions) {
     this.opts = opts;
@@ -253,7 +255,7 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   private get runContext(): RunContext {
-    return { cluster: this.cluster, namespace: this.ns, owner: this.opts.owner };
+    return { cluster: this.cluster, namespace: this.ns, owner: this.opts.owner, runNumbers: this.runNumbers };
   }
 
   async stats(): Promise<InstanceStats[]> {

@@ -10,8 +10,8 @@ import { LABEL, jobFor } from './manifests.ts';
 export const RUN_INDEX_LABEL = 'berth.run-index';
 export const RUN_PROCESS = 'run';
 
-/** The pod of run.N: fixed per app and N, so creating it is what claims the number (409: taken). */
-export const runPodName = (app: string, index: number) => `${app}-run-${index}`;
+/** The pod of run.N: the suffix makes each run's pod its own, even when N is handed out again. */
+export const runPodName = (app: string, index: number, suffix: string) => `${app}-run-${index}-${suffix}`;
 
 /** The selector of one installation's attached one-offs, optionally of one app. */
 export function runSelector(owner: string, app?: string): string {
@@ -42,6 +42,8 @@ export const GATE_SCRIPT = [
 
 export interface RunPodOptions {
   index: number;
+  /** Letters and digits. */
+  suffix: string;
   owner: string;
   image: string;
   /** Without /bin/sh in the image the command runs as is (output then comes from the pod's log). */
@@ -51,12 +53,12 @@ export interface RunPodOptions {
 export function runPodFor(req: AttachedRunRequest, opts: RunPodOptions): V1Pod {
   const env = { ...req.env, DYNO: `run.${opts.index}`, BERTH_PROCESS: RUN_PROCESS, ...(req.tty ? { TERM: 'xterm-256color' } : {}) };
   // The Job's pod template: the same image, Secret, environment, limits and confinement as any one-off.
-  const template = jobFor({ ...req, env }, opts.image, runPodName(req.app, opts.index), opts.owner).spec!.template;
+  const template = jobFor({ ...req, env }, opts.image, runPodName(req.app, opts.index, opts.suffix), opts.owner).spec!.template;
   const container = template.spec!.containers[0];
   return {
     apiVersion: 'v1', kind: 'Pod',
     metadata: {
-      name: runPodName(req.app, opts.index),
+      name: runPodName(req.app, opts.index, opts.suffix),
       labels: { ...template.metadata!.labels, [LABEL.process]: RUN_PROCESS, [RUN_INDEX_LABEL]: String(opts.index) },
     },
     spec: {

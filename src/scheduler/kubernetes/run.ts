@@ -15,7 +15,13 @@ import { instancesFromPods } from './instances.ts';
 import { streamGet } from './stream.ts';
 import { RUN_INDEX_LABEL, freeRunIndex, gateEcho, gateProbe, runPodFor, runSelector } from './run-pod.ts';
 
-export interface RunContext { cluster: Cluster; namespace: string; owner: string }
+export interface RunContext {
+  cluster: Cluster;
+  namespace: string;
+  owner: string;
+  /** run.N numbers handed out whose pod may not exist yet, per app (the scheduler's own). */
+  runNumbers: Map<string, Set<number>>;
+}
 
 const POLL_MS = 250;
 /** Scheduling and pulling the image, before the command's own time limit counts. */
@@ -25,8 +31,6 @@ const PROBE_EVERY_MS = 300;
 const GATE_BUDGET_MS = 20_000;
 /** How long the output may trail the exit before the run counts as finished anyway. */
 const OUTPUT_GRACE_MS = 5000;
-/** Numbers tried past the lowest free one when pods of racing runs claim them first. */
-const INDEX_ATTEMPTS = 20;
 const STUCK = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName']);
 
 type Ws = Awaited<ReturnType<Attach['attach']>>;
@@ -34,23 +38,27 @@ type Ws = Awaited<ReturnType<Attach['attach']>>;
 interface PodRef { name: string; uid: string }
 
 export async function startRun(ctx: RunContext, req: AttachedRunRequest, image: string): Promise<AttachedRun> {
-  let { pod, index } = await createRunPod(ctx, req, image, true);
-  let gated = true;
-  let state = await waitForStart(ctx, pod);
-  if (!state.running && lacksShell(state)) {
-    // No /bin/sh for the gate: the same run.N again, running the command as is.
-    await deletePod(ctx, pod, 0);
-    await waitGone(ctx, pod);
-    ({ pod, index } = await createRunPod(ctx, req, image, false, index));
-    gated = false;
-    state = await waitForStart(ctx, pod);
-  }
+  const index = await claimRunNumber(ctx, req.app);
   try {
-    if (gated && !state.running) throw new Error(`the one-off could not start: ${state.terminated?.reason ?? ''} ${state.terminated?.message ?? ''}`.trim());
-    return await attach(ctx, req, pod, `run.${index}`, gated);
-  } catch (err) {
-    await deletePod(ctx, pod, 0);
-    throw err;
+    let pod = await createRunPod(ctx, req, image, index, true);
+    let gated = true;
+    let state = await waitForStart(ctx, pod);
+    if (!state.running && lacksShell(state)) {
+      // No /bin/sh for the gate: run.N again, running the command as is.
+      await deletePod(ctx, pod, 0);
+      pod = await createRunPod(ctx, req, image, index, false);
+      gated = false;
+      state = await waitForStart(ctx, pod);
+    }
+    try {
+      if (gated && !state.running) throw new Error(`the one-off could not start: ${state.terminated?.reason ?? ''} ${state.terminated?.message ?? ''}`.trim());
+      return await attach(ctx, req, pod, `run.${index}`, gated);
+    } catch (err) {
+      await deletePod(ctx, pod, 0);
+      throw err;
+    }
+  } finally {
+    ctx.runNumbers.get(req.app)?.delete(index); // its pod's label holds the number from here on
   }
 }
 
@@ -76,22 +84,27 @@ export async function removeRuns(ctx: RunContext, app: string): Promise<void> {
   await ctx.cluster.core.deleteCollectionNamespacedPod({ namespace: ctx.namespace, labelSelector: runSelector(ctx.owner, app), gracePeriodSeconds: 0 });
 }
 
-/** Creates run.N's pod, N the lowest free number (from `index` on, when given): the pod's name claims it. */
-async function createRunPod(ctx: RunContext, req: AttachedRunRequest, image: string, gated: boolean, index?: number): Promise<{ pod: PodRef; index: number }> {
-  const held = index === undefined ? (await listRuns(ctx, req.app)).map((i) => i.index) : [];
-  let next = freeRunIndex(held, index ?? 1);
-  for (let attempt = 0; attempt < INDEX_ATTEMPTS; attempt++) {
-    const body = runPodFor(req, { index: next, owner: ctx.owner, image, gated });
-    try {
-      const created = await ctx.cluster.core.createNamespacedPod({ namespace: ctx.namespace, body });
-      return { pod: { name: created.metadata!.name!, uid: created.metadata!.uid! }, index: next };
-    } catch (err) {
-      if (!isConflict(err)) throw new Error(`the cluster refused the one-off: ${apiMessage(err)}`);
-      held.push(next);
-      next = freeRunIndex(held, next);
-    }
+/**
+ * run.N, N the lowest number no live run of the app holds (numbers being handed out count too). Pods get a
+ * name of their own: a pod deleted a moment ago may still hold its old name on the node, where an attach by
+ * that name could reach it instead of the new one.
+ */
+async function claimRunNumber(ctx: RunContext, app: string): Promise<number> {
+  const live = (await listRuns(ctx, app)).filter((i) => i.state !== 'removing').map((i) => i.index);
+  const reserved = ctx.runNumbers.get(app) ?? new Set<number>();
+  const index = freeRunIndex([...live, ...reserved]);
+  ctx.runNumbers.set(app, reserved.add(index));
+  return index;
+}
+
+async function createRunPod(ctx: RunContext, req: AttachedRunRequest, image: string, index: number, gated: boolean): Promise<PodRef> {
+  const body = runPodFor(req, { index, suffix: randomBytes(3).toString('hex'), owner: ctx.owner, image, gated });
+  try {
+    const created = await ctx.cluster.core.createNamespacedPod({ namespace: ctx.namespace, body });
+    return { name: created.metadata!.name!, uid: created.metadata!.uid! };
+  } catch (err) {
+    throw new Error(`the cluster refused the one-off: ${apiMessage(err)}`);
   }
-  throw new Error(`no free run number for ${req.app}: too many one-offs are starting at once`);
 }
 
 /** The container's state once it runs or ended; throws when it cannot start (image not pulled, pod gone). */
@@ -267,15 +280,6 @@ async function deletePod(ctx: RunContext, pod: PodRef, gracePeriodSeconds?: numb
   } catch (err) {
     if (!isNotFound(err) && !isConflict(err)) throw err;
   }
-}
-
-async function waitGone(ctx: RunContext, pod: PodRef): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (!await readPod(ctx, pod)) return;
-    await sleep(POLL_MS);
-  }
-  throw new Error(`the one-off ${pod.name} could not be replaced: it is still terminating`);
 }
 
 function closed(socket: Ws): Promise<void> {
