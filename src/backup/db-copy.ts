@@ -9,6 +9,9 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
  * transaction, when the live database has an app by then: it must throw. Returns the restored apps.
  */
 export function copyDatabaseInto(sqlite: Database.Database, source: string, refuse: () => never): Array<{ id: number; name: string }> {
+  // The attached file came from an archive: its schema's code is not trusted (it was checked to have none).
+  const trusted = sqlite.pragma('trusted_schema', { simple: true });
+  sqlite.pragma('trusted_schema = OFF');
   sqlite.prepare('ATTACH DATABASE ? AS restored').run(source);
   try {
     return sqlite.transaction(() => {
@@ -32,5 +35,6 @@ export function copyDatabaseInto(sqlite: Database.Database, source: string, refu
     })();
   } finally {
     sqlite.prepare('DETACH DATABASE restored').run();
+    sqlite.pragma(`trusted_schema = ${trusted ? 'ON' : 'OFF'}`);
   }
 }

@@ -6,10 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import SqliteDatabase from 'better-sqlite3';
 import type Database from 'better-sqlite3';
 import type { RegistryApi } from '../registry/api.ts';
 import { keyringOpens } from '../state/config-secrets.ts';
-import { openDb } from '../state/db.ts';
+import { nativeBinding, openDb } from '../state/db.ts';
 import { parseKeyring, writeKeyFile, type Keyring, type SecretBox } from '../state/secrets.ts';
 import { BerthError } from '../shared/errors.ts';
 import type { StagedBackup } from './archive-reader.ts';
@@ -44,11 +45,10 @@ export function vetStagedBackup(target: RestoreTarget, staged: StagedBackup, sup
       `this Berth knows ${target.schemaVersion}. Restore it with that Berth version or a newer one.`);
   }
   if (target.appCount() > 0) throw notEmpty();
+  inspectUntrusted(path.join(staged.filesDir, DATABASE_ENTRY));
   const db = openDb(path.join(staged.filesDir, DATABASE_ENTRY)); // brings an older backup's schema up to this Berth's
   try {
     const sqlite = db.$client;
-    const integrity = (sqlite.pragma('integrity_check') as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
-    if (integrity.join() !== 'ok') throw new BerthError(422, 'backup_invalid', `The backup's database fails SQLite's integrity check: ${integrity.slice(0, 3).join('; ')}.`);
     const apps = (sqlite.prepare('SELECT name FROM apps ORDER BY name').all() as Array<{ name: string }>).map((row) => row.name);
     if (apps.join() !== [...manifest.apps].sort().join()) throw new BerthError(422, 'backup_invalid', 'The backup\'s database holds other apps than its manifest lists.');
     const candidates: Array<[Keyring | null, RestoreSummary['keyFrom']]> = [
@@ -62,6 +62,32 @@ export function vetStagedBackup(target: RestoreTarget, staged: StagedBackup, sup
       'Give the old installation\'s key file: berth admin:restore FILE --key-file /path/to/secrets.key. Nothing was changed.');
   } finally {
     db.$client.close();
+  }
+}
+
+/**
+ * The backed-up database is read before Berth's migrations run on it: it must pass SQLite's integrity check,
+ * with schema code treated as untrusted, and hold no trigger or view (Berth makes none, and either would run
+ * SQL of the archive's choosing when the migrations or the copy touch its tables).
+ */
+function inspectUntrusted(file: string): void {
+  let sqlite: Database.Database;
+  try {
+    sqlite = new SqliteDatabase(file, { nativeBinding: nativeBinding(), fileMustExist: true });
+  } catch (err) {
+    throw new BerthError(422, 'backup_invalid', `The backup's database cannot be opened: ${(err as Error).message}. Nothing was changed.`);
+  }
+  try {
+    sqlite.pragma('trusted_schema = OFF');
+    const integrity = (sqlite.pragma('integrity_check') as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
+    if (integrity.join() !== 'ok') throw new BerthError(422, 'backup_invalid', `The backup's database fails SQLite's integrity check: ${integrity.slice(0, 3).join('; ')}. Nothing was changed.`);
+    const code = sqlite.prepare(`SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') LIMIT 1`).get() as { type: string; name: string } | undefined;
+    if (code) throw new BerthError(422, 'backup_invalid', `The backup's database has a ${code.type} (${code.name.slice(0, 60)}), which Berth never makes. Nothing was changed.`);
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    throw new BerthError(422, 'backup_invalid', `The backup's database cannot be read: ${(err as Error).message}. Nothing was changed.`);
+  } finally {
+    sqlite.close();
   }
 }
 
