@@ -71,3 +71,14 @@ test('the key: refused when nothing at hand opens the values; the supplied key o
   const installation = target({ box: new SecretBox(path.join(work, 'same.key'), plain.ring) });
   assert.equal(vetStagedBackup(installation, plain.staged, null).keyFrom, 'installation');
 });
+
+test('staging folders an interrupted backup or restore left are removed at start, nothing else', async () => {
+  const { removeLeftovers } = await import('../src/backup/wiring.ts');
+  const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
+  for (const dir of ['.restore-abc', '.backup-def', 'repos', 'logs']) fs.mkdirSync(path.join(dataDir, dir, 'x'), { recursive: true });
+  fs.writeFileSync(path.join(dataDir, 'berth.db'), '');
+  const said: string[] = [];
+  removeLeftovers(dataDir, (line) => said.push(line));
+  assert.deepEqual(fs.readdirSync(dataDir).sort(), ['berth.db', 'logs', 'repos']);
+  assert.equal(said.length, 2);
+});

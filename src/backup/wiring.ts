@@ -1,4 +1,6 @@
 // The backup service built from the server's parts (src/server/start.ts passes them in).
+import fs from 'node:fs';
+import path from 'node:path';
 import Docker from 'dockerode';
 import type { Db } from '../state/db.ts';
 import { migrations } from '../state/migrations.ts';
@@ -34,7 +36,16 @@ export function maxRestoreBytes(env: NodeJS.ProcessEnv = process.env): number {
   return Math.floor(mb * 1024 * 1024);
 }
 
+/** Staging folders a backup or restore leaves when the server stops mid-way: nothing else uses them. */
+export function removeLeftovers(dataDir: string, log: (line: string) => void): void {
+  for (const name of fs.readdirSync(dataDir).filter((entry) => /^\.(backup|restore)-/.test(entry))) {
+    fs.rmSync(path.join(dataDir, name), { recursive: true, force: true });
+    log(`removed ${name}, left in the data dir by an interrupted backup or restore`);
+  }
+}
+
 export function createBackupService(w: BackupWiring): BackupService {
+  removeLeftovers(w.dataDir, w.log);
   const maxTotalBytes = maxRestoreBytes();
   const engine = new RegistryClient({ socketPath: w.dockerSocket, registry: w.registry, credential: w.registryCredential });
   return new BackupService({
