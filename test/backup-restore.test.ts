@@ -2,7 +2,7 @@
 // history, config, a custom domain, a member with a token, an alert) is backed up while it serves, destroyed
 // completely (server, containers, networks, images, registry, Caddy state, data dir), and restored into a new
 // installation on the same engine with its own data dir, registry and Caddy: every app answers through
-// Caddy at the same release with the same config, releases and git history are intact and the old tokens
+// Caddy at the same release with the same config, releases, stored logs and git history are intact, the old tokens
 // work. Damaged archives, a backup without its key and a member are refused with nothing changed.
 // admin:check finds an orphan container and a missing image.
 import { test, before, after } from 'node:test';
@@ -69,6 +69,15 @@ async function downloadBackup(berth: BerthServer, file: string, query = ''): Pro
   fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
 }
 
+const MARK = `/before-backup-${Math.random().toString(36).slice(2, 8)}`;
+/** Stored log lines of app A that mention MARK (the router's line for a request made before the backup). */
+async function markedLines(berth: BerthServer): Promise<string[]> {
+  const res = await berth.api('GET', `/apps/${appA}/logs?${new URLSearchParams({ since: '1h', grep: MARK })}`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const text = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
+  return text.trim() ? text.trim().split('\n') : [];
+}
+
 async function uploadRestore(berth: BerthServer, body: Buffer, token = berth.token): Promise<{ status: number; body: any }> {
   const res = await fetch(`${berth.url}/api/v1/admin/restore`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: new Uint8Array(body) });
   return { status: res.status, body: await res.json() };
@@ -124,6 +133,8 @@ test('the populated installation answers, and only an admin may back it up', asy
   const { berth, caddy } = old!;
   assert.equal((await viaRouter(caddy.httpPort, `${appA}.localhost`)).body, `hello-a (second) from v${current(appA)}\n`);
   assert.equal((await viaRouter(caddy.httpPort, domain)).body, `hello-b from v${current(appB)}\n`);
+  await viaRouter(caddy.httpPort, `${appA}.localhost`, MARK);
+  await eventually('the request is in the log store', async () => (await markedLines(berth)).length > 0);
   const refused = await berth.api('GET', '/admin/backup', undefined, memberToken);
   assert.equal(refused.status, 403);
   assert.equal(refused.body.error, 'forbidden');
@@ -232,6 +243,7 @@ test('admin:restore brings every app back on the new installation, answering thr
   assert.deepEqual((await berth.ok('GET', '/users')).map((u: any) => `${u.name}:${u.role}`).sort(), before_.users);
   assert.equal((await berth.api('GET', `/apps/${appA}`, undefined, memberToken)).status, 200, 'the member\'s old token works');
   assert.equal((await berth.api('GET', `/apps/${appB}`, undefined, memberToken)).status, 404, 'and still sees only its apps');
+  assert.ok((await markedLines(berth)).length > 0, 'stored logs came back');
   const alerts = await berth.ok('GET', `/apps/${appA}/alerts`);
   assert.equal(alerts.length, 1);
   assert.deepEqual((await berth.ok('GET', `/apps/${appB}/domains`)).map((d: any) => d.hostname).filter((h: string) => h === domain), [domain]);
