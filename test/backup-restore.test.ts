@@ -11,7 +11,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import tar from 'tar-stream';
 import { startCaddy, type TestCaddy } from './support/caddy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { gitPush } from './support/git-push.ts';
@@ -39,8 +41,8 @@ let oldAdminToken = '';
 const current = (app: string) => (before_.releases[app] as Array<[number, string, string, boolean]>).find((r) => r[3])![0];
 let archiveWithKey = '';
 let archiveNoKey = '';
-const before_: { releases: Record<string, unknown[]>; gitLog: Record<string, string>; config: Record<string, unknown>; users: string[] } = {
-  releases: {}, gitLog: {}, config: {}, users: [],
+const before_: { releases: Record<string, unknown[]>; gitLog: Record<string, string>; config: Record<string, unknown>; formation: Record<string, unknown>; users: string[] } = {
+  releases: {}, gitLog: {}, config: {}, formation: {}, users: [],
 };
 
 async function installation() {
@@ -113,6 +115,7 @@ before(async () => {
     before_.releases[app] = (await berth.ok('GET', `/apps/${app}/releases`)).map((r: any) => [r.version, r.description, r.status, r.current]);
     before_.gitLog[app] = gitLog(path.join(berth.dataDir, 'repos', `${app}.git`));
     before_.config[app] = await berth.ok('GET', `/apps/${app}/config`);
+    before_.formation[app] = await berth.ok('GET', `/apps/${app}/formation`);
   }
   before_.users = (await berth.ok('GET', '/users')).map((u: any) => `${u.name}:${u.role}`).sort();
 });
@@ -205,6 +208,18 @@ test('damaged archives, a missing key and a member are refused; the new installa
   assert.equal(noKey.status, 422, JSON.stringify(noKey.body));
   assert.equal(noKey.body.error, 'secrets_key_needed');
   assert.match(noKey.body.message, /--key-file/);
+  // An archive shaped to climb out of the staging folder (an admin's upload is untrusted input too).
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const packed = (async () => { for await (const chunk of Readable.from(pack)) chunks.push(chunk as Buffer); })();
+  pack.entry({ name: 'repos/../../escaped-by-restore' }, Buffer.from('x'));
+  pack.finalize();
+  await packed;
+  const hostile = Buffer.concat(chunks);
+  const climbing = await uploadRestore(berth, hostile);
+  assert.equal(climbing.status, 422, JSON.stringify(climbing.body));
+  assert.match(climbing.body.message, /"\.\." path segment/);
+  assert.ok(!fs.existsSync(path.join(path.dirname(berth.dataDir), 'escaped-by-restore')) && !fs.existsSync(path.join(berth.dataDir, 'escaped-by-restore')));
   // Nothing changed: no app, no repository, no image, no staging left behind.
   assert.deepEqual(await berth.ok('GET', '/apps'), []);
   assert.ok(!fs.existsSync(path.join(berth.dataDir, 'repos', `${appA}.git`)));
@@ -228,6 +243,7 @@ test('admin:restore brings every app back on the new installation, answering thr
   for (const app of [appA, appB]) {
     assert.deepEqual((await berth.ok('GET', `/apps/${app}/releases`)).map((r: any) => [r.version, r.description, r.status, r.current]), before_.releases[app], app);
     assert.deepEqual(await berth.ok('GET', `/apps/${app}/config`), before_.config[app], app);
+    assert.deepEqual(await berth.ok('GET', `/apps/${app}/formation`), before_.formation[app], app);
     assert.equal(gitLog(path.join(berth.dataDir, 'repos', `${app}.git`)), before_.gitLog[app], app);
   }
   const answers = async (host: string, expected: string) => {
