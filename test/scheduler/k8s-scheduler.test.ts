@@ -1,9 +1,13 @@
 // The Kubernetes scheduler itself on the real test cluster, for what the conformance suite (through a Berth
 // server) does not reach: router writes, worker processes, an app without a release, stats from the kubelet,
-// pod events, one instance's log from a time on, one-offs (exit code, deadline, cleanup), and refusals.
+// pod events, one instance's log from a time on, one-offs (exit code, deadline, cleanup; `berth run` of an
+// image without a shell), and refusals.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { CaddyRouter } from '../../src/router/caddy/index.ts';
 import type { AppRoute, Router } from '../../src/router/types.ts';
 import { createClusterScheduler } from '../../src/scheduler/wiring.ts';
@@ -14,6 +18,29 @@ import { eventually, uniqueName, viaRouter, TEST_IMAGE } from '../support/berth.
 import { clusterApi, deleteNamespace, leftovers, testKubeconfig, testNamespace } from './k8s-cluster.ts';
 
 const cluster = testKubeconfig();
+
+/**
+ * An image of one static program and nothing else (no /bin/sh): it prints its arguments, $GREETING and a line
+ * on stderr, then copies stdin to stdout and exits 3.
+ */
+function buildShelllessImage(): { id: string; ref: string; dir: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-noshell-'));
+  fs.writeFileSync(path.join(dir, 'tool.c'), [
+    '#include <stdio.h>', '#include <stdlib.h>', '#include <unistd.h>',
+    'int main(int argc, char **argv) {',
+    '  for (int i = 1; i < argc; i++) printf("arg %s\\n", argv[i]);',
+    '  const char *g = getenv("GREETING"); printf("env %s\\n", g ? g : "-"); fflush(stdout);',
+    '  fprintf(stderr, "to stderr\\n"); fflush(stderr); sleep(1);',
+    '  char buf[4096]; size_t n; while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);',
+    '  return 3;', '}', '',
+  ].join('\n'));
+  execFileSync('gcc', ['-static', '-O2', '-o', path.join(dir, 'tool'), path.join(dir, 'tool.c')]);
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY tool /tool\n');
+  const ref = `berth-test/noshell-${Math.random().toString(36).slice(2, 8)}:latest`;
+  execFileSync('docker', ['build', '-q', '-t', ref, dir], { stdio: 'ignore' });
+  const id = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', ref], { encoding: 'utf8' }).trim();
+  return { id, ref, dir };
+}
 
 /** The router, counting the writes the scheduler asks for. */
 class CountingRouter implements Router {
@@ -233,6 +260,32 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
       assert.match(out, /done-42/);
     } finally {
       await api.core.deleteNamespacedPod({ name: foreign, namespace, gracePeriodSeconds: 0 }).catch(() => {});
+    }
+  });
+
+  test('berth run of an image without /bin/sh: the command runs as is, its argv untouched, stdin to its end, output from the pod\'s log', async () => {
+    const bare = `${app}-bare`;
+    const image = buildShelllessImage();
+    try {
+      const run = await scheduler.runAttached({
+        app: bare, release: { version: 1, imageId: image.id, imageRef: image.ref, config: { GREETING: 'hi' }, containerPort: null },
+        command: ['/tool', 'one', '$(GREETING) $HOME'], env: {}, memoryMB: null, timeoutSec: 60, tty: false, cols: 80, rows: 24,
+      });
+      assert.equal(run.name, 'run.1');
+      let output = '';
+      run.stdout.on('data', (d) => { output += d; });
+      run.stderr.on('data', (d) => { output += d; });
+      run.write(Buffer.from('piped in\n'));
+      run.endInput();
+      assert.equal(await run.exited, 3, output);
+      // stdout and stderr meet in the log, in whichever order the runtime wrote them down.
+      assert.deepEqual(output.split('\n').sort(), ['', 'arg $(GREETING) $HOME', 'arg one', 'env hi', 'piped in', 'to stderr'], output);
+      assert.equal(output.replace('to stderr\n', ''), 'arg one\narg $(GREETING) $HOME\nenv hi\npiped in\n');
+      assert.deepEqual((await scheduler.runs(bare)).filter((i) => i.state !== 'removing'), []);
+    } finally {
+      await scheduler.destroy(bare).catch(() => {});
+      execFileSync('docker', ['rmi', '-f', image.ref], { stdio: 'ignore' });
+      fs.rmSync(image.dir, { recursive: true, force: true });
     }
   });
 

@@ -24,6 +24,8 @@ export interface RunContext {
 }
 
 const POLL_MS = 250;
+/** How often a run's pod is read while its output still flows. */
+const IDLE_POLL_MS = 2000;
 /** Scheduling and pulling the image, before the command's own time limit counts. */
 const START_BUDGET_MS = 120_000;
 /** A probe line every this often until the gate's echo comes back; at most GATE_BUDGET_MS in all. */
@@ -34,7 +36,7 @@ const OUTPUT_GRACE_MS = 5000;
 const STUCK = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName']);
 
 type Ws = Awaited<ReturnType<Attach['attach']>>;
-/** A run's pod by name and uid: once it is gone, the next run.N may hold the same name. */
+/** A run's pod by name and uid: reads and deletes never reach another pod that took the name since. */
 interface PodRef { name: string; uid: string }
 
 export async function startRun(ctx: RunContext, req: AttachedRunRequest, image: string): Promise<AttachedRun> {
@@ -171,7 +173,7 @@ async function attach(ctx: RunContext, req: AttachedRunRequest, pod: PodRef, nam
 
   const exited = (async () => {
     try {
-      const code = await exitCode(ctx, pod, req.timeoutSec);
+      const code = await exitCode(ctx, pod, req.timeoutSec, outputDone);
       await Promise.race([outputDone, sleep(OUTPUT_GRACE_MS)]);
       return code;
     } finally {
@@ -233,22 +235,28 @@ async function openGate(output: Readable, stdin: PassThrough, stdout: PassThroug
   }
 }
 
-/** The command's exit code: its container's, 137 when it went with its pod (ps:stop, time limit) without one. */
-async function exitCode(ctx: RunContext, pod: PodRef, timeoutSec: number): Promise<number> {
+/**
+ * The command's exit code: its container's, 137 when it went with its pod (ps:stop, time limit) without one.
+ * Asked for now and then while the output flows, and often once it ended (the container stopped).
+ */
+async function exitCode(ctx: RunContext, pod: PodRef, timeoutSec: number, outputDone: Promise<unknown>): Promise<number> {
   const deadline = Date.now() + (timeoutSec + 60) * 1000;
+  let outputEnded = false;
+  void outputDone.then(() => { outputEnded = true; });
+  const pause = () => Promise.race([sleep(outputEnded ? POLL_MS : IDLE_POLL_MS), outputDone]);
   while (Date.now() < deadline) {
     let current: V1Pod | null;
     try {
       current = await readPod(ctx, pod);
     } catch {
-      await sleep(POLL_MS); // the API server busy for a moment: the run goes on
+      await pause(); // the API server busy for a moment: the run goes on
       continue;
     }
     if (!current) return 137;
     const terminated = containerState(current)?.terminated;
     if (terminated) return terminated.exitCode;
     if (current.status?.phase === 'Failed' || current.status?.phase === 'Succeeded') return 137;
-    await sleep(POLL_MS);
+    await pause();
   }
   return 137;
 }
