@@ -143,6 +143,17 @@ test('the populated installation answers, and only an admin may back it up', asy
   assert.equal(refused.body.error, 'forbidden');
 });
 
+test('a backup download cancelled mid-way ends that backup; the server keeps serving and leaves no staging', async () => {
+  const { berth } = old!;
+  const res = await fetch(`${berth.url}/api/v1/admin/backup`, { headers: { authorization: `Bearer ${berth.token}` } });
+  const reader = res.body!.getReader();
+  await reader.read();
+  await reader.cancel();
+  await eventually('the cancelled backup cleaned up', async () => fs.readdirSync(berth.dataDir).every((f) => !f.startsWith('.backup-')));
+  assert.equal((await berth.api('GET', '/health')).status, 200);
+  assert.match(berth.output, /backup failed: /, berth.output.slice(-2000));
+});
+
 test('admin:backup streams a whole archive while the apps serve; the key only with --include-key', async () => {
   const { berth } = old!;
   archiveNoKey = path.join(work, 'berth-backup.tar');

@@ -6,12 +6,18 @@ import { Readable, Transform } from 'node:stream';
 import tar from 'tar-stream';
 import { MANIFEST_ENTRY, entryNameProblem, type BackupManifest, type ManifestEntry } from './layout.ts';
 
+const GONE = 'the backup\'s reader went away (the download was cancelled or cut off)';
+
 export class ArchiveWriter {
   readonly #pack: tar.Pack = tar.pack();
   /** The archive's bytes, as a node stream (tar-stream's own are streamx streams). */
   readonly output: Readable = Readable.from(this.#pack);
   readonly entries: Record<string, ManifestEntry> = {};
   readonly #mtime = new Date();
+
+  constructor() {
+    this.#pack.on('error', () => {}); // a cancelled download: each entry's own error ends the backup (addStream)
+  }
 
   has(name: string): boolean { return Object.hasOwn(this.entries, name); }
 
@@ -56,17 +62,24 @@ export class ArchiveWriter {
         done(null, chunk);
       },
     });
-    // tar-stream's entries are streamx streams: written to by hand, with the same backpressure node's pipe would give.
-    let entryFailed: Error | null = null;
-    const entry = this.#pack.entry({ name, size, mode: 0o600, mtime: this.#mtime, type: 'file' }, (err) => { if (err) entryFailed = err; });
+    // tar-stream's entries are streamx streams: written to by hand, with the same backpressure node's pipe would
+    // give. A reader that goes away (a download cancelled) destroys the pack and its entry: that ends the backup.
+    if (this.#pack.destroyed) throw new Error(GONE);
+    const entry = this.#pack.entry({ name, size, mode: 0o600, mtime: this.#mtime, type: 'file' });
     const written = new Promise<void>((resolve, reject) => {
-      entry.once('finish', resolve);
-      entry.once('error', reject);
-      entry.once('close', () => (entryFailed ? reject(entryFailed) : resolve()));
+      entry.on('error', reject);
+      entry.on('finish', () => resolve());
+      entry.on('close', () => reject(new Error(GONE))); // after finish: no effect
     });
-    for await (const chunk of source.pipe(tap)) {
-      if (seen > size) break;
-      if (!entry.write(chunk)) await new Promise<void>((resolve) => entry.once('drain', () => resolve()));
+    written.catch(() => {}); // awaited below; an early failure must not count as unhandled meanwhile
+    try {
+      for await (const chunk of source.pipe(tap)) {
+        if (seen > size) break;
+        if (!entry.write(chunk)) await Promise.race([new Promise<void>((resolve) => entry.once('drain', () => resolve())), written]);
+      }
+    } catch (err) {
+      source.destroy(); // a layer's HTTP body or a file stream is not left open
+      throw err;
     }
     if (seen !== size) {
       entry.destroy();
@@ -80,6 +93,7 @@ export class ArchiveWriter {
   /** Writes the manifest (with every entry's checksum) as the last entry and ends the archive. */
   async finish(manifest: Omit<BackupManifest, 'entries'>): Promise<void> {
     const text = Buffer.from(`${JSON.stringify({ ...manifest, entries: this.entries }, null, 1)}\n`);
+    if (this.#pack.destroyed) throw new Error(GONE);
     await new Promise<void>((resolve, reject) => {
       this.#pack.entry({ name: MANIFEST_ENTRY, size: text.length, mode: 0o600, mtime: this.#mtime }, text, (err) => (err ? reject(err) : resolve()));
     });
