@@ -277,12 +277,19 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       assert.ok(Date.now() - started < 40_000, 'killed at its time limit');
     });
 
-    test('berth run: listed in ps as run.N, ended by ps:stop, and gone when its caller leaves', async () => {
-      const running = runCommand(['sh', '-c', 'echo ready; sleep 300'], { after: /ready/ });
-      await eventually('run.1 in ps', async () => (await runs()).some((i) => i.name === 'run.1' && i.state === 'running'), 60_000);
+    test('berth run: listed in ps as run.N (runs started at once get their own N), ended by ps:stop, and gone when its caller leaves', async () => {
+      const sleeper = ['sh', '-c', 'echo "ready as $DYNO"; sleep 300'];
+      const [first, second] = [runCommand(sleeper, { after: /ready/ }), runCommand(sleeper, { after: /ready/ })];
+      await eventually('run.1 and run.2 in ps', async () => {
+        const listed = await runs();
+        return listed.length === 2 && listed.every((i) => i.state === 'running') && listed.map((i) => i.name).sort().join() === 'run.1,run.2';
+      }, 60_000);
       assert.deepEqual((await berth.ok('POST', `/apps/${app}/ps/stop`, { target: 'run.1' })).stopped, ['run.1']);
-      assert.notEqual((await running).code, 0, 'the caller of a stopped run gets a non-zero code');
-      await eventually('run.1 gone', async () => (await runs()).length === 0, 30_000);
+      assert.deepEqual((await berth.ok('POST', `/apps/${app}/ps/stop`, { target: 'run.2' })).stopped, ['run.2']);
+      const ended = await Promise.all([first, second]);
+      assert.deepEqual(ended.map((r) => r.stdout).sort(), ['ready as run.1\n', 'ready as run.2\n']);
+      assert.ok(ended.every((r) => r.code !== 0), 'the caller of a stopped run gets a non-zero code');
+      await eventually('the runs gone', async () => (await runs()).length === 0, 30_000);
       assert.equal((await ps()).filter((i) => i.type === 'web' && i.state === 'running').length, 1, 'the formation is untouched');
 
       const dropped = await runCommand(['sh', '-c', 'echo ready; sleep 300'], { after: /ready/, then: ['close'] });
