@@ -26,6 +26,7 @@ main('k8s-release-trace', async () => {
   if (!kubeconfig) throw new Error('BERTH_TEST_KUBECONFIG is not set: start the test cluster (../shared/k8s/start.sh) and pass its kubeconfig');
   const config = new k8s.KubeConfig();
   config.loadFromFile(kubeconfig);
+  const core = config.makeApiClient(k8s.CoreV1Api);
   try {
     await withStack({
       BERTH_KUBECONFIG: kubeconfig, BERTH_K8S_NAMESPACE: namespace, BERTH_DEFAULT_SCHEDULER: 'k3s',
@@ -50,7 +51,8 @@ main('k8s-release-trace', async () => {
           const at = await served;
           if (at !== null) marks.push({ at, what: `first answer of v${version} through Caddy` });
           await new Promise((r) => setTimeout(r, 200)); // the logs' writers
-          printTimeline(`v${version} (round ${round}/${ROUNDS}, ${new Date(t0).toISOString()})`, t0, marks, [...kubeletLines(t0, marks), ...containerdLines(t0, marks)]);
+          const logged = [...kubeletLines(t0, marks), ...containerdLines(t0, marks), ...await appLines(core, marks)];
+          printTimeline(`v${version} (round ${round}/${ROUNDS}, ${new Date(t0).toISOString()})`, t0, marks, logged);
           await new Promise((r) => setTimeout(r, GAP_MS));
         }
       } finally {
@@ -143,6 +145,19 @@ function kubeletLines(t0: number, marks: Mark[]): Mark[] {
     if (!m || !pods.some((p) => line.includes(p))) continue;
     const at = Date.UTC(year, Number(m[1]) - 1, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]) / 1000);
     if (at >= t0 - 1000) out.push({ at, what: `kubelet ${m[7]} ${m[8].slice(0, 150)}` });
+  }
+  return out;
+}
+
+/** What the new pods' app printed, stamped by the container runtime (the test app says when it listens). */
+async function appLines(core: k8s.CoreV1Api, marks: Mark[]): Promise<Mark[]> {
+  const out: Mark[] = [];
+  for (const pod of newPods(marks)) {
+    const log = await core.readNamespacedPodLog({ name: pod, namespace, timestamps: true, tailLines: 20 }).catch(() => '');
+    for (const line of String(log).split('\n')) {
+      const m = /^(\S+) (listening .*)$/.exec(line);
+      if (m) out.push({ at: Date.parse(m[1]), what: `app: ${m[2]}` });
+    }
   }
   return out;
 }

@@ -7,6 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from './client.ts';
 import { CONTAINER } from './manifests.ts';
 import { listWatch } from './list-watch.ts';
+import { forgetNeighbor } from './neighbor.ts';
 import { probeOnce } from '../../releases/health.ts';
 
 /** How often a new pod that does not answer yet is asked again. */
@@ -56,6 +57,8 @@ export function admitNewPods(opts: EarlyAdmissionOptions): EarlyAdmission {
 
   const admitWhenHealthy = async (ip: string): Promise<void> => {
     const url = `http://${ip}:${opts.port}${opts.healthPath}`;
+    // The address may be a deleted pod's, whose MAC this machine still holds (neighbor.ts).
+    await forgetNeighbor(ip, opts.log);
     while (!abort.signal.aborted) {
       if (await probeOnce(url, PROBE_TIMEOUT_MS) === null) {
         if (!abort.signal.aborted) await opts.admit(ip).catch((err) => opts.log(`k3s: early admission of ${ip} failed: ${(err as Error).message}`));
