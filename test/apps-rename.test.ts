@@ -4,17 +4,16 @@
 // inherits nothing; an existing or invalid name is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry } from './support/registry.ts';
 import { gitPush } from './support/git-push.ts';
+import { runCli, runCliSync } from './support/cli.ts';
 import { ScratchRepos } from './support/scratch-repos.ts';
 import { startBerth, eventually, uniqueName, viaRouter, sleep, type BerthServer } from './support/berth.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 let berth: BerthServer;
@@ -51,27 +50,10 @@ after(async () => {
 
 const push = (name: string) => gitPush(repo, `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${name}.git`, 'main');
 
-function berthCli(...args: string[]): { code: number; out: string; err: string } {
-  const res = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token, BERTH_CONFIG_DIR: work },
-    encoding: 'utf8', timeout: 180_000,
-  });
-  return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
-}
-
+const asUser = () => ({ url: berth.url, token: berth.token, home: work });
+const berthCli = (...args: string[]) => runCliSync(asUser(), args);
 /** The CLI without blocking this process: requests made meanwhile must run while it works. */
-function berthCliAsync(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token, BERTH_CONFIG_DIR: work },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
+const berthCliAsync = (...args: string[]) => runCli(asUser(), args);
 
 const tags = async (name: string): Promise<string[]> => {
   const res = await fetch(`http://${registry.address}/v2/${name}/tags/list`);

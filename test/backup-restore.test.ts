@@ -17,12 +17,12 @@ import tar from 'tar-stream';
 import { startCaddy, type TestCaddy } from './support/caddy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { gitPush } from './support/git-push.ts';
+import { runCli } from './support/cli.ts';
 import { gitEnv } from './support/git-env.ts';
 import { ScratchRepos } from './support/scratch-repos.ts';
 import { TEST_IMAGE, eventually, startBerth, uniqueName, viaRouter, type BerthServer } from './support/berth.ts';
 
 const run = promisify(execFile);
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 const ENV = { BERTH_STACK_GENERIC: 'berth/node:24', BERTH_WEBHOOK_ALLOW: '127.0.0.0/8' };
 const SERVER = `require('node:http').createServer((q, r) => r.end(process.env.GREETING + ' from ' + process.env.BERTH_RELEASE + '\\n')).listen(process.env.PORT);\n`;
 
@@ -56,13 +56,7 @@ const owner = (berth: BerthServer) => fs.readFileSync(path.join(berth.dataDir, '
 const docker = async (...args: string[]) => (await run('docker', args, { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
 const gitLog = (repo: string) => execFileSync('git', ['-C', repo, 'log', '--format=%H %s', 'main'], { encoding: 'utf8', env: gitEnv() });
 
-function cli(berth: BerthServer, token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], {
-      env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: token, HOME: work }, maxBuffer: 64 * 1024 * 1024,
-    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
+const cli = (berth: BerthServer, token: string, ...args: string[]) => runCli({ url: berth.url, token, home: work }, args);
 
 /** The backup through the API as a file (what `berth admin:backup > file` writes). */
 async function downloadBackup(berth: BerthServer, file: string, query = ''): Promise<void> {
@@ -159,8 +153,8 @@ test('admin:backup streams a whole archive while the apps serve; the key only wi
   archiveNoKey = path.join(work, 'berth-backup.tar');
   const started = Date.now();
   const made = await cli(berth, berth.token, 'admin:backup', '--output', archiveNoKey);
-  assert.equal(made.code, 0, made.stderr);
-  assert.match(made.stderr, /It holds no secrets key/);
+  assert.equal(made.code, 0, made.err);
+  assert.match(made.err, /It holds no secrets key/);
   const tookMs = Date.now() - started;
   archiveWithKey = path.join(work, 'berth-backup-with-key.tar');
   await downloadBackup(berth, archiveWithKey, '?include-key=true');
@@ -244,9 +238,9 @@ test('admin:restore brings every app back on the new installation, answering thr
   fs.writeFileSync(keyFile, keyFileText, { mode: 0o600 });
   const started = Date.now();
   const restored = await cli(berth, berth.token, 'admin:restore', archiveNoKey, '--key-file', keyFile);
-  assert.equal(restored.code, 0, `${restored.stdout}\n${restored.stderr}\n${berth.output.slice(-3000)}`);
+  assert.equal(restored.code, 0, `${restored.out}\n${restored.err}\n${berth.output.slice(-3000)}`);
   console.log(`restore of 2 apps (verify, push and pull images, files, rows, both apps started): ${Date.now() - started} ms (CLI)`);
-  assert.match(restored.stdout, /2 app\(s\), \d+ image\(s\); secrets key from the supplied/);
+  assert.match(restored.out, /2 app\(s\), \d+ image\(s\); secrets key from the supplied/);
   // The old admin's token is the admin now; the new installation's own token went with its rows.
   const oldAdmin = (await berth.api('GET', '/users/me', undefined, berth.token));
   assert.equal(oldAdmin.status, 401, 'the new installation\'s token was replaced by the backup\'s');
@@ -310,9 +304,9 @@ test('admin:check finds an orphan container and a live release whose image is go
     assert.ok(digest, `registry has ${appB}:${tag}`);
     assert.equal((await fetch(`http://${registry.address}/v2/${appB}/manifests/${digest}`, { method: 'DELETE' })).status, 202);
     const report = await cli(berth, berth.token, 'admin:check');
-    assert.match(report.stdout, new RegExp(`${ghost}`));
-    assert.match(report.stdout, new RegExp(`${appB} v\\d+ .*: not in the registry`));
-    assert.match(report.stdout, /Problems found/);
+    assert.match(report.out, new RegExp(`${ghost}`));
+    assert.match(report.out, new RegExp(`${appB} v\\d+ .*: not in the registry`));
+    assert.match(report.out, /Problems found/);
     const json = await berth.ok('GET', '/admin/check');
     assert.equal(json.ok, false);
     assert.deepEqual(json.orphanContainers.map((c: any) => c.app), [ghost]);

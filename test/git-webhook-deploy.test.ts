@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,8 +15,8 @@ import { gitEnv } from './support/git-env.ts';
 import { startGitHttpsServer, type GitHttpsServer } from './support/git-https-server.ts';
 import { startBerth, viaRouter, eventually, uniqueName, type BerthServer } from './support/berth.ts';
 import { gitPush } from './support/git-push.ts';
+import { runCliSync } from './support/cli.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/push/static-site');
 const TOKEN = `glpat-${crypto.randomBytes(8).toString('hex')}`;
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
@@ -67,13 +67,7 @@ function commitVersion(version: string): string {
   return git('rev-parse', 'HEAD');
 }
 
-function cli(args: string[], input = ''): { code: number; out: string; err: string } {
-  const res = spawnSync(process.execPath, [CLI, ...args], {
-    input, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token, BERTH_CONFIG_DIR: work, HOME: work },
-  });
-  return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
-}
+const cli = (args: string[], input = '') => runCliSync({ url: berth.url, token: berth.token, home: work }, args, { input, timeoutMs: 60_000 });
 
 type Sender = 'github' | 'gitlab' | 'gitea';
 

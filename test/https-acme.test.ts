@@ -2,20 +2,20 @@
 // DNS), a private Caddy that validates challenges on its own listeners, a real Berth server and the CLI.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startCaddy, type TestCaddy } from './support/caddy.ts';
+import { cliOutput, runCliSync } from './support/cli.ts';
 import { startPebble, type TestPebble } from './support/pebble.ts';
 import { startBerth, eventually, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { CaddyAdminClient } from '../src/router/caddy/admin-client.ts';
 import { ACME_TLS_POLICY_ID } from '../src/router/caddy/tls-config.ts';
 import type { Domain } from '../src/wire/types.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 
 let caddy: TestCaddy;
 let pebble: TestPebble;
@@ -48,18 +48,8 @@ after(async () => {
   await Promise.all(certDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-function cli(token: string, ...args: string[]): { code: number; out: string; err: string } {
-  const res = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: token }, encoding: 'utf8', timeout: 60_000,
-  });
-  return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
-}
-
-function ok(...args: string[]): string {
-  const res = cli(berth.token, ...args);
-  assert.equal(res.code, 0, `berth ${args.join(' ')} failed:\n${res.err}${res.out}`);
-  return res.out;
-}
+const cli = (token: string, ...args: string[]) => runCliSync({ url: berth.url, token }, args, { timeoutMs: 60_000 });
+const ok = (...args: string[]) => cliOutput(cli(berth.token, ...args), args);
 
 const domains = async () => (await berth.ok('GET', `/apps/${app}/domains`)) as Domain[];
 const certificateOf = async (name: string) => (await domains()).find((d) => d.hostname === name)?.certificate;

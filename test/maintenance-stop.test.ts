@@ -4,17 +4,16 @@
 // schedulers in test/scheduler/conformance.case.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
+import { cliOutput, runCliSync } from './support/cli.ts';
 import { startBerth, eventually, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { CaddyAdminClient } from '../src/router/caddy/admin-client.ts';
 import { maintenancePage } from '../src/router/maintenance-page.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
 let home: string;
@@ -38,19 +37,8 @@ after(async () => {
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
-function berthCli(...args: string[]): { code: number; out: string; err: string } {
-  const res = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, HOME: home, BERTH_CONFIG_DIR: home, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token },
-    encoding: 'utf8', timeout: 120_000,
-  });
-  return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
-}
-
-function ok(...args: string[]): string {
-  const res = berthCli(...args);
-  assert.equal(res.code, 0, `berth ${args.join(' ')} failed:\n${res.err}${res.out}`);
-  return res.out;
-}
+const berthCli = (...args: string[]) => runCliSync({ url: berth.url, token: berth.token, home }, args, { timeoutMs: 120_000 });
+const ok = (...args: string[]) => cliOutput(berthCli(...args), args);
 
 /** A request through Caddy carrying a cookie (fetch() may not set Host). */
 function withCookie(cookie: string): Promise<{ status: number; contentType: string | undefined; body: string }> {

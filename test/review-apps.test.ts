@@ -6,18 +6,18 @@
 // more review apps than allowed, members without access to the parent, pushing to a review app directly.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry } from './support/registry.ts';
 import { gitPush } from './support/git-push.ts';
+import { runCli } from './support/cli.ts';
 import { ScratchRepos } from './support/scratch-repos.ts';
 import { launchBrowser, screenshot, signIn } from './support/browser.ts';
 import { startBerth, eventually, uniqueName, viaRouter, type BerthServer } from './support/berth.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
 const MAX_REVIEW_APPS = 4;
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -64,19 +64,7 @@ function remote(name: string, token = berth.token): string {
   return `http://berth:${token}@127.0.0.1:${berth.port}/git/${name}.git`;
 }
 
-/** The CLI as a user runs it; asynchronous, so this process's own idle API connections are closed in time. */
-function berthCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token, BERTH_CONFIG_DIR: work },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
+const berthCli = (...args: string[]) => runCli({ url: berth.url, token: berth.token, home: work }, args);
 
 /** Commits on the local branch for `branch` (made from main the first time) and pushes it as `branch`. */
 async function pushBranch(branch: string, text = branch): Promise<{ code: number; output: string }> {
