@@ -5,17 +5,20 @@
 // 10 ms) and the first answer of the new release through Caddy (asked every 20 ms); then what the kubelet and
 // containerd logged about the new pod (sandbox, container created and started, a Secret the kubelet could not
 // read). Prints one timeline per release, in ms after the API call.
-//   BERTH_TEST_KUBECONFIG=$(../shared/k8s/start.sh) node scripts/bench/k8s-release-trace.ts   (TRACE_ROUNDS=3, TRACE_GAP_MS=0,
+//   BERTH_TEST_KUBECONFIG=$(../shared/k8s/start.sh) node scripts/bench/k8s-release-trace.ts   (TRACE_ROUNDS=3, TRACE_GAP_MS=0, TRACE_CLIENTS=0,
 //   TRACE_LOG_DIR=/var/tmp/berth-k8s/logs: the kit's kubelet.log and containerd.log)
 import fs from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import * as k8s from '@kubernetes/client-node';
 import { deleteNamespace } from '../../test/scheduler/k8s-cluster.ts';
+import { underTraffic } from '../../test/support/traffic.ts';
 import { TEST_IMAGE, firstSuccess, main, viaRouter, withStack } from './lib.ts';
 
 const ROUNDS = Number(process.env.TRACE_ROUNDS ?? 3);
 /** Pause between releases; the benchmark (scheduler-switch.ts) starts the next one as soon as the API returned: 0. */
 const GAP_MS = Number(process.env.TRACE_GAP_MS ?? 0);
+/** Keep-alive clients requesting the app through Caddy the whole time, as in the benchmark's second phase. */
+const CLIENTS = Number(process.env.TRACE_CLIENTS ?? 0);
 const LOGS = process.env.TRACE_LOG_DIR ?? '/var/tmp/berth-k8s/logs';
 const kubeconfig = process.env.BERTH_TEST_KUBECONFIG;
 const namespace = `berth-trace-${Date.now().toString(36)}`;
@@ -40,7 +43,7 @@ main('k8s-release-trace', async () => {
       const mark = (what: string) => marks.push({ at: Date.now(), what });
       const stopWatches = await watchCluster(config, mark);
       const stopDns = pollDns(Number(s.berth.env.BERTH_DNS_PORT), `${app}.k3s.berth.internal`, mark);
-      try {
+      const rounds = async () => {
         for (let round = 1; round <= ROUNDS; round++) {
           const version = ((await s.berth.ok('GET', `/apps/${app}`)).currentRelease as number) + 1;
           marks = [];
@@ -54,6 +57,13 @@ main('k8s-release-trace', async () => {
           const logged = [...kubeletLines(t0, marks), ...containerdLines(t0, marks), ...await appLines(core, marks)];
           printTimeline(`v${version} (round ${round}/${ROUNDS}, ${new Date(t0).toISOString()})`, t0, marks, logged);
           await new Promise((r) => setTimeout(r, GAP_MS));
+        }
+      };
+      try {
+        if (!CLIENTS) await rounds();
+        else {
+          const traffic = await underTraffic({ port: s.caddy.httpPort, host: `${app}.localhost`, clients: CLIENTS, maxMs: 10 * 60_000 }, rounds);
+          console.log(`\nunder ${CLIENTS} clients' traffic: ${traffic.total} requests, ${traffic.failures.length} failed`);
         }
       } finally {
         stopWatches();
