@@ -67,6 +67,14 @@ test('worker Deployment: no port, no probe, stays up a second to count; compound
   assert.deepEqual(c.resources, {});
 });
 
+test('a Procfile or release command reaches the shell as written: Kubernetes does not expand $(VAR) or fold $$ in it', () => {
+  const procfile = 'echo $$ $(date) $(GREETING) $PORT';
+  const d = deploymentFor(req, { ...req.formation[1], command: procfile }, IMAGE, settings);
+  assert.deepEqual(d.spec!.template.spec!.containers[0].command, ['/bin/sh', '-c', 'exec echo $$$$ $$(date) $$(GREETING) $$PORT']);
+  const job = jobFor({ app: 'shop', release, command: ['sh', '-c', 'echo $(GREETING)'], env: {}, memoryMB: null, timeoutSec: 90 }, IMAGE, 'shop-run-z', 'inst1');
+  assert.deepEqual(job.spec!.template.spec!.containers[0].command, ['sh', '-c', 'echo $$(GREETING)']);
+});
+
 test('no drain: no preStop hook; no Procfile command: the image\'s own', () => {
   const d = deploymentFor(req, { ...req.formation[0], command: null }, IMAGE, { ...settings, drainSec: 0 });
   const c = d.spec!.template.spec!.containers[0];

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { AttachedRunRequest } from '../../src/scheduler/types.ts';
-import { GATE_SCRIPT, RUN_INDEX_LABEL, freeRunIndex, gateEcho, gateProbe, literal, runPodFor, runPodName, runSelector } from '../../src/scheduler/kubernetes/run-pod.ts';
+import { GATE_SCRIPT, RUN_INDEX_LABEL, freeRunIndex, gateEcho, gateProbe, runPodFor, runPodName, runSelector } from '../../src/scheduler/kubernetes/run-pod.ts';
+import { literal } from '../../src/scheduler/kubernetes/manifests.ts';
 
 const request = (over: Partial<AttachedRunRequest> = {}): AttachedRunRequest => ({
   app: 'shop',

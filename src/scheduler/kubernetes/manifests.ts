@@ -7,6 +7,9 @@ import type { FormationEntry } from '../../state/schema.ts';
 import type { DeployRequest, OneOffRequest, ReleaseToRun } from '../types.ts';
 import { DEFAULT_CONTAINER_PORT, shellCommand } from '../../releases/converge.ts';
 
+/** Kubernetes expands $(VAR) in a container's command, and $$ is its escape: the argv reaches the process as given. */
+export const literal = (arg: string) => arg.replaceAll('$', '$$$$');
+
 export const LABEL = {
   managed: 'berth.managed',   // on app instances only (Deployment pods), never on one-offs
   owner: 'berth.owner',       // the Berth installation: several may share a cluster (and a namespace)
@@ -122,7 +125,7 @@ export function deploymentFor(req: DeployRequest & { release: ReleaseToRun }, en
           containers: [{
             name: CONTAINER,
             image,
-            ...(entry.command ? { command: shellCommand(entry.command) } : {}),
+            ...(entry.command ? { command: shellCommand(entry.command).map(literal) } : {}),
             env: [
               ...configEnv(app, release),
               ...(isWeb ? [{ name: 'PORT', value: String(port) }] : []),
@@ -185,7 +188,7 @@ export function jobFor(req: OneOffRequest, image: string, name: string, owner: s
           ...podBasics(0),
           restartPolicy: 'Never',
           containers: [{
-            name: CONTAINER, image, command: req.command,
+            name: CONTAINER, image, command: req.command.map(literal),
             env,
             resources: resourcesOf(req.memoryMB, null),
           }],

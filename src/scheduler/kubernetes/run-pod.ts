@@ -4,7 +4,7 @@
 // container starts on its own: without the gate, `echo hi; exit 3` would often be over before anyone listened.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttachedRunRequest } from '../types.ts';
-import { LABEL, jobFor } from './manifests.ts';
+import { LABEL, jobFor, literal } from './manifests.ts';
 
 /** run.N's N on its pod (pods of a process type are otherwise numbered by age). */
 export const RUN_INDEX_LABEL = 'berth.run-index';
@@ -75,8 +75,6 @@ export function runPodFor(req: AttachedRunRequest, opts: RunPodOptions): V1Pod {
   };
 }
 
-/** Kubernetes expands $(VAR) in a container's command, and $$ is its escape: the argv reaches the process as given. */
-export const literal = (arg: string) => arg.replaceAll('$', '$$$$');
 
 /** Probe k of a run: letters, digits and dashes only (it goes into a regular expression). */
 export const gateProbe = (nonce: string, k: number) => `berth-gate-${nonce}-${k}`;
