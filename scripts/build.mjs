@@ -6,12 +6,14 @@
 //
 // Outputs: dist/berth-server.mjs, dist/berth.mjs (executable, with a shebang), their .map files,
 // and dist/better_sqlite3.node, which the server loads from beside its bundle (src/state passes
-// it to better-sqlite3 as nativeBinding, so no node_modules lookup happens at run time).
+// it to better-sqlite3 as nativeBinding, so no node_modules lookup happens at run time); and
+// dist/berth, the single executable holding Node and all of the above (scripts/build-executable.mjs).
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWebAssets } from './build-web.mjs';
+import { buildExecutable } from './build-executable.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -98,8 +100,11 @@ async function main() {
   copyFileSync(addonSrc, `${addonOut}.tmp`);
   renameSync(`${addonOut}.tmp`, addonOut);
 
-  console.log(`build: done in ${Math.round(performance.now() - started)} ms`);
-  for (const file of [...targets.map((t) => path.join(root, t.out)), addonOut]) {
+  const bundled = performance.now();
+  const executable = await buildExecutable({ root, addonSrc, webFiles: web.files });
+
+  console.log(`build: done in ${Math.round(performance.now() - started)} ms (dist/berth: ${Math.round(performance.now() - bundled)} ms${executable.stripped ? '' : ', not stripped: binutils\' strip is missing'})`);
+  for (const file of [...targets.map((t) => path.join(root, t.out)), addonOut, executable.file]) {
     console.log(`  ${kib(file)}  ${path.relative(root, file)}`);
   }
 }

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { parseAllowList, type AllowList } from './shared/outbound-address.ts';
 import { LETS_ENCRYPT_DIRECTORY, type AcmeSettings } from './router/caddy/tls-config.ts';
 
+/** Where Berth keeps its state unless BERTH_DATA_DIR says otherwise. */
+export const DEFAULT_DATA_DIR = '/var/lib/berth';
+
 export type RouteVia = 'container-ip' | 'host-port';
 
 export interface Config {
@@ -116,7 +119,7 @@ export function routerAddressesFrom(env: NodeJS.ProcessEnv = process.env): strin
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const [lo, hi] = portRangeFrom(env);
-  const dataDir = path.resolve(env.BERTH_DATA_DIR ?? '/var/lib/berth');
+  const dataDir = path.resolve(env.BERTH_DATA_DIR ?? DEFAULT_DATA_DIR);
   const domain = env.BERTH_DOMAIN ?? 'localhost';
   return {
     dataDir,

@@ -49,7 +49,7 @@ before(async () => {
   await new Promise<void>((resolve) => server.once('listening', resolve));
   port = (server.address() as net.AddressInfo).port;
   const routes = createGitRoutes({
-    reposDir, hookEntry, hookSocket: path.join(tmp, 'run', 'git-hook.sock'), auth,
+    reposDir, hookCommand: [process.execPath, hookEntry], hookSocket: path.join(tmp, 'run', 'git-hook.sock'), auth,
     appExists: (name) => APPS.has(name),
     canPush: (user) => user.name === 'alice',
     onPush: deployForTest,
@@ -59,7 +59,7 @@ before(async () => {
   hookSocket = await serveHookSocket(routes.hook, path.join(tmp, 'run', 'git-hook.sock'));
   // Same apps, but its hooks call a socket nobody listens on.
   const unreachable = createGitRoutes({
-    reposDir: path.join(tmp, 'repos-unreachable'), hookEntry, hookSocket: path.join(tmp, 'run', 'nobody.sock'), auth,
+    reposDir: path.join(tmp, 'repos-unreachable'), hookCommand: [process.execPath, hookEntry], hookSocket: path.join(tmp, 'run', 'nobody.sock'), auth,
     appExists: (name) => APPS.has(name), canPush: () => true, onPush: deployForTest, maxPushBytes: MAX_PUSH_BYTES, log: () => {},
   });
   root = new Hono();

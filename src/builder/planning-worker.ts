@@ -3,12 +3,16 @@
 // its own build and never the server's event loop (API, git, every other team's deploys).
 //
 // The worker runs this same module: from sources, this file; in dist/berth-server.mjs, the bundle itself,
-// whose entry (src/server/main.ts) imports this module when it sees BUILD_WORKER_ARG.
+// whose entry (src/server/main.ts) imports this module when it sees BUILD_WORKER_ARG. dist/berth has no
+// file to start a worker from, so scripts/build.mjs bakes this module, bundled alone, in as source text.
 import { open } from 'node:fs/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { dockerignoreFilter } from './dockerignore.ts';
 import { BuildError } from './errors.ts';
 import { indexTar, readEntry, type TarEntry } from './tar.ts';
+
+/** This module bundled on its own as CommonJS; defined only in dist/berth. */
+declare const BERTH_PLANNING_WORKER: string | undefined;
 
 export const BUILD_WORKER_ARG = 'build-worker';
 const ROLE = 'berth-source-preparation';
@@ -33,7 +37,9 @@ export interface PrepareOptions {
 export function prepareSource(tarFile: string, options: PrepareOptions = {}): Promise<PreparedSource> {
   const deadlineMs = options.deadlineMs ?? PLANNING_DEADLINE_MS;
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), {
+    const embedded = typeof BERTH_PLANNING_WORKER === 'string' ? BERTH_PLANNING_WORKER : undefined;
+    const worker = new Worker(embedded ?? new URL(import.meta.url), {
+      eval: embedded !== undefined,
       workerData: { role: ROLE, tarFile },
       argv: [BUILD_WORKER_ARG],
       // A source with millions of entries fails its own build, not the server.

@@ -17,8 +17,8 @@ import type { PushHandler } from './types.ts';
 
 export interface GitRoutesOptions {
   reposDir: string;
-  /** The server's main file: hooks run `node <hookEntry> git-hook`, which calls runPreReceiveHook(). */
-  hookEntry: string;
+  /** The program hooks run, followed by `git-hook` (which calls runPreReceiveHook()): `[node, <server entry>]` or `[berth]`. */
+  hookCommand: string[];
   /** The unix socket hooks reach the hook endpoint on (serveHookSocket), e.g. <data dir>/run/git-hook.sock. */
   hookSocket: string;
   auth: AuthStore;
@@ -45,7 +45,7 @@ type Service = 'git-upload-pack' | 'git-receive-pack';
 const SERVICES: readonly string[] = ['git-upload-pack', 'git-receive-pack'];
 
 export function createGitRoutes(opts: GitRoutesOptions): GitRoutes {
-  const repos = new Repos({ reposDir: opts.reposDir, hookEntry: opts.hookEntry });
+  const repos = new Repos({ reposDir: opts.reposDir, hookCommand: opts.hookCommand });
   // Per process: a hook started by another (or an older) server cannot call in.
   const hookToken = crypto.randomBytes(32).toString('base64url');
   const git = new Hono();

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { shellCommand } from '../executable/self.ts';
 
 const run = promisify(execFile);
 
@@ -39,10 +40,8 @@ export function repoPath(reposDir: string, app: string): string {
 
 export interface RepoOptions {
   reposDir: string;
-  /** The server's main file; the hook runs `node <hookEntry> git-hook`. */
-  hookEntry: string;
-  /** The node binary the hook runs with; the server's own by default. */
-  nodePath?: string;
+  /** The program the hook runs with `git-hook` appended: `[node, <server entry>]`, or `[berth]` from the executable. */
+  hookCommand: string[];
 }
 
 export class Repos {
@@ -52,7 +51,7 @@ export class Repos {
 
   constructor(opts: RepoOptions) {
     this.reposDir = path.resolve(opts.reposDir);
-    this.hook = preReceiveScript(opts.nodePath ?? process.execPath, path.resolve(opts.hookEntry));
+    this.hook = preReceiveScript(opts.hookCommand);
   }
 
   pathFor(app: string): string { return repoPath(this.reposDir, app); }
@@ -113,16 +112,18 @@ async function removeStaleQuarantines(repo: string): Promise<void> {
 }
 
 /** The hook only hands over to the server's code, which knows how to reach the server. */
-export function preReceiveScript(nodePath: string, entry: string): string {
+export function preReceiveScript(command: string[]): string {
+  // Node's own warnings would reach the pusher as `remote:` lines; the executable prints none.
+  const [program, ...args] = command;
+  const flags = args.length ? ['--no-warnings', ...args] : [];
   return [
     '#!/bin/sh',
     '# Written by Berth each time this repository is opened: local edits are lost.',
-    `exec ${shellQuote(nodePath)} --no-warnings ${shellQuote(entry)} git-hook`,
+    `exec ${shellCommand([program, ...flags])} git-hook`,
     '',
   ].join('\n');
 }
 
-const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 
 async function exists(file: string): Promise<boolean> {
   try { await fs.access(file); return true; } catch { return false; }

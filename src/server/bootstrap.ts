@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuthStore } from '../state/auth-store.ts';
+import { serverCommandHint } from '../executable/self.ts';
 
 export const ADMIN_TOKEN_COMMAND = 'issue-admin-token';
 /** Where servers before scoped tokens left the first admin token; removed on start (the token stays valid). */
@@ -17,7 +18,7 @@ export function ensureAdmin(auth: AuthStore, dataDir: string, dbFile: string): s
   try { fs.chmodSync(dbFile, 0o600); } catch { /* not ours to change (a read-only mount): reported by SQLite soon enough */ }
   if (!auth.hasUsers()) {
     auth.createUser('admin', 'admin');
-    notes.push(`created the admin user; get its token on this machine with: node ${path.basename(process.argv[1] ?? 'berth-server.mjs')} ${ADMIN_TOKEN_COMMAND}`);
+    notes.push(`created the admin user; get its token on this machine with: ${serverCommandHint()} ${ADMIN_TOKEN_COMMAND}`);
   }
   const legacy = path.join(dataDir, LEGACY_TOKEN_FILE);
   if (fs.existsSync(legacy)) {

@@ -87,10 +87,12 @@ export class BerthServer {
 /**
  * A fresh admin token, the way an operator gets one: `node <server entry> issue-admin-token` on the
  * server machine, with the server's environment (its data dir). Nothing is read from a file.
+ * `server` is the server's entry file (run with this Node), or the whole argv that starts it (`[dist/berth, server]`).
  */
-export function issueAdminToken(serverEntry: string, env: Record<string, string>): Promise<string> {
+export function issueAdminToken(server: string | string[], env: Record<string, string>): Promise<string> {
+  const [program, ...args] = typeof server === 'string' ? [process.execPath, server] : server;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [serverEntry, 'issue-admin-token'], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(program, [...args, 'issue-admin-token'], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
       const token = stdout.trim();
       if (err || !/^berth_\S+$/.test(token)) reject(new Error(`issue-admin-token failed: ${err?.message ?? ''}\n${stdout}${stderr}`));
       else resolve(token);

@@ -5,6 +5,7 @@ import { CliError, printedJson, stringFlag, withProgress, type Command, type Com
 import { resolveCredentials, type Credentials } from '../credentials.ts';
 import { relativeTime, table } from '../format.ts';
 import type { App } from '../../wire/types.ts';
+import { selfCommand, shellCommand } from '../../executable/self.ts';
 
 interface Build { id: number; status: string; commitSha: string; ref: string; kind: string | null; releaseVersion: number | null; pushedBy: string; startedAt: string; error: string | null }
 
@@ -79,7 +80,7 @@ function readStdin(): Promise<string> {
 
 /** Registers the helper for the server's URL only, so git asks berth for that server and nothing else. */
 export function installCredentialHelper(url: string, scope: 'global' | 'local' = 'global'): string {
-  const self = `'${process.execPath}' '${process.argv[1]}'`;
+  const self = shellCommand(selfCommand());
   const key = `credential.${new URL(url).origin}.helper`;
   git(['config', `--${scope}`, '--replace-all', key, `!${self} git:credential`]);
   return key;

@@ -1,0 +1,32 @@
+// The entry point of dist/berth, the single executable (Node, the server, the CLI, the git hook and the
+// web console in one file; scripts/build.mjs makes it). Its first word picks the program:
+//   berth server [issue-admin-token|registry-auth ...]   the server and its subcommands
+//   berth git-hook                                      git's pre-receive hook (the server writes it)
+//   berth version                                       version and the commit it was built from
+//   berth <anything else>                               the CLI: berth apps, berth login, ...
+// Bundled as CommonJS (Node 24 runs an executable's main script only as CommonJS): no top-level await here.
+import { VERSION } from '../version.ts';
+
+/** Baked in by scripts/build.mjs. */
+declare const BERTH_COMMIT: string;
+
+async function dispatch(argv: string[]): Promise<void> {
+  const [word, ...rest] = argv;
+  if (word === 'server') {
+    const { runServerCommand } = await import('../server/commands.ts');
+    await runServerCommand(rest);
+  } else if (word === 'git-hook') {
+    const { runServerCommand } = await import('../server/commands.ts');
+    await runServerCommand(['git-hook']);
+  } else if (word === 'version' && rest.length === 0) {
+    process.stdout.write(`berth ${VERSION} (commit ${BERTH_COMMIT}) node-${process.version}\n`);
+  } else {
+    const { runCli } = await import('../cli/run.ts');
+    process.exitCode = await runCli(argv);
+  }
+}
+
+dispatch(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`berth: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
