@@ -203,7 +203,7 @@ install_deps() {
   changed "installed node_modules (${cmd[*]})"
 }
 
-BUILD_OUTPUTS=(dist/berth-server.mjs dist/berth.mjs dist/better_sqlite3.node)
+BUILD_OUTPUTS=(dist/berth-server.mjs dist/berth.mjs dist/better_sqlite3.node dist/berth)
 
 # The bundles are current when all exist and no source, build script, lockfile or native addon
 # changed since the oldest of them was written.
@@ -211,7 +211,7 @@ build_current() {
   local out oldest
   for out in "${BUILD_OUTPUTS[@]}"; do [ -f "$out" ] || return 1; done
   oldest=$(ls -1tr "${BUILD_OUTPUTS[@]}" | head -n 1)
-  [ -z "$(find src scripts/build.mjs package.json package-lock.json \
+  [ -z "$(find src scripts/build.mjs scripts/build-executable.mjs scripts/build-web.mjs package.json package-lock.json \
     node_modules/better-sqlite3/package.json \
     -newer "$oldest" -type f -print -quit 2>/dev/null)" ]
 }

@@ -6,7 +6,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -63,6 +64,15 @@ async function exercise(t: TestContext, shipped: Shipped, caddy: TestCaddy, regi
   const [apiPort] = await freePorts(1);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
 
+  // The executable writes its SQLite addon to <data dir>/cache under the addon's digest; a file
+  // already there that does not match (left half-written, or altered) must be replaced, never loaded.
+  const addonDigest = createHash('sha256').update(readFileSync(dist('better_sqlite3.node'))).digest('hex');
+  const cachedAddon = path.join(dataDir, 'cache', `better_sqlite3-${addonDigest.slice(0, 16)}.node`);
+  if (shipped.label === 'executable') {
+    mkdirSync(path.dirname(cachedAddon), { recursive: true });
+    writeFileSync(cachedAddon, 'not the addon');
+  }
+
   // Run from a directory with no node_modules, so nothing can come from the sources' packages.
   let output = '';
   const started = performance.now();
@@ -100,8 +110,8 @@ async function exercise(t: TestContext, shipped: Shipped, caddy: TestCaddy, regi
   const firstAnswerMs = Math.round(performance.now() - started);
   assert.equal(health.ok, true);
   if (shipped.label === 'executable') {
-    // The addon came out of the executable into the data dir's cache, under its build's digest.
-    assert.match(readdirSync(path.join(dataDir, 'cache')).join(' '), /^better_sqlite3-[0-9a-f]{16}\.node$/);
+    assert.deepEqual(readdirSync(path.dirname(cachedAddon)), [path.basename(cachedAddon)], 'one addon file in the cache, nothing half-written');
+    assert.equal(createHash('sha256').update(readFileSync(cachedAddon)).digest('hex'), addonDigest, 'the tampered file was replaced by the embedded addon');
   }
 
   // The server mints the first admin token itself (issue-admin-token), as up.sh has it do; no file holds one.
