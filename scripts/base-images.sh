@@ -6,6 +6,9 @@
 #   berth/python:3         the Debian image plus Debian's python3, venv and pip (the python stack)
 #   berth/go:1             the Debian image plus Debian's Go toolchain (the go stack compiles there;
 #                          the binaries then run on berth/debian:bookworm)
+#   berth/postgres:15, berth/redis:7, berth/mariadb:10
+#                          data services (berth addons:create) from Debian's postgresql-15, redis-server
+#                          and mariadb-server; entrypoint and health check in scripts/service-images/
 #   berth-test/hello       a tiny HTTP app used by the integration tests
 # No image registry is contacted; npm's tarball comes from the npm registry (`npm pack`), once.
 # The debootstrap and npm tarballs are cached so a rerun takes seconds.
@@ -124,6 +127,44 @@ stack_failed=""
 apt_stack berth/python:3 "python3 python3-venv python3-pip ca-certificates"
 apt_stack berth/go:1 "golang-go ca-certificates git"
 
+# Data services (berth addons:create): Debian's server packages, an entrypoint that initialises the data dir
+# on the volume mounted at /data and takes its credentials from the environment, and a health check
+# (berth-ready, also what Berth runs to know the service accepts connections). /data belongs to the service's
+# user in the image, so a new named volume starts out owned by it and the server never runs as root.
+service_image() {
+  local image=$1 packages=$2 user=$3 scripts=$4 recipe label ctx
+  recipe="FROM berth/debian:bookworm
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages \\
+ && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /var/lib/postgresql/*/main /etc/postgresql/*/main \\
+ && mkdir -p /data && chown $user:$user /data
+COPY entrypoint.sh /usr/local/bin/berth-service
+COPY ready.sh /usr/local/bin/berth-ready
+USER $user
+ENV LANG=C.UTF-8
+HEALTHCHECK --interval=5s --timeout=3s --start-period=60s CMD [\"/usr/local/bin/berth-ready\"]
+ENTRYPOINT [\"/usr/local/bin/berth-service\"]"
+  label="service: $packages ($(printf '%s %s' "$recipe" "$("$DOCKER" image inspect -f '{{.Id}}' berth/debian:bookworm)" \
+    | cat - "$here/scripts/service-images/$scripts-entrypoint.sh" "$here/scripts/service-images/$scripts-ready.sh" | cksum | cut -d' ' -f1))"
+  [ "$("$DOCKER" image inspect -f '{{index .Config.Labels "berth.stack"}}' "$image" 2>/dev/null)" != "$label" ] || return 0
+  echo "base-images: $image with apt-get install $packages"
+  ctx=$(mktemp -d /tmp/berth-service.XXXXXX)
+  printf '%s\nLABEL berth.stack="%s"\n' "$recipe" "$label" >"$ctx/Dockerfile"
+  cp "$here/scripts/service-images/$scripts-entrypoint.sh" "$ctx/entrypoint.sh"
+  cp "$here/scripts/service-images/$scripts-ready.sh" "$ctx/ready.sh"
+  chmod 755 "$ctx/entrypoint.sh" "$ctx/ready.sh"
+  if ! DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$image" "$ctx" >"$ctx/build.log" 2>&1; then
+    tail -20 "$ctx/build.log" >&2
+    echo "base-images: WARNING: could not build $image; addons:create of that kind fails until it exists" >&2
+    stack_failed="$stack_failed $image"
+  fi
+  rm -rf "$ctx"
+}
+# Debian 12's versions: PostgreSQL 15, Redis 7.0, MariaDB 10.11.
+service_image berth/postgres:15 "postgresql-15" postgres postgres
+service_image berth/redis:7 "redis-server" redis redis
+service_image berth/mariadb:10 "mariadb-server mariadb-client" mysql mariadb
+
 # The test app changes with the repo, so it is rebuilt every time (cached layers make it ~1 s).
 DOCKER_BUILDKIT=0 "$DOCKER" build -q -t berth-test/hello:latest "$here/test/fixtures/hello" >/dev/null
-echo "base-images: ready (berth/debian:bookworm, berth/node:24, berth/python:3, berth/go:1, berth-test/hello:latest)${stack_failed:+; missing:$stack_failed}"
+echo "base-images: ready (berth/debian:bookworm, berth/node:24, berth/python:3, berth/go:1, berth/postgres:15, berth/redis:7, berth/mariadb:10, berth-test/hello:latest)${stack_failed:+; missing:$stack_failed}"
