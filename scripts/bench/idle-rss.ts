@@ -1,17 +1,20 @@
 // Idle memory of the Berth server process: VmRSS with 0 apps (measured first, same server), then with
 // 50 apps each running one instance of the hello image, after the server has been idle for a while.
 // Done for the server run from sources (the test harness) and, when built, the production bundle
-// dist/berth-server.mjs (what an install runs).
+// dist/berth-server.mjs (what an install runs) and the single executable dist/berth.
 //   node scripts/bench/idle-rss.ts     (BENCH_RSS_APPS=50, BENCH_RSS_DEPLOY=50, BENCH_IDLE_SECONDS=10)
 import {
-  API_CONCURRENCY, TEST_IMAGE, bundleState, main, serverAlive, pool, printTable, ratio, rssMB, serverPid, sleep, stats, verdict, withStack,
+  API_CONCURRENCY, EXECUTABLE, TEST_IMAGE, bundleState, main, serverAlive, pool, printTable, ratio, rssMB, serverPid, sleep, stats, verdict, withStack,
   type BerthServer,
 } from './lib.ts';
+import { existsSync } from 'node:fs';
 
 const APPS = Number(process.env.BENCH_RSS_APPS ?? 50);
 const DEPLOY = Math.min(APPS, Number(process.env.BENCH_RSS_DEPLOY ?? APPS));
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
 const TARGET_MB = 100;
+
+const LABELS = { sources: 'src/server/main.ts', bundle: 'dist/berth-server.mjs', executable: 'dist/berth server' };
 
 interface Idle { rss: number; peak: number; samples: number[] }
 interface Run { server: string; empty: Idle; loaded: Idle; running: number; afterList: number; listMs: number }
@@ -22,6 +25,8 @@ main('idle-rss', async () => {
   const bundle = bundleState();
   if (bundle === 'missing') console.log('dist/berth-server.mjs is missing (npm run build): measuring the sources only');
   else runs.push(await measure('bundle'));
+  if (existsSync(EXECUTABLE)) runs.push(await measure('executable'));
+  else console.log('dist/berth is missing (npm run build): the single executable is not measured');
 
   const mb = (x: number) => `${x.toFixed(1)} MB`;
   const samples = (i: Idle) => i.samples.map((x) => x.toFixed(0)).join(' ');
@@ -36,8 +41,8 @@ main('idle-rss', async () => {
   if (bundle === 'stale') console.log('note: dist/berth-server.mjs is older than src/ (run npm run build for current numbers)');
 });
 
-function measure(server: 'sources' | 'bundle'): Promise<Run> {
-  const label = server === 'sources' ? 'src/server/main.ts' : 'dist/berth-server.mjs';
+function measure(server: keyof typeof LABELS): Promise<Run> {
+  const label = LABELS[server];
   console.log(`\n-- ${label} --`);
   return withStack({}, async (s) => {
     const pid = serverPid(s.berth);

@@ -28,13 +28,16 @@ export interface Stack {
 export const BENCH_LABEL = 'berth-bench';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BUNDLE = path.join(ROOT, 'dist/berth-server.mjs');
+/** The single executable (npm run build): Node, server and CLI in one file. */
+export const EXECUTABLE = path.join(ROOT, 'dist/berth');
 
 /**
- * Starts a private Caddy and one Berth server (from sources, or the production bundle dist/berth-server.mjs),
+ * Starts a private Caddy and one Berth server (from sources, the production bundle dist/berth-server.mjs,
+ * or the single executable dist/berth),
  * runs fn, and always tears everything down: the server, Caddy, its temp data dir and every container
  * of this run's apps (also on Ctrl-C / SIGTERM).
  */
-export async function withStack<T>(env: Record<string, string>, fn: (s: Stack) => Promise<T>, server: 'sources' | 'bundle' = 'sources'): Promise<T> {
+export async function withStack<T>(env: Record<string, string>, fn: (s: Stack) => Promise<T>, server: 'sources' | 'bundle' | 'executable' = 'sources'): Promise<T> {
   const prefix = `b${Math.random().toString(36).slice(2, 6)}`;
   const caddy = await startCaddy();
   let berth: BerthServer | undefined;
@@ -49,10 +52,12 @@ export async function withStack<T>(env: Record<string, string>, fn: (s: Stack) =
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     berth = await startBerth(caddy, env);
-    if (server === 'bundle') {
-      // The harness made the data dir, env and admin token; the bundle takes over the same data dir.
+    if (server !== 'sources') {
+      // The harness made the data dir, env and admin token; the built server takes over the same data dir.
       await berth.kill('SIGTERM');
-      berth = new BundledBerth(berth.dataDir, berth.port, berth.env);
+      // BENCH_NODE_FLAGS: V8/Node flags for the bundled server only (e.g. heap sizing experiments).
+      const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+      berth = new BuiltBerth(berth.dataDir, berth.port, berth.env, server === 'bundle' ? [process.execPath, ...flags, BUNDLE] : [EXECUTABLE, 'server']);
       await berth.start();
     }
     return await fn({ caddy, berth, prefix, app: (part) => `${prefix}-${part}` });
@@ -71,23 +76,29 @@ export async function withStack<T>(env: Record<string, string>, fn: (s: Stack) =
   }
 }
 
-/** The harness's BerthServer (api, ok, kill), running the production bundle instead of the sources. */
-class BundledBerth extends BerthServer {
+/** The harness's BerthServer (api, ok, kill), running what `npm run build` made instead of the sources. */
+class BuiltBerth extends BerthServer {
+  private readonly command: string[];
+
+  constructor(dataDir: string, port: number, env: Record<string, string>, command: string[]) {
+    super(dataDir, port, env);
+    this.command = command;
+  }
+
   override async start(): Promise<void> {
-    // BENCH_NODE_FLAGS: V8/Node flags for the bundled server only (e.g. heap sizing experiments).
-    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...flags, BUNDLE], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [program, ...args] = this.command;
+    const child = spawn(program, args, { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     (this as unknown as { child: ChildProcess }).child = child;
     child.stdout!.on('data', (d) => { this.output += d; });
     child.stderr!.on('data', (d) => { this.output += d; });
     for (let i = 0; i < 600 && child.exitCode === null; i++) {
       if (await fetch(`${this.url}/api/v1/health`).then((r) => r.ok, () => false)) {
-        this.token ||= await issueAdminToken(BUNDLE, this.env);
+        this.token ||= await issueAdminToken(this.command, this.env);
         return;
       }
       await sleep(100);
     }
-    throw new Error(`the bundled server did not come up:\n${this.output}`);
+    throw new Error(`${this.command.join(' ')} did not come up:\n${this.output}`);
   }
 }
 
