@@ -114,6 +114,16 @@ async function exercise(t: TestContext, shipped: Shipped, caddy: TestCaddy, regi
     assert.equal(createHash('sha256').update(readFileSync(cachedAddon)).digest('hex'), addonDigest, 'the tampered file was replaced by the embedded addon');
   }
 
+  // The web console comes from inside the program: its page, and the script the page loads.
+  const page = await fetch(`${apiUrl}/`);
+  assert.equal(page.status, 200);
+  const script = /<script type="module" src="(\/assets\/main-[^"]+\.js)"/.exec(await page.text())?.[1];
+  assert.ok(script, 'the console page loads its main script');
+  const js = await fetch(`${apiUrl}${script}`);
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  assert.ok((await js.arrayBuffer()).byteLength > 1000, 'the console script has a body');
+
   // The server mints the first admin token itself (issue-admin-token), as up.sh has it do; no file holds one.
   assert.equal(existsSync(path.join(dataDir, 'admin-token')), false, 'no token is left in a file');
   const token = await issueAdminToken(shipped.server, { BERTH_DATA_DIR: dataDir });
