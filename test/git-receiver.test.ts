@@ -13,6 +13,7 @@ import { Hono } from 'hono';
 import { openDb, type Db } from '../src/state/db.ts';
 import { AuthStore } from '../src/state/auth-store.ts';
 import { createGitRoutes } from '../src/git/receiver.ts';
+import { preReceiveScript } from '../src/git/repos.ts';
 import { serveHookSocket, type HookSocket } from '../src/git/hook-endpoint.ts';
 import type { PushEvent } from '../src/git/types.ts';
 
@@ -432,3 +433,8 @@ async function waitFor(check: () => boolean, message: string, timeoutMs = 5000):
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('the hook script runs `node --no-warnings ENTRY git-hook`, or the single executable alone, each word quoted', () => {
+  assert.match(preReceiveScript(['/opt/node', "/srv/it's/main.mjs"]), /^exec '\/opt\/node' '--no-warnings' '\/srv\/it'\\''s\/main\.mjs' git-hook$/m);
+  assert.match(preReceiveScript(['/usr/local/bin/berth']), /^exec '\/usr\/local\/bin\/berth' git-hook$/m);
+});
