@@ -27,7 +27,7 @@ if ! bash scripts/base-images.sh >>"$BERTH_LOG_DIR/base-images.log" 2>&1; then
   show_log_tail "$BERTH_LOG_DIR/base-images.log"
   fail "scripts/base-images.sh failed"
 fi
-ok "base images present (berth/debian:bookworm, berth/node:24, berth/python:3, berth/go:1, berth-test/hello:latest)"
+ok "base images present (berth/debian:bookworm, berth/node:24, berth/python:3, berth/go:1, berth/postgres:15, berth/redis:7, berth/mariadb:10, berth-test/hello:latest)"
 
 # Tests must never pick up the installed server's settings (its data dir, ports, Caddy).
 unset "${BERTH_SERVER_SETTINGS[@]}"

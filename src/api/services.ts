@@ -63,6 +63,8 @@ export interface Services {
   https?: HttpsService;
   /** Berth's own backup, restore and integrity check (admin:backup/restore/check); absent: not offered. */
   backup?: BackupService;
+  /** What owns an app's config var (an add-on, an outside service binding): config:set/unset of it is refused. */
+  configOwners?: (appId: number, key: string) => string | null;
   maxBodyBytes: number;
   version: string;
   log: (line: string) => void;

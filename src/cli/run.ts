@@ -10,6 +10,7 @@ import { reviewCommands } from './commands/reviews.ts';
 import { authCommands } from './commands/auth.ts';
 import { configCommands } from './commands/config.ts';
 import { domainCommands } from './commands/domains.ts';
+import { addonCommands } from './commands/addons.ts';
 import { httpsCommands } from './commands/https.ts';
 import { certCommands } from './commands/certs.ts';
 import { gitCommands } from './commands/git.ts';
@@ -60,6 +61,7 @@ const COMMANDS: Command[] = [
   ...psCommands,
   ...logsCommands,
   ...domainCommands,
+  ...addonCommands,
   ...httpsCommands,
   ...certCommands,
   ...gitCommands,

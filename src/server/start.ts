@@ -42,6 +42,7 @@ import { certificateLogPath } from '../router/caddy/tls-config.ts';
 import { HttpsStore } from '../state/https-store.ts';
 import { createBackupService } from '../backup/wiring.ts';
 import { createConnect } from '../connect/wiring.ts';
+import { createAddons } from '../addons/wiring.ts';
 import { ReviewsStore } from '../state/reviews-store.ts';
 import { ReviewApps } from '../pipeline/review-apps.ts';
 import { mayDeleteRef, withReviewApps } from '../pipeline/review-pushes.ts';
@@ -215,8 +216,14 @@ export async function startServer(): Promise<void> {
       return { converged: report.converged, failed: report.failed };
     },
   });
+  // addons:create and friends: data services on the local engine, beside the apps attached to them.
+  const addons = createAddons({
+    db, box: secrets.box, engine: runtime.host('local')!, owner, hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
+    apps, access, deployer, events, log,
+  });
   const api = createApi({
     apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, backup, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
+    configOwners: (appId, key) => addons.addons.ownerOf(appId, key),
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
     https: {
@@ -226,7 +233,7 @@ export async function startServer(): Promise<void> {
       syncCertificates: () => router.syncCustomCertificates(),
     },
   }, {
-    git: git.git, ui: webAssets.routes(), apps: [connect.routes], hooks: connect.hooks,
+    git: git.git, ui: webAssets.routes(), apps: [connect.routes, addons.routes], hooks: connect.hooks,
     live: (services) => liveRoutes(services, { hub: new EventHub(services, schedulers), buildLogs, engines: schedulers }),
   });
   observability.start();

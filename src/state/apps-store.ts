@@ -23,6 +23,10 @@ export class AppsStore {
     return this.db.select().from(apps).where(eq(apps.name, name)).get();
   }
 
+  byId(id: number): AppRow | undefined {
+    return this.db.select().from(apps).where(eq(apps.id, id)).get();
+  }
+
   get(name: string): AppRow {
     const app = this.find(name);
     if (!app) throw notFound(`App "${name}" not found.`);

@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import { BerthError } from '../shared/errors.ts';
 import { type Db, now } from './db.ts';
 import { resealConnections } from './connections-store.ts';
+import { resealAddons } from './addons-store.ts';
 import { SecretBox, freshKeyring, newKey, newKeyId, readKeyFile, writeKeyFile, type Keyring } from './secrets.ts';
 
 const KEY_CHECK = 'berth-key-check';
@@ -146,5 +147,6 @@ function reseal(sqlite: Database.Database, change: (value: string, context: stri
     setRelease.run(JSON.stringify(changed), row.id);
     count += Object.keys(config).length;
   }
-  return count + resealConnections(sqlite, change); // apps:connect's token, webhook secret and deploy key
+  // apps:connect's token, webhook secret and deploy key; add-ons' credentials and outside services' URLs
+  return count + resealConnections(sqlite, change) + resealAddons(sqlite, change);
 }

@@ -227,4 +227,25 @@ export const migrations: string[] = [
      known_hosts TEXT,
      created_by TEXT NOT NULL,
      created_at TEXT NOT NULL);`,
+  // Issue 11: add-ons (data services). An add-on's credentials rest sealed (src/state/secrets.ts); app_id is
+  // no foreign key: the app's destroy event removes its add-ons' containers and volumes first, then the rows.
+  // A binding is a config var an add-on (addon_id) or an outside service (url, sealed) owns on an app;
+  // host is the service's address on that app's network.
+  `CREATE TABLE addons (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL,
+     app_id INTEGER NOT NULL,
+     credentials TEXT NOT NULL,
+     memory_mb INTEGER NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at TEXT NOT NULL);
+   CREATE TABLE addon_bindings (
+     app_id INTEGER NOT NULL,
+     var TEXT NOT NULL,
+     addon_id INTEGER REFERENCES addons(id) ON DELETE CASCADE,
+     host TEXT,
+     url TEXT,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (app_id, var));`,
 ];

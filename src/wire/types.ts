@@ -239,3 +239,26 @@ export interface GitConnectResult { connection: GitConnection; webhookSecret: st
 
 /** POST /hooks/git/:app: the build started for a push (null: nothing to deploy), and why. */
 export interface WebhookAnswer { build: number | null; message: string }
+
+/** An add-on's attachment: the config var it owns on an app (only apps the caller can see are listed). */
+export interface AddonAttachment { app: string; as: string }
+
+/** berth addons: a data service (addons:create) or an outside service bound to the app (addons:attach --url). */
+export interface Addon {
+  /** The add-on's name; for an outside service, the config var it owns. */
+  name: string;
+  kind: 'postgres' | 'redis' | 'mysql';
+  /** The app that created it; null for an outside service. */
+  app: string | null;
+  /** From the service's health check; `outside` for a service Berth does not run. */
+  status: 'starting' | 'up' | 'unhealthy' | 'stopped' | 'missing' | 'outside';
+  memoryMB: number | null;
+  attachedAs: AddonAttachment[];
+  createdAt: string;
+}
+
+/** addons:info: how this app connects (the password masked unless ?reveal=true). */
+export interface AddonInfo extends Addon { var: string; url: string }
+
+/** addons:create / addons:attach: the var set and the release that set it (null: stored until the first deploy). */
+export interface AddonChange { addon: Addon; var: string; release: number | null }

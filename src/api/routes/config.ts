@@ -5,10 +5,10 @@ import type { Services } from '../services.ts';
 import { jsonBody } from '../errors.ts';
 import { releaseView } from '../views.ts';
 import { checkConfigKey, checkConfigValue } from '../../shared/validation.ts';
-import { badRequest } from '../../shared/errors.ts';
+import { BerthError, badRequest } from '../../shared/errors.ts';
 
 /** Only what these routes use of the server's services. */
-type RouteServices = Pick<Services, 'apps' | 'deployer' | 'releases'>;
+type RouteServices = Pick<Services, 'apps' | 'deployer' | 'releases' | 'configOwners'>;
 
 export function configRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
@@ -17,11 +17,14 @@ export function configRoutes(s: RouteServices): Hono<ApiEnv> {
 
   api.patch('/:app/config', async (c) => {
     const name = c.req.param('app');
-    s.apps.get(name);
     const body = await jsonBody(c);
     const changes: Record<string, string | null> = {};
+    const appId = s.apps.get(name).id;
     for (const [key, value] of Object.entries(body)) {
       checkConfigKey(key);
+      // An add-on's var (DATABASE_URL) changes with the add-on only: a stray set would cut the app off its data.
+      const owner = s.configOwners?.(appId, key);
+      if (owner) throw new BerthError(422, 'owned_var', `${key} is owned by ${owner}: it changes only through berth addons.`);
       changes[key] = value === null ? null : checkConfigValue(key, value);
     }
     if (Object.keys(changes).length === 0) throw badRequest('bad_request', 'No config vars given.');

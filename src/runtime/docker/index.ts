@@ -10,6 +10,7 @@ import { attachedRunOptions, createOptions, DEFAULT_HARDENING, oneOffOptions, ty
 import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDeadline } from './errors.ts';
 import { requireLocalImage, resolveImage } from './images.ts';
 import { assignedIp, containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
+import { isAddonContainer } from './service-options.ts';
 import { AppNetworks, type NetworkPlacement } from './berth-network.ts';
 import { readLogs } from './logs.ts';
 import { followInstanceLogs } from './instance-logs.ts';
@@ -131,18 +132,40 @@ export class DockerRuntime implements Runtime {
       this.docker.listContainers({ all: true, filters: { label: [`${LABEL.owner}=${this.owner}`, `${LABEL.app}=${app}`] }, abortSignal }));
   }
 
-  /** Addresses the app's containers hold on its network: the assigned ones (running or not) and any the engine gave. */
+  /**
+   * Addresses taken on the app's network: those its containers hold (assigned ones, running or not, and any the
+   * engine gave), and those of whatever else joined it (an add-on's data service, attached apps' services).
+   */
   private async assignedIps(app: string, network: string): Promise<string[]> {
-    const containers = await this.containersOf(app);
-    return containers.flatMap((c) => [assignedIp(c.Labels), c.NetworkSettings?.Networks?.[network]?.IPAddress || null])
+    const [containers, members] = await Promise.all([this.containersOf(app), this.call('listing containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { network: [network] }, abortSignal }))]);
+    return [...containers, ...members].flatMap((c) => [assignedIp(c.Labels), c.NetworkSettings?.Networks?.[network]?.IPAddress || null])
       .filter((ip) => ip !== null);
+  }
+
+  /** A container that is not the app's (an add-on's service) joins the app's network at a free address; null: no app networks. */
+  joinAppNetwork<T>(app: string, join: (placement: NetworkPlacement) => Promise<T>): Promise<T> | null {
+    return this.networks ? this.networks.place(app, (network) => this.assignedIps(app, network), join) : null;
+  }
+
+  /** The Docker network of the app's containers; null: no app networks. */
+  appNetworkName(app: string): string | null {
+    return this.networks?.nameOf(app) ?? null;
+  }
+
+  /** After a service left the app's network: the network goes if nothing of the app is left on it. */
+  releaseAppNetwork(app: string): Promise<void> {
+    return this.releaseNetwork(app);
   }
 
   async list(app?: string): Promise<Instance[]> {
     const containers = await this.call('listing containers', (abortSignal) =>
       this.docker.listContainers({ all: true, filters: { label: managedLabelFilter(this.owner, app) }, abortSignal }));
+    // An add-on's data service is no instance, even if someone labelled it berth.managed: the converger and
+    // reconcile's orphan removal (both work from this list) must never stop it.
+    const instanceContainers = containers.filter((c) => !isAddonContainer(c.Labels));
     // listContainers lacks RestartCount and StartedAt, so each one is inspected (in parallel).
-    const instances = await Promise.all(containers.map((c) => this.inspectInstance(c.Id)));
+    const instances = await Promise.all(instanceContainers.map((c) => this.inspectInstance(c.Id)));
     return instances.filter((instance) => instance !== null);
   }
 

@@ -1,0 +1,36 @@
+// Add-ons put together on the local Docker engine: the store, the service executor, the routes, and the
+// app lifecycle subscription (apps:destroy takes the app's add-ons along, data and all).
+import type { Hono } from 'hono';
+import type { ApiEnv } from '../api/auth.ts';
+import { addonsRoutes } from '../api/routes/addons.ts';
+import type { AppEvents } from '../lifecycle/app-events.ts';
+import type { Deployer } from '../releases/deployer.ts';
+import type { EngineHost } from '../runtime/multi-host/index.ts';
+import type { Hardening } from '../runtime/docker/container-config.ts';
+import type { AccessStore } from '../state/access-store.ts';
+import { AddonsStore } from '../state/addons-store.ts';
+import type { AppsStore } from '../state/apps-store.ts';
+import type { Db } from '../state/db.ts';
+import type { SecretBox } from '../state/secrets.ts';
+import { DockerServices } from './docker-services.ts';
+import { Addons } from './service.ts';
+
+export interface AddonsWiring {
+  db: Db;
+  box: SecretBox;
+  engine: EngineHost;
+  owner: string;
+  hardening: Hardening;
+  apps: AppsStore;
+  access: AccessStore;
+  deployer: Deployer;
+  events: AppEvents;
+  log: (line: string) => void;
+}
+
+export function createAddons(w: AddonsWiring): { addons: Addons; routes: Hono<ApiEnv> } {
+  const services = new DockerServices({ docker: w.engine.docker, runtime: w.engine.runtime, owner: w.owner, hardening: w.hardening });
+  const addons = new Addons({ store: new AddonsStore(w.db, w.box), apps: w.apps, deployer: w.deployer, services, log: w.log });
+  w.events.on('destroyed', ({ appId, app }) => addons.appDestroyed(appId, app));
+  return { addons, routes: addonsRoutes({ addons, access: w.access }) };
+}
