@@ -26,7 +26,7 @@ let berth: BerthServer;
 let work: string;
 let repo: string;
 const app = uniqueName('addons');
-const other = uniqueName('addons-b');
+let other = uniqueName('addons-b');
 const pgName = `${app}-postgres`;
 
 const target = (token = berth.token): CliTarget => ({ url: berth.url, token, home: work });
@@ -114,6 +114,15 @@ test('postgres: created with the CLI, DATABASE_URL set, rows stored and read thr
   assert.ok(!JSON.stringify(ps).includes(serviceContainerName(pgName)), 'ps does not list the service');
 });
 
+test('addons:connect runs psql inside the service with a TTY, through the console terminal\'s websocket', { timeout: 120_000 }, async () => {
+  const res = await runCli(target(), ['addons:connect', app, pgName], { input: 'SELECT 6*7 AS answer;\n\\q\n', timeoutMs: 60_000 });
+  assert.equal(res.code, 0, res.err + res.out);
+  assert.match(res.out, /answer\s*\r?\n-+\r?\n\s*42/);
+  const missing = await runCli(target(), ['addons:connect', app, 'no-such-addon']);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.err, /not found/);
+});
+
 test('the add-on owns its var: config:set and config:unset of it are refused, naming it', async () => {
   const set = await berth.api('PATCH', `/apps/${app}/config`, { DATABASE_URL: 'postgres://elsewhere/x' });
   assert.equal(set.status, 422);
@@ -173,9 +182,20 @@ test('an app without the attach cannot reach the database; attached, it can; a m
   assert.equal(probeFrom(attached, shared.hostname, 5432), 'connected');
   assert.match(await cli('addons', app), new RegExp(`${other}:SHOP_DATABASE_URL`));
 
+  // apps:rename puts the app on a network of its new name: the service follows it there.
+  const renamed = `${other}-r`;
+  await cli('apps:rename', other, renamed);
+  other = renamed;
+  const moved = await eventually('SHOP_DATABASE_URL on the renamed app\'s network', async () => {
+    const url = new URL((await berth.ok('GET', `/apps/${other}/config`)).SHOP_DATABASE_URL);
+    return url.hostname !== shared.hostname && url;
+  }, 60_000);
+  assert.equal(await eventually('the renamed app reaching the database', async () =>
+    probeFrom(await webContainer(other), moved.hostname, 5432) === 'connected' && 'connected', 60_000), 'connected');
+
   await cli('addons:detach', other, pgName);
   assert.equal((await berth.ok('GET', `/apps/${other}/config`)).SHOP_DATABASE_URL, undefined);
-  assert.notEqual(probeFrom(await webContainer(other), shared.hostname, 5432), 'connected');
+  assert.notEqual(probeFrom(await webContainer(other), moved.hostname, 5432), 'connected');
 });
 
 test('reconcile leaves the services alone across a Berth restart; the data is still there', { timeout: 300_000 }, async () => {

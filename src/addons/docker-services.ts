@@ -4,6 +4,8 @@
 import type Docker from 'dockerode';
 import type { DockerRuntime } from '../runtime/docker/index.ts';
 import { isNotFound } from '../runtime/docker/errors.ts';
+import { openExec } from '../runtime/docker/exec.ts';
+import type { ExecSession } from '../runtime/types.ts';
 import { serviceContainerName, serviceOptions, serviceVolumeName, ADDON_LABEL, type ServiceSpec } from '../runtime/docker/service-options.ts';
 import type { Hardening } from '../runtime/docker/container-config.ts';
 import { BerthError } from '../shared/errors.ts';
@@ -98,9 +100,9 @@ export class DockerServices {
     }
   }
 
-  /** The container an interactive client runs in (addons:connect). */
-  containerId(name: string): string {
-    return serviceContainerName(name);
+  /** An interactive client with a TTY in the service's container (addons:connect). */
+  openClient(name: string, command: string[], size: { cols: number; rows: number }): Promise<ExecSession> {
+    return openExec(this.#docker, this.#owner, serviceContainerName(name), { command, ...size });
   }
 
   async #execReady(container: Docker.Container): Promise<boolean> {

@@ -9,6 +9,7 @@ import { BerthError, badRequest, conflict, notFound } from '../shared/errors.ts'
 import { checkConfigKey } from '../shared/validation.ts';
 import { checkAddonName, checkKind, checkOutsideUrl, defaultAddonName, KINDS, maskedUrl, parseSize, serviceUrl, type AddonCredentials } from './kinds.ts';
 import type { DockerServices } from './docker-services.ts';
+import type { ExecSession } from '../runtime/types.ts';
 
 const READY_TIMEOUT_MS = 90_000;
 
@@ -121,6 +122,21 @@ export class Addons {
     return { destroyed: addon.name };
   }
 
+  /** addons:connect: psql / redis-cli / mysql in the service's container, for an app it is attached to. */
+  async openClient(appName: string, name: string, size: { cols: number; rows: number }): Promise<{ session: ExecSession; name: string }> {
+    const app = this.#d.apps.get(appName);
+    const { addon } = this.#bound(app.id, appName, name);
+    if (!addon) throw new BerthError(422, 'outside_service', `"${name}" is an outside service: Berth has no container to connect in.`);
+    return { session: await this.#d.services.openClient(addon.name, KINDS[addon.kind].client, size), name: `addon ${addon.name}` };
+  }
+
+  /** Only checks that the app has the add-on (before a websocket is upgraded). */
+  findBound(appName: string, name: string): void {
+    const app = this.#d.apps.get(appName);
+    const { addon } = this.#bound(app.id, appName, name);
+    if (!addon) throw new BerthError(422, 'outside_service', `"${name}" is an outside service: Berth has no container to connect in.`);
+  }
+
   /** apps:destroy: the app's add-ons go with it; so do its bindings to other apps' add-ons. */
   async appDestroyed(appId: number, appName: string): Promise<void> {
     for (const addon of this.#d.store.ofApp(appId)) await this.#destroy(addon, 'berth', { id: appId, name: appName });
@@ -129,6 +145,32 @@ export class Addons {
       if (addon) await this.#d.services.disconnect(addon.name, appName);
     }
     this.#d.store.forgetApp(appId);
+  }
+
+  /**
+   * apps:rename: the app's containers now run on the network of its new name; the services it uses join that
+   * network, leave the old one, and the vars follow their new address (a release).
+   */
+  async appRenamed(appId: number, from: string, to: string): Promise<void> {
+    const changes: Record<string, string> = {};
+    const hosts = new Map<number, string>();
+    for (const binding of this.#d.store.bindingsOfApp(appId)) {
+      const addon = binding.addonId === null ? undefined : this.#d.store.byId(binding.addonId);
+      if (!addon) continue;
+      let host = hosts.get(addon.id);
+      if (host === undefined) {
+        host = await this.#d.services.connect(addon.name, to);
+        hosts.set(addon.id, host);
+        await this.#d.services.disconnect(addon.name, from);
+      }
+      this.#d.store.moveHost(appId, binding.var, host);
+      changes[binding.var] = serviceUrl(addon.kind, addon.credentials, host);
+    }
+    // Not awaited: the rename still holds the app's lock while its subscribers run; this release follows it.
+    if (Object.keys(changes).length > 0) {
+      void this.#d.deployer.setConfig(to, changes, 'berth')
+        .catch((err: unknown) => this.#d.log(`add-ons of ${to}: the vars for the renamed app's network were not set: ${(err as Error).message}`));
+    }
   }
 
   /** What owns the app's config var (config:set/unset of it is refused); null: nothing. */

@@ -1,5 +1,6 @@
 // Add-ons put together on the local Docker engine: the store, the service executor, the routes, and the
-// app lifecycle subscription (apps:destroy takes the app's add-ons along, data and all).
+// app lifecycle subscriptions (apps:destroy takes the app's add-ons along, data and all; apps:rename moves them
+// onto the app's new network).
 import type { Hono } from 'hono';
 import type { ApiEnv } from '../api/auth.ts';
 import { addonsRoutes } from '../api/routes/addons.ts';
@@ -8,6 +9,7 @@ import type { Deployer } from '../releases/deployer.ts';
 import type { EngineHost } from '../runtime/multi-host/index.ts';
 import type { Hardening } from '../runtime/docker/container-config.ts';
 import type { AccessStore } from '../state/access-store.ts';
+import type { TerminalServices } from '../web/terminal.ts';
 import { AddonsStore } from '../state/addons-store.ts';
 import type { AppsStore } from '../state/apps-store.ts';
 import type { Db } from '../state/db.ts';
@@ -23,6 +25,8 @@ export interface AddonsWiring {
   hardening: Hardening;
   apps: AppsStore;
   access: AccessStore;
+  /** What addons:connect's terminal needs (caller re-checks, the audit trail, the console's origin). */
+  terminal: Omit<TerminalServices, 'access'>;
   deployer: Deployer;
   events: AppEvents;
   log: (line: string) => void;
@@ -32,5 +36,6 @@ export function createAddons(w: AddonsWiring): { addons: Addons; routes: Hono<Ap
   const services = new DockerServices({ docker: w.engine.docker, runtime: w.engine.runtime, owner: w.owner, hardening: w.hardening });
   const addons = new Addons({ store: new AddonsStore(w.db, w.box), apps: w.apps, deployer: w.deployer, services, log: w.log });
   w.events.on('destroyed', ({ appId, app }) => addons.appDestroyed(appId, app));
-  return { addons, routes: addonsRoutes({ addons, access: w.access }) };
+  w.events.on('renamed', ({ appId, app, from }) => addons.appRenamed(appId, from, app));
+  return { addons, routes: addonsRoutes({ ...w.terminal, addons, access: w.access }) };
 }

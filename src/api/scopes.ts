@@ -13,6 +13,7 @@ const SECRET_READS: RegExp[] = [
   /^\/apps\/[^/]+\/config\/?$/,
   /^\/apps\/[^/]+\/ps\/[^/]+\/terminal\/?$/,
   /^\/apps\/[^/]+\/run\/?$/, // `berth run`: a shell with the app's config
+  /^\/apps\/[^/]+\/addons\/[^/]+(\/connect)?\/?$/, // addons:info (a URL with its password) and addons:connect
   /^\/tokens(\/|$)/,
 ];
 

@@ -219,7 +219,7 @@ export async function startServer(): Promise<void> {
   // addons:create and friends: data services on the local engine, beside the apps attached to them.
   const addons = createAddons({
     db, box: secrets.box, engine: runtime.host('local')!, owner, hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
-    apps, access, deployer, events, log,
+    apps, access, deployer, events, log, terminal: { auth, sessions, audit, view },
   });
   const api = createApi({
     apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, backup, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,

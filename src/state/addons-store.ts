@@ -82,6 +82,11 @@ export class AddonsStore {
     this.#sql.prepare('DELETE FROM addon_bindings WHERE app_id = ? AND var = ?').run(appId, key);
   }
 
+  /** The service's new address on the app's network (the app was renamed: a new network). */
+  moveHost(appId: number, key: string, host: string): void {
+    this.#sql.prepare('UPDATE addon_bindings SET host = ? WHERE app_id = ? AND var = ?').run(host, appId, key);
+  }
+
   /** Who owns the app's config var, if anyone. */
   binding(appId: number, key: string): BindingRow | undefined {
     const row = this.#sql.prepare('SELECT * FROM addon_bindings WHERE app_id = ? AND var = ?').get(appId, key) as BindingRecord | undefined;

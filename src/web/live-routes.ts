@@ -7,7 +7,7 @@ import type { ApiEnv } from '../api/auth.ts';
 import type { Services } from '../api/services.ts';
 import type { BuildLogStore } from '../pipeline/build-log.ts';
 import type { EventHub, HubEvent } from './event-hub.ts';
-import { terminalChecks, terminalSocket } from './terminal.ts';
+import { instanceTerminal, terminalChecks, terminalSocket } from './terminal.ts';
 import type { EngineAccess } from './engines.ts';
 import { badRequest, notFound } from '../shared/errors.ts';
 
@@ -62,6 +62,7 @@ export function liveRoutes(s: Services, live: LiveDeps): Hono<ApiEnv> {
     });
   });
 
-  api.get('/apps/:app/ps/:instance/terminal', terminalChecks(s), terminalSocket(s, live.engines));
+  const shell = instanceTerminal(s, live.engines);
+  api.get('/apps/:app/ps/:instance/terminal', terminalChecks(s, shell), terminalSocket(s, shell));
   return api;
 }

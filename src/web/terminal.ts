@@ -1,4 +1,5 @@
-// GET /api/v1/apps/:app/ps/:instance/terminal: a websocket to a shell in a running instance.
+// GET /api/v1/apps/:app/ps/:instance/terminal: a websocket to a shell in a running instance (and, through the
+// same socket, addons:connect's client in a data service: GET /api/v1/apps/:app/addons/:name/connect).
 // Auth, scope and app access come from the API's middleware (cookie or token); here: same-origin only (a
 // cookie rides along on cross-site websocket upgrades, SameSite or not), an audit record per session, and
 // a re-check every few seconds that ends the session once its token, session, user or app access is gone.
@@ -29,15 +30,35 @@ export function lostAccess(s: Pick<Services, 'auth' | 'sessions' | 'access'>, c:
   return null;
 }
 
+/** What a terminal needs of the server's services. */
+export type TerminalServices = Pick<Services, 'auth' | 'sessions' | 'access' | 'audit' | 'view'>;
+
+/** Where a terminal's process runs: `find` checks it exists (before the upgrade), `open` starts the process. */
+export interface TerminalTarget {
+  find(c: Context<ApiEnv>): Promise<void>;
+  open(c: Context<ApiEnv>, size: { cols: number; rows: number }): Promise<{ session: ExecSession; name: string }>;
+}
+
+/** A login shell in the running instance named by the route's :instance (web.1). */
+export function instanceTerminal(s: Services, engines: EngineAccess): TerminalTarget {
+  return {
+    find: async (c) => { await findInstance(s, c.req.param('app')!, c.req.param('instance')!); },
+    open: async (c, size) => {
+      const instance = await findInstance(s, c.req.param('app')!, c.req.param('instance')!);
+      return { session: await engines.exec(instance, { command: LOGIN_SHELL, ...size }), name: instance.name };
+    },
+  };
+}
+
 /** Refuses cross-site upgrades, and upgrades the runtime cannot serve, before any websocket exists. */
-export function terminalChecks(s: Services): MiddlewareHandler<ApiEnv> {
+export function terminalChecks(s: TerminalServices, target: TerminalTarget): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const same = sameOrigin(c, s.view.publicUrl);
     if (same === false || (same === null && c.get('via') === 'session')) {
       throw new BerthError(403, 'cross_origin', 'Terminal connections are accepted only from the Berth console itself.');
     }
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new BerthError(426, 'upgrade_required', 'Connect with a websocket.');
-    await findInstance(s, c.req.param('app')!, c.req.param('instance')!);
+    await target.find(c);
     await next();
   };
 }
@@ -54,7 +75,7 @@ async function findInstance(s: Services, app: string, name: string): Promise<Ins
   return candidates[0];
 }
 
-export function terminalSocket(s: Services, engines: EngineAccess): MiddlewareHandler<ApiEnv> {
+export function terminalSocket(s: TerminalServices, target: TerminalTarget): MiddlewareHandler<ApiEnv> {
   return upgradeWebSocket((c: Context<ApiEnv>) => {
     const app = c.req.param('app')!;
     const user = c.get('user');
@@ -106,9 +127,9 @@ export function terminalSocket(s: Services, engines: EngineAccess): MiddlewareHa
           if (why) void finish(ws, why);
         }, RECHECK_MS);
         try {
-          const instance = await findInstance(s, app, c.req.param('instance')!);
-          session = await engines.exec(instance, { command: LOGIN_SHELL, ...size });
-          container = instance.name;
+          const opened = await target.open(c, size);
+          session = opened.session;
+          container = opened.name;
           openedAt = Date.now();
           s.audit.record({ actor: user.name, action: 'terminal open', app, target: container, ip, status: 200 });
           if (gone) { gone = false; await finish(null); return; } // the browser left while the shell started

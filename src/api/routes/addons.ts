@@ -3,11 +3,30 @@
 import { Hono, type Context } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import { jsonBody } from '../errors.ts';
+import { BerthError } from '../../shared/errors.ts';
+import { RUN_ERROR_HEADER } from '../../wire/types.ts';
 import type { AccessStore } from '../../state/access-store.ts';
 import type { Addons, Caller } from '../../addons/service.ts';
+import { terminalChecks, terminalSocket, type TerminalServices, type TerminalTarget } from '../../web/terminal.ts';
 
-export function addonsRoutes(s: { addons: Addons; access: AccessStore }): Hono<ApiEnv> {
+export function addonsRoutes(s: TerminalServices & { addons: Addons; access: AccessStore }): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
+  // addons:connect: the console terminal's websocket, with the kind's client in the service's container.
+  const client: TerminalTarget = {
+    find: async (c) => s.addons.findBound(c.req.param('app')!, c.req.param('name')!),
+    open: (c, size) => s.addons.openClient(c.req.param('app')!, c.req.param('name')!, size),
+  };
+  const checks = terminalChecks(s, client);
+  api.get('/:app/addons/:name/connect', async (c, next) => {
+    try {
+      await checks(c, async () => {});
+    } catch (err) {
+      // A refused upgrade loses its body on the way out (@hono/node-server): the message rides in a header too.
+      if (err instanceof BerthError) c.header(RUN_ERROR_HEADER, encodeURIComponent(err.message));
+      throw err;
+    }
+    await next();
+  }, terminalSocket(s, client));
   const caller = (c: Context<ApiEnv>): Caller => {
     const user = c.get('user');
     return { name: user.name, canSee: (app) => s.access.canSee(user, app) };

@@ -1,8 +1,9 @@
-// addons, addons:create, addons:info, addons:attach, addons:detach, addons:destroy
+// addons, addons:create, addons:info, addons:attach, addons:detach, addons:destroy (addons:connect: addons-connect.ts)
 import { appPath } from '../client.ts';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { keyValues, table } from '../format.ts';
 import type { Addon, AddonChange, AddonInfo } from '../../wire/types.ts';
+import { addonsConnectCommand } from './addons-connect.ts';
 
 const addonPath = (ctx: CommandContext, name: string, rest = ''): string => appPath(ctx.app, `/addons/${encodeURIComponent(name)}${rest}`);
 
@@ -85,4 +86,5 @@ export const addonCommands: Command[] = [
     name: 'addons:destroy', usage: 'APP NAME --confirm NAME', summary: 'remove an add-on and its data',
     app: true, args: [1, 1], options: { confirm: { type: 'string' } }, run: destroyAddon,
   },
+  addonsConnectCommand,
 ];
