@@ -103,6 +103,7 @@ test('postgres: created with the CLI, DATABASE_URL set, rows stored and read thr
   await berth.ok('POST', `/apps/${app}/ps/restart`, {});
   assert.equal((await eventually('the app after ps:restart', async () => { const r = await get('/pg/read'); return r.status === 200 && r; }, 60_000)).body, 'first');
 
+  assert.deepEqual(await berth.ok('GET', `/apps/${app}/config/no-review`), ['DATABASE_URL'], 'review apps cannot reach the service: no copy');
   const listed = await cli('addons', app);
   assert.match(listed, new RegExp(`postgres\\s+${pgName}\\s+(up|starting)\\s+512M\\s+${app}:DATABASE_URL`));
   const info = await cli('addons:info', app, pgName);

@@ -24,6 +24,9 @@ export interface AddonsDeps {
 /** Who asks: the names of apps they may see filter what is shown, and whose add-ons they may attach. */
 export interface Caller { name: string; canSee(app: string): boolean }
 
+/** A service is on its apps' networks only: a review app would get a URL it cannot reach, so no copy (--no-review). */
+const notForReviewApps = (key: string): string[] => [key];
+
 export class Addons {
   readonly #d: AddonsDeps;
   constructor(deps: AddonsDeps) { this.#d = deps; }
@@ -57,7 +60,7 @@ export class Addons {
       await this.#d.services.remove(name, [app.name]).catch(() => {});
       throw err;
     }
-    const release = await this.#d.deployer.setConfig(app.name, { [key]: serviceUrl(kind, credentials, host) }, caller.name);
+    const release = await this.#d.deployer.setConfig(app.name, { [key]: serviceUrl(kind, credentials, host) }, caller.name, notForReviewApps(key));
     return { addon: await this.#view(row, caller), var: key, release: release?.version ?? null };
   }
 
@@ -92,7 +95,7 @@ export class Addons {
     const already = this.#d.store.bindingsOfAddon(addon.id).find((b) => b.appId === app.id);
     const host = already?.host ?? await this.#d.services.connect(addon.name, app.name);
     this.#d.store.bind({ appId: app.id, var: key, addonId: addon.id, host, url: null });
-    const release = await this.#d.deployer.setConfig(app.name, { [key]: serviceUrl(addon.kind, addon.credentials, host) }, caller.name);
+    const release = await this.#d.deployer.setConfig(app.name, { [key]: serviceUrl(addon.kind, addon.credentials, host) }, caller.name, notForReviewApps(key));
     return { addon: await this.#view(addon, caller), var: key, release: release?.version ?? null };
   }
 
