@@ -114,11 +114,9 @@ export async function appDnsEnv(): Promise<{ BERTH_DNS_PORT: string; BERTH_DNS_D
 
 export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, string> = {}): Promise<BerthServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
-  const port = await freePort();
-  const server = new BerthServer(dataDir, port, {
+  const env = {
     BERTH_DATA_DIR: dataDir,
     BERTH_API_HOST: '127.0.0.1',
-    BERTH_API_PORT: String(port),
     BERTH_CADDY_ADMIN: caddy.adminUrl,
     BERTH_HTTP_PORT: String(caddy.httpPort),
     BERTH_HTTPS_PORT: String(caddy.httpsPort),
@@ -135,9 +133,20 @@ export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, str
     // and its own subnet for Berth's network (several installations share the test engine).
     ...(extraEnv.BERTH_NETWORK_SUBNET ? {} : { BERTH_NETWORK_SUBNET: testNetworkSubnet() }),
     ...extraEnv,
-  });
-  await server.start();
-  return server;
+  };
+  // A free port can still be taken by a test running beside this one before the server binds it: then the
+  // server exits at once with EADDRINUSE, and it starts again (same data dir) on another port.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const server = new BerthServer(dataDir, port, { ...env, BERTH_API_PORT: String(port) });
+    try {
+      await server.start();
+      return server;
+    } catch (err) {
+      if (attempt < 3 && server.output.includes(`EADDRINUSE: address already in use 127.0.0.1:${port}`)) continue;
+      throw err;
+    }
+  }
 }
 
 function portBlock(): string {
