@@ -186,14 +186,21 @@ async function attach(ctx: RunContext, req: AttachedRunRequest, pod: PodRef, nam
     }
   })();
 
+  // On a TTY, typed input rides the output session, as the resizes do: on one websocket they stay in order
+  // (on the other session, input typed after a resize could reach the command before the new size).
+  const input = req.tty ? heldOpen : stdin;
   return {
     name,
     stdout,
     stderr,
     exited,
-    write: (data) => { if (!stdin.writableEnded) stdin.write(data); },
+    write: (data) => { if (!input.writableEnded && !input.destroyed) input.write(data); },
     endInput: () => { if (!stdin.writableEnded) stdin.end(); },
-    resize: async (cols, rows) => { if (req.tty) terminal.setSize(cols, rows); },
+    resize: async (cols, rows) => {
+      if (!req.tty) return;
+      terminal.setSize(cols, rows);
+      await new Promise((resolve) => setImmediate(resolve)); // the size frame goes out before input written next
+    },
     signal: async (signal) => {
       // The gate's PID is the command's: it gets the signal; without the gate only the pod's end can stop it.
       if (signal === 'SIGKILL' || pid === null) return deletePod(ctx, pod, signal === 'SIGKILL' ? 0 : undefined);
