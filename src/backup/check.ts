@@ -9,6 +9,7 @@ import type { RegistryApi } from '../registry/api.ts';
 import { splitReference } from '../registry/index.ts';
 import { LABEL, managedLabelFilter } from '../runtime/docker/labels.ts';
 import { diskUse } from './data-files.ts';
+import type { AppDiskUse, CheckReport, MissingImage, OrphanContainer } from '../wire/types.ts';
 
 export interface CheckSources {
   sqlite: Database.Database;
@@ -18,19 +19,6 @@ export interface CheckSources {
   owner: string;
   registry: RegistryApi;
   registryAddress: string;
-}
-
-export interface MissingImage { app: string; version: number; imageRef: string; problem: string }
-export interface OrphanContainer { id: string; name: string; app: string; state: string }
-export interface AppDiskUse { app: string; repoBytes: number; logBytes: number; buildLogBytes: number; totalBytes: number }
-
-export interface CheckReport {
-  ok: boolean;
-  database: { ok: boolean; messages: string[] };
-  missingImages: MissingImage[];
-  orphanContainers: OrphanContainer[];
-  disk: AppDiskUse[];
-  checkedAt: string;
 }
 
 interface LiveRelease { app: string; appId: number; version: number; imageRef: string | null }

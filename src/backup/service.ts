@@ -7,7 +7,8 @@ import { parseKeyring } from '../state/secrets.ts';
 import { ArchiveWriter } from './archive-writer.ts';
 import { BackupRefused, readBackup, type ReadLimits } from './archive-reader.ts';
 import { writeBackup, type BackupSources, type BackupSummary } from './backup.ts';
-import { checkInstallation, type CheckReport, type CheckSources } from './check.ts';
+import { checkInstallation, type CheckSources } from './check.ts';
+import type { CheckReport } from '../wire/types.ts';
 import { applyBackup, vetStagedBackup, type RestoreTarget } from './restore.ts';
 
 export interface BringBackReport { converged: string[]; failed: string[] }

@@ -262,3 +262,16 @@ export interface AddonInfo extends Addon { var: string; url: string }
 
 /** addons:create / addons:attach: the var set and the release that set it (null: stored until the first deploy). */
 export interface AddonChange { addon: Addon; var: string; release: number | null }
+
+/** GET /admin/check (`berth admin:check`, the console's Admin page): the installation's integrity report. */
+export interface MissingImage { app: string; version: number; imageRef: string; problem: string }
+export interface OrphanContainer { id: string; name: string; app: string; state: string }
+export interface AppDiskUse { app: string; repoBytes: number; logBytes: number; buildLogBytes: number; totalBytes: number }
+export interface CheckReport {
+  ok: boolean;
+  database: { ok: boolean; messages: string[] };
+  missingImages: MissingImage[];
+  orphanContainers: OrphanContainer[];
+  disk: AppDiskUse[];
+  checkedAt: string;
+}

@@ -4,15 +4,8 @@
 import { api, ApiError } from '../api.ts';
 import { badge, h, replace } from '../dom.ts';
 import type { PageContext } from '../main.ts';
+import type { CheckReport } from '../../src/wire/types.ts';
 
-interface CheckReport {
-  ok: boolean;
-  database: { ok: boolean; messages: string[] };
-  missingImages: Array<{ app: string; version: number; imageRef: string; problem: string }>;
-  orphanContainers: Array<{ id: string; name: string; app: string; state: string }>;
-  disk: Array<{ app: string; repoBytes: number; logBytes: number; buildLogBytes: number; totalBytes: number }>;
-  checkedAt: string;
-}
 
 const mb = (bytes: number) => (bytes < 1048576 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1048576).toFixed(1)} MB`);
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
 import { table } from '../format.ts';
+import type { CheckReport } from '../../wire/types.ts';
 
 interface Rotation { keyId: string; previousKeyId: string; values: number }
 
@@ -62,13 +63,6 @@ async function restore(ctx: CommandContext): Promise<void> {
   ctx.io.out('Users, tokens and sessions are the backup\'s now: log in again with a token of the old installation.');
 }
 
-interface CheckReport {
-  ok: boolean;
-  database: { ok: boolean; messages: string[] };
-  missingImages: Array<{ app: string; version: number; imageRef: string; problem: string }>;
-  orphanContainers: Array<{ id: string; name: string; app: string; state: string }>;
-  disk: Array<{ app: string; repoBytes: number; logBytes: number; buildLogBytes: number; totalBytes: number }>;
-}
 
 async function check(ctx: CommandContext): Promise<void> {
   const report = await ctx.api().get<CheckReport>('/admin/check');
