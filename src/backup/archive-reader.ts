@@ -3,13 +3,12 @@
 // entry and the whole within size limits, the manifest last, and every entry's size and sha256 as the
 // manifest says with nothing missing or extra. A truncated or altered archive fails here, with the
 // installation untouched: nothing outside the staging folder is written.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { MANIFEST_ENTRY, entryNameProblem, parseManifest, type BackupManifest } from './layout.ts';
+import { EntryDigest, MANIFEST_ENTRY, entryNameProblem, parseManifest, type BackupManifest } from './layout.ts';
 
 export interface ReadLimits {
   /** Bytes of all entries together (the size of what is staged). */
@@ -89,16 +88,8 @@ async function stageEntry(entry: Readable, filesDir: string, name: string, size:
   // Checked by name already; resolved again so no mistake in that check can write outside the staging folder.
   if (!target.startsWith(filesDir + path.sep)) throw new BackupRefused(`entry ${name} would land outside the staging folder`);
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
-  const hash = crypto.createHash('sha256');
-  let written = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      written += chunk.length;
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
+  const tap = new EntryDigest();
   await pipeline(entry, tap, fs.createWriteStream(target, { flags: 'wx', mode: 0o600 }));
-  if (written !== size) throw new BackupRefused(`entry ${name} ends after ${written} of its ${size} bytes: the archive is truncated`);
-  return { size: written, sha256: hash.digest('hex') };
+  if (tap.bytes !== size) throw new BackupRefused(`entry ${name} ends after ${tap.bytes} of its ${size} bytes: the archive is truncated`);
+  return { size: tap.bytes, sha256: tap.sha256() };
 }

@@ -1,10 +1,9 @@
 // Writes a backup archive as a tar stream, entry by entry, keeping each entry's size and sha256 for the
 // manifest that closes it. Entries are streamed (a repository pack or an image layer is never held whole).
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { MANIFEST_ENTRY, entryNameProblem, type BackupManifest, type ManifestEntry } from './layout.ts';
+import { EntryDigest, MANIFEST_ENTRY, entryNameProblem, type BackupManifest, type ManifestEntry } from './layout.ts';
 
 const GONE = 'the backup\'s reader went away (the download was cancelled or cut off)';
 
@@ -53,15 +52,7 @@ export class ArchiveWriter {
     const problem = entryNameProblem(name);
     if (problem) throw new Error(`backup entry ${name} has ${problem}`);
     if (this.has(name)) throw new Error(`backup entry ${name} written twice`);
-    const hash = crypto.createHash('sha256');
-    let seen = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        seen += chunk.length;
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const tap = new EntryDigest();
     // tar-stream's entries are streamx streams: written to by hand, with the same backpressure node's pipe would
     // give. A reader that goes away (a download cancelled) destroys the pack and its entry: that ends the backup.
     if (this.#pack.destroyed) throw new Error(GONE);
@@ -74,20 +65,20 @@ export class ArchiveWriter {
     written.catch(() => {}); // awaited below; an early failure must not count as unhandled meanwhile
     try {
       for await (const chunk of source.pipe(tap)) {
-        if (seen > size) break;
+        if (tap.bytes > size) break;
         if (!entry.write(chunk)) await Promise.race([new Promise<void>((resolve) => entry.once('drain', () => resolve())), written]);
       }
     } catch (err) {
       source.destroy(); // a layer's HTTP body or a file stream is not left open
       throw err;
     }
-    if (seen !== size) {
+    if (tap.bytes !== size) {
       entry.destroy();
-      throw new Error(`backup entry ${name}: ${seen} bytes read, ${size} expected`);
+      throw new Error(`backup entry ${name}: ${tap.bytes} bytes read, ${size} expected`);
     }
     (entry as unknown as { end(): void }).end();
     await written;
-    this.entries[name] = { size, sha256: hash.digest('hex') };
+    this.entries[name] = { size, sha256: tap.sha256() };
   }
 
   /** Writes the manifest (with every entry's checksum) as the last entry and ends the archive. */

@@ -2,6 +2,9 @@
 // reader keep. A restore archive is attacker-shaped input (even from an admin: it may come from anywhere),
 // so every name is checked against this layout before a byte of it is written anywhere.
 
+import crypto from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
 export const BACKUP_FORMAT = 'berth-backup-v1';
 /** The manifest comes last: it carries the sha256 of every entry before it, known only once they are written. */
 export const MANIFEST_ENTRY = 'manifest.json';
@@ -108,4 +111,19 @@ export const imageManifestEntry = (app: string, tag: string): string => `registr
 /** The hex of a blob entry's digest (registry/blobs/sha256/<hex>), or null. */
 export function blobDigestHex(entry: string): string | null {
   return /^registry\/blobs\/sha256\/([0-9a-f]{64})$/.exec(entry)?.[1] ?? null;
+}
+
+/** Passes an entry's bytes on, counting and hashing them: the size and sha256 the manifest holds for each entry. */
+export class EntryDigest extends Transform {
+  bytes = 0;
+  readonly #hash = crypto.createHash('sha256');
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.#hash.update(chunk);
+    done(null, chunk);
+  }
+
+  /** Once, after the last byte. */
+  sha256(): string { return this.#hash.digest('hex'); }
 }
