@@ -1,20 +1,22 @@
 // The executor of add-ons on the Docker scheduler: a data service is a container with a named volume, on the
 // networks of the apps attached to it (at an address Berth picks there, like an instance's), never on a host
 // port. Decisions (names, options, URLs) are made by the pure builders; this only talks to the engine.
+import { PassThrough, type Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import type { DockerRuntime } from '../runtime/docker/index.ts';
 import { isNotFound } from '../runtime/docker/errors.ts';
 import { openExec } from '../runtime/docker/exec.ts';
 import type { ExecSession } from '../runtime/types.ts';
+import type { ServiceExec, ServiceExecResult, ServiceRuntime, ServiceStatus } from './service-runtime.ts';
 import { serviceContainerName, serviceOptions, serviceVolumeName, ADDON_LABEL, type ServiceSpec } from '../runtime/docker/service-options.ts';
 import type { Hardening } from '../runtime/docker/container-config.ts';
 import { BerthError } from '../shared/errors.ts';
 
 const READY_POLL_MS = 250;
+const STDERR_TAIL_BYTES = 4096;
 
-export type ServiceStatus = 'starting' | 'up' | 'unhealthy' | 'stopped' | 'missing';
-
-export class DockerServices {
+export class DockerServices implements ServiceRuntime {
   readonly #docker: Docker;
   readonly #runtime: DockerRuntime;
   readonly #owner: string;
@@ -103,6 +105,33 @@ export class DockerServices {
   /** An interactive client with a TTY in the service's container (addons:connect). */
   openClient(name: string, command: string[], size: { cols: number; rows: number }): Promise<ExecSession> {
     return openExec(this.#docker, this.#owner, serviceContainerName(name), { command, ...size });
+  }
+
+  /** `docker exec -i` without a TTY: stdout and stderr come multiplexed and are split here; stdin is half-closed at its end. */
+  async exec(name: string, run: ServiceExec): Promise<ServiceExecResult> {
+    const container = this.#docker.getContainer(serviceContainerName(name));
+    const exec = await container.exec({
+      Cmd: run.command, Env: Object.entries(run.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      AttachStdin: Boolean(run.stdin), AttachStdout: true, AttachStderr: true,
+    });
+    const stream = await exec.start({ hijack: true, stdin: Boolean(run.stdin) }) as unknown as Duplex;
+    const stdout = new PassThrough();
+    let stderrTail = '';
+    const stderr = new PassThrough().on('data', (chunk: Buffer) => { stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES); });
+    this.#docker.modem.demuxStream(stream, stdout, stderr);
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', reject);
+    }).finally(() => { stdout.end(); stderr.end(); });
+    const drained = run.stdout ? pipeline(stdout, run.stdout) : new Promise<void>((resolve) => { stdout.resume(); stdout.once('end', resolve); });
+    if (run.stdin) {
+      // The engine closes the command's stdin when the hijacked connection is half-closed.
+      pipeline(run.stdin, stream, { end: false }).then(() => (stream as { end(): void }).end(), (err: unknown) => stream.destroy(err as Error));
+    }
+    await Promise.all([ended, drained]);
+    const { ExitCode } = await exec.inspect();
+    return { exitCode: ExitCode ?? -1, stderrTail };
   }
 
   async #execReady(container: Docker.Container): Promise<boolean> {

@@ -1,5 +1,5 @@
 // Add-ons: what addons:create/attach/detach/destroy decide, and the config vars they own. The service runs
-// through DockerServices; each var change is a release through the deployer (the path config:set takes).
+// through a ServiceRuntime (the Docker executor today); each var change is a release through the deployer (the path config:set takes).
 import { randomBytes } from 'node:crypto';
 import type { AddonsStore, AddonRow, BindingRow } from '../state/addons-store.ts';
 import type { AppsStore } from '../state/apps-store.ts';
@@ -8,7 +8,7 @@ import type { Addon, AddonChange, AddonInfo } from '../wire/types.ts';
 import { BerthError, badRequest, conflict, notFound } from '../shared/errors.ts';
 import { checkConfigKey } from '../shared/validation.ts';
 import { checkAddonName, checkKind, checkOutsideUrl, defaultAddonName, KINDS, maskedUrl, parseSize, serviceUrl, type AddonCredentials } from './kinds.ts';
-import type { DockerServices } from './docker-services.ts';
+import type { ServiceRuntime } from './service-runtime.ts';
 import type { ExecSession } from '../runtime/types.ts';
 
 const READY_TIMEOUT_MS = 90_000;
@@ -17,7 +17,7 @@ export interface AddonsDeps {
   store: AddonsStore;
   apps: AppsStore;
   deployer: Deployer;
-  services: DockerServices;
+  services: ServiceRuntime;
   log: (line: string) => void;
 }
 
