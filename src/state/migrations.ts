@@ -248,4 +248,18 @@ export const migrations: string[] = [
      url TEXT,
      created_at TEXT NOT NULL,
      PRIMARY KEY (app_id, var));`,
+  // Issue 13: autoscaling per process type (ps:autoscale): the range, the signal and its per-instance target,
+  // the cooldown before each scale-down, and when the autoscaler last changed the count (cooldowns survive restarts).
+  `CREATE TABLE autoscale_settings (
+     app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+     process_type TEXT NOT NULL,
+     min_instances INTEGER NOT NULL,
+     max_instances INTEGER NOT NULL,
+     signal TEXT NOT NULL,
+     target REAL NOT NULL,
+     cooldown_sec INTEGER NOT NULL,
+     last_change_at INTEGER,
+     updated_by TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (app_id, process_type));`,
 ];
