@@ -263,6 +263,39 @@ export interface AddonInfo extends Addon { var: string; url: string }
 /** addons:create / addons:attach: the var set and the release that set it (null: stored until the first deploy). */
 export interface AddonChange { addon: Addon; var: string; release: number | null }
 
+/**
+ * Add-on backups (/api/v1/addons/:name/backups). An id is "b001", "b002"… per add-on. Only `succeeded` backups
+ * can be downloaded or restored; `failed` ones (a dump error, a full disk, Berth killed mid-dump) say why.
+ */
+export interface Backup {
+  id: string;
+  addon: string;
+  kind: Addon['kind'];
+  status: 'running' | 'succeeded' | 'failed';
+  /** Who started it: a member's name, or "schedule". */
+  trigger: string;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  /** Bytes stored and their SHA-256 (hex), once succeeded. */
+  size: number | null;
+  sha256: string | null;
+  store: 'local' | 's3';
+  error: string | null;
+}
+
+/** backups:schedule: a daily capture at `at` (HH:MM, UTC), keeping the last `keep` succeeded backups. */
+export interface BackupSchedule { at: string; keep: number; nextRunAt: string }
+
+/** GET /addons/:name/backups: newest first. */
+export interface BackupList { addon: string; kind: Addon['kind']; schedule: BackupSchedule | null; backups: Backup[] }
+
+/** POST …/backups/:id/restore or …/restore (a file): what was overwritten (`into`), from what. */
+export interface BackupRestore { addon: string; into: string; from: string; created: boolean; durationMs: number }
+
+/** Headers of GET …/backups/:id/download (the body is the raw dump: pg_dump -Fc, SQL, or an RDB file). */
+export const BACKUP_SHA256_HEADER = 'x-berth-backup-sha256';
+
 /** GET /admin/check (`berth admin:check`, the console's Admin page): the installation's integrity report. */
 export interface MissingImage { app: string; version: number; imageRef: string; problem: string }
 export interface OrphanContainer { id: string; name: string; app: string; state: string }

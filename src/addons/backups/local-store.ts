@@ -1,0 +1,84 @@
+// The local backup store: BERTH_DATA_DIR/backups/ADDON/ID.dump. A put streams into a temp file beside the key,
+// hashing as it goes, fsyncs it and renames it into place (then fsyncs the directory), so a crash or a full
+// disk leaves a stray temp file at worst (swept at startup), never a partial dump under a key.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { notFound } from '../../shared/errors.ts';
+import type { BackupStore, StoredObject } from './store.ts';
+
+const TEMP_MARK = '.partial-';
+
+/** Keys are "addon/id.dump" (backupKey): one directory level, no dot segments, nothing absolute. */
+const SAFE_KEY = /^[a-z][a-z0-9-]{0,39}\/[a-z0-9][a-z0-9.-]{0,63}$/;
+
+export class LocalBackupStore implements BackupStore {
+  readonly kind = 'local' as const;
+  readonly #root: string;
+  constructor(root: string) { this.#root = root; }
+
+  async put(key: string, body: Readable): Promise<StoredObject> {
+    const target = this.#path(key);
+    await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    const temp = `${path.dirname(target)}/${TEMP_MARK}${randomBytes(6).toString('hex')}-${path.basename(target)}`;
+    const hash = createHash('sha256');
+    let size = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) { hash.update(chunk); size += chunk.length; done(null, chunk); },
+    });
+    const file = await fsp.open(temp, 'wx', 0o600);
+    try {
+      await pipeline(body, counted, file.createWriteStream({ autoClose: false }));
+      await file.sync();
+      await file.close();
+      await fsp.rename(temp, target);
+      await syncDirectory(path.dirname(target));
+    } catch (err) {
+      await file.close().catch(() => {});
+      await fsp.rm(temp, { force: true });
+      throw err;
+    }
+    return { size, sha256: hash.digest('hex') };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const target = this.#path(key);
+    const handle = await fsp.open(target, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw notFound(`No stored backup under ${key}.`);
+      throw err;
+    });
+    return handle.createReadStream();
+  }
+
+  async delete(key: string): Promise<void> {
+    await fsp.rm(this.#path(key), { force: true });
+  }
+
+  /** Temp files a crash left behind (a put that never finished); run at startup before any put. */
+  async sweepPartials(): Promise<number> {
+    let swept = 0;
+    const dirs = await fsp.readdir(this.#root, { withFileTypes: true }).catch(() => [] as fs.Dirent[]);
+    for (const dir of dirs.filter((d) => d.isDirectory())) {
+      const inside = path.join(this.#root, dir.name);
+      for (const name of await fsp.readdir(inside)) {
+        if (!name.startsWith(TEMP_MARK)) continue;
+        await fsp.rm(path.join(inside, name), { force: true });
+        swept++;
+      }
+    }
+    return swept;
+  }
+
+  #path(key: string): string {
+    if (!SAFE_KEY.test(key) || key.includes('..')) throw new Error(`Not a backup key: ${JSON.stringify(key)}`);
+    return path.join(this.#root, key);
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try { await handle.sync(); } finally { await handle.close(); }
+}
