@@ -23,6 +23,26 @@ export interface AppRoute {
   balancesConnections?: boolean;
   /** Set: the app is in maintenance (maintenance:on), every request gets this 503 page; the upstreams stay for later. */
   maintenance?: MaintenancePage;
+  /** Set: a canary release runs beside the stable one and gets the requests its routing picks (src/router/caddy/canary-split.ts). */
+  canary?: CanaryRoute;
+}
+
+/** Which requests a canary gets: the gray matches first, then sticky clients, then `weight` % of the rest. */
+export interface CanaryRouting {
+  /** The canary's release; sticky clients' cookie names it, so a later canary starts from a fresh draw. */
+  version: number;
+  /** 0..100: the share of the other requests (0: only the gray matches). */
+  weight: number;
+  /** Requests with this header value go to the canary (testers first). */
+  header?: { name: string; value: string } | null;
+  /** Requests with this cookie value go to the canary. */
+  cookie?: { name: string; value: string } | null;
+  /** A client keeps the side its first request was drawn for (a cookie). */
+  sticky?: boolean;
+}
+
+export interface CanaryRoute extends CanaryRouting {
+  upstreams: Upstream[];
 }
 
 /** What a request to an app in maintenance gets, with status 503. */

@@ -1,7 +1,8 @@
 // Pure builders for the pieces of Caddy JSON config Berth owns, and the reverse mapping.
 // Everything Berth creates carries an "@id" so it can be addressed with /id/<id>.
-import type { AppRoute, MaintenancePage, NamedUpstream, Upstream } from '../types.ts';
+import type { AppRoute, CanaryRoute, MaintenancePage, NamedUpstream, Upstream } from '../types.ts';
 import { DNS_REFRESH_MS } from '../dnsmasq/address-book.ts';
+import { buildCanarySplit, parseCanarySplit } from './canary-split.ts';
 
 export const SERVER_NAME = 'berth';
 export const SERVER_PATH = `/config/apps/http/servers/${SERVER_NAME}`;
@@ -138,8 +139,18 @@ export function normalizeRoute(route: AppRoute): AppRoute {
   if (hostnames.length === 0) throw new Error(`route for app ${route.app} needs at least one hostname`);
   const upstreams = route.upstreams.map((u) => ({ host: u.host, port: u.port }));
   const maintenance = route.maintenance ? { maintenance: { contentType: route.maintenance.contentType, body: route.maintenance.body } } : {};
-  if (!route.named) return { app: route.app, hostnames, upstreams, ...(route.balancesConnections ? { balancesConnections: true } : {}), ...maintenance };
-  return { app: route.app, hostnames, upstreams: [], named: { name: route.named.name, port: route.named.port, resolver: route.named.resolver }, ...maintenance };
+  const canary = route.canary ? { canary: normalizeCanary(route.canary) } : {};
+  if (!route.named) return { app: route.app, hostnames, upstreams, ...(route.balancesConnections ? { balancesConnections: true } : {}), ...maintenance, ...canary };
+  return { app: route.app, hostnames, upstreams: [], named: { name: route.named.name, port: route.named.port, resolver: route.named.resolver }, ...maintenance, ...canary };
+}
+
+function normalizeCanary(c: CanaryRoute): CanaryRoute {
+  return {
+    version: c.version, weight: Math.min(100, Math.max(0, Math.round(c.weight))),
+    header: c.header ? { name: c.header.name, value: c.header.value } : null,
+    cookie: c.cookie ? { name: c.cookie.name, value: c.cookie.value } : null,
+    sticky: !!c.sticky, upstreams: c.upstreams.map((u) => ({ host: u.host, port: u.port })),
+  };
 }
 
 /**
@@ -160,10 +171,16 @@ export function buildAppRoute(route: AppRoute): CaddyRoute {
     handle: [
       // The maintenance page answers first; the proxy behind it is kept, so maintenance:off needs no deploy.
       ...(route.maintenance ? [maintenanceResponse(route.maintenance)] : []),
-      route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams, route.balancesConnections) : textResponse(503, noInstanceBody(route.app)),
+      withCanary(route, route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams, route.balancesConnections) : textResponse(503, noInstanceBody(route.app))),
     ],
     terminal: true,
   };
+}
+
+/** The stable handler alone, or the split between it and the canary's instances (a canary without any: the stable alone). */
+function withCanary(route: AppRoute, stable: CaddyHandler): CaddyHandler {
+  if (!route.canary?.upstreams.length) return stable;
+  return buildCanarySplit(route.canary, stable, reverseProxy(route.canary.upstreams, route.balancesConnections));
 }
 
 const MAINTENANCE_HEADER = 'X-Berth-Maintenance';
@@ -247,9 +264,10 @@ export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
   const hostnames = raw.match?.[0]?.host ?? [];
   const maintenance = parseMaintenance(raw.handle?.[0]);
   if (maintenance) return { ...parseAppRoute({ ...raw, handle: raw.handle!.slice(1) })!, maintenance };
+  const split = raw.handle?.[0] ? parseCanarySplit(raw.handle[0], proxyUpstreams) : null;
+  if (split) return { ...parseAppRoute({ ...raw, handle: [split.stable] })!, canary: split.canary };
   const handler = raw.handle?.[0];
-  const dials = handler?.handler === 'reverse_proxy' ? (handler.upstreams as Array<{ dial?: string }> | undefined) ?? [] : [];
-  const upstreams = dials.flatMap((u) => (typeof u.dial === 'string' ? [parseDial(u.dial)] : []));
+  const upstreams = proxyUpstreams(handler);
   const transport = handler?.handler === 'reverse_proxy' ? handler.transport as { keep_alive?: { enabled?: boolean } } | undefined : undefined;
   const dynamic = handler?.handler === 'reverse_proxy' ? handler.dynamic_upstreams as { name?: string; port?: string; resolver?: { addresses?: string[] } } | undefined : undefined;
   if (dynamic?.name && dynamic.port) {
@@ -258,6 +276,11 @@ export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
   }
   if (transport?.keep_alive?.enabled === false) return { app, hostnames: [...hostnames], upstreams, balancesConnections: true };
   return { app, hostnames: [...hostnames], upstreams };
+}
+
+function proxyUpstreams(handler: CaddyHandler | undefined): Upstream[] {
+  const dials = handler?.handler === 'reverse_proxy' ? (handler.upstreams as Array<{ dial?: string }> | undefined) ?? [] : [];
+  return dials.flatMap((u) => (typeof u.dial === 'string' ? [parseDial(u.dial)] : []));
 }
 
 /** The routes parseAppRoute read back, one per app: an app's exact and wildcard routes joined. */
@@ -272,6 +295,7 @@ export function joinAppRoutes(parts: AppRoute[]): AppRoute[] {
       if (!seen.named && part.named) seen.named = part.named;
       if (part.balancesConnections) seen.balancesConnections = true;
       if (part.maintenance) seen.maintenance = part.maintenance;
+      if (!seen.canary && part.canary) seen.canary = part.canary;
     }
   }
   return [...byApp.values()];
