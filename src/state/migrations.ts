@@ -262,4 +262,28 @@ export const migrations: string[] = [
      updated_by TEXT NOT NULL,
      updated_at TEXT NOT NULL,
      PRIMARY KEY (app_id, process_type));`,
+  // Issue 11: add-on backups. Keyed by the add-on's name, not its row: addons:destroy --keep-backups leaves them
+  // (an add-on created again under that name sees them). seq numbers them per add-on (b001…); store_key is where
+  // the store holds the bytes. A schedule is one daily capture per add-on (at: HH:MM UTC) and its retention.
+  `CREATE TABLE addon_backups (
+     id INTEGER PRIMARY KEY,
+     addon TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     status TEXT NOT NULL,
+     trigger TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     duration_ms INTEGER,
+     size INTEGER,
+     sha256 TEXT,
+     store TEXT NOT NULL,
+     store_key TEXT NOT NULL,
+     error TEXT,
+     UNIQUE (addon, seq));
+   CREATE TABLE addon_backup_schedules (
+     addon TEXT PRIMARY KEY,
+     at TEXT NOT NULL,
+     keep INTEGER NOT NULL,
+     last_run_at TEXT NOT NULL);`,
 ];
