@@ -286,4 +286,22 @@ export const migrations: string[] = [
      at TEXT NOT NULL,
      keep INTEGER NOT NULL,
      last_run_at TEXT NOT NULL);`,
+  // Issue 13: canary releases. One row per app: its latest canary (running, promoted or aborted), the plan it runs
+  // (JSON, src/canary/plan.ts), its step and the last analysis; canary_settings: apps:canary's plan for pushes.
+  `CREATE TABLE canaries (
+     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+     version INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     plan TEXT NOT NULL,
+     step INTEGER NOT NULL,
+     weight INTEGER NOT NULL,
+     step_started_at INTEGER NOT NULL,
+     comparison TEXT,
+     reason TEXT,
+     started_by TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     finished_at TEXT);
+   CREATE TABLE canary_settings (
+     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+     plan TEXT NOT NULL);`,
 ];
