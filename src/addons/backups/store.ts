@@ -22,3 +22,10 @@ export interface BackupStore {
 
 /** Keys are built by Berth only (add-on name and backup id, both validated): "shop-db/b017.dump". */
 export const backupKey = (addon: string, backupId: string): string => `${addon}/${backupId}.dump`;
+
+/** backupKey's shape: one directory level, no dot segments, nothing absolute; a store refuses anything else. */
+const BACKUP_KEY = /^[a-z][a-z0-9-]{0,39}\/[a-z0-9][a-z0-9.-]{0,63}$/;
+
+export function assertBackupKey(key: string): void {
+  if (!BACKUP_KEY.test(key) || key.includes('..')) throw new Error(`Not a backup key: ${JSON.stringify(key)}`);
+}
