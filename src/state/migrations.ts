@@ -304,4 +304,7 @@ export const migrations: string[] = [
    CREATE TABLE canary_settings (
      app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
      plan TEXT NOT NULL);`,
+  // Issue 11: which scheduler holds each add-on's service (docker: a container; k3s: a StatefulSet of one). An
+  // add-on never moves: it is reachable only from apps on its own scheduler.
+  `ALTER TABLE addons ADD COLUMN scheduler TEXT NOT NULL DEFAULT 'docker';`,
 ];
