@@ -26,9 +26,9 @@ export class WebhookNotifier {
     this.opts = { maxAttempts: 5, backoffMs: 1000, timeoutMs: 5000, ...opts };
   }
 
-  /** Queues the delivery and returns at once; the evaluation loop never waits on a webhook. */
-  notify(rule: AlertRule, event: AlertEvent): void {
-    const delivery = this.inFlight.run(() => this.deliver(rule, event)).catch((err) =>
+  /** Queues the delivery and returns at once; the evaluation loop never waits on a webhook. `body`: another payload (autoscale). */
+  notify(rule: AlertRule, event: AlertEvent, body: Record<string, unknown> = payload(rule, event)): void {
+    const delivery = this.inFlight.run(() => this.deliver(rule, event, JSON.stringify(body))).catch((err) =>
       this.opts.log(`alerts: delivering event ${event.id} failed: ${(err as Error).message}`));
     this.pending.add(delivery);
     delivery.finally(() => this.pending.delete(delivery));
@@ -45,8 +45,7 @@ export class WebhookNotifier {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
-  private async deliver(rule: AlertRule, event: AlertEvent): Promise<void> {
-    const body = JSON.stringify(payload(rule, event));
+  private async deliver(rule: AlertRule, event: AlertEvent, body: string): Promise<void> {
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       let status: number | null = null;
       let error: string | null = null;

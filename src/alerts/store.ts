@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { Rule } from './rules.ts';
 
 export type AlertState = 'ok' | 'firing';
-export type EventKind = 'firing' | 'still_firing' | 'resolved';
+export type EventKind = 'firing' | 'still_firing' | 'resolved' | 'autoscale';
 export type WebhookFormat = 'json' | 'slack';
 
 export interface AlertRule {
@@ -79,6 +79,13 @@ export class AlertsStore {
     const { lastInsertRowid } = this.sqlite.prepare(`INSERT INTO alert_events (app_id, rule_id, expr, kind, value, message, at)
       SELECT app_id, id, expr, ?, ?, ?, ? FROM alert_rules WHERE id = ?`).run(kind, value, message, at, rule.id);
     return { id: Number(lastInsertRowid), app: rule.app, ruleId: rule.id, expr: rule.expr, kind, value, message, at };
+  }
+
+  /** An event of the app that no rule raised (the autoscaler's), so its webhook deliveries are logged like a rule's. */
+  addAppEvent(appId: number, app: string, fields: { expr: string; kind: EventKind; value: number | null; message: string; at: number }): AlertEvent {
+    const { lastInsertRowid } = this.sqlite.prepare(`INSERT INTO alert_events (app_id, rule_id, expr, kind, value, message, at)
+      VALUES (?, NULL, ?, ?, ?, ?, ?)`).run(appId, fields.expr, fields.kind, fields.value, fields.message, fields.at);
+    return { id: Number(lastInsertRowid), app, ruleId: null, ...fields };
   }
 
   /** Newest first, each with its delivery attempts. */

@@ -21,6 +21,7 @@ import type { HttpsStore } from '../state/https-store.ts';
 import type { CertificateStatus } from '../wire/types.ts';
 import type { BackupService } from '../backup/service.ts';
 import type { ReviewApps } from '../pipeline/review-apps.ts';
+import type { AutoscaleService } from '../autoscale/service.ts';
 
 /** Real HTTPS for apps' names: the certificates Caddy holds and the per-app redirect (src/router/caddy). */
 export interface HttpsService {
@@ -63,6 +64,8 @@ export interface Services {
   https?: HttpsService;
   /** Berth's own backup, restore and integrity check (admin:backup/restore/check); absent: not offered. */
   backup?: BackupService;
+  /** ps:autoscale; absent: no autoscaler, ps:scale sets counts as given. */
+  autoscale?: AutoscaleService;
   /** What owns an app's config var (an add-on, an outside service binding): config:set/unset of it is refused. */
   configOwners?: (appId: number, key: string) => string | null;
   maxBodyBytes: number;

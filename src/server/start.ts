@@ -43,6 +43,7 @@ import { HttpsStore } from '../state/https-store.ts';
 import { createBackupService } from '../backup/wiring.ts';
 import { createConnect } from '../connect/wiring.ts';
 import { createAddons } from '../addons/wiring.ts';
+import { createAutoscaling } from '../autoscale/wiring.ts';
 import { ReviewsStore } from '../state/reviews-store.ts';
 import { ReviewApps } from '../pipeline/review-apps.ts';
 import { mayDeleteRef, withReviewApps } from '../pipeline/review-pushes.ts';
@@ -221,9 +222,15 @@ export async function startServer(): Promise<void> {
     db, box: secrets.box, engine: runtime.host('local')!, owner, hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
     apps, access, deployer, events, log, terminal: { auth, sessions, audit, view },
   });
+  // ps:autoscale: one controller for every signal and scheduler, fed the router's requests below.
+  const autoscaling = createAutoscaling({
+    db, apps, audit, deployer, events, alerts: observability.alerts, maxInstances: config.maxInstancesPerProcess, log,
+    tickMs: Number(process.env.BERTH_AUTOSCALE_TICK_MS) || undefined,
+  });
+  logs.routerAccess?.onAccess((entry) => autoscaling.recordRequest(entry.app, entry.ts, entry.durationMs));
   const api = createApi({
     apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, backup, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
-    configOwners: (appId, key) => addons.addons.ownerOf(appId, key),
+    configOwners: (appId, key) => addons.addons.ownerOf(appId, key), autoscale: autoscaling.service,
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
     https: {
@@ -233,10 +240,11 @@ export async function startServer(): Promise<void> {
       syncCertificates: () => router.syncCustomCertificates(),
     },
   }, {
-    git: git.git, ui: webAssets.routes(), apps: [connect.routes, addons.routes], hooks: connect.hooks,
+    git: git.git, ui: webAssets.routes(), apps: [connect.routes, addons.routes, autoscaling.routes], hooks: connect.hooks,
     live: (services) => liveRoutes(services, { hub: new EventHub(services, schedulers), buildLogs, engines: schedulers }),
   });
   observability.start();
+  autoscaling.start();
   // The web terminal's websockets are upgraded through the same Hono routes (auth, access) as the API.
   const websocket = { server: new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 }) };
   const server = serve({ fetch: api.fetch, hostname: config.apiHost, port: config.apiPort, websocket }, (info) => {
@@ -248,7 +256,7 @@ export async function startServer(): Promise<void> {
     log(`${signal}: shutting down; apps keep running`);
     server.close();
     // The last request buckets are written; a webhook still retrying gets at most 3 s.
-    Promise.race([Promise.all([observability.stop(), logs.close()]), new Promise((r) => setTimeout(r, 3000))])
+    Promise.race([Promise.all([observability.stop(), autoscaling.stop(), logs.close()]), new Promise((r) => setTimeout(r, 3000))])
       .catch((err) => log(`stopping metrics and alerts: ${(err as Error).message}`))
       .finally(() => {
         db.$client.close();

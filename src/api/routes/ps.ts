@@ -16,7 +16,7 @@ import { appLogKey, notBefore } from '../../logstore/app-keys.ts';
 import type { FormationUpdate } from '../../releases/formation.ts';
 
 /** Only what these routes use of the server's services. */
-type RouteServices = Pick<Services, 'apps' | 'deployer' | 'logStore' | 'schedulers'>;
+type RouteServices = Pick<Services, 'apps' | 'deployer' | 'logStore' | 'schedulers' | 'autoscale'>;
 
 const MAX_TAIL = 10_000;
 
@@ -25,16 +25,22 @@ export function psRoutes(s: RouteServices): Hono<ApiEnv> {
 
   api.get('/:app/formation', (c) => {
     const app = s.apps.get(c.req.param('app'));
-    return c.json(s.apps.formation(app.id).map(formationView));
+    const formation = s.apps.formation(app.id).map(formationView);
+    return c.json(s.autoscale ? s.autoscale.annotate(app, formation) : formation);
   });
 
   api.patch('/:app/formation', async (c) => {
     const name = c.req.param('app');
-    s.apps.get(name);
+    const app = s.apps.get(name);
     const body = await jsonBody(c);
     if (!Array.isArray(body.updates)) throw badRequest('bad_request', 'Expected {"updates": [{"type": "web", "quantity": 2}]}.');
-    const formation = await s.deployer.scale(name, body.updates as FormationUpdate[]);
-    return c.json(formation.map(formationView));
+    // An autoscaled type's quantity moves its range instead (the autoscaler keeps picking the count).
+    const manual = s.autoscale?.manualScale(app, body.updates as FormationUpdate[]);
+    const formation = (await s.deployer.scale(name, manual?.updates ?? body.updates as FormationUpdate[])).map(formationView);
+    if (!s.autoscale || !manual?.ranges.size) return c.json(formation);
+    s.autoscale.storeRanges(app, manual.ranges, c.get('user').name);
+    c.set('auditDetail', [...manual.ranges].map(([type, r]) => `${type} is autoscaled: range set to ${r.min}-${r.max}`).join('; '));
+    return c.json(s.autoscale.annotate(app, formation));
   });
 
   api.get('/:app/ps', async (c) => {

@@ -4,8 +4,10 @@ import { printedJson, withProgress, type Command, type CommandContext } from '..
 import { formatFormation, formatVersion, listSentence, relativeTime, table } from '../format.ts';
 import { parseResizeArg, parseScaleArg, rejectDuplicateTypes } from '../parse.ts';
 import type { Formation, FormationUpdate, Instance } from '../../wire/types.ts';
+import type { AutoscaledFormation } from '../../wire/autoscale.ts';
 import { psStopCommand } from './stopping.ts';
 import { runCommand } from './run.ts';
+import { autoscaleCommand } from './autoscale.ts';
 
 async function listInstances(ctx: CommandContext): Promise<void> {
   const instances = await ctx.api().get<Instance[]>(appPath(ctx.app, '/ps'));
@@ -42,8 +44,13 @@ async function scale(ctx: CommandContext): Promise<void> {
     return printFormation(ctx, await ctx.api().get<Formation[]>(appPath(ctx.app, '/formation')));
   }
   const updates = rejectDuplicateTypes(ctx.args.map(parseScaleArg));
-  const formation = await patchFormation(ctx, `Scaling ${ctx.app}`, updates);
-  printedJson(ctx, formation);
+  const formation: AutoscaledFormation[] = await patchFormation(ctx, `Scaling ${ctx.app}`, updates);
+  if (printedJson(ctx, formation)) return;
+  for (const f of formation) {
+    if (!f.autoscale || !updates.some((u) => u.type === f.type && u.quantity !== undefined)) continue;
+    ctx.io.out(`${f.type} is autoscaled: ps:scale set its minimum, the range is now ${f.autoscale.min}-${f.autoscale.max} ` +
+      `and the autoscaler picks the count within it. To scale by hand: berth ps:autoscale ${ctx.app} ${f.type} --off`);
+  }
 }
 
 async function resize(ctx: CommandContext): Promise<void> {
@@ -82,6 +89,7 @@ export const psCommands: Command[] = [
     run: resize,
   },
   { name: 'ps:restart', usage: 'APP [TYPE]', summary: 'restart all instances, or those of one type', app: true, args: [0, 1], run: restart },
+  autoscaleCommand,
   psStopCommand,
   runCommand,
 ];

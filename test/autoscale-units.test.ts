@@ -1,0 +1,135 @@
+// The autoscaler's decisions as a pure function (breach, cooldown, bounds, releases), its settings checks,
+// its sliding request window, and the CLI's target parsing. No server.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { decide, CALM_MS, SUSTAIN_MS, type AutoscaleRange, type DecisionInput, type Sample } from '../src/autoscale/decide.ts';
+import { parseAutoscaleBody, DEFAULT_COOLDOWN_MS } from '../src/autoscale/settings.ts';
+import { RequestWindows } from '../src/autoscale/request-window.ts';
+import { parseTarget } from '../src/cli/commands/autoscale.ts';
+import { BerthError } from '../src/shared/errors.ts';
+
+const NOW = 1_000_000_000;
+const rps = (over: Partial<AutoscaleRange> = {}): AutoscaleRange => ({ min: 1, max: 8, signal: 'rps', target: 50, cooldownMs: 60_000, ...over });
+
+/** One sample a second over the last `seconds`, all of `value`. */
+function steady(value: number | null, seconds: number, now = NOW): Sample[] {
+  return Array.from({ length: seconds + 1 }, (_, i) => ({ at: now - (seconds - i) * 1000, value }));
+}
+
+function input(over: Partial<DecisionInput>): DecisionInput {
+  return { settings: rps(), maxInstances: 10, samples: [], current: 1, lastChangeAt: null, releaseInProgress: false, now: NOW, ...over };
+}
+
+describe('autoscale decisions', () => {
+  test('a sustained breach scales up at once, straight to the count that brings the load to the target', () => {
+    const d = decide(input({ samples: steady(160, 6), current: 1 }));
+    assert.equal(d.action, 'up');
+    assert.equal(d.to, 4, '160 req/s on one instance at 50 per instance needs 4');
+    assert.match(d.reason, /160 req\/s per instance over the target 50 req\/s per instance for 5s/);
+  });
+
+  test('a breach shorter than the sustain window, or one that broke off, does nothing', () => {
+    assert.equal(decide(input({ samples: steady(160, (SUSTAIN_MS / 1000) - 2) })).action, 'hold');
+    const dipped = steady(160, 6).map((s, i) => (i === 4 ? { ...s, value: 20 } : s));
+    assert.equal(decide(input({ samples: dipped })).action, 'hold');
+    assert.equal(decide(input({ samples: steady(null, 6), settings: rps({ signal: 'cpu', target: 70 }) })).action, 'hold', 'no reading is no breach');
+  });
+
+  test('samples from before the last change are not counted: the new count must breach on its own', () => {
+    const d = decide(input({ samples: steady(160, 10), current: 2, lastChangeAt: NOW - 3000 }));
+    assert.equal(d.action, 'hold');
+  });
+
+  test('never above max nor BERTH_MAX_INSTANCES; a breach at the cap is pinned', () => {
+    assert.equal(decide(input({ samples: steady(1000, 6), current: 2 })).to, 8, 'max 8');
+    assert.equal(decide(input({ samples: steady(1000, 6), current: 2, maxInstances: 5 })).to, 5, 'server cap 5');
+    const pinned = decide(input({ samples: steady(1000, 6), current: 8 }));
+    assert.equal(pinned.action, 'hold');
+    assert.equal(pinned.pinned, true);
+    assert.match(pinned.reason, /at the maximum of 8/);
+    assert.deepEqual(decide(input({ current: 9, samples: steady(0, 20) })), { action: 'down', to: 8, reason: 'above the maximum of 8', pinned: false });
+  });
+
+  test('below min scales up to min; at min never down', () => {
+    assert.equal(decide(input({ settings: rps({ min: 3 }), current: 1 })).to, 3);
+    assert.equal(decide(input({ settings: rps({ min: 2 }), current: 2, samples: steady(0, 60) })).action, 'hold');
+  });
+
+  test('nothing changes while a release is in progress, not even at a breach', () => {
+    const d = decide(input({ samples: steady(1000, 6), releaseInProgress: true }));
+    assert.equal(d.action, 'hold');
+    assert.equal(d.pinned, false);
+    assert.equal(decide(input({ settings: rps({ min: 3 }), releaseInProgress: true })).action, 'hold');
+  });
+
+  test('scale-down: one at a time, only after the cooldown and a calm spell', () => {
+    const calm = steady(5, 20);
+    assert.equal(decide(input({ current: 4, samples: calm, lastChangeAt: NOW - 30_000 })).action, 'hold', 'cooldown of 60s not over');
+    assert.match(decide(input({ current: 4, samples: calm, lastChangeAt: NOW - 30_000 })).reason, /cooling down \(30s left\)/);
+    const down = decide(input({ current: 4, samples: steady(5, 20, NOW), lastChangeAt: NOW - 61_000 }));
+    assert.equal(down.action, 'down');
+    assert.equal(down.to, 3);
+    const shortCalm = steady(5, (CALM_MS / 1000) - 3);
+    assert.equal(decide(input({ current: 4, samples: shortCalm, lastChangeAt: null })).action, 'hold', 'a calm spell shorter than 10 s');
+  });
+
+  test('no scale-down when one fewer would bring the others near the target (no flapping)', () => {
+    // 2 instances at 30 each: one would carry 60 > 50.
+    assert.equal(decide(input({ current: 2, samples: steady(30, 20) })).action, 'hold');
+    // 4 instances at 25 each: three would carry 33 < 40 (80 % of 50).
+    assert.equal(decide(input({ current: 4, samples: steady(25, 20) })).to, 3);
+  });
+
+  test('p95: one more instance per sustained breach; down only well under the target or without requests', () => {
+    const p95 = rps({ signal: 'p95', target: 300 });
+    assert.deepEqual(decide(input({ settings: p95, current: 2, samples: steady(900, 6) })).to, 3);
+    assert.equal(decide(input({ settings: p95, current: 3, samples: steady(200, 20) })).action, 'hold', '200 ms is not under half of 300');
+    assert.equal(decide(input({ settings: p95, current: 3, samples: steady(null, 20) })).to, 2);
+  });
+
+  test('cpu: per-instance % like rps; a missing reading is not calm', () => {
+    const cpu = rps({ signal: 'cpu', target: 70 });
+    assert.equal(decide(input({ settings: cpu, current: 2, samples: steady(140, 6) })).to, 4);
+    assert.equal(decide(input({ settings: cpu, current: 3, samples: steady(null, 20) })).action, 'hold');
+    assert.equal(decide(input({ settings: cpu, current: 3, samples: steady(10, 20) })).to, 2);
+  });
+});
+
+describe('autoscale settings', () => {
+  const fails = (body: Record<string, unknown>, pattern: RegExp) =>
+    assert.throws(() => parseAutoscaleBody(body, 10), (err: unknown) => err instanceof BerthError && err.status === 400 && pattern.test(err.message));
+
+  test('one signal, a range within BERTH_MAX_INSTANCES, a bounded cooldown', () => {
+    assert.deepEqual(parseAutoscaleBody({ min: 1, max: 8, rps: 50 }, 10), { min: 1, max: 8, signal: 'rps', target: 50, cooldownMs: DEFAULT_COOLDOWN_MS });
+    assert.equal(parseAutoscaleBody({ min: 2, max: 3, p95: 300, cooldown: '30s' }, 10).cooldownMs, 30_000);
+    fails({ min: 1, max: 11, rps: 50 }, /above the 10 instances/);
+    fails({ min: 0, max: 3, rps: 50 }, /at least 1/);
+    fails({ min: 4, max: 3, rps: 50 }, /must not be below min/);
+    fails({ min: 1, max: 3, rps: 50, cpu: 70 }, /exactly one signal/);
+    fails({ min: 1, max: 3 }, /exactly one signal/);
+    fails({ min: 1, max: 3, cpu: '70' }, /cpu must be a number/);
+    fails({ min: 1, max: 3, rps: Number.NaN }, /rps must be a number/);
+    fails({ min: 1.5, max: 3, rps: 1 }, /whole number/);
+    fails({ min: 1, max: 3, rps: 1, cooldown: '1s' }, /cooldown must be from 5s/);
+    fails({ min: 1, max: 3, rps: 1, cooldown: '$(id)' }, /duration/);
+  });
+
+  test('CLI targets: --rps 50, --cpu 70%, --p95 300ms or 0.3s', () => {
+    assert.equal(parseTarget('rps', '50'), 50);
+    assert.equal(parseTarget('cpu', '70%'), 70);
+    assert.equal(parseTarget('p95', '300ms'), 300);
+    assert.equal(parseTarget('p95', '0.3s'), 300);
+    assert.throws(() => parseTarget('rps', '50%'), /--rps takes a number/);
+    assert.throws(() => parseTarget('cpu', '0'), /--cpu takes a number/);
+  });
+});
+
+test('the request window is sliding: requests/s and p95 over the last 10 s only', () => {
+  const windows = new RequestWindows();
+  for (let i = 0; i < 200; i++) windows.record('shop', NOW - 15_000 + i * 10, 1000); // 2 s of slow requests, 13-15 s ago
+  for (let i = 0; i < 500; i++) windows.record('shop', NOW - 5_000 + i * 10, 20);   // 500 fast ones in the last 5 s
+  const { rate, p95 } = windows.read('shop', NOW);
+  assert.equal(rate, 50);
+  assert.ok(p95 !== null && p95 > 18 && p95 < 22, `p95 ${p95} of the last 10 s only`);
+  assert.deepEqual(windows.read('shop', NOW + 11_000), { rate: 0, p95: null });
+});
