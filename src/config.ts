@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseAllowList, type AllowList } from './shared/outbound-address.ts';
 import { LETS_ENCRYPT_DIRECTORY, type AcmeSettings } from './router/caddy/tls-config.ts';
+import { s3BackupSettingsFrom, type S3BackupSettings } from './addons/backups/s3-settings.ts';
 
 /** Where Berth keeps its state unless BERTH_DATA_DIR says otherwise. */
 export const DEFAULT_DATA_DIR = '/var/lib/berth';
@@ -59,6 +60,8 @@ export interface Config {
   logMaxBytesPerApp: number;    // and beyond this size per app, the oldest first
   /** Internal ranges (and exact ADDRESS:PORTs) alert webhooks may reach besides public addresses. */
   webhookAllow: AllowList;
+  /** Add-on backups go to this S3-compatible bucket (BERTH_BACKUP_S3_*); null: BERTH_DATA_DIR/backups. Holds a secret: never log it. */
+  backupS3: S3BackupSettings | null;
 }
 
 /** The extra CAs this host trusts (Debian's update-ca-certificates folder), which a build must trust too. */
@@ -172,5 +175,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logRetentionDays: int(env, 'BERTH_LOG_RETENTION_DAYS', 7),
     logMaxBytesPerApp: int(env, 'BERTH_LOG_MAX_MB_PER_APP', 256) * 1024 * 1024,
     webhookAllow: parseAllowList(env.BERTH_WEBHOOK_ALLOW),
+    backupS3: s3BackupSettingsFrom(env),
   };
 }
