@@ -9,6 +9,9 @@ declare module 'autocannon' {
     url: string; connections?: number; duration?: number; headers?: Record<string, string>;
     pipelining?: number; workers?: number; timeout?: number; overallRate?: number;
   }
+  /** A run in progress (the callback form): stop() ends it early and the callback gets the result so far. */
+  export interface Instance { stop(): void }
   function autocannon(opts: Options): Promise<Result>;
+  function autocannon(opts: Options, done: (err: Error | null, result: Result) => void): Instance;
   export default autocannon;
 }
