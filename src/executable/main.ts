@@ -3,6 +3,9 @@
 //   berth server [issue-admin-token|registry-auth ...]   the server and its subcommands
 //   berth git-hook                                      git's pre-receive hook (the server writes it)
 //   berth version                                       version and the commit it was built from
+//   berth up                                            brings Berth up on this machine (src/appliance/up.ts)
+//   berth upgrade ./berth-new                           replaces this executable and restarts the server on it
+//   berth supervise COMMAND...                          restarts COMMAND whenever it exits (Caddy, without systemd)
 //   berth <anything else>                               the CLI: berth apps, berth login, ...
 // Bundled as CommonJS (Node 24 runs an executable's main script only as CommonJS): no top-level await here.
 import { VERSION } from '../version.ts';
@@ -18,6 +21,15 @@ async function dispatch(argv: string[]): Promise<void> {
   } else if (word === 'git-hook') {
     const { runServerCommand } = await import('../server/commands.ts');
     await runServerCommand(['git-hook']);
+  } else if (word === 'up' && rest.length === 0) {
+    const { runUp } = await import('../appliance/up.ts');
+    process.exitCode = await runUp(process.execPath);
+  } else if (word === 'upgrade') {
+    const { runUpgrade } = await import('../appliance/upgrade.ts');
+    process.exitCode = await runUpgrade(rest);
+  } else if (word === 'supervise') {
+    const { supervise } = await import('../appliance/supervise.ts');
+    process.exitCode = await supervise(rest);
   } else if (word === 'version' && rest.length === 0) {
     process.stdout.write(`berth ${VERSION} (commit ${BERTH_COMMIT}) node-${process.version}\n`);
   } else {
