@@ -8,7 +8,7 @@ const REFRESH_MS = 10_000;
 const EVENTS_SHOWN = 20;
 
 interface AlertRule { id: number; rule: string; state: 'ok' | 'firing'; stateSince: string | null; webhook: string; format: string }
-interface AlertEvent { id: number; ruleId: number | null; expr: string; kind: 'firing' | 'still_firing' | 'resolved'; message: string; at: string }
+interface AlertEvent { id: number; ruleId: number | null; expr: string; kind: 'firing' | 'still_firing' | 'resolved' | 'autoscale'; message: string; at: string }
 
 export function alertsSection(path: string, signal: AbortSignal, onFiring: (count: number) => void): { el: HTMLElement; refresh(): Promise<void> } {
   const s = section('Alerts', 'alerts');
@@ -39,8 +39,8 @@ export function alertsSection(path: string, signal: AbortSignal, onFiring: (coun
       : h('p', { class: 'hint' }, 'No alert rules.'));
     replace(events, recent.length
       ? h('ul', { class: 'alert-events', 'aria-label': 'Recent alert events' }, recent.map((e) =>
-        h('li', { 'data-event': e.id, 'data-kind': e.kind, class: e.kind === 'resolved' ? undefined : 'firing' },
-          badge(e.kind === 'resolved' ? 'resolved' : 'firing'), ' ', h('span', { class: 'hint', title: e.at }, ago(e.at)), ' ',
+        h('li', { 'data-event': e.id, 'data-kind': e.kind, class: e.kind === 'resolved' || e.kind === 'autoscale' ? undefined : 'firing' },
+          badge(e.kind === 'resolved' || e.kind === 'autoscale' ? e.kind : 'firing'), ' ', h('span', { class: 'hint', title: e.at }, ago(e.at)), ' ',
           h('span', { class: 'mono' }, e.expr), h('div', {}, e.message))))
       : h('p', { class: 'hint' }, 'No alert has fired yet.'));
   };
