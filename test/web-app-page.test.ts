@@ -14,16 +14,16 @@ test('tab addresses: the Overview is the app itself, other tabs a path each, the
   assert.equal(parseAppRoute('/apps/shop/metrics/')?.tab, 'metrics');
   assert.equal(parseAppRoute('/apps/shop/metrics?since=6h')?.query.get('since'), '6h');
   assert.equal(parseAppRoute('/apps/shop?x=1')?.tab, 'overview');
-  for (const tab of ['activity', 'logs', 'settings', 'overview'] as const) assert.equal(parseAppRoute(`/apps/shop/${tab}`)?.tab, tab);
+  for (const tab of ['resources', 'activity', 'logs', 'settings', 'overview'] as const) assert.equal(parseAppRoute(`/apps/shop/${tab}`)?.tab, tab);
   // Not an app tab: the terminal has a route of its own, and unknown tabs are no app page.
   assert.equal(parseAppRoute('/apps/shop/terminal/web.1'), null);
-  assert.equal(parseAppRoute('/apps/shop/resources'), null);
+  assert.equal(parseAppRoute('/apps/shop/addons'), null);
   assert.equal(parseAppRoute('/hosts'), null);
 
   assert.equal(appTabHref('shop', 'overview'), '#/apps/shop');
   assert.equal(appTabHref('shop', 'metrics', new URLSearchParams({ since: '6h' })), '#/apps/shop/metrics?since=6h');
   assert.equal(appTabHref('shop', 'logs', new URLSearchParams()), '#/apps/shop/logs');
-  for (const tab of ['overview', 'activity', 'logs', 'metrics', 'settings'] as const) {
+  for (const tab of ['overview', 'resources', 'activity', 'logs', 'metrics', 'settings'] as const) {
     assert.equal(parseAppRoute(decodeURIComponent(appTabHref('shop', tab).slice(1)))?.tab, tab, 'a link parses back to its tab');
   }
 });

@@ -24,6 +24,7 @@ let bobToken = '';
 const app = uniqueName('web');
 const pushed = uniqueName('webpush');
 const bulk: string[] = [];
+const addonApps: string[] = [];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-'));
 
 before(async () => {
@@ -35,7 +36,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
-  for (const name of [app, pushed, ...bulk]) await berth?.api('DELETE', `/apps/${name}`, { confirm: name });
+  for (const name of [app, pushed, ...bulk, ...addonApps]) await berth?.api('DELETE', `/apps/${name}`, { confirm: name });
   await berth?.kill('SIGTERM');
   await registry?.stop();
   await caddy?.stop();
@@ -139,7 +140,7 @@ test('tabs: each has an address of its own that a reload, back/forward and a fre
   // Switching tabs keeps the page (its header) and only swaps the panel.
   await page.locator('.app-head').evaluate((el) => { (el as HTMLElement).dataset.kept = 'yes'; });
   const heights: string[] = [];
-  const tabs = [['Overview', 'overview', '#formation'], ['Activity', 'activity', '#releases tr[data-version]'], ['Logs', 'logs', '#live-log'],
+  const tabs = [['Overview', 'overview', '#formation'], ['Resources', 'resources', '#addons'], ['Activity', 'activity', '#releases tr[data-version]'], ['Logs', 'logs', '#live-log'],
     ['Metrics', 'metrics', '#chart-latency canvas'], ['Settings', 'settings', '#config tr[data-key]']] as const;
   for (const [label, id, shown] of tabs) {
     await openTab(label, id);
@@ -330,4 +331,72 @@ test('measured: first paint of the apps list with 100 apps, and the JS each page
   assert.ok(appsJs < 200 * 1024, `${appsJs} bytes of JS`);
   assert.ok(metrics.size < 200 * 1024 && metrics.size > appsJs, `${metrics.size} bytes of JS on the Metrics tab: the chart chunk comes on top`);
   assert.ok(term.transfer < 200 * 1024, `${term.transfer} bytes of JS (gzip) on the terminal page`);
+});
+
+test('Resources tab: create a postgres add-on, its URL masked until revealed, attach it to another app and detach, destroy after typing its name', async () => {
+  const [owner, user] = [uniqueName('webdb'), uniqueName('webuse')];
+  addonApps.push(owner, user);
+  await berth.ok('POST', '/apps', { name: owner });
+  await berth.ok('POST', '/apps', { name: user });
+  const db = `${owner}-pg`;
+  await page.goto(`${berth.url}/#/apps/${owner}/resources`);
+  await page.locator('#addons').getByText('No add-ons').waitFor();
+  await page.getByLabel('Kind', { exact: true }).selectOption('postgres');
+  await page.getByLabel('Name', { exact: true }).fill(db);
+  await page.getByLabel('Memory', { exact: true }).fill('256M');
+  await page.getByRole('button', { name: 'Create add-on' }).click();
+  const row = page.locator(`#addons tr[data-addon="${db}"]`);
+  // Docker's health check may still say starting right after create: the tab looks again until it is up.
+  await page.locator(`#addons tr[data-addon="${db}"][data-status="up"]`).waitFor({ timeout: 90_000 });
+  assert.deepEqual((await row.locator('td').allInnerTexts()).slice(0, 4), ['postgres', 'up', '256 MB', 'DATABASE_URL']);
+  assert.match(await page.locator('#addons .notice').innerText(), new RegExp(`${db} is up: DATABASE_URL set`));
+
+  // A second create under the same name is refused, and the page says why.
+  await page.getByLabel('Name', { exact: true }).fill(db);
+  await page.getByRole('button', { name: 'Create add-on' }).click();
+  await page.locator('#addons .notice.error').getByText(/exists already/).waitFor({ timeout: 30_000 });
+
+  const secret = (await berth.ok('GET', `/apps/${owner}/addons/${db}?reveal=true`)).url as string;
+  const password = new URL(secret).password;
+  await page.getByRole('button', { name: `Info of ${db}` }).click();
+  const url = page.locator(`[data-info-of="${db}"] [data-revealed]`);
+  await url.waitFor();
+  assert.match(await url.innerText(), /^postgres:\/\/berth:\*+@/);
+  assert.ok(!(await page.locator('#addons').innerText()).includes(password), 'the password is not on the page until revealed');
+  await page.getByRole('button', { name: `Reveal the URL of ${db}` }).click();
+  await page.locator(`[data-info-of="${db}"] [data-revealed="true"]`).waitFor();
+  assert.equal(await url.innerText(), secret);
+  await shot('app-resources');
+
+  // Another app uses it as SHOP_DATABASE_URL, then lets it go.
+  await page.goto(`${berth.url}/#/apps/${user}/resources`);
+  await page.locator('#addons').getByText('No add-ons').waitFor();
+  await page.getByLabel('Attach', { exact: true }).fill(db);
+  await page.getByLabel('as', { exact: true }).fill('SHOP_DATABASE_URL');
+  await page.getByRole('button', { name: 'Attach', exact: true }).click();
+  const attached = page.locator(`#addons tr[data-addon="${db}"]`);
+  await attached.waitFor({ timeout: 30_000 });
+  assert.match(await attached.innerText(), new RegExp(`from ${owner}`));
+  assert.match(await attached.innerText(), /SHOP_DATABASE_URL/);
+  assert.equal(await page.getByRole('button', { name: `Destroy ${db}` }).count(), 0, 'only the app that made it destroys it');
+  assert.ok('SHOP_DATABASE_URL' in await berth.ok('GET', `/apps/${user}/config`));
+  await page.getByRole('button', { name: `Detach ${db}` }).click();
+  await page.locator('#addons').getByText('No add-ons').waitFor({ timeout: 30_000 });
+  assert.ok(!('SHOP_DATABASE_URL' in await berth.ok('GET', `/apps/${user}/config`)));
+
+  // Destroy asks for the name: the button stays disabled on anything else.
+  await page.goto(`${berth.url}/#/apps/${owner}/resources`);
+  await row.waitFor();
+  await page.getByRole('button', { name: `Destroy ${db}` }).click();
+  const dialog = page.getByRole('dialog', { name: `Destroy ${db}?` });
+  await dialog.waitFor();
+  const confirm = dialog.getByRole('button', { name: `Destroy ${db}` });
+  await dialog.getByLabel(`Type ${db} to confirm`).fill(`${db}x`);
+  assert.equal(await confirm.isDisabled(), true);
+  await shot('app-resources-destroy');
+  await dialog.getByLabel(`Type ${db} to confirm`).fill(db);
+  await confirm.click();
+  await page.locator('#addons').getByText('No add-ons').waitFor({ timeout: 60_000 });
+  assert.deepEqual(await berth.ok('GET', `/apps/${owner}/addons`), []);
+  assert.ok(!('DATABASE_URL' in await berth.ok('GET', `/apps/${owner}/config`)));
 });

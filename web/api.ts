@@ -1,6 +1,7 @@
 // The console talks only to the public /api/v1 API, as the CLI does: the session cookie for auth and
 // the CSRF token (from sign-in) on every change.
 export type { App, Build, Formation, Instance, MetricsAnswer, Release, User } from '../src/wire/types.ts';
+export type { Addon, AddonChange, AddonInfo, Backup, BackupList, BackupRestore } from '../src/wire/types.ts';
 
 export class ApiError extends Error {
   readonly status: number;

@@ -35,6 +35,12 @@ export function ago(iso: string | null): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
+/** A byte count as people read it: MiB below a GiB, GiB above; '—' when unknown. */
+export function bytes(v: number | null | undefined): string {
+  if (v === null || v === undefined) return '—';
+  return v >= 1073741824 ? `${(v / 1073741824).toFixed(2)} GiB` : `${(v / 1048576).toFixed(1)} MiB`;
+}
+
 export function badge(status: string): HTMLSpanElement {
   return h('span', { class: `badge badge-${status}`, 'data-status': status }, status);
 }

@@ -4,7 +4,7 @@
 // the range and the latest reading per instance sit beside them as numbers. The chart code (uPlot) is
 // loaded only here.
 import { api, type MetricsAnswer, type Release } from '../api.ts';
-import { h, replace } from '../dom.ts';
+import { bytes, h, replace } from '../dom.ts';
 import { appTabHref } from './app-route.ts';
 import {
   RANGES, cpuSeries, latencies, memorySeries, rangeFrom, releaseMarkers, requestRates, type ChartData, type Range,
@@ -13,10 +13,6 @@ import type { ChartSpec, TimeChart } from './metrics-charts.ts';
 
 const ms = (v: number | null) => (v === null ? '—' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${v.toFixed(1)} %`);
-function bytes(v: number | null | undefined): string {
-  if (v === null || v === undefined) return '—';
-  return v >= 1073741824 ? `${(v / 1073741824).toFixed(2)} GiB` : `${(v / 1048576).toFixed(1)} MiB`;
-}
 const perSecond = (v: number) => (v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2));
 const maxOf = (values: (number | null)[]) => values.reduce<number | null>((m, v) => (v === null ? m : m === null ? v : Math.max(m, v)), null);
 

@@ -3,6 +3,7 @@
 
 export const APP_TABS = [
   { id: 'overview', label: 'Overview' },
+  { id: 'resources', label: 'Resources' },
   { id: 'activity', label: 'Activity' },
   { id: 'logs', label: 'Logs' },
   { id: 'metrics', label: 'Metrics' },

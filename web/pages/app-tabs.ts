@@ -9,6 +9,8 @@ import { logSearchSection } from './app-log-search.ts';
 import { metricsSection } from './app-metrics.ts';
 import { alertsSection } from './app-alerts.ts';
 import { appInfoSection, latestActivitySection } from './app-summary.ts';
+import { addonsSection } from './app-addons.ts';
+import { autoscaleSection } from './app-autoscale.ts';
 
 export interface TabContext {
   path: string;                  // /apps/NAME
@@ -30,7 +32,12 @@ export const TAB_VIEWS: Record<AppTab, (t: TabContext) => TabView> = {
   overview: (t) => {
     const formation = formationSection(t.path, t.reloadApp);
     const activity = latestActivitySection(t.path, t.name);
-    return { el: grid(formation, activity), refresh: all(formation, activity) };
+    const autoscale = autoscaleSection(t.path, t.name);
+    return { el: h('div', {}, grid(formation, activity), autoscale.el), refresh: all(formation, activity, autoscale) };
+  },
+  resources: (t) => {
+    const addons = addonsSection(t.path, t.name, t.reloadApp, t.signal);
+    return { el: addons.el, refresh: addons.refresh };
   },
   activity: (t) => {
     const releases = releasesSection(t.path, t.reloadApp);

@@ -1,5 +1,5 @@
 // One app: a header (status, release, URL, firing alerts) over tabs a Heroku user knows: Overview,
-// Activity, Logs, Metrics and Settings (app-tabs.ts), each at an address of its own (#/apps/NAME/metrics)
+// Resources (add-ons), Activity, Logs, Metrics and Settings (app-tabs.ts), each at an address of its own (#/apps/NAME/metrics)
 // so a link, a reload and back/forward all land on the same tab. Switching tabs keeps the header and
 // builds only the tab shown. Live events refresh the header and the tab in view.
 import { api, type App } from '../api.ts';
