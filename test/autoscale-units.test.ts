@@ -7,6 +7,12 @@ import { parseAutoscaleBody, DEFAULT_COOLDOWN_MS } from '../src/autoscale/settin
 import { RequestWindows } from '../src/autoscale/request-window.ts';
 import { parseTarget } from '../src/cli/commands/autoscale.ts';
 import { BerthError } from '../src/shared/errors.ts';
+import { latestCpu } from '../src/autoscale/cpu-reading.ts';
+import { MetricsStore, type InstancePoint } from '../src/metrics/store.ts';
+import { openDb } from '../src/state/db.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const NOW = 1_000_000_000;
 const rps = (over: Partial<AutoscaleRange> = {}): AutoscaleRange => ({ min: 1, max: 8, signal: 'rps', target: 50, cooldownMs: 60_000, ...over });
@@ -132,4 +138,20 @@ test('the request window is sliding: requests/s and p95 over the last 10 s only'
   assert.equal(rate, 50);
   assert.ok(p95 !== null && p95 > 18 && p95 < 22, `p95 ${p95} of the last 10 s only`);
   assert.deepEqual(windows.read('shop', NOW + 11_000), { rate: 0, p95: null });
+});
+
+test('the CPU signal: the newest 10 s reading of the instances of the type, averaged, timed at the end of its bucket', () => {
+  const sqlite = openDb(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-autoscale-')), 'berth.db')).$client;
+  const store = new MetricsStore(sqlite);
+  const cpu = latestCpu(sqlite);
+  const point = (instance: string, value: number | null): InstancePoint => ({
+    app: 'shop', instance, cpu: value, memoryBytes: 1, memoryLimitBytes: null,
+    rxBytesPerSec: null, txBytesPerSec: null, blockReadBytesPerSec: null, blockWriteBytesPerSec: null,
+  });
+  assert.equal(cpu('shop', 'web'), null, 'no reading yet');
+  store.recordInstances(1_000_000_000, [point('web.1', 90), point('web.2', 10)]);
+  store.recordInstances(1_000_010_000, [point('web.1', 80), point('web.2', null), point('web.10', 40), point('worker.1', 300)]);
+  assert.deepEqual(cpu('shop', 'web'), { at: 1_000_020_000, value: 60 }, 'web.1 and web.10; web.2 has no rate yet; not the worker');
+  assert.deepEqual(cpu('shop', 'worker'), { at: 1_000_020_000, value: 300 });
+  assert.equal(cpu('shop', 'clock'), null);
 });
