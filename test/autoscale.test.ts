@@ -13,6 +13,7 @@ import { startBerth, eventually, uniqueName, viaRouter, TEST_IMAGE, type BerthSe
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
 import { startLoad } from './support/load.ts';
 import { cliOutput, runCli, type CliTarget } from './support/cli.ts';
+import { launchBrowser, signIn } from './support/browser.ts';
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
@@ -81,6 +82,21 @@ test('load above the rps target scales web 1 → max with no failed request; pin
   const audit = await berth.ok('GET', `/audit?app=${app}`);
   assert.ok(audit.some((e: { actor: string; action: string; detail: string }) => e.actor === 'berth:autoscaler' && e.action === 'autoscale' && /^web 3 → 2: /.test(e.detail)),
     'each change is in the audit trail with its reason');
+
+  // The console's Overview shows the settings and the decisions with their reasons.
+  const { context, page } = await launchBrowser(cli.home!);
+  try {
+    await signIn(page, berth.url, berth.token);
+    await page.goto(`${berth.url}/#/apps/${app}`);
+    const card = page.locator('#autoscale');
+    await card.locator('tr[data-process="web"]').waitFor();
+    assert.match(await card.locator('tr[data-process="web"]').innerText(), /1–3\s+20 req\/s per instance\s+5s\s+1/);
+    const decisions = await card.locator('.autoscale-decisions li').allInnerTexts();
+    assert.ok(decisions.some((d) => /web 1 → 3: .*over the target 20 req\/s per instance/.test(d)), decisions.join('\n'));
+    assert.ok(decisions.some((d) => /web 2 → 1: /.test(d)), decisions.join('\n'));
+  } finally {
+    await context.close();
+  }
 });
 
 test('ps:scale of an autoscaled type sets its minimum, says so; settings survive a restart; --off and apps:destroy drop them', async () => {
