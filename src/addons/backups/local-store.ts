@@ -8,12 +8,9 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { notFound } from '../../shared/errors.ts';
-import type { BackupStore, StoredObject } from './store.ts';
+import { assertBackupKey, type BackupStore, type StoredObject } from './store.ts';
 
 const TEMP_MARK = '.partial-';
-
-/** Keys are "addon/id.dump" (backupKey): one directory level, no dot segments, nothing absolute. */
-const SAFE_KEY = /^[a-z][a-z0-9-]{0,39}\/[a-z0-9][a-z0-9.-]{0,63}$/;
 
 export class LocalBackupStore implements BackupStore {
   readonly kind = 'local' as const;
@@ -29,15 +26,12 @@ export class LocalBackupStore implements BackupStore {
     const counted = new Transform({
       transform(chunk: Buffer, _enc, done) { hash.update(chunk); size += chunk.length; done(null, chunk); },
     });
-    const file = await fsp.open(temp, 'wx', 0o600);
     try {
-      await pipeline(body, counted, file.createWriteStream({ autoClose: false }));
-      await file.sync();
-      await file.close();
+      // flush: the file's data is fsynced before it is closed, so the rename never publishes unwritten bytes.
+      await pipeline(body, counted, fs.createWriteStream(temp, { flags: 'wx', mode: 0o600, flush: true }));
       await fsp.rename(temp, target);
       await syncDirectory(path.dirname(target));
     } catch (err) {
-      await file.close().catch(() => {});
       await fsp.rm(temp, { force: true });
       throw err;
     }
@@ -73,7 +67,7 @@ export class LocalBackupStore implements BackupStore {
   }
 
   #path(key: string): string {
-    if (!SAFE_KEY.test(key) || key.includes('..')) throw new Error(`Not a backup key: ${JSON.stringify(key)}`);
+    assertBackupKey(key);
     return path.join(this.#root, key);
   }
 }
