@@ -36,7 +36,7 @@ CHANGES=0
 
 # What each daemon's command line contains, to tell it from an unrelated process that reuses a
 # stale pid (another Caddy, say: the tests start their own).
-SERVER_PID_WORD=dist/berth-server.mjs
+SERVER_PID_WORD="berth server"   # the installed executable's "/usr/local/bin/berth server" (src/appliance)
 CADDY_PID_WORD=$BERTH_ETC_DIR/caddy.json
 REGISTRY_PID_WORD=$BERTH_ETC_DIR/registry.yml
 DOCKERD_PID_WORD=dockerd
@@ -213,8 +213,9 @@ ensure_dockerd() {
 }
 
 # The environment variables the server reads: src/config.ts's, BERTH_PUBLIC_URL (src/server) and
-# BERTH_SQLITE_BINDING (src/state). up.sh saves them in berth.env; test.sh clears them so that
-# tests never inherit the installed server's data dir or ports.
+# BERTH_SQLITE_BINDING (src/state). `berth up` saves them in berth.env (its list: SERVER_SETTINGS in
+# src/appliance/settings.ts, the same names); test.sh clears them so that tests never inherit the installed
+# server's data dir or ports.
 BERTH_SERVER_SETTINGS=(
   BERTH_DATA_DIR BERTH_API_HOST BERTH_API_PORT BERTH_DOMAIN BERTH_CADDY_ADMIN BERTH_HTTP_PORT
   BERTH_HTTPS_PORT BERTH_REGISTRY BERTH_DOCKER_SOCKET BERTH_MAX_INSTANCES BERTH_PORT_RANGE

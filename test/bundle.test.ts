@@ -25,7 +25,7 @@ const dist = (file: string) => path.join(ROOT, 'dist', file);
 interface Shipped { label: string; server: string[]; cli: string[] }
 
 const SHIPPED: Shipped[] = [
-  // As scripts/up-services.sh runs the bundle.
+  // As scripts/up.sh ran the bundle before the executable.
   { label: 'bundle', server: [process.execPath, '--max-semi-space-size=1', dist('berth-server.mjs')], cli: [process.execPath, dist('berth.mjs')] },
   { label: 'executable', server: [dist('berth'), 'server'], cli: [dist('berth')] },
 ];

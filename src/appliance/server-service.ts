@@ -52,18 +52,18 @@ async function unitMainPid(): Promise<number | null> {
 /** Why the running server is not the one wanted (null: it is): not running, another program, old settings. */
 export async function serverStaleness(a: Appliance): Promise<string | null> {
   if (hasSystemd()) {
-    if (!fs.existsSync(unitFile('berth')) || fs.readFileSync(unitFile('berth'), 'utf8') !== serverUnit(a)) return 'new unit file';
+    if (!fs.existsSync(unitFile('berth')) || fs.readFileSync(unitFile('berth'), 'utf8') !== serverUnit(a)) return 'a new unit file';
   }
   const pid = await serverPid(a);
   if (!pid) return (await urlOk(a.healthUrl)) ? 'foreign' : 'not running';
   let exe = '';
   try { exe = fs.readlinkSync(`/proc/${pid}/exe`); } catch { /* gone */ }
   // A replaced executable shows as "PATH (deleted)": the server still runs the old build.
-  if (exe !== a.executable) return exe.endsWith(' (deleted)') ? 'new executable' : 'runs another program';
+  if (exe !== a.executable) return exe.endsWith(' (deleted)') ? 'a new executable' : 'it ran another program';
   let started = '';
   try { started = fs.readFileSync(startedEnvFile(a), 'utf8'); } catch { /* never recorded */ }
   if (started !== a.serverEnvText) return 'new settings';
-  return (await urlOk(a.healthUrl)) ? null : 'not answering';
+  return (await urlOk(a.healthUrl)) ? null : 'it did not answer';
 }
 
 export async function stopServer(a: Appliance): Promise<void> {

@@ -18,8 +18,14 @@ export function registryNeedsAuth(a: Appliance): boolean {
 
 export const registryConfigFile = (a: Appliance) => path.join(a.etcDir, 'registry.yml');
 export const registryHtpasswd = (a: Appliance) => path.join(a.etcDir, 'registry.htpasswd');
-/** "/" answers without credentials (/v2/ wants them once auth is on). */
-export const registryProbe = `http://${REGISTRY_ADDR}/`;
+/** "/" on the address it listens on (loopback for "every address"): it answers without credentials (/v2/ wants them once auth is on). */
+export function registryProbe(a: Appliance): string {
+  const listen = a.env.BERTH_REGISTRY_LISTEN || REGISTRY_ADDR;
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, Math.max(colon, 0));
+  const port = listen.slice(colon + 1);
+  return `http://${['', '0.0.0.0', '[::]', '::'].includes(host) ? '127.0.0.1' : host}:${port}/`;
+}
 export const registryArgv = (a: Appliance) => ['/usr/bin/docker-registry', 'serve', registryConfigFile(a)];
 
 /** CNCF distribution's config: images under the data dir, loopback unless other hosts pull, deletes allowed. */

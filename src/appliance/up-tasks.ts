@@ -3,7 +3,7 @@
 // The same packages, files, units, pid files and services as scripts/up.sh made before the executable.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Task } from '../../installer/task.ts';
+import { runTasks, type RunSummary, type Task, type TaskContext, type TaskReport } from '../../installer/task.ts';
 import type { Appliance } from './settings.ts';
 import { REGISTRY_ADDR } from './settings.ts';
 import {
@@ -165,14 +165,15 @@ function registryConfigTask(a: Appliance, restarts: Restarts): UpTask {
     check: async () => !htpasswdNeeded() && readText(file) === services.registryConfig(a),
     async apply() {
       fs.mkdirSync(path.join(a.dataDir, 'registry'), { recursive: true });
-      if (htpasswdNeeded()) {
+      const credential = htpasswdNeeded();
+      if (credential) {
         // The server makes Berth's registry credential once (data dir, 0600) and writes its bcrypt line for the registry.
         const made = await runProgram(a.executable, ['server', 'registry-auth', services.registryHtpasswd(a)], { env: serverEnv(a) });
         if (made.code !== 0) throw new Error(`could not make the registry's credential: ${made.stderr.trim()}`);
       }
       writeIfChanged(file, services.registryConfig(a));
       restarts.registry = 'new config';
-      task.done = `wrote ${file}`;
+      task.done = credential ? `wrote ${services.registryHtpasswd(a)} (Berth's registry credential) and ${file}` : `wrote ${file}`;
     },
   };
   return task;
@@ -234,6 +235,7 @@ function serviceTask(a: Appliance, spec: ServiceSpec): UpTask {
         task.done = active ? `restarted ${spec.unit} (systemd) for the ${reason ?? 'new unit file'}` : `started ${spec.unit} (systemd)`;
       } else {
         const ours = livePid(pidfile, [spec.pidWord]);
+        let replaced = false;
         if (await urlOk(spec.probe)) {
           if (!ours) {
             process.stderr.write(`[warn] ${spec.label}: something Berth did not start answers ${spec.probe}; its new config is not applied\n`);
@@ -241,14 +243,14 @@ function serviceTask(a: Appliance, spec: ServiceSpec): UpTask {
             spec.clearRestart();
             return;
           }
-          await terminatePid(pidfile, [spec.pidWord]);
+          replaced = await terminatePid(pidfile, [spec.pidWord]);
         } else if (ours) {
           // Started by an earlier run but not answering: give it a moment, then replace it.
           if (await waitUntil(20, () => urlOk(spec.probe))) { spec.clearRestart(); return; }
           await terminatePid(pidfile, [spec.pidWord]);
         }
         startDaemon(pidfile, log, spec.argv);
-        task.done = `${reason ? `restarted ${spec.label} for the ${reason}` : `started ${spec.label}`} (log ${log})`;
+        task.done = `${replaced ? `restarted ${spec.label} for the ${reason}` : `started ${spec.label}`} (log ${log})`;
       }
       spec.clearRestart();
       const settled = await waitUntil(120, async () => (await urlOk(spec.probe)) || (!hasSystemd() && !livePid(pidfile, [spec.pidWord])));
@@ -260,7 +262,7 @@ function serviceTask(a: Appliance, spec: ServiceSpec): UpTask {
 
 function registryTask(a: Appliance, restarts: Restarts): UpTask {
   return serviceTask(a, {
-    label: 'registry', unit: 'berth-registry', unitText: services.registryUnit(a), probe: services.registryProbe,
+    label: 'registry', unit: 'berth-registry', unitText: services.registryUnit(a), probe: services.registryProbe(a),
     pidWord: services.registryConfigFile(a), argv: services.registryArgv(a),
     restartFor: () => restarts.registry, clearRestart: () => { delete restarts.registry; },
   });
@@ -300,7 +302,7 @@ function serverTask(a: Appliance): UpTask {
       if (running) await stopServer(a);
       await startServer(a);
       if (!(await waitForServer(a, null))) throw new Error(`the Berth server does not answer ${a.healthUrl} (${serverLogHint(a)})`);
-      task.done = running ? `restarted the Berth server for the ${why}` : `started the Berth server (${serverLogHint(a)})`;
+      task.done = running ? `restarted the Berth server (${why})` : `started the Berth server (${serverLogHint(a)})`;
     },
   };
   return task;
@@ -310,20 +312,56 @@ function readText(file: string): string | null {
   try { return fs.readFileSync(file, 'utf8'); } catch { return null; }
 }
 
+/** The registry's config and the registry itself: a config this run changed restarts a registry Berth started. */
+export function registryTasks(a: Appliance): UpTask[] {
+  const restarts: Restarts = {};
+  return [registryConfigTask(a, restarts), registryTask(a, restarts)];
+}
+
+/** Caddy's config and Caddy itself: only moving its admin API restarts a Caddy that serves apps. */
+export function caddyTasks(a: Appliance): UpTask[] {
+  const restarts: Restarts = {};
+  return [caddyConfigTask(a, restarts), caddyTask(a, restarts)];
+}
+
 /** Every step of `berth up`, in order; self is the executable running it. */
 export function upTasks(a: Appliance, self: string): UpTask[] {
-  const restarts: Restarts = {};
   return [
     packagesTask(a),
     ...(hasSystemd() ? [distroUnitsTask()] : []),
     dockerdTask(a),
     insecureRegistryTask(a),
     executableTask(a, self),
-    registryConfigTask(a, restarts),
-    registryTask(a, restarts),
-    caddyConfigTask(a, restarts),
-    caddyTask(a, restarts),
+    ...registryTasks(a),
+    ...caddyTasks(a),
     serverEnvTask(a),
     serverTask(a),
   ];
+}
+
+/** The folders `berth up` writes to. The run dir holds Caddy's admin socket: root's alone (whoever reaches it controls the router). */
+export function prepareDirs(a: Appliance): void {
+  for (const dir of [a.logDir, a.etcDir, a.dataDir]) fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(a.runDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(a.runDir, 0o700);
+}
+
+/** The tasks do their own work on this machine; the installer's shell runner is not used here. */
+const LOCAL: TaskContext = {
+  host: 'localhost',
+  vars: {},
+  checkOnly: false,
+  run: () => Promise.reject(new Error('berth up runs no shell commands')),
+};
+
+/** Runs the tasks in order (stopping at a failure), writing one "[ok] ..." / "[changed] ..." / "[fail] ..." line each. */
+export function runUpTasks(tasks: UpTask[], write: (line: string) => void): Promise<RunSummary> {
+  const byName = new Map(tasks.map((task) => [task.name, task] as [string, UpTask]));
+  return runTasks(tasks, LOCAL, (line: TaskReport) => write(reportLine(line, byName.get(line.task))));
+}
+
+function reportLine(line: TaskReport, task: UpTask | undefined): string {
+  if (line.status === 'ok') return `[ok] ${line.task}\n`;
+  if (line.status === 'changed') return `[changed] ${task?.done ?? line.task}\n`;
+  return `[fail] ${line.task}\n${(line.detail ?? '').replace(/^/gm, '    ')}\n`;
 }

@@ -1,21 +1,11 @@
 // `berth up`: brings Berth up on this machine from the one executable (Debian packages, dockerd, the
 // registry, Caddy, the server's unit or daemon, the admin login), idempotently: every step prints
 // "[ok] ..." when there was nothing to do and "[changed] ..." when it did something.
-import fs from 'node:fs';
-import { runTasks, type TaskContext, type TaskReport } from '../../installer/task.ts';
 import { loadAppliance } from './load.ts';
 import type { Appliance } from './settings.ts';
 import { hasSystemd, runProgram } from './host.ts';
-import { upTasks, type UpTask } from './up-tasks.ts';
+import { prepareDirs, runUpTasks, upTasks } from './up-tasks.ts';
 import { serverEnv, serverLog } from './server-service.ts';
-
-/** The tasks do their own work on this machine; the installer's shell runner is not used here. */
-const LOCAL: TaskContext = {
-  host: 'localhost',
-  vars: {},
-  checkOnly: false,
-  run: () => Promise.reject(new Error('berth up runs no shell commands')),
-};
 
 export async function runUp(self: string): Promise<number> {
   if (process.getuid?.() !== 0) {
@@ -24,14 +14,8 @@ export async function runUp(self: string): Promise<number> {
   }
   const started = Date.now();
   const a = loadAppliance();
-  for (const dir of [a.logDir, a.etcDir, a.dataDir]) fs.mkdirSync(dir, { recursive: true });
-  // The run dir holds Caddy's admin socket: root's alone, since whoever can connect to it controls the router.
-  fs.mkdirSync(a.runDir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(a.runDir, 0o700);
-
-  const tasks = upTasks(a, self);
-  const byName = new Map(tasks.map((task) => [task.name, task] as [string, UpTask]));
-  const summary = await runTasks(tasks, LOCAL, (line: TaskReport) => printReport(line, byName.get(line.task)));
+  prepareDirs(a);
+  const summary = await runUpTasks(upTasks(a, self), (line) => (line.startsWith('[fail]') ? process.stderr : process.stdout).write(line));
   if (!summary.succeeded) return 1;
 
   const token = await issueAdminToken(a);
@@ -43,12 +27,6 @@ export async function runUp(self: string): Promise<number> {
     : `[done] ${changes} step(s) changed something (${took}s)\n`);
   process.stdout.write(nextSteps(a, token));
   return 0;
-}
-
-function printReport(line: TaskReport, task: UpTask | undefined): void {
-  if (line.status === 'ok') process.stdout.write(`[ok] ${line.task}\n`);
-  else if (line.status === 'changed') process.stdout.write(`[changed] ${task?.done ?? line.task}\n`);
-  else process.stderr.write(`[fail] ${line.task}\n${(line.detail ?? '').replace(/^/gm, '    ')}\n`);
 }
 
 /**

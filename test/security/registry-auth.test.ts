@@ -1,8 +1,8 @@
-// Issue 14, hole 8: Berth's registry once it listens beyond loopback (BERTH_REGISTRY_LISTEN). up.sh's own
-// ensure_registry runs here in a sandbox (temp dirs), bound to 127.0.0.2 with BERTH_REGISTRY_AUTH=on: the
+// Issue 14, hole 8: Berth's registry once it listens beyond loopback (BERTH_REGISTRY_LISTEN). `berth up`'s own
+// registry steps run here in a sandbox (temp dirs), bound to 127.0.0.2 with BERTH_REGISTRY_AUTH=on: the
 // same code path as a registry on a private address (auto turns auth on there; the decision itself is tested
 // on its own, since this machine's tests may bind loopback only). Anonymous clients can neither list, pull
-// nor delete; Berth's pushes and prunes present the credential up.sh made and work.
+// nor delete; Berth's pushes and prunes present the credential `berth up` made and work.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -14,6 +14,10 @@ import { TEST_IMAGE, uniqueName } from '../support/berth.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
 import { RegistryApi } from '../../src/registry/api.ts';
 import { loadRegistryCredential } from '../../src/registry/credentials.ts';
+import { loadAppliance } from '../../src/appliance/load.ts';
+import { resolveAppliance } from '../../src/appliance/settings.ts';
+import { registryNeedsAuth } from '../../src/appliance/services.ts';
+import { prepareDirs, registryTasks, runUpTasks } from '../../src/appliance/up-tasks.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -21,42 +25,42 @@ function sandbox(extraEnv: Record<string, string>) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-upregistry-'));
   const env = {
     ...process.env, BERTH_ETC_DIR: path.join(root, 'etc'), BERTH_DATA_DIR: path.join(root, 'data'),
-    BERTH_RUN_DIR: path.join(root, 'run'), BERTH_LOG_DIR: path.join(root, 'log'), BERTH_SERVER_ENTRY: path.join(ROOT, 'src/server/main.ts'),
+    BERTH_RUN_DIR: path.join(root, 'run'), BERTH_LOG_DIR: path.join(root, 'log'),
+    // The credential is made by the built executable's `berth server registry-auth` (scripts/up.sh builds it).
+    BERTH_EXECUTABLE: path.join(ROOT, 'dist', 'berth'),
     ...extraEnv,
   };
-  const sh = (script: string) => spawnSync('bash', ['-c', `source scripts/lib.sh && source scripts/up-services.sh && ${script}`],
+  // scripts/down.sh's stop.
+  const sh = (script: string) => spawnSync('bash', ['-c', `source scripts/lib.sh && ${script}`],
     { cwd: ROOT, env, encoding: 'utf8', timeout: 90_000 });
   return { root, env, sh };
 }
 
 test('auth is on for every listen address but loopback (auto), and BERTH_REGISTRY_AUTH overrides it', () => {
-  const { root, sh } = sandbox({});
-  try {
-    const cases: [string, string, boolean][] = [
-      ['127.0.0.1:5000', 'auto', false], ['[::1]:5000', 'auto', false], ['localhost:5000', 'auto', false],
-      ['0.0.0.0:5000', 'auto', true], [':5000', 'auto', true], ['10.0.0.5:5000', 'auto', true], ['[fd00::5]:5000', 'auto', true],
-      ['127.0.0.1:5000', 'on', true], ['0.0.0.0:5000', 'off', false],
-    ];
-    for (const [listen, mode, expected] of cases) {
-      const res = sh(`BERTH_REGISTRY_LISTEN='${listen}' BERTH_REGISTRY_AUTH=${mode} registry_needs_auth && echo on || echo off`);
-      assert.equal(res.stdout.trim(), expected ? 'on' : 'off', `${listen} ${mode}`);
-    }
-    const bad = sh('BERTH_REGISTRY_AUTH=maybe registry_needs_auth');
-    assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /BERTH_REGISTRY_AUTH must be auto, on or off/);
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
+  const cases: [string, string, boolean][] = [
+    ['127.0.0.1:5000', 'auto', false], ['[::1]:5000', 'auto', false], ['localhost:5000', 'auto', false],
+    ['0.0.0.0:5000', 'auto', true], [':5000', 'auto', true], ['10.0.0.5:5000', 'auto', true], ['[fd00::5]:5000', 'auto', true],
+    ['127.0.0.1:5000', 'on', true], ['0.0.0.0:5000', 'off', false],
+  ];
+  for (const [listen, mode, expected] of cases) {
+    const appliance = resolveAppliance({ BERTH_REGISTRY_LISTEN: listen, BERTH_REGISTRY_AUTH: mode }, null);
+    assert.equal(registryNeedsAuth(appliance), expected, `${listen} ${mode}`);
   }
+  assert.throws(() => registryNeedsAuth(resolveAppliance({ BERTH_REGISTRY_AUTH: 'maybe' }, null)), /BERTH_REGISTRY_AUTH must be auto, on or off/);
 });
 
 describe('a registry beyond loopback requires Berth\'s credential', () => {
   const app = uniqueName('regauth');
   let address = '';
   let box: ReturnType<typeof sandbox>;
-  const run = (script: string) => {
-    const res = box.sh(`REGISTRY_ADDR=${address} && ${script}`);
-    assert.equal(res.status, 0, `${script}:\n${res.stdout}\n${res.stderr}`);
-    return res.stdout;
+  // berth up's registry steps (its config and credential, then the registry itself), in the sandbox.
+  const ensureRegistry = async () => {
+    const appliance = loadAppliance(box.env);
+    prepareDirs(appliance);
+    let out = '';
+    const summary = await runUpTasks(registryTasks(appliance), (line) => { out += line; });
+    assert.ok(summary.succeeded, out);
+    return out;
   };
   const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 120_000 });
 
@@ -73,15 +77,15 @@ describe('a registry beyond loopback requires Berth\'s credential', () => {
     docker('rmi', `${address}/${app}:v1`, `${address}/${app}:v2`);
   });
 
-  test('up.sh\'s ensure_registry makes the credential (0600), the htpasswd and a config with auth; a second run changes nothing', () => {
-    const out = run('ensure_registry');
+  test('berth up\'s registry steps make the credential (0600), the htpasswd and a config with auth; a second run changes nothing', async () => {
+    const out = await ensureRegistry();
     assert.match(out, /\[changed\] wrote .*registry\.htpasswd/);
     assert.match(out, /\[changed\] started registry/);
     const credentialFile = path.join(box.env.BERTH_DATA_DIR, 'registry-credential');
     assert.equal(fs.statSync(credentialFile).mode & 0o777, 0o600);
     assert.match(fs.readFileSync(path.join(box.env.BERTH_ETC_DIR, 'registry.yml'), 'utf8'), /auth:\n {2}htpasswd:\n {4}realm: berth-registry\n {4}path: .*registry\.htpasswd/);
     assert.match(fs.readFileSync(path.join(box.env.BERTH_ETC_DIR, 'registry.htpasswd'), 'utf8'), /^berth:\$2[aby]\$10\$/);
-    assert.match(run('ensure_registry'), /\[ok\] registry running/);
+    assert.match(await ensureRegistry(), /\[ok\] registry running/);
   });
 
   test('anonymous clients cannot list, read or delete; the credential opens it, a wrong one does not', async () => {

@@ -3,7 +3,7 @@
 // resolves to loopback, an allowed receiver that redirects to loopback, and a name that rebinds to loopback
 // after it was checked; a rule saved while its address was allowed is refused at delivery. Against a real
 // Berth server, Caddy and app; then Caddy still routes, and its admin API listens on no TCP port. Last, the
-// Caddy that scripts/up.sh runs: admin API on a unix socket, started again whenever it exits.
+// Caddy that `berth up` runs: admin API on a unix socket, started again (berth supervise) whenever it exits.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -16,6 +16,8 @@ import { startBerth, viaRouter, eventually, sleep, uniqueName, TEST_IMAGE, type 
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook.ts';
 import { freePort } from '../support/ports.ts';
 import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
+import { loadAppliance } from '../../src/appliance/load.ts';
+import { caddyTasks, prepareDirs, runUpTasks } from '../../src/appliance/up-tasks.ts';
 import { OutboundPolicy, parseAllowList } from '../../src/shared/outbound-address.ts';
 import { OutboundGuard, OutboundRefusedError, REFUSED_AT_CONNECT, type Resolver } from '../../src/shared/outbound-request.ts';
 
@@ -229,16 +231,28 @@ describe('the connect-time check (DNS rebinding), on the guarded request itself'
   });
 });
 
-describe('scripts/up.sh\'s Caddy: admin API on a unix socket, started again whenever it exits', { skip: fs.existsSync('/run/systemd/system') && 'systemd runs Caddy here (Restart=always)' }, () => {
+describe('berth up\'s Caddy: admin API on a unix socket, started again whenever it exits', { skip: fs.existsSync('/run/systemd/system') && 'systemd runs Caddy here (Restart=always)' }, () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-upcaddy-'));
   const env = {
     ...process.env, BERTH_ETC_DIR: path.join(root, 'etc'), BERTH_DATA_DIR: path.join(root, 'data'),
     BERTH_RUN_DIR: path.join(root, 'run'), BERTH_LOG_DIR: path.join(root, 'log'),
+    // Caddy runs under the built executable's `berth supervise` (npm run build; scripts/up.sh builds it).
+    BERTH_EXECUTABLE: path.join(ROOT, 'dist', 'berth'),
   };
   const socket = path.join(root, 'run', 'caddy-admin.sock');
   const pidFile = path.join(root, 'run', 'caddy.pid');
+  // berth up's Caddy steps (its config, then Caddy itself), in the sandbox.
+  const ensureCaddy = async () => {
+    const appliance = loadAppliance(env);
+    prepareDirs(appliance);
+    let out = '';
+    const summary = await runUpTasks(caddyTasks(appliance), (line) => { out += line; });
+    assert.ok(summary.succeeded, out);
+    return out;
+  };
+  // scripts/down.sh's stop.
   const sh = (script: string) => {
-    const res = spawnSync('bash', ['-c', `source scripts/lib.sh && source scripts/up-services.sh && ${script}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 90_000 });
+    const res = spawnSync('bash', ['-c', `source scripts/lib.sh && ${script}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 90_000 });
     assert.equal(res.status, 0, `${script}:\n${res.stdout}\n${res.stderr}`);
     return res.stdout;
   };
@@ -263,7 +277,7 @@ describe('scripts/up.sh\'s Caddy: admin API on a unix socket, started again when
     const autosave = path.join(root, 'data', 'caddy', 'config', 'caddy', 'autosave.json');
     fs.mkdirSync(path.dirname(autosave), { recursive: true });
     fs.writeFileSync(autosave, JSON.stringify({ admin: { listen: `127.0.0.1:${oldAdminPort}` } }));
-    const out = sh('ensure_caddy');
+    const out = await ensureCaddy();
     assert.match(out, /\[changed\] .*autosave\.json: admin API moved to .*caddy-admin\.sock/);
     assert.match(out, /\[changed\] started caddy/);
     assert.equal(fs.statSync(path.join(root, 'run')).mode & 0o777, 0o700, 'only root reaches the socket');
@@ -272,7 +286,7 @@ describe('scripts/up.sh\'s Caddy: admin API on a unix socket, started again when
     const caddyPid = childOf(Number(fs.readFileSync(pidFile, 'utf8')));
     assert.deepEqual(listeningTcpPorts(caddyPid), [], 'no TCP listener at all');
     assert.ok(await refusesConnection(oldAdminPort));
-    assert.match(sh('ensure_caddy'), /\[ok\] caddy running/, 'a second run changes nothing');
+    assert.match(await ensureCaddy(), /\[ok\] caddy running/, 'a second run changes nothing');
   });
 
   test('Caddy killed with SIGKILL is running again on its socket within seconds; down.sh\'s stop ends both', async () => {

@@ -52,7 +52,7 @@ export function acmeNamesOf(hostnames: string[], internalTls = false): string[] 
   return [...new Set(hostnames.filter((h) => !isInternalHostname(h) && !h.startsWith('*.')))].sort();
 }
 
-/** Beside Caddy's own data (scripts/up-services.sh keeps it in <data dir>/caddy), written by Caddy. */
+/** Beside Caddy's own data (`berth up` keeps it in <data dir>/caddy), written by Caddy. */
 export function certificateLogPath(dataDir: string): string {
   return path.join(dataDir, 'caddy', 'certificates.log');
 }
