@@ -17,6 +17,8 @@ export interface DockerfileOptions {
   extraCa: boolean;
   /** argv of the image's CMD; null keeps the base image's. */
   command: string[] | null;
+  /** The image's labels (berth.app), written as a step of their own before the source copy. */
+  labels: Record<string, string>;
 }
 
 export function nodeDockerfile(options: DockerfileOptions, plan: NodePlan, buildArgNames: string[]): string {
@@ -33,8 +35,8 @@ export function nodeDockerfile(options: DockerfileOptions, plan: NodePlan, build
       COREPACK_ENABLE_DOWNLOAD_PROMPT: '0',
     }),
     plan.installNeedsSource
-      ? ['# package.json has install-time scripts, which may need any file: copy everything first.', 'COPY . ./', install, ...cmd(options)]
-      : ['# Dependencies first: this layer is reused until package.json or the lockfile change.', `COPY ${jsonArray([...plan.manifestFiles, './'])}`, install, ...cmd(options), 'COPY . ./'],
+      ? ['# package.json has install-time scripts, which may need any file: copy everything first.', 'COPY . ./', install, ...metadata(options)]
+      : ['# Dependencies first: this layer is reused until package.json or the lockfile change.', `COPY ${jsonArray([...plan.manifestFiles, './'])}`, install, ...metadata(options), 'COPY . ./'],
     // Declared after the install so that changing a build-time config var does not invalidate it.
     buildArgNames.map((name) => `ARG ${name}`),
     buildAndPrune.length > 0 ? run([...buildAndPrune, `rm -rf ${NPM_CACHE}`]) : [],
@@ -45,7 +47,7 @@ export function staticDockerfile(options: DockerfileOptions): string {
   return lines(
     header("static site, served by Berth's static file server", options, { PORT: String(APP_PORT), BERTH_STATIC_ROOT: '/app' }),
     `COPY ${GENERATED_DIR}/${STATIC_SERVER_FILE} ${STATIC_SERVER_PATH}`,
-    cmd(options),
+    metadata(options),
     'COPY . ./',
   );
 }
@@ -53,7 +55,7 @@ export function staticDockerfile(options: DockerfileOptions): string {
 export function procfileDockerfile(options: DockerfileOptions): string {
   return lines(
     header('Procfile app on the generic stack', options, { PORT: String(APP_PORT) }),
-    cmd(options),
+    metadata(options),
     'COPY . ./',
   );
 }
@@ -87,9 +89,13 @@ export function header(what: string, options: DockerfileOptions, env: Record<str
   ];
 }
 
-/** CMD is metadata: placed before the source copy, a changed source does not re-run it. */
-export function cmd(options: DockerfileOptions): string[] {
-  return options.command ? [`CMD ${jsonArray(options.command)}`] : [];
+/**
+ * CMD and LABEL are metadata: placed before the source copy, a changed source does not re-run them. (Labels given to
+ * the engine's build call instead become a last step that runs on every build.)
+ */
+export function metadata(options: DockerfileOptions): string[] {
+  const labels = Object.entries(options.labels).map(([key, value]) => `${JSON.stringify(key)}=${JSON.stringify(value)}`);
+  return [...(labels.length ? [`LABEL ${labels.join(' ')}`] : []), ...(options.command ? [`CMD ${jsonArray(options.command)}`] : [])];
 }
 
 /** Dockerfile JSON (exec) form: JSON string escaping is what Docker's parser expects. */

@@ -12,7 +12,7 @@ import {
 import { BuildError } from './errors.ts';
 import { baseImageError, namesNoImage } from './base-image-error.ts';
 import { imagesUsed } from './dockerfile-images.ts';
-import { buildBaseVerdict, labelVerdict } from '../security/image-policy.ts';
+import { APP_LABEL, buildBaseVerdict, labelVerdict } from '../security/image-policy.ts';
 import { planGoApp } from './go-app.ts';
 import { goDockerfile, pythonDockerfile } from './language-dockerfiles.ts';
 import { planNodeApp } from './node-app.ts';
@@ -75,7 +75,8 @@ export class DockerBuilder implements Builder {
         tag: req.tag,
         dockerfile: plan.dockerfile,
         buildArgs: req.buildArgs,
-        labels: { 'berth.app': req.app },
+        // A generated Dockerfile carries the labels itself, in a step the cache keeps (dockerfiles.ts metadata()).
+        labels: detection.kind === 'dockerfile' ? appLabels(req.app) : {},
         progress: req.progress,
         signal: req.signal,
         timeoutMs: this.#timeoutMs,
@@ -110,7 +111,7 @@ export class DockerBuilder implements Builder {
         const plan = await planNodeApp(tree);
         const command = webCommand(procfileProcesses, plan.startCommand,
           'cannot tell how to start this Node.js app: add a "start" script or "main" to package.json, a server.js or index.js, or a Procfile with a web: line');
-        const options = this.#dockerfileOptions(this.#stacks.node, command);
+        const options = this.#dockerfileOptions(this.#stacks.node, command, req);
         return this.#generated(nodeDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
       }
       case 'python': {
@@ -118,7 +119,7 @@ export class DockerBuilder implements Builder {
         await this.#checkVersion('Python', plan.asked, this.#stacks.python, req);
         const command = webCommand(procfileProcesses, plan.startCommand,
           'cannot tell how to start this Python app: add a Procfile with a web: line (e.g. "web: python server.py"), or an app.py or main.py to run with python');
-        const options = this.#dockerfileOptions(this.#stacks.python, command);
+        const options = this.#dockerfileOptions(this.#stacks.python, command, req);
         return this.#generated(pythonDockerfile(options, plan, buildArgNames(req.buildArgs)), {}, withDefaultWeb(procfileProcesses, plan.startCommand));
       }
       case 'go': {
@@ -129,18 +130,18 @@ export class DockerBuilder implements Builder {
         await this.#checkVersion('Go', plan.asked, this.#stacks.go, req);
         const command = webCommand(procfileProcesses, plan.startCommand,
           'cannot tell which of this Go app\'s commands serves the web: add a Procfile with a web: line naming one of the binaries under cmd/ (they are on the PATH)');
-        const options = this.#dockerfileOptions(this.#stacks.go, command);
+        const options = this.#dockerfileOptions(this.#stacks.go, command, req);
         const dockerfile = goDockerfile(options, this.#stacks.generic, plan, buildArgNames(req.buildArgs));
         return this.#generated(dockerfile, {}, withDefaultWeb(procfileProcesses, plan.startCommand));
       }
       case 'static': {
         const serve = ['node', STATIC_SERVER_PATH];
-        const options = this.#dockerfileOptions(this.#stacks.static, web !== undefined ? shellCommand(web) : serve);
+        const options = this.#dockerfileOptions(this.#stacks.static, web !== undefined ? shellCommand(web) : serve, req);
         const files = { [STATIC_SERVER_FILE]: Buffer.from(STATIC_SERVER_SOURCE) };
         return this.#generated(staticDockerfile(options), files, withDefaultWeb(procfileProcesses, serve));
       }
       case 'procfile': {
-        const options = this.#dockerfileOptions(this.#stacks.generic, web !== undefined ? shellCommand(web) : null);
+        const options = this.#dockerfileOptions(this.#stacks.generic, web !== undefined ? shellCommand(web) : null, req);
         return this.#generated(procfileDockerfile(options), {}, procfileProcesses);
       }
     }
@@ -187,8 +188,8 @@ export class DockerBuilder implements Builder {
     }
   }
 
-  #dockerfileOptions(baseImage: string, command: string[] | null): DockerfileOptions {
-    return { baseImage, extraCa: this.#extraCaFile !== null, command };
+  #dockerfileOptions(baseImage: string, command: string[] | null, req: BuildRequest): DockerfileOptions {
+    return { baseImage, extraCa: this.#extraCaFile !== null, command, labels: appLabels(req.app) };
   }
 
   async #generated(dockerfile: string, files: Record<string, Buffer>, processes: Record<string, string>): Promise<BuildPlan> {
@@ -206,6 +207,11 @@ function webCommand(procfile: Record<string, string>, detected: string[] | null,
   const command = procfile.web !== undefined ? shellCommand(procfile.web) : detected;
   if (!command && Object.keys(procfile).length === 0) throw new BuildError(cannotStart);
   return command;
+}
+
+/** Which app an image is (image-policy.ts refuses another app's image as a base). */
+function appLabels(app: string): Record<string, string> {
+  return { [APP_LABEL]: app };
 }
 
 /** Generated images have a web command even without a Procfile; the deployer sees it as `web`. */

@@ -1,7 +1,7 @@
 // The Dockerfiles Berth writes for Python and Go apps. Same layer order as the Node.js one: base,
 // CAs and the dependency install first (reused from the cache while the manifests are unchanged),
 // the source last.
-import { APP_PORT, EXTRA_CA_FILE, EXTRA_CA_PATH, cmd, header, jsonArray, lines, run, type DockerfileOptions } from './dockerfiles.ts';
+import { APP_PORT, EXTRA_CA_FILE, EXTRA_CA_PATH, header, jsonArray, lines, metadata, run, type DockerfileOptions } from './dockerfiles.ts';
 import type { GoPlan } from './go-app.ts';
 import { GO_BIN_DIR } from './go-app.ts';
 import type { PythonPlan } from './python-app.ts';
@@ -31,8 +31,8 @@ export function pythonDockerfile(options: DockerfileOptions, plan: PythonPlan, b
     // Before the install: Python has no build step, so build args are there for pip (PIP_INDEX_URL).
     buildArgNames.map((name) => `ARG ${name}`),
     plan.installNeedsSource
-      ? [`# pip reads files of the repository (${plan.manifest}): copy everything first.`, 'COPY . ./', install, ...cmd(options)]
-      : ['# Dependencies first: this layer is reused until requirements.txt changes.', `COPY ${jsonArray([...plan.manifestFiles, './'])}`, install, ...cmd(options), 'COPY . ./'],
+      ? [`# pip reads files of the repository (${plan.manifest}): copy everything first.`, 'COPY . ./', install, ...metadata(options)]
+      : ['# Dependencies first: this layer is reused until requirements.txt changes.', `COPY ${jsonArray([...plan.manifestFiles, './'])}`, install, ...metadata(options), 'COPY . ./'],
   );
 }
 
@@ -63,7 +63,7 @@ export function goDockerfile(options: DockerfileOptions, runtimeImage: string, p
     `ENV PORT=${APP_PORT} PATH=${GO_BIN_DIR}:$PATH SSL_CERT_FILE=${CA_BUNDLE_PATH}`,
     'WORKDIR /app',
     `EXPOSE ${APP_PORT}`,
-    cmd(options),
+    metadata(options),
     'COPY . ./',
     // After the source, so a bin/ directory in the repository cannot shadow the binaries.
     `COPY --from=build ${GO_BIN_DIR} ${GO_BIN_DIR}`,
