@@ -10,27 +10,39 @@ export interface HealthCheck {
   timeoutMs: number;
   /** Returns a reason when the instance is known dead (exited, crash-looping), else null. */
   deadReason: () => Promise<string | null>;
+  /** Aborted: stop asking (the change no longer needs this instance). */
+  signal?: AbortSignal;
 }
 
 const REQUEST_TIMEOUT_MS = 2000;
-const POLL_MS = 200;
+/** Asking the runtime whether the instance died is costlier than a GET: at most this often. */
+export const DEAD_CHECK_MS = 1000;
+
+/**
+ * The pause before the next GET: an app typically listens a few hundred ms after its container starts, and every
+ * ms between that and the GET that sees it is added to the deploy. So the first pauses are short, growing to 200 ms
+ * for apps that take longer (a refused connection on loopback costs next to nothing).
+ */
+export function pollDelayMs(attempt: number): number {
+  return Math.min(200, 20 + 10 * attempt);
+}
 
 export async function waitHealthy(check: HealthCheck): Promise<void> {
   const deadline = Date.now() + check.timeoutMs;
   const url = `http://${check.host}:${check.port}${check.path}`;
   let lastProblem = 'no answer yet';
-  let polls = 0;
-  const saw = (problem: string) => { lastProblem = problem; };
-  while (Date.now() < deadline) {
+  let nextDeadCheck = Date.now() + DEAD_CHECK_MS;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    check.signal?.throwIfAborted();
     const problem = await probeOnce(url);
     if (problem === null) return;
-    saw(problem);
-    // Asking the runtime is costlier than a GET: do it every ~1 s.
-    if (++polls % 5 === 0) {
+    lastProblem = problem;
+    if (Date.now() >= nextDeadCheck) {
       const dead = await check.deadReason();
       if (dead) throw new Error(dead);
+      nextDeadCheck = Date.now() + DEAD_CHECK_MS;
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await new Promise((r) => setTimeout(r, pollDelayMs(attempt)));
   }
   throw new Error(`GET ${url} → ${lastProblem}; no good answer in ${Math.round(check.timeoutMs / 1000)} s`);
 }
