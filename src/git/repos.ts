@@ -1,6 +1,6 @@
 // One bare repository per app at <reposDir>/<app>.git, created the first time it is used. Each open
-// makes sure the pre-receive hook is the one this server would write, so an upgrade (new node, new
-// entry path) refreshes every repository the next time someone pushes to it.
+// makes sure the pre-receive hook is the one this server would write (and the first open by this process, the
+// settings), so an upgrade (new node, new entry path) refreshes every repository the next time someone pushes to it.
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -48,6 +48,8 @@ export class Repos {
   readonly reposDir: string;
   private readonly hook: string;
   private readonly opening = new Map<string, Promise<string>>();
+  /** Repositories whose settings this process applied: a push's two requests (and later pushes) skip the six git runs. */
+  private readonly prepared = new Set<string>();
 
   constructor(opts: RepoOptions) {
     this.reposDir = path.resolve(opts.reposDir);
@@ -69,6 +71,7 @@ export class Repos {
 
   /** Deletes the app's repository (when the app is destroyed: a new app of that name starts empty). */
   async remove(app: string): Promise<void> {
+    this.prepared.delete(this.pathFor(app));
     await fs.rm(this.pathFor(app), { recursive: true, force: true });
   }
 
@@ -76,6 +79,7 @@ export class Repos {
   async rename(from: string, to: string): Promise<void> {
     const target = this.pathFor(to);
     if (await exists(target)) throw new Error(`a repository for "${to}" already exists at ${target}`);
+    this.prepared.delete(this.pathFor(from));
     await fs.rename(this.pathFor(from), target).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -83,12 +87,16 @@ export class Repos {
 
   private async prepare(dir: string): Promise<string> {
     if (!(await exists(path.join(dir, 'HEAD')))) {
+      this.prepared.delete(dir);
       await fs.mkdir(this.reposDir, { recursive: true });
       await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir], { env: gitFreeEnv() });
     }
-    // Settings too are (re)applied on every open, for the same reason as the hook: upgrades.
-    for (const [key, value] of REPO_SETTINGS) {
-      await run('git', ['config', '--file', path.join(dir, 'config'), key, value], { env: gitFreeEnv() });
+    // Settings too are (re)applied, for the same reason as the hook: upgrades (a new process).
+    if (!this.prepared.has(dir)) {
+      for (const [key, value] of REPO_SETTINGS) {
+        await run('git', ['config', '--file', path.join(dir, 'config'), key, value], { env: gitFreeEnv() });
+      }
+      this.prepared.add(dir);
     }
     await writeIfChanged(path.join(dir, 'hooks', 'pre-receive'), this.hook);
     await removeStaleQuarantines(dir);
