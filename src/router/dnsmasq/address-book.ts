@@ -1,5 +1,5 @@
 // Stable per-app upstreams for the Docker scheduler: Caddy routes each app to a DNS name
-// (`APP.berth.internal`, dynamic upstreams, refreshed every 250 ms) that a private dnsmasq answers from a
+// (`APP.berth.internal`, dynamic upstreams, refreshed every 100 ms) that a private dnsmasq answers from a
 // hosts file Berth rewrites. A release swaps the addresses behind the name and writes nothing to Caddy, so
 // there is no Caddy reload per deploy. dnsmasq runs detached from Berth, so apps keep resolving (and
 // serving) while Berth restarts; Berth respawns it if it dies.
@@ -13,9 +13,15 @@ const run = promisify(execFile);
 
 /**
  * How often Caddy asks again (its dynamic upstreams' refresh); old instances must drain longer than this. A
- * release waits this long for Caddy to see the new addresses, so it is short: a lookup is one local UDP query.
+ * release waits this long for Caddy to see the new addresses, so it is short: a lookup is one local UDP query,
+ * made only when a request for the app comes after the last answer aged this much (an idle app costs nothing).
  */
-export const DNS_REFRESH_MS = 250;
+export const DNS_REFRESH_MS = 100;
+/**
+ * From dnsmasq answering an app's new addresses until every new request through Caddy goes there: its refresh,
+ * and slack for a lookup answered just before the change that Caddy stamps (and keeps) a moment later.
+ */
+export const DNS_SWITCH_MS = DNS_REFRESH_MS + 50;
 const SUPERVISE_MS = 2000;
 /** dnsmasq re-reads the file on SIGHUP asynchronously: Berth asks until it answers with the new set. */
 const CONFIRM_TIMEOUT_MS = 2000;
