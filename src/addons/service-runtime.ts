@@ -6,7 +6,8 @@ import type { ServiceSpec } from '../runtime/docker/service-options.ts';
 import type { ExecSession } from '../runtime/types.ts';
 
 export type { ServiceSpec };
-export type ServiceStatus = 'starting' | 'up' | 'unhealthy' | 'stopped' | 'missing';
+/** `down`: the machine holding the service's data is lost; the service waits for it, it never moves without its data. */
+export type ServiceStatus = 'starting' | 'up' | 'unhealthy' | 'stopped' | 'missing' | 'down';
 
 /** A non-interactive command run inside the service (a dump or a restore): streamed both ways, never buffered. */
 export interface ServiceExec {

@@ -14,7 +14,8 @@ import { AddonsStore } from '../state/addons-store.ts';
 import type { AppsStore } from '../state/apps-store.ts';
 import type { Db } from '../state/db.ts';
 import type { SecretBox } from '../state/secrets.ts';
-import { DockerServices } from './docker-services.ts';
+import type { ClusterAccess } from '../scheduler/wiring.ts';
+import { createServiceRuntimes } from './runtime-wiring.ts';
 import { Addons } from './service.ts';
 
 export interface AddonsWiring {
@@ -29,12 +30,17 @@ export interface AddonsWiring {
   terminal: Omit<TerminalServices, 'access'>;
   deployer: Deployer;
   events: AppEvents;
+  /** The installation's cluster: add-ons of k3s apps run there (src/addons/runtime-wiring.ts). */
+  cluster?: ClusterAccess | null;
+  /** Where a lost node holding add-on data is reported (host_down alerts). */
+  hosts?: { hostDown(name: string): void; hostUp(name: string): void };
   log: (line: string) => void;
 }
 
-export function createAddons(w: AddonsWiring): { addons: Addons; routes: Hono<ApiEnv> } {
-  const services = new DockerServices({ docker: w.engine.docker, runtime: w.engine.runtime, owner: w.owner, hardening: w.hardening });
-  const addons = new Addons({ store: new AddonsStore(w.db, w.box), apps: w.apps, deployer: w.deployer, services, log: w.log });
+export async function createAddons(w: AddonsWiring): Promise<{ addons: Addons; routes: Hono<ApiEnv> }> {
+  const store = new AddonsStore(w.db, w.box);
+  const services = await createServiceRuntimes({ ...w, store });
+  const addons = new Addons({ store, apps: w.apps, deployer: w.deployer, services, log: w.log });
   w.events.on('destroyed', ({ appId, app }) => addons.appDestroyed(appId, app));
   w.events.on('renamed', ({ appId, app, from }) => addons.appRenamed(appId, from, app));
   return { addons, routes: addonsRoutes({ ...w.terminal, addons, access: w.access }) };

@@ -52,10 +52,41 @@ export function createSchedulers(opts: {
   return new Schedulers({ available, schedulerOf: (app) => opts.apps.find(app)?.scheduler, defaultName: () => defaultName });
 }
 
+/** How Berth reaches the installation's cluster: what the k3s scheduler and the add-ons on it share. */
+export interface ClusterAccess {
+  kubeconfig: string;
+  /** One namespace per installation (BERTH_K8S_NAMESPACE, default berth-<installation id>). */
+  namespace: string;
+  /** The registry as the nodes reach it (BERTH_REGISTRY_ADVERTISE). */
+  registry: string;
+  /** Tags a local image as `target` (at the nodes' registry address) and pushes it through Berth's own address. */
+  pushImage: (localImage: string, target: string) => Promise<void>;
+}
+
+/** The cluster's access when the installation has one (a kubeconfig); null otherwise. */
+export function clusterAccess(opts: {
+  dataDir: string; owner: string; dockerSocket: string; registry: string; registryAdvertise: string; env?: NodeJS.ProcessEnv;
+}): ClusterAccess | null {
+  const env = opts.env ?? process.env;
+  const kubeconfig = kubeconfigPath(opts.dataDir, env);
+  if (!kubeconfig) return null;
+  const docker = new Docker({ socketPath: opts.dockerSocket });
+  const registry = new RegistryClient({ socketPath: opts.dockerSocket, registry: opts.registry });
+  return {
+    kubeconfig, namespace: env.BERTH_K8S_NAMESPACE || `berth-${opts.owner}`, registry: opts.registryAdvertise,
+    // Berth pushes to its registry at the address it reaches; the nodes pull the same repository at theirs.
+    pushImage: async (localImage, target) => {
+      const { repository, tag } = splitReference(target);
+      const local = `${opts.registry}/${repository.slice(repository.indexOf('/') + 1)}`;
+      await docker.getImage(localImage).tag({ repo: local, tag });
+      await registry.push(`${local}:${tag}`, () => {});
+    },
+  };
+}
+
 /**
  * The Kubernetes (k3s) scheduler when the installation has a cluster; null otherwise. Its objects live in one
- * namespace per installation (BERTH_K8S_NAMESPACE, default berth-<installation id>), and pods pull release
- * images from Berth's registry as the nodes reach it (BERTH_REGISTRY_ADVERTISE).
+ * namespace per installation, and pods pull release images from Berth's registry as the nodes reach it.
  */
 export function createClusterScheduler(opts: {
   dataDir: string; router: Router; owner: string; dockerSocket: string; registry: string; registryAdvertise: string;
@@ -64,24 +95,15 @@ export function createClusterScheduler(opts: {
   addressBook?: AddressBook | null;
 }): Scheduler | null {
   const env = opts.env ?? process.env;
-  const kubeconfig = kubeconfigPath(opts.dataDir, env);
-  if (!kubeconfig) return null;
+  const access = clusterAccess(opts);
+  if (!access) return null;
   const route = (env.BERTH_K8S_ROUTE || 'auto') as RouteSetting;
   if (!ROUTE_SETTINGS.includes(route)) throw new Error(`BERTH_K8S_ROUTE must be one of ${ROUTE_SETTINGS.join(', ')}, not ${JSON.stringify(env.BERTH_K8S_ROUTE)}`);
-  const docker = new Docker({ socketPath: opts.dockerSocket });
-  const registry = new RegistryClient({ socketPath: opts.dockerSocket, registry: opts.registry });
   const nodeAddresses = env.BERTH_K8S_NODE_ADDRESSES?.split(',').map((a) => a.trim()).filter(Boolean);
   return new KubernetesScheduler({
-    kubeconfigPath: kubeconfig, namespace: env.BERTH_K8S_NAMESPACE || `berth-${opts.owner}`, router: opts.router,
-    registry: opts.registryAdvertise, nodeAddresses: nodeAddresses?.length ? nodeAddresses : undefined,
+    kubeconfigPath: access.kubeconfig, namespace: access.namespace, router: opts.router,
+    registry: access.registry, nodeAddresses: nodeAddresses?.length ? nodeAddresses : undefined,
     drainSec: opts.drainSec, stopTimeoutSec: opts.stopTimeoutSec, owner: opts.owner, log: opts.log, dockerSocket: opts.dockerSocket,
-    addressBook: opts.addressBook, route,
-    // Berth pushes to its registry at the address it reaches; the nodes pull the same repository at theirs.
-    pushImage: async (localImage, target) => {
-      const { repository, tag } = splitReference(target);
-      const local = `${opts.registry}/${repository.slice(repository.indexOf('/') + 1)}`;
-      await docker.getImage(localImage).tag({ repo: local, tag });
-      await registry.push(`${local}:${tag}`, () => {});
-    },
+    addressBook: opts.addressBook, route, pushImage: access.pushImage,
   });
 }

@@ -35,7 +35,7 @@ import { BuildLogStore, KEEP_BUILD_LOGS_PER_APP } from '../pipeline/build-log.ts
 import { EventHub } from '../web/event-hub.ts';
 import { liveRoutes } from '../web/live-routes.ts';
 import { WebAssets } from '../web/assets.ts';
-import { createClusterScheduler, createSchedulers } from '../scheduler/wiring.ts';
+import { clusterAccess, createClusterScheduler, createSchedulers } from '../scheduler/wiring.ts';
 import { AppEvents } from '../lifecycle/app-events.ts';
 import { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { certificateLogPath } from '../router/caddy/tls-config.ts';
@@ -218,9 +218,12 @@ export async function startServer(): Promise<void> {
     },
   });
   // addons:create and friends: data services on the local engine, beside the apps attached to them.
-  const addons = createAddons({
+  const addons = await createAddons({
     db, box: secrets.box, engine: runtime.host('local')!, owner, hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
     apps, access, deployer, events, log, terminal: { auth, sessions, audit, view },
+    // Add-ons of k3s apps run on the cluster; a lost node holding their data is a host down for the alerts.
+    cluster: clusterAccess({ dataDir: config.dataDir, owner, dockerSocket: config.dockerSocket, registry: config.registry, registryAdvertise: hostConfig.registryAdvertise }),
+    hosts: observability,
   });
   // ps:autoscale: one controller for every signal and scheduler, fed the router's requests below.
   const autoscaling = createAutoscaling({

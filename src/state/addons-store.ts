@@ -14,6 +14,8 @@ export interface AddonRow {
   appId: number;
   credentials: AddonCredentials;
   memoryMB: number;
+  /** The scheduler holding its service: its app's when it was created (src/addons/runtimes.ts). */
+  scheduler: string;
   createdBy: string;
   createdAt: string;
 }
@@ -27,7 +29,7 @@ export interface BindingRow {
   url: string | null;
 }
 
-interface AddonRecord { id: number; name: string; kind: string; app_id: number; credentials: string; memory_mb: number; created_by: string; created_at: string }
+interface AddonRecord { id: number; name: string; kind: string; app_id: number; credentials: string; memory_mb: number; scheduler: string; created_by: string; created_at: string }
 interface BindingRecord { app_id: number; var: string; addon_id: number | null; host: string | null; url: string | null }
 
 const credentialsContext = (name: string): string => `addon:${name}:credentials`;
@@ -57,12 +59,16 @@ export class AddonsStore {
     return (this.#sql.prepare('SELECT * FROM addons ORDER BY name').all() as AddonRecord[]).map((r) => this.#addon(r));
   }
 
-  /** The add-on and its binding on the creating app, in one transaction; false: the name is taken. */
-  create(a: Omit<AddonRow, 'id' | 'createdAt'>, binding: { var: string; host: string }): AddonRow | null {
+  /**
+   * The add-on and its binding on the creating app, in one transaction; false: the name is taken. Its scheduler
+   * is the app's, read in the same statement.
+   */
+  create(a: Omit<AddonRow, 'id' | 'createdAt' | 'scheduler'>, binding: { var: string; host: string }): AddonRow | null {
     return this.#sql.transaction(() => {
       if (this.find(a.name)) return null;
-      const info = this.#sql.prepare('INSERT INTO addons (name, kind, app_id, credentials, memory_mb, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(a.name, a.kind, a.appId, this.#box.seal(JSON.stringify(a.credentials), credentialsContext(a.name)), a.memoryMB, a.createdBy, now());
+      const info = this.#sql.prepare(`INSERT INTO addons (name, kind, app_id, credentials, memory_mb, scheduler, created_by, created_at)
+        VALUES (?, ?, ?, ?, ?, COALESCE((SELECT scheduler FROM apps WHERE id = ?), 'docker'), ?, ?)`)
+        .run(a.name, a.kind, a.appId, this.#box.seal(JSON.stringify(a.credentials), credentialsContext(a.name)), a.memoryMB, a.appId, a.createdBy, now());
       const id = Number(info.lastInsertRowid);
       this.bind({ appId: a.appId, var: binding.var, addonId: id, host: binding.host, url: null });
       return this.byId(id)!;
@@ -108,7 +114,7 @@ export class AddonsStore {
 
   #addon(r: AddonRecord): AddonRow {
     return {
-      id: r.id, name: r.name, kind: r.kind as AddonKind, appId: r.app_id, memoryMB: r.memory_mb, createdBy: r.created_by, createdAt: r.created_at,
+      id: r.id, name: r.name, kind: r.kind as AddonKind, appId: r.app_id, memoryMB: r.memory_mb, scheduler: r.scheduler, createdBy: r.created_by, createdAt: r.created_at,
       credentials: JSON.parse(this.#box.open(r.credentials, credentialsContext(r.name))) as AddonCredentials,
     };
   }

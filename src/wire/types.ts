@@ -250,8 +250,8 @@ export interface Addon {
   kind: 'postgres' | 'redis' | 'mysql';
   /** The app that created it; null for an outside service. */
   app: string | null;
-  /** From the service's health check; `outside` for a service Berth does not run. */
-  status: 'starting' | 'up' | 'unhealthy' | 'stopped' | 'missing' | 'outside';
+  /** From the service's health check; `down`: the machine holding its data is lost; `outside` for a service Berth does not run. */
+  status: 'starting' | 'up' | 'unhealthy' | 'stopped' | 'missing' | 'down' | 'outside';
   memoryMB: number | null;
   attachedAs: AddonAttachment[];
   createdAt: string;
