@@ -76,6 +76,7 @@ test('load above the rps target scales web 1 → max with no failed request; pin
   await eventually('one web instance running', async () => (await running()) === 1, 30_000);
 
   const shown = cliOutput(await runCli(cli, ['ps:autoscale', app]), ['ps:autoscale', app]);
+  assert.match(shown, /^ {2}holding: at the minimum$/m, 'what the autoscaler is doing now');
   assert.match(shown, /Recent decisions:/);
   assert.match(shown, /web 1 → 3: /);
   assert.match(shown, /web 2 → 1: /);

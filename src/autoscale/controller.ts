@@ -47,6 +47,8 @@ export class Autoscaler {
   private readonly samples = new Map<string, Sample[]>();
   private readonly pinned = new Set<string>();
   private readonly scaling = new Set<string>();
+  /** What each type's last round decided, for ps:autoscale ("cooling down (4m left)", "scaling to 3: …"). */
+  private readonly states = new Map<string, string>();
   private watched = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<void>>();
@@ -69,6 +71,12 @@ export class Autoscaler {
     const keys = new Set(rows.map(keyOf));
     for (const key of this.samples.keys()) if (!keys.has(key)) this.samples.delete(key);
     for (const key of this.pinned) if (!keys.has(key)) this.pinned.delete(key);
+    for (const key of this.states.keys()) if (!keys.has(key)) this.states.delete(key);
+  }
+
+  /** The last round's decision for a type, as a phrase; null before the first round. */
+  state(appId: number, process: string): string | null {
+    return this.states.get(keyOf({ appId, process })) ?? null;
   }
 
   start(): void {
@@ -103,7 +111,10 @@ export class Autoscaler {
   private consider(row: AutoscaleRow, key: string, now: number): void {
     const app = this.opts.apps.find(row.app);
     const entry = app && this.opts.apps.formation(app.id).find((f) => f.type === row.process);
-    if (!app || !entry || app.stopped) return; // nothing to scale (no such type in this build, a stopped app)
+    if (!app || !entry || app.stopped) { // nothing to scale
+      this.states.set(key, app?.stopped ? 'holding: the app is stopped' : `holding: the current release has no ${row.process} processes`);
+      return;
+    }
     const samples = this.remember(key, this.sample(row, entry.quantity, now), now);
     // Checked and taken in the same turn of the event loop: nothing can start a release in between.
     const releaseInProgress = app.deployingRelease !== null || this.opts.deployer.locks.busy(app.name);
@@ -112,6 +123,7 @@ export class Autoscaler {
       lastChangeAt: row.lastChangeAt, releaseInProgress, now,
     });
     if (!releaseInProgress) this.notePinned(row, key, entry.quantity, decision, now);
+    this.states.set(key, decision.action === 'hold' ? `holding: ${decision.reason}` : `scaling to ${decision.to}: ${decision.reason}`);
     if (decision.action !== 'hold') this.carryOut(row, key, entry.quantity, decision);
   }
 

@@ -47,14 +47,9 @@ export const DOWN_HEADROOM = 0.8;
 /** p95 is not shared out per instance: one fewer is tried only when the p95 is under half the target. */
 const P95_CALM_SHARE = 0.5;
 
-const UNIT: Record<AutoscaleSignal, (v: number) => string> = {
-  rps: (v) => `${round(v)} req/s per instance`,
-  cpu: (v) => `${round(v)}% CPU per instance`,
-  p95: (v) => `p95 ${round(v)} ms`,
-};
-
-export function describeTarget(signal: AutoscaleSignal, target: number): string {
-  return signal === 'rps' ? `${round(target)} req/s per instance` : signal === 'cpu' ? `${round(target)}% CPU` : `p95 ${round(target)} ms`;
+/** A load or a target as people read it: "50 req/s per instance", "70% CPU per instance", "p95 300 ms". */
+export function describeLoad(signal: AutoscaleSignal, value: number): string {
+  return signal === 'rps' ? `${round(value)} req/s per instance` : signal === 'cpu' ? `${round(value)}% CPU per instance` : `p95 ${round(value)} ms`;
 }
 
 export function decide(input: DecisionInput): Decision {
@@ -69,8 +64,9 @@ export function decide(input: DecisionInput): Decision {
   const fresh = input.samples.filter((s) => s.at > since && s.at <= now);
   const breach = sustained(fresh, now, SUSTAIN_MS, (v) => v !== null && v > settings.target);
   const latest = fresh.at(-1)?.value ?? null;
-  const describe = (v: number | null) => (v === null ? 'no data' : UNIT[settings.signal](v));
-  const over = `${describe(latest)} over the target ${describeTarget(settings.signal, settings.target)} for ${formatDuration(SUSTAIN_MS)}`;
+  const describe = (v: number | null) => (v === null ? 'no data' : describeLoad(settings.signal, v));
+  const target = describeLoad(settings.signal, settings.target);
+  const over = `${describe(latest)} over the target ${target} for ${formatDuration(SUSTAIN_MS)}`;
 
   if (breach) {
     if (current >= cap) return hold(`at the maximum of ${cap}: ${over}`, true);
@@ -89,7 +85,7 @@ export function decide(input: DecisionInput): Decision {
   return {
     action: 'down', to: current - 1, pinned: false,
     reason: `${describe(latest)} for ${formatDuration(CALM_MS)} (${after === null ? 'no requests' : `about ${describe(after)} with one fewer`}), ` +
-      `target ${describeTarget(settings.signal, settings.target)}; cooldown of ${formatDuration(settings.cooldownMs)} passed`,
+      `target ${target}; cooldown of ${formatDuration(settings.cooldownMs)} passed`,
   };
 }
 

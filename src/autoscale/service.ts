@@ -10,6 +10,7 @@ import type { Formation } from '../wire/types.ts';
 import type { AutoscaleAnswer, AutoscaleSetting, AutoscaledFormation } from '../wire/autoscale.ts';
 import { AUTOSCALE_ACTION, AUTOSCALER_ACTOR } from './controller.ts';
 import { parseAutoscaleBody } from './settings.ts';
+import { describeLoad } from './decide.ts';
 
 const DECISIONS_SHOWN = 20;
 
@@ -20,6 +21,8 @@ export interface AutoscaleServiceDeps {
   maxInstances: number;
   /** The settings changed: the controller re-reads which apps' requests it counts. */
   changed: () => void;
+  /** What the controller last decided for a type, as a phrase. */
+  state: (appId: number, process: string) => string | null;
 }
 
 export class AutoscaleService {
@@ -101,7 +104,8 @@ export class AutoscaleService {
 
   private view(app: AppRow, row: AutoscaleRow): AutoscaleSetting {
     return {
-      process: row.process, min: row.min, max: row.max, signal: row.signal, target: row.target, cooldownSec: row.cooldownMs / 1000,
+      process: row.process, min: row.min, max: row.max, signal: row.signal, target: row.target,
+      targetText: describeLoad(row.signal, row.target), cooldownSec: row.cooldownMs / 1000, state: this.d.state(app.id, row.process),
       current: this.d.apps.formation(app.id).find((f) => f.type === row.process)?.quantity ?? null,
       lastChangeAt: row.lastChangeAt === null ? null : new Date(row.lastChangeAt).toISOString(),
       updatedBy: row.updatedBy, updatedAt: row.updatedAt,

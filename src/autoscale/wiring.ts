@@ -40,6 +40,7 @@ export function createAutoscaling(w: AutoscaleWiring) {
   });
   const service = new AutoscaleService({
     store, apps: w.apps, audit: w.audit, maxInstances: w.maxInstances, changed: () => autoscaler.refreshWatched(),
+    state: (appId, process) => autoscaler.state(appId, process),
   });
   w.events.on('destroyed', ({ appId }) => service.appDestroyed(appId));
   w.events.on('renamed', () => autoscaler.refreshWatched());

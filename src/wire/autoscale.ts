@@ -12,7 +12,11 @@ export interface AutoscaleSetting {
   signal: 'rps' | 'cpu' | 'p95';
   /** rps: requests/s per instance; cpu: % of one core per instance; p95: ms. */
   target: number;
+  /** The target as people read it: "50 req/s per instance", "70% CPU per instance", "p95 300 ms". */
+  targetText: string;
   cooldownSec: number;
+  /** What the autoscaler last decided: "holding: cooling down (4m left)", "scaling to 3: …"; null before its first round. */
+  state: string | null;
   current: number | null;
   lastChangeAt: string | null;
   updatedBy: string;

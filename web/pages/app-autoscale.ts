@@ -5,11 +5,7 @@ import { api } from '../api.ts';
 import { ago, h, replace } from '../dom.ts';
 import { act, section } from './app-sections.ts';
 import type { Section } from './app.ts';
-import type { AutoscaleAnswer, AutoscaleSetting } from '../../src/wire/autoscale.ts';
-
-const TARGET_TEXT: Record<AutoscaleSetting['signal'], (t: number) => string> = {
-  rps: (t) => `${t} req/s per instance`, cpu: (t) => `${t}% CPU per instance`, p95: (t) => `p95 ${t} ms`,
-};
+import type { AutoscaleAnswer } from '../../src/wire/autoscale.ts';
 
 export function autoscaleSection(path: string, name: string): Section {
   const s = section('Autoscaling', 'autoscale');
@@ -21,9 +17,9 @@ export function autoscaleSection(path: string, name: string): Section {
       return h('tr', { 'data-process': setting.process },
         h('th', { scope: 'row', class: 'mono' }, setting.process),
         h('td', {}, `${setting.min}–${setting.max}`),
-        h('td', {}, TARGET_TEXT[setting.signal](setting.target)),
+        h('td', {}, setting.targetText),
         h('td', {}, `${setting.cooldownSec}s`),
-        h('td', { 'data-current': setting.current ?? '' }, setting.current ?? '—'),
+        h('td', { 'data-current': setting.current ?? '' }, setting.current ?? '—', setting.state ? h('div', { class: 'hint' }, setting.state) : null),
         h('td', { title: setting.lastChangeAt ?? '' }, ago(setting.lastChangeAt)),
         h('td', {}, off));
     });

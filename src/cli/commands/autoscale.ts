@@ -32,10 +32,10 @@ function wholeNumber(ctx: CommandContext, name: string, fallback?: number): numb
 }
 
 export function describeSetting(s: AutoscaleSetting): string {
-  const target = s.signal === 'rps' ? `${s.target} req/s per instance` : s.signal === 'cpu' ? `${s.target}% CPU per instance` : `p95 ${s.target} ms`;
   const now = s.current === null ? 'not in the formation now' : `running ${s.current}`;
   const changed = s.lastChangeAt ? `, last changed ${relativeTime(s.lastChangeAt)}` : '';
-  return `${s.process}: ${s.min}-${s.max} instances on ${target}, cooldown ${s.cooldownSec}s; ${now}${changed}`;
+  const state = s.state ? `\n  ${s.state}` : '';
+  return `${s.process}: ${s.min}-${s.max} instances on ${s.targetText}, cooldown ${s.cooldownSec}s; ${now}${changed}${state}`;
 }
 
 async function show(ctx: CommandContext): Promise<void> {
