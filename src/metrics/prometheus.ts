@@ -24,6 +24,17 @@ export class PrometheusTotals {
     t.count++;
   }
 
+  /** A destroyed app's counters go with it: a later app of the same name starts at 0. */
+  removeApp(app: string): void {
+    this.apps.delete(app);
+  }
+
+  renameApp(from: string, to: string): void {
+    const totals = this.apps.get(from);
+    this.apps.delete(from);
+    if (totals) this.apps.set(to, totals);
+  }
+
   setInstances(points: InstancePoint[]): void {
     this.instances = points;
   }

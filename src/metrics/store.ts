@@ -170,6 +170,7 @@ export class MetricsStore {
   /** Forgets an app's series (it was destroyed), so a new app of the same name starts clean. */
   removeApp(app: string): void {
     this.open.delete(app);
+    this.totals.removeApp(app);
     for (const table of ['metric_instance_points', 'metric_request_points']) {
       this.sqlite.prepare(`DELETE FROM ${table} WHERE app = ?`).run(app);
     }
@@ -180,6 +181,7 @@ export class MetricsStore {
     const open = this.open.get(from);
     this.open.delete(from);
     if (open) this.open.set(to, open);
+    this.totals.renameApp(from, to);
     for (const table of ['metric_instance_points', 'metric_request_points']) {
       this.sqlite.prepare(`UPDATE OR REPLACE ${table} SET app = ? WHERE app = ?`).run(to, from);
     }

@@ -16,6 +16,7 @@ import { readLogs } from './logs.ts';
 import { followInstanceLogs } from './instance-logs.ts';
 import { listeningPorts } from './listening-ports.ts';
 import { StatsReader } from './stats.ts';
+import { holdRunNumber, releaseRunNumber, type RunNumbers } from '../../shared/run-numbers.ts';
 
 export interface DockerRuntimeOptions {
   socketPath: string;
@@ -55,7 +56,7 @@ export class DockerRuntime implements Runtime {
   private readonly networks: AppNetworks | null;
   private readonly hardening: Hardening;
   /** run.N numbers chosen but whose container may not exist yet, per app. */
-  private readonly runIndexes = new Map<string, Set<number>>();
+  private readonly runIndexes: RunNumbers = new Map();
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = opts.docker ?? new Docker({ socketPath: opts.socketPath });
@@ -190,7 +191,7 @@ export class DockerRuntime implements Runtime {
     const taken = new Set([...held, ...(this.runIndexes.get(spec.app) ?? [])]);
     let index = 1;
     while (taken.has(index)) index++;
-    this.runIndexes.set(spec.app, new Set([...(this.runIndexes.get(spec.app) ?? []), index]));
+    holdRunNumber(this.runIndexes, spec.app, index);
     try {
       const container = await this.createPlaced(spec.app, (placement) => this.call(`creating run.${index} of ${spec.app}`, (abortSignal) =>
         this.docker.createContainer({ ...attachedRunOptions(spec, index, this.owner, placement, this.hardening), abortSignal })));
@@ -205,7 +206,7 @@ export class DockerRuntime implements Runtime {
       void run.exited.catch(() => {}).finally(() => this.releaseNetwork(spec.app));
       return run;
     } finally {
-      this.runIndexes.get(spec.app)?.delete(index); // the container holds its label from here on
+      releaseRunNumber(this.runIndexes, spec.app, index); // the container holds its label from here on
     }
   }
 

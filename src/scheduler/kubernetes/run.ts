@@ -14,13 +14,14 @@ import { TerminalOutput, runQuietly } from './exec.ts';
 import { instancesFromPods } from './instances.ts';
 import { streamGet } from './stream.ts';
 import { RUN_INDEX_LABEL, freeRunIndex, gateEcho, gateProbe, runPodFor, runSelector } from './run-pod.ts';
+import { holdRunNumber, releaseRunNumber, type RunNumbers } from '../../shared/run-numbers.ts';
 
 export interface RunContext {
   cluster: Cluster;
   namespace: string;
   owner: string;
   /** run.N numbers handed out whose pod may not exist yet, per app (the scheduler's own). */
-  runNumbers: Map<string, Set<number>>;
+  runNumbers: RunNumbers;
 }
 
 const POLL_MS = 250;
@@ -60,7 +61,7 @@ export async function startRun(ctx: RunContext, req: AttachedRunRequest, image: 
       throw err;
     }
   } finally {
-    ctx.runNumbers.get(req.app)?.delete(index); // its pod's label holds the number from here on
+    releaseRunNumber(ctx.runNumbers, req.app, index); // its pod's label holds the number from here on
   }
 }
 
@@ -93,9 +94,8 @@ export async function removeRuns(ctx: RunContext, app: string): Promise<void> {
  */
 async function claimRunNumber(ctx: RunContext, app: string): Promise<number> {
   const live = (await listRuns(ctx, app)).filter((i) => i.state !== 'removing').map((i) => i.index);
-  const reserved = ctx.runNumbers.get(app) ?? new Set<number>();
-  const index = freeRunIndex([...live, ...reserved]);
-  ctx.runNumbers.set(app, reserved.add(index));
+  const index = freeRunIndex([...live, ...(ctx.runNumbers.get(app) ?? [])]);
+  holdRunNumber(ctx.runNumbers, app, index);
   return index;
 }
 
