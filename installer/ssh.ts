@@ -3,7 +3,6 @@
 // trusted on first contact and pinned from then on, so a changed key later fails loudly.
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
 import { CommandFailed, type RunOptions, type RunResult, type TaskContext } from './task.ts';
 
 export interface SshTarget {
@@ -50,6 +49,8 @@ export function shellQuote(value: string): string {
 
 export async function sshRun(target: SshTarget, cmd: string, opts: RunOptions = {}): Promise<RunResult> {
   fs.mkdirSync(path.dirname(target.knownHostsFile), { recursive: true });
+  // zx is loaded on the first command: a server that never installs a host does not hold it (idle RSS).
+  const { $ } = await import('zx');
   // ssh joins its arguments into one string for the remote shell, so cmd runs there exactly as written.
   const out = await $({ nothrow: true, quiet: true, timeout: COMMAND_TIMEOUT, input: opts.input ?? '' })`ssh ${sshArgs(target)} ${asRoot(target, cmd)}`;
   const result = { code: out.exitCode ?? 255, stdout: out.stdout, stderr: out.stderr };

@@ -9,8 +9,7 @@ import type { AppsStore } from '../state/apps-store.ts';
 import { Converger, type ConvergeSettings } from '../releases/converge.ts';
 import { PortAllocator } from '../releases/ports.ts';
 import { DockerScheduler } from './docker/index.ts';
-import { KubernetesScheduler } from './kubernetes/index.ts';
-import { ROUTE_SETTINGS, type RouteSetting } from './kubernetes/pod-addresses.ts';
+import type { RouteSetting } from './kubernetes/pod-addresses.ts';
 import type { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { RegistryClient, splitReference } from '../registry/index.ts';
 import { Schedulers } from './schedulers.ts';
@@ -88,15 +87,17 @@ export function clusterAccess(opts: {
  * The Kubernetes (k3s) scheduler when the installation has a cluster; null otherwise. Its objects live in one
  * namespace per installation, and pods pull release images from Berth's registry as the nodes reach it.
  */
-export function createClusterScheduler(opts: {
+export async function createClusterScheduler(opts: {
   dataDir: string; router: Router; owner: string; dockerSocket: string; registry: string; registryAdvertise: string;
   drainSec: number; stopTimeoutSec: number; log: (line: string) => void; env?: NodeJS.ProcessEnv;
   /** The app DNS: with it, apps can be routed straight to their pods (BERTH_K8S_ROUTE). */
   addressBook?: AddressBook | null;
-}): Scheduler | null {
+}): Promise<Scheduler | null> {
   const env = opts.env ?? process.env;
   const access = clusterAccess(opts);
   if (!access) return null;
+  // Loaded only for a cluster: the Kubernetes client is some 10 MB of idle memory a Docker-only server never uses.
+  const [{ KubernetesScheduler }, { ROUTE_SETTINGS }] = await Promise.all([import('./kubernetes/index.ts'), import('./kubernetes/pod-addresses.ts')]);
   const route = (env.BERTH_K8S_ROUTE || 'auto') as RouteSetting;
   if (!ROUTE_SETTINGS.includes(route)) throw new Error(`BERTH_K8S_ROUTE must be one of ${ROUTE_SETTINGS.join(', ')}, not ${JSON.stringify(env.BERTH_K8S_ROUTE)}`);
   const nodeAddresses = env.BERTH_K8S_NODE_ADDRESSES?.split(',').map((a) => a.trim()).filter(Boolean);

@@ -86,7 +86,7 @@ export async function startServer(): Promise<void> {
   const addresses = config.routeVia === 'container-ip'
     ? await AddressBook.open({ dir: config.dnsDir ?? `/run/berth-dns-${owner}`, port: config.dnsPort, log })
     : null;
-  const cluster = createClusterScheduler({
+  const cluster = await createClusterScheduler({
     dataDir: config.dataDir, router, owner, dockerSocket: config.dockerSocket, registry: config.registry,
     registryAdvertise: hostConfig.registryAdvertise, drainSec: config.drainSec, stopTimeoutSec: config.stopTimeoutSec, log,
     addressBook: addresses,

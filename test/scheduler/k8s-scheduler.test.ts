@@ -76,10 +76,10 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     const caddyRouter = new CaddyRouter({ adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort });
     await caddyRouter.ensureBase();
     router = new CountingRouter(caddyRouter);
-    scheduler = createClusterScheduler({
+    scheduler = (await createClusterScheduler({
       dataDir: '/nonexistent', router, owner, dockerSocket: '/var/run/docker.sock', registry: '127.0.0.1:5000', registryAdvertise: '127.0.0.1:5000',
       drainSec: 1, stopTimeoutSec: 2, log: () => {}, env: { BERTH_KUBECONFIG: kubeconfig, BERTH_K8S_NAMESPACE: namespace },
-    })!;
+    }))!;
   });
 
   after(async () => {
