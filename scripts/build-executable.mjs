@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { deferDockerRequires } from './build-plugins.mjs';
 
 // The fuse Node looks for to know a blob was injected (Node's documentation gives this exact string).
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -24,6 +25,7 @@ const cjs = {
   // Only the sources' fallbacks read import.meta.url (loading web assets from scripts/, starting the
   // worker from a file); the executable takes the embedded paths, so it never reaches them.
   define: { 'import.meta.url': 'undefined' },
+  plugins: [deferDockerRequires], // ssh2 (16 MB of WebAssembly memory) and gRPC load only when used
 };
 
 const postjectCli = createRequire(import.meta.url).resolve('postject/dist/cli.js');

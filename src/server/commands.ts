@@ -17,6 +17,7 @@ export async function runServerCommand(args: string[]): Promise<void> {
     const { runIssueAdminToken } = await import('./bootstrap.ts');
     await runIssueAdminToken(rest);
   } else {
+    (await import('./memory-settings.ts')).applyMemorySettings(); // may start this process again, tuned
     const { startServer } = await import('./start.ts');
     await startServer();
   }
