@@ -13,6 +13,13 @@ import { openDb } from '../src/state/db.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Autoscaler, type AutoscaleNotice } from '../src/autoscale/controller.ts';
+import { AutoscaleStore } from '../src/state/autoscale-store.ts';
+import { AppsStore } from '../src/state/apps-store.ts';
+import { AuditStore } from '../src/state/audit-store.ts';
+import { openConfigSecrets } from '../src/state/config-secrets.ts';
+import { AppLocks } from '../src/releases/app-lock.ts';
+import type { Deployer } from '../src/releases/deployer.ts';
 
 const NOW = 1_000_000_000;
 const rps = (over: Partial<AutoscaleRange> = {}): AutoscaleRange => ({ min: 1, max: 8, signal: 'rps', target: 50, cooldownMs: 60_000, ...over });
@@ -154,4 +161,79 @@ test('the CPU signal: the newest 10 s reading of the instances of the type, aver
   assert.deepEqual(cpu('shop', 'web'), { at: 1_000_020_000, value: 60 }, 'web.1 and web.10; web.2 has no rate yet; not the worker');
   assert.deepEqual(cpu('shop', 'worker'), { at: 1_000_020_000, value: 300 });
   assert.equal(cpu('shop', 'clock'), null);
+});
+
+describe('the autoscaler loop (real stores, a deployer that only records)', () => {
+  function setup(scale: (quantity: number) => Promise<void> = async () => {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-autoscaler-'));
+    const db = openDb(path.join(dir, 'berth.db'));
+    const apps = new AppsStore(db, openConfigSecrets(db, path.join(dir, 'secrets.key')).box);
+    const app = apps.create('shop');
+    apps.replaceFormation(app.id, [{ type: 'web', quantity: 1, memoryMB: null, cpus: null, command: null, generation: 0 }]);
+    const store = new AutoscaleStore(db);
+    const audit = new AuditStore(db);
+    const notices: AutoscaleNotice[] = [];
+    const scaled: number[] = [];
+    const deployer = {
+      locks: new AppLocks(),
+      scale: async (_app: string, updates: { type: string; quantity?: number }[]) => {
+        const quantity = updates[0].quantity!;
+        scaled.push(quantity);
+        await scale(quantity);
+        apps.replaceFormation(app.id, [{ type: 'web', quantity, memoryMB: null, cpus: null, command: null, generation: 0 }]);
+        return apps.formation(app.id);
+      },
+    };
+    const autoscaler = new Autoscaler({
+      store, apps, deployer: deployer as unknown as Pick<Deployer, 'locks' | 'scale'>, audit, cpu: () => null,
+      notify: (n) => notices.push(n), maxInstances: 10, log: () => {},
+    });
+    store.set(app.id, 'web', { min: 1, max: 2, signal: 'rps', target: 10, cooldownMs: 60_000 }, 'admin');
+    autoscaler.refreshWatched();
+    /** `rate` requests/s for one second ending at `at`, then a round at `at`. */
+    const second = (at: number, rate: number) => {
+      for (let i = 0; i < rate; i++) autoscaler.recordRequest('shop', at - 1000 + (i * 1000) / rate, 5);
+      autoscaler.tick(at);
+    };
+    return { apps, app, store, audit, autoscaler, notices, scaled, second };
+  }
+  const settle = () => new Promise((r) => setImmediate(r));
+
+  test('a breach scales through the deployer, is audited and noticed; at max it is pinned once, and unpinned once', async () => {
+    const t = setup();
+    for (let s = 1; s <= 12; s++) t.second(NOW + s * 1000, 100);
+    await settle();
+    assert.deepEqual(t.scaled, [2]);
+    assert.deepEqual(t.notices.map((n) => [n.kind, n.from, n.to]), [['scaled', 1, 2]]);
+    const [entry] = t.audit.list({ app: 'shop', limit: 5 });
+    assert.equal(entry.actor, 'berth:autoscaler');
+    assert.match(entry.detail!, /^web 1 → 2: .* req\/s per instance over the target 10 req\/s per instance for 5s$/);
+    // Still breaching at the max of 2: one "pinned", however many rounds; calm again: one "unpinned".
+    const changedAt = t.store.find(t.app.id, 'web')!.lastChangeAt!;
+    for (let s = 1; s <= 10; s++) t.second(changedAt + s * 1000, 100);
+    assert.deepEqual(t.notices.slice(1).map((n) => n.kind), ['pinned']);
+    assert.match(t.autoscaler.state(t.app.id, 'web')!, /^holding: at the maximum of 2: /);
+    for (let s = 11; s <= 25; s++) t.second(changedAt + s * 1000, 0);
+    assert.deepEqual(t.notices.slice(1).map((n) => n.kind), ['pinned', 'unpinned']);
+    assert.deepEqual(t.scaled, [2], 'the cooldown of 60 s holds the scale-down');
+  });
+
+  test('nothing happens while a release is in progress; a failed scale is noticed and waits out the cooldown', async () => {
+    const t = setup(async () => { throw new BerthError(422, 'release_failed', 'no room'); });
+    t.apps.update(t.app.id, { deployingRelease: 7 });
+    for (let s = 1; s <= 12; s++) t.second(NOW + s * 1000, 100);
+    await settle();
+    assert.deepEqual(t.scaled, []);
+    assert.equal(t.autoscaler.state(t.app.id, 'web'), 'holding: a release is in progress');
+    t.apps.update(t.app.id, { deployingRelease: null });
+    for (let s = 13; s <= 20; s++) t.second(NOW + s * 1000, 100);
+    await settle();
+    assert.deepEqual(t.scaled, [2]);
+    assert.deepEqual(t.notices.map((n) => n.kind), ['failed']);
+    assert.equal(t.audit.list({ app: 'shop', limit: 1 })[0].status, 422);
+    for (let s = 21; s <= 30; s++) t.second(Date.now() + s * 1000, 100);
+    await settle();
+    assert.deepEqual(t.scaled, [2], 'no retry at the next breach: a failure waits out the cooldown');
+    assert.match(t.autoscaler.state(t.app.id, 'web')!, /^holding: the last scale failed; trying again in \d+s$/);
+  });
 });

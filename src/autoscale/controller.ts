@@ -49,13 +49,15 @@ export class Autoscaler {
   private readonly scaling = new Set<string>();
   /** What each type's last round decided, for ps:autoscale ("cooling down (4m left)", "scaling to 3: …"). */
   private readonly states = new Map<string, string>();
+  /** When a type's last scale failed: the next attempt waits out its cooldown rather than every breach. */
+  private readonly failedAt = new Map<string, number>();
   private watched = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<void>>();
 
   constructor(opts: AutoscalerOptions) {
     this.opts = opts;
-    this.refreshWatched();
+    this.refreshWatched(this.opts.store.list());
   }
 
   /** One request the router served (wired to the access log); cheap for apps that are not autoscaled. */
@@ -63,15 +65,18 @@ export class Autoscaler {
     if (this.watched.has(app)) this.requests.record(app, tsMs, durationMs);
   }
 
-  /** Settings changed (ps:autoscale, an app destroyed or renamed): which apps' requests to count. */
-  refreshWatched(): void {
-    const rows = this.opts.store.list();
+  /**
+   * Which apps' requests to count, and forgetting what belonged to settings that are gone. Every round does
+   * it (settings restored by admin:restore count at once); ps:autoscale, destroy and rename call it too.
+   */
+  refreshWatched(rows: AutoscaleRow[] = this.opts.store.list()): void {
     this.watched = new Set(rows.map((r) => r.app));
     this.requests.retain(this.watched);
     const keys = new Set(rows.map(keyOf));
     for (const key of this.samples.keys()) if (!keys.has(key)) this.samples.delete(key);
     for (const key of this.pinned) if (!keys.has(key)) this.pinned.delete(key);
     for (const key of this.states.keys()) if (!keys.has(key)) this.states.delete(key);
+    for (const key of this.failedAt.keys()) if (!keys.has(key)) this.failedAt.delete(key);
   }
 
   /** The last round's decision for a type, as a phrase; null before the first round. */
@@ -97,7 +102,9 @@ export class Autoscaler {
 
   /** One round over every autoscaled process type; scales run in the background, one at a time per type. */
   tick(now: number): void {
-    for (const row of this.opts.store.list()) {
+    const rows = this.opts.store.list();
+    this.refreshWatched(rows);
+    for (const row of rows) {
       const key = keyOf(row);
       if (this.scaling.has(key)) continue;
       try {
@@ -116,6 +123,11 @@ export class Autoscaler {
       return;
     }
     const samples = this.remember(key, this.sample(row, entry.quantity, now), now);
+    const failed = this.failedAt.get(key);
+    if (failed !== undefined && now - failed < row.cooldownMs) {
+      this.states.set(key, `holding: the last scale failed; trying again in ${Math.ceil((row.cooldownMs - (now - failed)) / 1000)}s`);
+      return;
+    }
     // Checked and taken in the same turn of the event loop: nothing can start a release in between.
     const releaseInProgress = app.deployingRelease !== null || this.opts.deployer.locks.busy(app.name);
     const decision = decide({
@@ -160,13 +172,13 @@ export class Autoscaler {
     const work = this.opts.deployer.scale(row.app, [{ type: row.process, quantity: decision.to }]).then(
       () => {
         const at = Date.now();
+        this.failedAt.delete(key);
         this.opts.store.markChanged(row.appId, row.process, at);
         this.record({ app: row.app, appId: row.appId, process: row.process, kind: 'scaled', from, to: decision.to, reason: decision.reason, at }, 200);
       },
       (err: Error) => {
         const at = Date.now();
-        // A failed attempt counts as a change: the next one waits out the cooldown instead of retrying every tick.
-        this.opts.store.markChanged(row.appId, row.process, at);
+        this.failedAt.set(key, at);
         this.record({ app: row.app, appId: row.appId, process: row.process, kind: 'failed', from, to: decision.to,
           reason: `${decision.reason}; the scale failed: ${err.message}`, at }, (err as { status?: number }).status ?? 500);
       },
