@@ -22,6 +22,7 @@ import { installationId } from '../src/server/bootstrap.ts';
 import { clusterAccess, createClusterScheduler } from '../src/scheduler/wiring.ts';
 import { clusterServices } from '../src/addons/runtime-wiring.ts';
 import { addonObjectName, addonPodName, addonVolumeName } from '../src/addons/kubernetes/manifests.ts';
+import { lostNodeName, watchAddonNodes } from '../src/addons/kubernetes/node-watch.ts';
 import type { Router } from '../src/router/types.ts';
 
 const cluster = testKubeconfig();
@@ -178,6 +179,31 @@ test('the scheduler\'s cleanup of the app (deployments, Jobs, its Services and S
   await api().core.readNamespacedSecret({ name, namespace });
   await net().readNamespacedNetworkPolicy({ name, namespace });
   assert.match(await cli('addons', app), new RegExp(`${pg}\\s+up`));
+});
+
+test('an add-on whose node is lost shows as down, is reported as a host down naming it, and is never moved', { skip: cluster.skip, timeout: 90_000 }, async () => {
+  // A Node object no kubelet answers for: as lost as a machine that went away.
+  const ghost = `berth-ghost-${Math.random().toString(36).slice(2, 8)}`;
+  await api().core.createNode({ body: { metadata: { name: ghost, labels: { 'kubernetes.io/hostname': ghost } } } });
+  const services = await clusterServices(access(), owner, () => {}, { BERTH_K8S_ADDON_NODE: ghost });
+  const name = `${app}-ghost`;
+  const downs: string[] = [];
+  const ups: string[] = [];
+  const stop = watchAddonNodes({ lostNodes: () => services.lostNodes(), hostDown: (n) => downs.push(n), hostUp: (n) => ups.push(n), log: () => {}, intervalMs: 200 });
+  try {
+    await services.start({ name, kind: 'postgres', app, image: 'berth/postgres:15', env: { POSTGRES_USER: 'u', POSTGRES_PASSWORD: 'p', POSTGRES_DB: 'd' }, memoryMB: 128 });
+    assert.equal(await services.status(name), 'down');
+    await eventually('the lost node reported', async () => downs.length > 0, 10_000);
+    assert.deepEqual(downs, [lostNodeName(ghost, [name])], 'the add-on on the Ready node is not reported');
+    const pod = await api().core.readNamespacedPod({ name: addonPodName(name), namespace }).catch(() => null);
+    assert.ok(!pod?.spec?.nodeName || pod.spec.nodeName === ghost, 'never started on another node');
+    await services.remove(name);
+    await eventually('reported up once the add-on is gone', async () => ups.length > 0, 10_000);
+    assert.deepEqual(ups, downs);
+  } finally {
+    stop();
+    await api().core.deleteNode({ name: ghost }).catch(() => {});
+  }
 });
 
 test('addons:destroy removes the StatefulSet, claim, volume, Service, Secret, policy and the data directory on the node', { skip: cluster.skip, timeout: 120_000 }, async () => {

@@ -13,7 +13,7 @@ import { KINDS, type AddonKind } from '../kinds.ts';
 import type { ServiceExec, ServiceExecResult, ServiceRuntime, ServiceSpec, ServiceStatus } from '../service-runtime.ts';
 import {
   ADDON_K8S_LABEL, NODE_ANNOTATION, addonDataDir, addonObjectName, addonPodName, addonServiceFor, addonVolumeName, admittedApps,
-  allAddonsSelector, credentialsSecretFor, dataRemovalPodFor, lostNodes, networkPolicyFor, ownerDataDir, persistentVolumeClaimFor,
+  allAddonsSelector, credentialsSecretFor, dataRemovalPodFor, lostNodes, networkPolicyFor, nodeReady, ownerDataDir, persistentVolumeClaimFor,
   persistentVolumeFor, pickNode, serviceStatusOf, statefulSetFor, type AddonPlacement,
 } from './manifests.ts';
 import { execInPod } from './exec.ts';
@@ -159,8 +159,8 @@ export class KubernetesServices implements ServiceRuntime {
   async #removeData(name: string, node: string, image: string): Promise<void> {
     const namespace = this.#ns;
     const nodeObject = await unlessMissing(() => this.#cluster.core.readNode({ name: node }));
-    if (!nodeObject) {
-      this.#o.log(`add-on ${name}: its node ${node} is gone; its data directory there (${addonDataDir(this.#o.dataDir, this.#o.owner, name)}) was not removed`);
+    if (!nodeReady(nodeObject)) {
+      this.#o.log(`add-on ${name}: its node ${node} is lost; its data directory there (${addonDataDir(this.#o.dataDir, this.#o.owner, name)}) was not removed`);
       return;
     }
     const placement = {
