@@ -18,6 +18,8 @@ export interface AddonsDeps {
   apps: AppsStore;
   deployer: Deployer;
   services: ServiceRuntime;
+  /** The add-on went (destroy, or its app's): its backups go too unless `keepBackups`. */
+  destroyed(name: string, keepBackups: boolean): Promise<void>;
   log: (line: string) => void;
 }
 
@@ -31,12 +33,13 @@ export class Addons {
   readonly #d: AddonsDeps;
   constructor(deps: AddonsDeps) { this.#d = deps; }
 
-  async create(appName: string, input: { kind?: unknown; name?: unknown; size?: unknown }, caller: Caller): Promise<AddonChange> {
+  /** `as`: the var to set instead of the kind's (DATABASE_URL…), e.g. when the app has one of that kind already. */
+  async create(appName: string, input: { kind?: unknown; name?: unknown; size?: unknown; as?: unknown }, caller: Caller): Promise<AddonChange> {
     const kind = checkKind(input.kind);
     const app = this.#d.apps.get(appName);
     const name = input.name === undefined || input.name === null ? defaultAddonName(app.name, kind) : checkAddonName(input.name);
     const memoryMB = parseSize(input.size);
-    const key = KINDS[kind].defaultVar;
+    const key = input.as === undefined || input.as === null ? KINDS[kind].defaultVar : checkConfigKey(String(input.as));
     if (this.#d.store.find(name)) throw conflict(`An add-on named "${name}" exists already: pick another with --name.`);
     this.#refuseOwned(app.id, key, app.name);
     const credentials: AddonCredentials = { user: 'berth', password: randomBytes(24).toString('hex'), database: name.replace(/-/g, '_') };
@@ -115,13 +118,14 @@ export class Addons {
   }
 
   /** addons:destroy: the service, its volume (the data) and every var it owns go. */
-  async destroy(appName: string, name: string, confirm: unknown, caller: Caller): Promise<{ destroyed: string }> {
+  /** `keepBackups`: its backups stay (under its name) instead of going with it. */
+  async destroy(appName: string, name: string, confirm: unknown, caller: Caller, keepBackups = false): Promise<{ destroyed: string }> {
     const app = this.#d.apps.get(appName);
     const addon = this.#d.store.find(checkAddonName(name));
     if (!addon || !this.#d.store.bindingsOfAddon(addon.id).some((b) => b.appId === app.id)) throw notFound(`Add-on "${name}" not found on ${appName}.`);
     if (addon.appId !== app.id) throw new BerthError(422, 'not_owner', `"${name}" belongs to another app: detach it from ${appName} instead.`);
     if (confirm !== addon.name) throw badRequest('confirmation_required', `Destroying "${addon.name}" deletes its data: confirm with the add-on's name (--confirm ${addon.name}).`);
-    await this.#destroy(addon, caller.name, null);
+    await this.#destroy(addon, caller.name, null, keepBackups);
     return { destroyed: addon.name };
   }
 
@@ -185,7 +189,7 @@ export class Addons {
   }
 
   /** `destroyed`: the app being destroyed (its row is gone already; its vars go with it). */
-  async #destroy(addon: AddonRow, actor: string, destroyed: { id: number; name: string } | null): Promise<void> {
+  async #destroy(addon: AddonRow, actor: string, destroyed: { id: number; name: string } | null, keepBackups = false): Promise<void> {
     const bindings = this.#d.store.bindingsOfAddon(addon.id);
     const appNames: string[] = [];
     for (const b of bindings) {
@@ -199,6 +203,7 @@ export class Addons {
     }
     await this.#d.services.remove(addon.name, appNames);
     this.#d.store.remove(addon.id);
+    await this.#d.destroyed(addon.name, keepBackups);
   }
 
   async #attachOutside(appId: number, appName: string, rawUrl: unknown, as: unknown, caller: Caller): Promise<AddonChange> {

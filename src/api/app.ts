@@ -19,6 +19,7 @@ import { accessRoutes } from './routes/access.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { RESTORE_PATH, backupRoutes } from './routes/backup.ts';
+import { RESTORE_UPLOAD_PATH } from './routes/backups.ts';
 import { tokensRoutes } from './routes/tokens.ts';
 import { hostsRoutes } from './routes/hosts.ts';
 import { metricsRoutes, prometheusRoute } from './routes/metrics.ts';
@@ -31,7 +32,8 @@ import { reviewsRoutes } from './routes/reviews.ts';
 /** `extra` mounts routes that speak other protocols (git smart HTTP; the git hook's callback has its own socket). */
 /** `live`: the web console's live routes under /api/v1 (src/web/live-routes.ts); `ui`: the console's pages at /. */
 /** `apps`: more routes under /apps, wired by their own subsystem (apps:connect); `hooks`: git hosts' webhooks at /hooks (no Berth token). */
-export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services) => Hono<ApiEnv>; ui?: Hono; apps?: Hono<ApiEnv>[]; hooks?: Hono } = {}): Hono<ApiEnv> {
+/** `addons`: routes under /addons (add-on backups), wired with the add-ons. */
+export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services) => Hono<ApiEnv>; ui?: Hono; apps?: Hono<ApiEnv>[]; hooks?: Hono; addons?: Hono<ApiEnv> } = {}): Hono<ApiEnv> {
   const root = new Hono<ApiEnv>();
   root.onError((err, c) => errorResponse(err, c, s.log));
   root.notFound((c) => c.json({ error: 'not_found', message: `No such endpoint: ${c.req.method} ${c.req.path}` }, 404));
@@ -42,8 +44,10 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
     maxSize: s.maxBodyBytes,
     onError: () => { throw new BerthError(413, 'payload_too_large', `The request body is larger than ${s.maxBodyBytes} bytes.`); },
   });
-  // A restore streams a whole backup: its own limits apply as it is read (src/backup/archive-reader.ts).
-  v1.use('*', (c, next) => (c.req.method === 'POST' && c.req.path === RESTORE_PATH ? next() : limitBody(c, next)));
+  // A restore streams a whole backup: its own limits apply as it is read (src/backup/archive-reader.ts); an
+  // add-on's restore from a file streams its dump into the backup store.
+  const streamedUpload = (path: string) => path === RESTORE_PATH || RESTORE_UPLOAD_PATH.test(path);
+  v1.use('*', (c, next) => (c.req.method === 'POST' && streamedUpload(c.req.path) ? next() : limitBody(c, next)));
   v1.route('/session', sessionRoutes(s)); // signs in, so it comes before the user check
   v1.use('*', auditTrail(s.audit, s.log)); // outside the user check, so refused changes are on record too
   v1.use('*', requireUser(s.auth, s.sessions, s.audit));
@@ -52,6 +56,7 @@ export function createApi(s: Services, extra: { git?: Hono; live?: (s: Services)
   v1.route('/apps', appsRoutes(s));
   for (const routes of [releasesRoutes, configRoutes, psRoutes, domainsRoutes, accessRoutes, metricsRoutes, alertsRoutes, stoppingRoutes, runRoutes, detachedRunRoutes, reviewsRoutes]) v1.route('/apps', routes(s));
   for (const routes of extra.apps ?? []) v1.route('/apps', routes);
+  if (extra.addons) v1.route('/addons', extra.addons);
   v1.route('/users', usersRoutes(s));
   v1.route('/audit', auditRoutes(s));
   v1.route('/admin', adminRoutes(s));

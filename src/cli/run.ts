@@ -11,6 +11,7 @@ import { authCommands } from './commands/auth.ts';
 import { configCommands } from './commands/config.ts';
 import { domainCommands } from './commands/domains.ts';
 import { addonCommands } from './commands/addons.ts';
+import { backupCommands } from './commands/backups.ts';
 import { httpsCommands } from './commands/https.ts';
 import { certCommands } from './commands/certs.ts';
 import { gitCommands } from './commands/git.ts';
@@ -62,6 +63,7 @@ const COMMANDS: Command[] = [
   ...logsCommands,
   ...domainCommands,
   ...addonCommands,
+  ...backupCommands,
   ...httpsCommands,
   ...certCommands,
   ...gitCommands,

@@ -43,6 +43,7 @@ import { HttpsStore } from '../state/https-store.ts';
 import { createBackupService } from '../backup/wiring.ts';
 import { createConnect } from '../connect/wiring.ts';
 import { createAddons } from '../addons/wiring.ts';
+import { backupStoreFromConfig } from '../addons/backups/stores.ts';
 import { createAutoscaling } from '../autoscale/wiring.ts';
 import { ReviewsStore } from '../state/reviews-store.ts';
 import { ReviewApps } from '../pipeline/review-apps.ts';
@@ -218,9 +219,11 @@ export async function startServer(): Promise<void> {
     },
   });
   // addons:create and friends: data services on the local engine, beside the apps attached to them.
+  // Their backups: in the store the config picks; backups a killed server left running are failed first.
   const addons = await createAddons({
     db, box: secrets.box, engine: runtime.host('local')!, owner, hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
     apps, access, deployer, events, log, terminal: { auth, sessions, audit, view },
+    backupStore: backupStoreFromConfig(config), scheduleTickMs: Number(process.env.BERTH_BACKUP_SCHEDULE_TICK_MS) || undefined,
     // Add-ons of k3s apps run on the cluster; a lost node holding their data is a host down for the alerts.
     cluster: clusterAccess({ dataDir: config.dataDir, owner, dockerSocket: config.dockerSocket, registry: config.registry, registryAdvertise: hostConfig.registryAdvertise }),
     hosts: observability,
@@ -243,7 +246,7 @@ export async function startServer(): Promise<void> {
       syncCertificates: () => router.syncCustomCertificates(),
     },
   }, {
-    git: git.git, ui: webAssets.routes(), apps: [connect.routes, addons.routes, autoscaling.routes], hooks: connect.hooks,
+    git: git.git, ui: webAssets.routes(), apps: [connect.routes, addons.routes, autoscaling.routes], addons: addons.backupRoutes, hooks: connect.hooks,
     live: (services) => liveRoutes(services, { hub: new EventHub(services, schedulers), buildLogs, engines: schedulers }),
   });
   observability.start();
@@ -259,7 +262,7 @@ export async function startServer(): Promise<void> {
     log(`${signal}: shutting down; apps keep running`);
     server.close();
     // The last request buckets are written; a webhook still retrying gets at most 3 s.
-    Promise.race([Promise.all([observability.stop(), autoscaling.stop(), logs.close()]), new Promise((r) => setTimeout(r, 3000))])
+    Promise.race([Promise.all([observability.stop(), autoscaling.stop(), logs.close(), addons.stop()]), new Promise((r) => setTimeout(r, 3000))])
       .catch((err) => log(`stopping metrics and alerts: ${(err as Error).message}`))
       .finally(() => {
         db.$client.close();

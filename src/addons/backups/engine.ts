@@ -13,6 +13,7 @@ import { checkAddonName, type AddonKind } from '../kinds.ts';
 import type { ServiceRuntime } from '../service-runtime.ts';
 import type { Caller } from '../service.ts';
 import { backupKey, type BackupStore } from './store.ts';
+import { LocalBackupStore } from './local-store.ts';
 import { checkRestoreKind, dumpCommand, dumpKind, restoreCommand, SIGNATURE_BYTES } from './commands.ts';
 import { checkBackupId, isDue, nextRun, parseAt, parseKeep, retentionPlan } from './schedule.ts';
 
@@ -133,6 +134,8 @@ export class AddonBackups {
       this.#d.log(`backups: ${row.addon} ${row.id} was interrupted (Berth stopped mid-backup): marked failed`);
       await this.#d.objects.delete(row.storeKey).catch(() => {});
     }
+    // A local put killed mid-write leaves its temp file; an S3 multipart upload is never completed by a dead server.
+    if (this.#d.objects instanceof LocalBackupStore) await this.#d.objects.sweepPartials();
   }
 
   /** The add-on is gone: so are its backups and schedule, unless kept (addons:destroy --keep-backups). */

@@ -62,8 +62,9 @@ export function addonsRoutes(s: TerminalServices & { addons: Addons; access: Acc
 
   api.delete('/:app/addons/:name', async (c) => {
     const body = await jsonBody(c).catch(() => ({} as Record<string, unknown>));
-    c.set('auditDetail', `destroy ${c.req.param('name').slice(0, 40)}`);
-    return c.json(await s.addons.destroy(c.req.param('app'), c.req.param('name'), body.confirm, caller(c)));
+    const keepBackups = body.keepBackups === true;
+    c.set('auditDetail', `destroy ${c.req.param('name').slice(0, 40)}${keepBackups ? ', keeping its backups' : ''}`);
+    return c.json(await s.addons.destroy(c.req.param('app'), c.req.param('name'), body.confirm, caller(c), keepBackups));
   });
   return api;
 }

@@ -59,11 +59,11 @@ async function detachAddon(ctx: CommandContext): Promise<void> {
   printedJson(ctx, detached);
 }
 
-/** The data goes with it, so the server wants the name typed again (--confirm NAME). */
+/** The data goes with it, so the server wants the name typed again (--confirm NAME); its backups too unless --keep-backups. */
 async function destroyAddon(ctx: CommandContext): Promise<void> {
   const name = ctx.args[0]!;
   const answer = await withProgress(ctx, `Destroying ${name} and its data`, (api) =>
-    api.delete<{ destroyed: string }>(addonPath(ctx, name), { confirm: stringFlag(ctx, 'confirm') }));
+    api.delete<{ destroyed: string }>(addonPath(ctx, name), { confirm: stringFlag(ctx, 'confirm'), keepBackups: ctx.flags['keep-backups'] === true }));
   printedJson(ctx, answer);
 }
 
@@ -83,8 +83,8 @@ export const addonCommands: Command[] = [
   },
   { name: 'addons:detach', usage: 'APP NAME', summary: 'remove an attached add-on (or outside service, by its var) from an app', app: true, args: [1, 1], run: detachAddon },
   {
-    name: 'addons:destroy', usage: 'APP NAME --confirm NAME', summary: 'remove an add-on and its data',
-    app: true, args: [1, 1], options: { confirm: { type: 'string' } }, run: destroyAddon,
+    name: 'addons:destroy', usage: 'APP NAME --confirm NAME [--keep-backups]', summary: 'remove an add-on and its data (and its backups unless --keep-backups)',
+    app: true, args: [1, 1], options: { confirm: { type: 'string' }, 'keep-backups': { type: 'boolean' } }, run: destroyAddon,
   },
   addonsConnectCommand,
 ];
