@@ -128,6 +128,12 @@ test('attach and detach edit the NetworkPolicy; a Docker app cannot attach a k3s
   assert.match(refused.body.message, new RegExp(`${pg} runs on the k3s scheduler and ${dockerApp} on docker`));
 });
 
+test('addons:connect runs psql in the service\'s pod with a TTY, through the exec API', { skip: cluster.skip, timeout: 60_000 }, async () => {
+  const res = await runCli(target(), ['addons:connect', app, pg], { input: 'SELECT 6*7 AS answer;\n\\q\n', timeoutMs: 45_000 });
+  assert.equal(res.code, 0, res.err + res.out);
+  assert.match(res.out, /answer\s*\r?\n-+\r?\n\s*42/);
+});
+
 test('exec streams 20 MB both ways: output flows while input is still coming, and the end of input reaches the command', { skip: cluster.skip, timeout: 120_000 }, async () => {
   const services = await clusterServices(access(), owner, () => {});
   const payload = randomBytes(20 * 1024 * 1024);
