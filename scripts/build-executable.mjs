@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { deferDockerRequires } from './build-plugins.mjs';
@@ -49,24 +49,62 @@ function commitOf(root) {
   }
 }
 
-/** The node binary without its debug symbols (about 18 MB less); unchanged when binutils' strip is missing. */
-function strippedCopy(node, out) {
+/** binutils' strip for the target's machine: the host's own, or a cross one (binutils-aarch64-linux-gnu). */
+const STRIP = { x64: 'x86_64-linux-gnu-strip', arm64: 'aarch64-linux-gnu-strip' };
+
+/** The node binary without its debug symbols (about 18 MB less); unchanged when no strip for its machine is installed. */
+function strippedCopy(node, out, arch) {
   copyFileSync(node, out);
-  try {
-    execFileSync('strip', ['--strip-all', out], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+  for (const strip of arch === process.arch ? ['strip', STRIP[arch]] : [STRIP[arch]]) {
+    try {
+      execFileSync(strip, ['--strip-all', out], { stdio: 'ignore' });
+      return true;
+    } catch { /* not installed, or not for this machine */ }
   }
+  return false;
 }
 
 /**
- * @param {{ root: string, addonSrc: string, webFiles: Record<string, unknown> }} input
+ * The official Node build for another Linux machine, at exactly this Node's version (the blob is made by this
+ * Node): the node-linux-ARCH package from the npm registry (npm pack, no other download), kept under
+ * node_modules/.cache so later builds need no registry at all.
+ */
+export function nodeForArch(root, arch) {
+  const version = process.version.slice(1);
+  const cached = path.join(root, 'node_modules', '.cache', 'berth-node', `node-linux-${arch}-${version}`);
+  if (existsSync(path.join(cached, 'node'))) return path.join(cached, 'node');
+  const temp = `${cached}.tmp`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp, { recursive: true });
+  try {
+    const npm = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath)
+      ? [process.execPath, process.env.npm_execpath] : ['npm'];
+    execFileSync(npm[0], [...npm.slice(1), 'pack', '--silent', `node-linux-${arch}@${version}`, '--pack-destination', temp],
+      { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    execFileSync('tar', ['-xzf', path.join(temp, `node-linux-${arch}-${version}.tgz`), '-C', temp, 'package/bin/node'], { stdio: 'ignore' });
+    renameSync(path.join(temp, 'package', 'bin', 'node'), path.join(temp, 'node'));
+    rmSync(path.join(temp, 'package'), { recursive: true, force: true });
+    rmSync(path.join(temp, `node-linux-${arch}-${version}.tgz`), { force: true });
+    rmSync(cached, { recursive: true, force: true });
+    renameSync(temp, cached);
+  } catch (err) {
+    rmSync(temp, { recursive: true, force: true });
+    throw new Error(`node-linux-${arch}@${version} is not to be had from the npm registry: ${String(err.stderr || err.message).trim().split('\n')[0]}`);
+  }
+  return path.join(cached, 'node');
+}
+
+/**
+ * out: where the executable goes (dist/berth); version: a release label baked in instead of src/version.ts's
+ * (`berth version` and the health route report it; berth upgrade checks it); arch and node: the machine it is
+ * for and the Node build for that machine (this one's, or nodeForArch's), with addonSrc built for it too.
+ * @param {{ root: string, addonSrc: string, webFiles: Record<string, unknown>, out?: string, version?: string, arch?: string, node?: string }} input
  * @returns {Promise<{ file: string, stripped: boolean }>}
  */
-export async function buildExecutable({ root, addonSrc, webFiles }) {
+export async function buildExecutable({ root, addonSrc, webFiles, out = path.join(root, 'dist', 'berth'), version, arch = process.arch, node = process.execPath }) {
   if (process.platform !== 'linux') throw new Error(`dist/berth is built on Linux only (this is ${process.platform})`);
-  const work = path.join(root, 'dist', '.executable');
+  if (version !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)) throw new Error(`version "${version}" is not semver`);
+  const work = `${out}.build`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
 
@@ -84,6 +122,7 @@ export async function buildExecutable({ root, addonSrc, webFiles }) {
       BERTH_PLANNING_WORKER: JSON.stringify(worker.outputFiles[0].text),
       BERTH_SQLITE_SHA256: JSON.stringify(sha256(addon)),
       BERTH_COMMIT: JSON.stringify(commitOf(root)),
+      ...(version ? { BERTH_BUILD_VERSION: JSON.stringify(version) } : {}),
     },
   });
 
@@ -93,16 +132,17 @@ export async function buildExecutable({ root, addonSrc, webFiles }) {
     main,
     output: blob,
     disableExperimentalSEAWarning: true,
-    useCodeCache: true, // V8's compiled code travels with the script: a faster start, the same behaviour
+    // V8's compiled code travels with the script: a faster start, the same behaviour. Only for this machine's
+    // own Node: the cache is machine code for the machine that made it.
+    useCodeCache: arch === process.arch,
     // As the bundle's systemd unit runs it (scripts/up-services.sh): young generation kept small, for idle RSS.
     execArgv: ['--max-semi-space-size=1'],
     assets: { 'better_sqlite3.node': addonSrc }, // name read by src/executable/sqlite-addon.ts
   }));
   quietly(['--experimental-sea-config', seaConfig]);
 
-  const out = path.join(root, 'dist', 'berth');
   const temp = path.join(work, 'berth');
-  const stripped = strippedCopy(process.execPath, temp);
+  const stripped = strippedCopy(node, temp, arch);
   quietly([postjectCli, temp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
   chmodSync(temp, 0o755);
   // Renamed into place: a running server keeps its old file, as with the bundles.

@@ -13,7 +13,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWebAssets } from './build-web.mjs';
-import { buildExecutable } from './build-executable.mjs';
+import { buildExecutable, nodeForArch } from './build-executable.mjs';
 import { deferDockerRequires } from './build-plugins.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,11 +107,32 @@ async function main() {
   renameSync(`${addonOut}.tmp`, addonOut);
 
   const bundled = performance.now();
-  const executable = await buildExecutable({ root, addonSrc, webFiles: web.files });
+  const version = process.env.BERTH_BUILD_VERSION || undefined;
+  const executable = await buildExecutable({ root, addonSrc, webFiles: web.files, version });
+  const other = await buildOtherMachine(web.files, version);
 
-  console.log(`build: done in ${Math.round(performance.now() - started)} ms (dist/berth: ${Math.round(performance.now() - bundled)} ms${executable.stripped ? '' : ', not stripped: binutils\' strip is missing'})`);
-  for (const file of [...targets.map((t) => path.join(root, t.out)), addonOut, executable.file]) {
+  console.log(`build: done in ${Math.round(performance.now() - started)} ms (executables: ${Math.round(performance.now() - bundled)} ms${executable.stripped ? '' : ', not stripped: binutils\' strip is missing'})`);
+  for (const file of [...targets.map((t) => path.join(root, t.out)), addonOut, executable.file, ...(other.file ? [other.file] : [])]) {
     console.log(`  ${kib(file)}  ${path.relative(root, file)}`);
+  }
+  if (other.skipped) console.log(`  dist/berth-linux-${other.arch} not built: ${other.skipped}`);
+}
+
+/**
+ * The executable for the other Linux machine (arm64 from x64, x64 from arm64): that machine's official Node
+ * (node-linux-ARCH from the npm registry) and better-sqlite3's prebuilt Node-API addon for it, which its npm
+ * package carries. Without them (no registry, no prebuild) it is skipped and said so: this machine's is built.
+ */
+async function buildOtherMachine(webFiles, version) {
+  const arch = process.arch === 'arm64' ? 'x64' : 'arm64';
+  try {
+    const addon = path.join(root, `node_modules/better-sqlite3/prebuilds/linux-${arch}.node`);
+    if (!existsSync(addon)) throw new Error(`better-sqlite3 carries no prebuilt addon for linux-${arch} (${path.relative(root, addon)})`);
+    const node = nodeForArch(root, arch);
+    const built = await buildExecutable({ root, addonSrc: addon, webFiles, version, arch, node, out: path.join(dist, `berth-linux-${arch}`) });
+    return { arch, file: built.file };
+  } catch (err) {
+    return { arch, skipped: err.message };
   }
 }
 

@@ -28,11 +28,15 @@ install_build_packages() {
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
   node24_ok || command -v npm >/dev/null || missing+=(nodejs npm)
-  for pkg in ca-certificates binutils; do   # binutils: strip, for a smaller dist/berth
+  # binutils (and the aarch64 one): strip, for smaller executables; qemu's user mode and arm64's C libraries: the
+  # bundle test runs dist/berth-linux-arm64 on this x64 machine.
+  local packages=(ca-certificates binutils)
+  [ "$(uname -m)" = x86_64 ] && packages+=(binutils-aarch64-linux-gnu qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
+  for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii' || missing+=("$pkg")
   done
   if [ ${#missing[@]} = 0 ]; then
-    ok "build tools installed (python3 make g++ git npm)"
+    ok "build tools installed (python3 make g++ git npm ${packages[*]})"
     return 0
   fi
   echo "      installing ${missing[*]} (apt-get, log in $BERTH_LOG_DIR/apt.log)"

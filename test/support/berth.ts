@@ -149,7 +149,7 @@ export async function startBerth(caddy: CaddyPorts, extraEnv: Record<string, str
   }
 }
 
-function portBlock(): string {
+export function portBlock(): string {
   const start = 21000 + Math.floor(Math.random() * 16) * 500;
   return `${start}-${start + 499}`;
 }
