@@ -212,6 +212,22 @@ ensure_dockerd() {
   changed "started dockerd"
 }
 
+# Stops dockerd the way an engine upgrade or a host reboot would (SIGTERM: it stops the containers) and starts
+# it again as ensure_dockerd does. Only the dockerd-restart test calls it (BERTH_TEST_RESTART_DOCKERD=1).
+restart_dockerd() {
+  if has_systemd; then
+    systemctl restart docker
+  else
+    local pid
+    pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+    [ -n "$pid" ] || fail "no /var/run/docker.pid: is dockerd running?"
+    kill -TERM "$pid"
+    wait_until 120 pid_gone "$pid" || fail "dockerd (pid $pid) did not stop within 60 s"
+    rm -f "$BERTH_RUN_DIR/dockerd.pid"
+  fi
+  ensure_dockerd
+}
+
 # The environment variables the server reads: src/config.ts's, BERTH_PUBLIC_URL (src/server) and
 # BERTH_SQLITE_BINDING (src/state). `berth up` saves them in berth.env (its list: SERVER_SETTINGS in
 # src/appliance/settings.ts, the same names); test.sh clears them so that tests never inherit the installed
