@@ -8,6 +8,7 @@ import {
   type BerthServer,
 } from './lib.ts';
 import { existsSync } from 'node:fs';
+import { testNetworkSubnet } from '../../test/support/network.ts';
 
 const APPS = Number(process.env.BENCH_RSS_APPS ?? 50);
 const DEPLOY = Math.min(APPS, Number(process.env.BENCH_RSS_DEPLOY ?? APPS));
@@ -16,7 +17,7 @@ const TARGET_MB = 100;
 
 const LABELS = { sources: 'src/server/main.ts', bundle: 'dist/berth-server.mjs', executable: 'dist/berth server' };
 
-interface Idle { rss: number; peak: number; samples: number[] }
+interface Idle { rss: number; peak: number; samples: number[]; anon: number; file: number }
 interface Run { server: string; empty: Idle; loaded: Idle; running: number; afterList: number; listMs: number }
 
 main('idle-rss', async () => {
@@ -30,11 +31,13 @@ main('idle-rss', async () => {
 
   const mb = (x: number) => `${x.toFixed(1)} MB`;
   const samples = (i: Idle) => i.samples.map((x) => x.toFixed(0)).join(' ');
+  // Anonymous memory (heaps, malloc) + file pages touched (node's code; dist/berth's embedded script and code cache).
+  const split = (i: Idle) => `${i.anon.toFixed(0)} + ${i.file.toFixed(0)}`;
   printTable(`Berth server VmRSS, median of the last 5 one-second samples after ${IDLE_SECONDS} s idle`,
-    ['server', 'state', 'VmRSS', 'vs 0 apps', 'samples (MB)', 'peak (VmHWM)'], runs.flatMap((r) => [
-      [r.server, '0 apps (fresh server)', mb(r.empty.rss), '1.00x', samples(r.empty), mb(r.empty.peak)],
-      [r.server, `${APPS} apps, ${r.running} running`, mb(r.loaded.rss), ratio(r.loaded.rss, r.empty.rss), samples(r.loaded), mb(r.loaded.peak)],
-      [r.server, `right after GET /apps (${r.listMs} ms)`, Number.isNaN(r.afterList) ? 'server crashed' : mb(r.afterList), ratio(r.afterList, r.empty.rss), '', ''],
+    ['server', 'state', 'VmRSS', 'anon + file', 'vs 0 apps', 'samples (MB)', 'peak (VmHWM)'], runs.flatMap((r) => [
+      [r.server, '0 apps (fresh server)', mb(r.empty.rss), split(r.empty), '1.00x', samples(r.empty), mb(r.empty.peak)],
+      [r.server, `${APPS} apps, ${r.running} running`, mb(r.loaded.rss), split(r.loaded), ratio(r.loaded.rss, r.empty.rss), samples(r.loaded), mb(r.loaded.peak)],
+      [r.server, `right after GET /apps (${r.listMs} ms)`, Number.isNaN(r.afterList) ? 'server crashed' : mb(r.afterList), '', ratio(r.afterList, r.empty.rss), '', ''],
     ]));
   printTable('Target', ['target', 'server', 'measured', 'verdict', 'growth per app'], runs.map((r) =>
     [`idle RSS with ${APPS} apps ≤ ${TARGET_MB} MB`, r.server, mb(r.loaded.rss), verdict(r.loaded.rss <= TARGET_MB), mb((r.loaded.rss - r.empty.rss) / APPS)]));
@@ -44,7 +47,9 @@ main('idle-rss', async () => {
 function measure(server: keyof typeof LABELS): Promise<Run> {
   const label = LABELS[server];
   console.log(`\n-- ${label} --`);
-  return withStack({}, async (s) => {
+  // Each app's network is a /28 of the server's range: a /22 holds 64 of them.
+  const network: Record<string, string> = APPS > 16 ? { BERTH_NETWORK_SUBNET: testNetworkSubnet(APPS > 64 ? 20 : 22) } : {};
+  return withStack(network, async (s) => {
     const pid = serverPid(s.berth);
     const empty = await idleRss(pid, '0 apps');
 
@@ -87,8 +92,9 @@ async function idleRss(pid: number, label: string): Promise<Idle> {
     await sleep(1000);
     if (second > IDLE_SECONDS - 5) samples.push(rssMB(pid).rss);
   }
-  const result = { rss: stats(samples).median, peak: rssMB(pid).peak, samples };
-  console.log(`${label}: idle VmRSS ${result.rss.toFixed(1)} MB (peak so far ${result.peak.toFixed(1)} MB)`);
+  const last = rssMB(pid);
+  const result = { rss: stats(samples).median, peak: last.peak, samples, anon: last.anon, file: last.file };
+  console.log(`${label}: idle VmRSS ${result.rss.toFixed(1)} MB (anon ${result.anon.toFixed(1)} + file ${result.file.toFixed(1)}; peak so far ${result.peak.toFixed(1)} MB)`);
   return result;
 }
 

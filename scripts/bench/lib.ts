@@ -122,9 +122,13 @@ export function main(name: string, run: () => Promise<void>): void {
   });
 }
 
-/** VmRSS and VmHWM (peak RSS) of a process, in MB. */
-export function rssMB(pid: number): { rss: number; peak: number } {
+/**
+ * VmRSS and VmHWM (peak RSS) of a process, in MB, and VmRSS's two parts: anonymous memory (heaps, malloc)
+ * and file pages mapped and touched (the node binary's code, dist/berth's embedded script), which the
+ * kernel can drop under pressure.
+ */
+export function rssMB(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }

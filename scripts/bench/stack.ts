@@ -27,9 +27,10 @@ export interface Stack {
 /** Label put on containers a benchmark starts itself (not through Berth), so cleanup finds them. */
 export const BENCH_LABEL = 'berth-bench';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-export const BUNDLE = path.join(ROOT, 'dist/berth-server.mjs');
-/** The single executable (npm run build): Node, server and CLI in one file. */
-export const EXECUTABLE = path.join(ROOT, 'dist/berth');
+/** The production bundle; BENCH_BUNDLE measures another build (its better_sqlite3.node beside it). */
+export const BUNDLE = process.env.BENCH_BUNDLE || path.join(ROOT, 'dist/berth-server.mjs');
+/** The single executable (npm run build): Node, server and CLI in one file; BENCH_EXECUTABLE measures another build. */
+export const EXECUTABLE = process.env.BENCH_EXECUTABLE || path.join(ROOT, 'dist/berth');
 
 /**
  * Starts a private Caddy and one Berth server (from sources, the production bundle dist/berth-server.mjs,
