@@ -1,6 +1,6 @@
 // Add-ons on the Kubernetes (k3s) scheduler, against the real test cluster (../shared/k8s; a namespace of its own
 // per run): a pushed Node app (pg) on k3s stores and reads rows through the DATABASE_URL Berth set; the rows
-// survive deleting the service's pod; attach and detach edit the NetworkPolicy (the kit's CNI bridge plugin does
+// survive deleting the service's pod; a backup captured from the pod restores them; attach and detach edit the NetworkPolicy (the kit's CNI bridge plugin does
 // not enforce it: the object is what is checked); a Docker app cannot attach it; the scheduler's own cleanup of
 // the app leaves the add-on alone; exec streams 20 MB both ways; destroy leaves nothing, data directory included.
 import { test, before, after } from 'node:test';
@@ -24,6 +24,7 @@ import { clusterServices } from '../src/addons/runtime-wiring.ts';
 import { addonObjectName, addonPodName, addonVolumeName } from '../src/addons/kubernetes/manifests.ts';
 import { lostNodeName, watchAddonNodes } from '../src/addons/kubernetes/node-watch.ts';
 import type { Router } from '../src/router/types.ts';
+import type { BackupList } from '../src/wire/types.ts';
 
 const cluster = testKubeconfig();
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/addons/db-app');
@@ -116,6 +117,23 @@ test('the rows survive deleting the service\'s pod: it comes back on the same vo
   }, 90_000);
   const read = await eventually('the rows through the app', async () => { const r = await get('/pg/read'); return r.status === 200 && r; }, 30_000);
   assert.equal(read.body, 'first');
+});
+
+test('backups on k3s: capture streams pg_dump out of the pod, a later row is undone by the restore, the download matches its SHA-256', { skip: cluster.skip, timeout: 180_000 }, async () => {
+  const id = /done, (b\d{3,})/.exec(await cli('backups:capture', pg))?.[1] ?? assert.fail('no backup id');
+  assert.equal((await get('/pg/write?body=second')).body, 'stored');
+  assert.equal((await get('/pg/read')).body, 'first,second');
+  assert.match(await cli('backups:restore', pg, id, '--confirm', pg), new RegExp(`${pg} now holds ${pg} ${id}`));
+  const read = await eventually('the restored rows through the app', async () => { const r = await get('/pg/read'); return r.status === 200 && r; }, 30_000);
+  assert.equal(read.body, 'first', 'the row written after the backup is gone');
+  const listed = (await berth.ok('GET', `/addons/${pg}/backups`)) as BackupList;
+  const backup = listed.backups.find((b) => b.id === id);
+  assert.equal(backup?.status, 'succeeded');
+  const res = await fetch(`${berth.url}/api/v1/addons/${pg}/backups/${id}/download`, { headers: { authorization: `Bearer ${berth.token}` } });
+  assert.equal(res.status, 200);
+  const body = Buffer.from(await res.arrayBuffer());
+  assert.equal(createHash('sha256').update(body).digest('hex'), backup?.sha256);
+  assert.equal(body.subarray(0, 5).toString('latin1'), 'PGDMP', 'a pg_dump custom-format archive');
 });
 
 test('attach and detach edit the NetworkPolicy; a Docker app cannot attach a k3s add-on (422)', { skip: cluster.skip, timeout: 60_000 }, async () => {
