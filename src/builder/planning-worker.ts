@@ -35,38 +35,65 @@ export interface PrepareOptions {
 
 /** Indexes the spooled source tar and applies its .dockerignore, in a worker that is ended at the deadline. */
 export function prepareSource(tarFile: string, options: PrepareOptions = {}): Promise<PreparedSource> {
+  return startPreparation(options).prepare(tarFile);
+}
+
+export interface Preparation {
+  /** Hands the spooled tar to the worker; the deadline runs from here. Once only. */
+  prepare(tarFile: string): Promise<PreparedSource>;
+  /** Ends the worker when its tar will never come (the spooling failed). */
+  cancel(): void;
+}
+
+/**
+ * Starts the worker before its tar exists: booting a thread and loading its modules costs tens of ms (hundreds on
+ * a busy machine), which this way overlap the spooling of the source instead of following it.
+ */
+export function startPreparation(options: PrepareOptions = {}): Preparation {
   const deadlineMs = options.deadlineMs ?? PLANNING_DEADLINE_MS;
-  return new Promise((resolve, reject) => {
-    const embedded = typeof BERTH_PLANNING_WORKER === 'string' ? BERTH_PLANNING_WORKER : undefined;
-    const worker = new Worker(embedded ?? new URL(import.meta.url), {
-      eval: embedded !== undefined,
-      workerData: { role: ROLE, tarFile },
-      argv: [BUILD_WORKER_ARG],
-      // A source with millions of entries fails its own build, not the server.
-      resourceLimits: { maxOldGenerationSizeMb: 512 },
-    });
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      void worker.terminate();
-      fn();
-    };
-    const timer = setTimeout(() => finish(() => reject(new BuildError(
-      `build planning took longer than ${deadlineMs / 1000} s (indexing the source and applying .dockerignore); `
-      + 'simplify .dockerignore or push fewer files'))), deadlineMs);
-    const onAbort = () => finish(() => reject(new BuildError('build aborted')));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (message: { ok: PreparedSource } | { buildError: string } | { error: string }) => finish(() => {
-      if ('ok' in message) resolve(message.ok);
-      else if ('buildError' in message) reject(new BuildError(message.buildError));
-      else reject(new Error(`source preparation failed: ${message.error}`));
-    }));
-    worker.once('error', (err) => finish(() => reject(new Error(`source preparation failed: ${err.message}`))));
-    worker.once('exit', (code) => finish(() => reject(new Error(`source preparation ended without an answer (exit code ${code})`))));
+  const embedded = typeof BERTH_PLANNING_WORKER === 'string' ? BERTH_PLANNING_WORKER : undefined;
+  const worker = new Worker(embedded ?? new URL(import.meta.url), {
+    eval: embedded !== undefined,
+    workerData: { role: ROLE },
+    argv: [BUILD_WORKER_ARG],
+    // A source with millions of entries fails its own build, not the server.
+    resourceLimits: { maxOldGenerationSizeMb: 512 },
   });
+  // Until prepare() listens, an early end of the worker is kept for it to report.
+  let earlyEnd: Error | null = null;
+  const onEarlyError = (err: Error) => { earlyEnd ??= err; };
+  const onEarlyExit = (code: number) => { earlyEnd ??= new Error(`exit code ${code}`); };
+  worker.once('error', onEarlyError).once('exit', onEarlyExit);
+  return {
+    cancel: () => { void worker.terminate(); },
+    prepare: (tarFile) => new Promise((resolve, reject) => {
+      worker.off('error', onEarlyError).off('exit', onEarlyExit);
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        void worker.terminate();
+        fn();
+      };
+      const timer = setTimeout(() => finish(() => reject(new BuildError(
+        `build planning took longer than ${deadlineMs / 1000} s (indexing the source and applying .dockerignore); `
+        + 'simplify .dockerignore or push fewer files'))), deadlineMs);
+      const onAbort = () => finish(() => reject(new BuildError('build aborted')));
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (earlyEnd) return finish(() => reject(new Error(`source preparation failed: ${earlyEnd!.message}`)));
+      worker.once('message', (message: { ok: PreparedSource } | { buildError: string } | { error: string }) => finish(() => {
+        if ('ok' in message) resolve(message.ok);
+        else if ('buildError' in message) reject(new BuildError(message.buildError));
+        else reject(new Error(`source preparation failed: ${message.error}`));
+      }));
+      worker.once('error', (err) => finish(() => reject(new Error(`source preparation failed: ${err.message}`))));
+      worker.once('exit', (code) => finish(() => reject(new Error(`source preparation ended without an answer (exit code ${code})`))));
+      worker.postMessage({ tarFile });
+    }),
+  };
 }
 
 /** The worker's side: everything here runs off the server's event loop. */
@@ -100,9 +127,13 @@ function directoriesOf(entries: TarEntry[]): string[] {
 }
 
 if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
-  const { tarFile } = workerData as { tarFile: string };
-  prepare(tarFile).then(
+  const answer = (tarFile: string) => prepare(tarFile).then(
     (ok) => parentPort!.postMessage({ ok }),
     (err: unknown) => parentPort!.postMessage(err instanceof BuildError ? { buildError: err.message } : { error: err instanceof Error ? err.message : String(err) }),
   );
+  // The tar comes by message (the worker starts before it is spooled); a server started from an older copy of
+  // this file, still running while its sources are updated, hands it over in workerData.
+  const { tarFile } = workerData as { tarFile?: string };
+  if (tarFile !== undefined) void answer(tarFile);
+  else parentPort!.once('message', (message: { tarFile: string }) => void answer(message.tarFile));
 }

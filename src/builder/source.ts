@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { prepareSource, type PreparedSource } from './planning-worker.ts';
+import { startPreparation, type PreparedSource } from './planning-worker.ts';
 import { endOfArchive, fileRecord, readEntry, type TarEntry } from './tar.ts';
 
 /** Where Berth's generated files live in the build context (replacing the user's own `.berth/`, if any). */
@@ -36,10 +36,17 @@ export async function spoolSource(source: Readable, signal?: AbortSignal): Promi
   // Start consuming at once: a child process's stdout (git archive) that nobody reads when the
   // child exits is drained and its data lost, so no await may come before the pipeline.
   const file = path.join(os.tmpdir(), `berth-source-${randomUUID()}.tar`);
+  // Indexing and .dockerignore run in a worker with a deadline (their cost is the pusher's to choose), started
+  // now so that its boot overlaps the spooling.
+  const preparation = startPreparation({ signal });
   try {
-    await pipeline(source, createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal });
-    // Indexing and .dockerignore run in a worker with a deadline: their cost is the pusher's to choose.
-    const prepared = await prepareSource(file, { signal });
+    try {
+      await pipeline(source, createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal });
+    } catch (err) {
+      preparation.cancel();
+      throw err;
+    }
+    const prepared = await preparation.prepare(file);
     return sourceTree(await open(file, 'r'), prepared, file);
   } catch (err) {
     await rm(file, { force: true });
