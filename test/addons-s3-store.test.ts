@@ -1,23 +1,38 @@
 // The S3 backup store against a real S3-protocol server (s3rver on loopback): a large dump streamed in and out
 // in parts with its SHA-256, keys under the prefix, 404 for what is not there, and a put that fails — its source
-// or the bucket — leaves nothing under the key and aborts its multipart upload. And BERTH_BACKUP_S3_*'s parsing.
+// or the bucket — leaves nothing under the key and aborts its multipart upload. BERTH_BACKUP_S3_*'s parsing. And a
+// Berth server configured with the bucket: a Postgres add-on's backup lands there, restores and downloads intact,
+// and goes with the add-on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3BackupStore } from '../src/addons/backups/s3-store.ts';
 import { s3BackupSettingsFrom } from '../src/addons/backups/s3-settings.ts';
 import { BerthError } from '../src/shared/errors.ts';
+import { BACKUP_SHA256_HEADER, type Backup } from '../src/wire/types.ts';
+import { serviceContainerName } from '../src/runtime/docker/service-options.ts';
 import { startS3, type TestS3 } from './support/s3.ts';
+import { startCaddy, type TestCaddy } from './support/caddy.ts';
+import { startBerth, uniqueName, type BerthServer } from './support/berth.ts';
 
 let s3: TestS3;
 let store: S3BackupStore;
+let caddy: TestCaddy | undefined;
+let berth: BerthServer | undefined;
+const app = uniqueName('s3bk');
 before(async () => {
   s3 = await startS3();
   store = new S3BackupStore(s3BackupSettingsFrom(s3.env('berth/backups'))!);
 });
-after(() => s3?.stop());
+after(async () => {
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.kill('SIGTERM');
+  await caddy?.stop();
+  await s3?.stop();
+});
 
 const MiB = 1024 * 1024;
 
@@ -112,4 +127,38 @@ test('BERTH_BACKUP_S3_*: unset is local, bucket needed, both keys or neither, en
     assert.throws(() => s3BackupSettingsFrom({ BERTH_BACKUP_S3_BUCKET: 'b-1', BERTH_BACKUP_S3_PREFIX: prefix }), /PREFIX/);
   }
   assert.throws(() => s3BackupSettingsFrom({ BERTH_BACKUP_S3_BUCKET: 'No_Such' }), /bucket name/);
+});
+
+test('through Berth: a Postgres add-on\'s backup goes to the bucket, restores the rows, downloads intact, and goes with the add-on', { timeout: 300_000 }, async () => {
+  caddy = await startCaddy();
+  berth = await startBerth(caddy, s3.env('team/'));
+  const pg = `${app}-pg`;
+  await berth.ok('POST', '/apps', { name: app });
+  await berth.ok('POST', `/apps/${app}/addons`, { kind: 'postgres', name: pg });
+  const psql = (sql: string) => execFileSync('docker', ['exec', serviceContainerName(pg), 'sh', '-c',
+    `psql -h /tmp -U "$POSTGRES_USER" "$POSTGRES_DB" -v ON_ERROR_STOP=1 -At -c "${sql}"`], { encoding: 'utf8', timeout: 60_000 }).trim();
+  const fingerprint = () => psql("SELECT count(*) || ' ' || md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM t");
+  psql('CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g');
+  const before = fingerprint();
+
+  const backup = await berth.ok<Backup>('POST', `/addons/${pg}/backups`);
+  assert.equal(backup.status, 'succeeded');
+  assert.equal(backup.store, 's3');
+  const key = `team/${pg}/${backup.id}.dump`;
+  assert.ok((await s3.storedKeys()).includes(key), `${key} in the bucket`);
+  const inBucket = await sha256Of(await new S3BackupStore(s3BackupSettingsFrom(s3.env('team'))!).get(`${pg}/${backup.id}.dump`));
+  assert.deepEqual(inBucket, { size: backup.size, sha256: backup.sha256 });
+
+  psql('DELETE FROM t WHERE id % 2 = 0');
+  assert.notEqual(fingerprint(), before);
+  await berth.ok('POST', `/addons/${pg}/backups/${backup.id}/restore`, { confirm: pg });
+  assert.equal(fingerprint(), before, 'the same rows after the restore');
+
+  const download = await fetch(`${berth.url}/api/v1/addons/${pg}/backups/${backup.id}/download`, { headers: { authorization: `Bearer ${berth.token}` } });
+  assert.equal(download.status, 200);
+  assert.equal(download.headers.get(BACKUP_SHA256_HEADER), backup.sha256);
+  assert.deepEqual(await sha256Of(Readable.fromWeb(download.body as import('node:stream/web').ReadableStream)), inBucket);
+
+  await berth.ok('DELETE', `/apps/${app}/addons/${pg}`, { confirm: pg });
+  assert.ok(!(await s3.storedKeys()).includes(key), 'the backup went with the add-on');
 });
