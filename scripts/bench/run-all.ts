@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { docker, sleep } from './lib.ts';
 
-const ALL = ['release-switch', 'router-overhead', 'route-update', 'idle-rss', 'soak', 'push-to-live', 'logstore'];
+const ALL = ['release-switch', 'router-overhead', 'route-update', 'idle-rss', 'soak', 'push-to-live', 'logstore', 'addons'];
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
 const benches = only?.length ? ALL.filter((b) => only.includes(b)) : ALL;
 
