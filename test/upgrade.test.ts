@@ -101,13 +101,19 @@ test('berth upgrade swaps the executable under traffic, and rolls back a build t
     assert.match(refused.stderr, /is not a berth executable .*nothing changed/);
     assert.equal(readPid(serverPidFile(appliance)), serverPid, 'the server was not restarted');
 
-    let upgraded = { code: -1, stdout: '', stderr: '' };
-    let upgradeMs = 0;
-    const during = await underTraffic(traffic, async () => {
-      const started = performance.now();
-      upgraded = await upgrade(builds[NEW]);
-      upgradeMs = Math.round(performance.now() - started);
-    });
+    // `berth upgrade FILE` while clients keep requesting the app through Caddy.
+    const upgradeUnderTraffic = async (file: string) => {
+      let result = { code: -1, stdout: '', stderr: '' };
+      let ms = 0;
+      const report = await underTraffic(traffic, async () => {
+        const started = performance.now();
+        result = await upgrade(file);
+        ms = Math.round(performance.now() - started);
+      });
+      return { result, ms, report };
+    };
+
+    const { result: upgraded, ms: upgradeMs, report: during } = await upgradeUnderTraffic(builds[NEW]);
     assert.equal(upgraded.code, 0, `berth upgrade failed:\n${upgraded.stdout}${upgraded.stderr}`);
     assert.match(upgraded.stdout, new RegExp(`\\[changed\\] upgraded berth ${OLD} -> ${NEW}`));
     assert.deepEqual(during.failures, [], 'no request through Caddy failed during the upgrade');
@@ -117,13 +123,7 @@ test('berth upgrade swaps the executable under traffic, and rolls back a build t
     assert.ok(existsSync(`${executable}.previous`), 'the previous executable is kept');
     t.diagnostic(`upgrade ${OLD} -> ${NEW}: ${upgradeMs} ms, ${during.total} requests through Caddy, ${during.failures.length} failed, ${during.retried} retried`);
 
-    let rolledBack = { code: -1, stdout: '', stderr: '' };
-    let rollbackMs = 0;
-    const duringRollback = await underTraffic(traffic, async () => {
-      const started = performance.now();
-      rolledBack = await upgrade(builds[BROKEN]);
-      rollbackMs = Math.round(performance.now() - started);
-    });
+    const { result: rolledBack, ms: rollbackMs, report: duringRollback } = await upgradeUnderTraffic(builds[BROKEN]);
     assert.equal(rolledBack.code, 1, `the broken build was not refused:\n${rolledBack.stdout}${rolledBack.stderr}`);
     assert.match(rolledBack.stderr, new RegExp(`the new server \\(berth ${BROKEN}\\) failed its health check`));
     assert.match(rolledBack.stdout, new RegExp(`\\[changed\\] rolled back to berth ${NEW}`));
