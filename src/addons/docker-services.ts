@@ -118,7 +118,11 @@ export class DockerServices implements ServiceRuntime {
     const stdout = new PassThrough();
     let stderrTail = '';
     const stderr = new PassThrough().on('data', (chunk: Buffer) => { stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES); });
-    this.#docker.modem.demuxStream(stream, stdout, stderr);
+    // demuxStream writes whatever arrives: the engine's stream is paused while stdout's reader (the backup store) is
+    // behind, so a dump larger than memory moves at the store's pace instead of piling up in the server.
+    const paced = { write: (chunk: Buffer) => { if (!stdout.write(chunk)) stream.pause(); return true; } };
+    stdout.on('drain', () => stream.resume());
+    this.#docker.modem.demuxStream(stream, paced as unknown as NodeJS.WritableStream, stderr);
     const ended = new Promise<void>((resolve, reject) => {
       stream.once('end', resolve);
       stream.once('close', resolve);
