@@ -13,6 +13,7 @@ import { startRegistry } from './support/registry.ts';
 import { gitEnv } from './support/git-env.ts';
 import { startBerth, eventually, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
+import { serviceContainerName } from '../src/runtime/docker/service-options.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/push');
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
@@ -333,7 +334,7 @@ test('measured: first paint of the apps list with 100 apps, and the JS each page
   assert.ok(term.transfer < 200 * 1024, `${term.transfer} bytes of JS (gzip) on the terminal page`);
 });
 
-test('Resources tab: create a postgres add-on, its URL masked until revealed, attach it to another app and detach, destroy after typing its name', async () => {
+test('Resources tab: create a postgres add-on, its URL masked until revealed, its backups (capture, download, restore), attach it to another app and detach, destroy after typing its name', async () => {
   const [owner, user] = [uniqueName('webdb'), uniqueName('webuse')];
   addonApps.push(owner, user);
   await berth.ok('POST', '/apps', { name: owner });
@@ -368,6 +369,35 @@ test('Resources tab: create a postgres add-on, its URL masked until revealed, at
   assert.equal(await url.innerText(), secret);
   await shot('app-resources');
 
+  // Its backups: capture, download through the link, restore after typing the name.
+  const psql = (sql: string) => execFileSync('docker', ['exec', serviceContainerName(db), 'sh', '-c',
+    `psql -h /tmp -U "$POSTGRES_USER" "$POSTGRES_DB" -v ON_ERROR_STOP=1 -At -c "${sql}"`], { encoding: 'utf8', timeout: 60_000 }).trim();
+  psql('CREATE TABLE notes AS SELECT g AS id FROM generate_series(1, 100) g');
+  await page.getByRole('button', { name: `Backups of ${db}` }).click();
+  const panel = page.locator(`[data-backups-of="${db}"]`);
+  await panel.getByText('No backups yet.').waitFor();
+  await page.getByRole('button', { name: `Capture a backup of ${db}` }).click();
+  const backupRow = panel.locator('tr[data-backup="b001"][data-status="succeeded"]');
+  await backupRow.waitFor({ timeout: 60_000 });
+  const listed = (await berth.ok('GET', `/addons/${db}/backups`)).backups[0];
+  const href = await panel.getByRole('link', { name: 'Download b001' }).getAttribute('href');
+  const fetched = await page.evaluate(async (link) => {
+    const res = await fetch(link!, { credentials: 'same-origin' });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { status: res.status, sha: res.headers.get('x-berth-backup-sha256'), size: bytes.length, head: String.fromCharCode(...bytes.slice(0, 5)) };
+  }, href);
+  assert.deepEqual(fetched, { status: 200, sha: listed.sha256, size: listed.size, head: 'PGDMP' });
+  psql('DROP TABLE notes');
+  await backupRow.getByRole('button', { name: 'Restore b001' }).click();
+  const restoreDialog = page.getByRole('dialog', { name: `Restore b001 into ${db}?` });
+  await restoreDialog.waitFor();
+  assert.equal(await restoreDialog.getByRole('button', { name: 'Restore b001' }).isDisabled(), true, 'not before the name is typed');
+  await restoreDialog.getByLabel(`Type ${db} to confirm`).fill(db);
+  await restoreDialog.getByRole('button', { name: 'Restore b001' }).click();
+  await panel.getByText(/Restored .* into /).waitFor({ timeout: 60_000 });
+  assert.equal(psql('SELECT count(*) FROM notes'), '100');
+  await shot('app-resources-backups');
+
   // Another app uses it as SHOP_DATABASE_URL, then lets it go.
   await page.goto(`${berth.url}/#/apps/${user}/resources`);
   await page.locator('#addons').getByText('No add-ons').waitFor();
@@ -399,4 +429,5 @@ test('Resources tab: create a postgres add-on, its URL masked until revealed, at
   await page.locator('#addons').getByText('No add-ons').waitFor({ timeout: 60_000 });
   assert.deepEqual(await berth.ok('GET', `/apps/${owner}/addons`), []);
   assert.ok(!('DATABASE_URL' in await berth.ok('GET', `/apps/${owner}/config`)));
+  assert.equal((await berth.api('GET', `/addons/${db}/backups`)).status, 404, 'its backups went with it (the box was left unticked)');
 });
