@@ -23,6 +23,7 @@ const DEPLOY_ACTIONS: [method: string, path: RegExp][] = [
   ['POST', /^\/apps\/[^/]+\/rollback\/?$/],
   ['PATCH', /^\/apps\/[^/]+\/formation\/?$/],
   ['POST', /^\/apps\/[^/]+\/ps\/restart\/?$/],
+  ['POST', /^\/apps\/[^/]+\/canary\/(promote|abort)\/?$/],
 ];
 
 /** `path` is the route under /api/v1, e.g. "/apps/shop/config". */

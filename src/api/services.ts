@@ -21,6 +21,8 @@ import type { HttpsStore } from '../state/https-store.ts';
 import type { CertificateStatus } from '../wire/types.ts';
 import type { BackupService } from '../backup/service.ts';
 import type { ReviewApps } from '../pipeline/review-apps.ts';
+import type { CanaryStore } from '../canary/store.ts';
+import type { CanaryController } from '../canary/controller.ts';
 import type { AutoscaleService } from '../autoscale/service.ts';
 
 /** Real HTTPS for apps' names: the certificates Caddy holds and the per-app redirect (src/router/caddy). */
@@ -68,6 +70,8 @@ export interface Services {
   autoscale?: AutoscaleService;
   /** What owns an app's config var (an add-on, an outside service binding): config:set/unset of it is refused. */
   configOwners?: (appId: number, key: string) => string | null;
+  /** Canary releases (src/canary); absent: deploys never start one. */
+  canaries?: { store: CanaryStore; controller: CanaryController };
   maxBodyBytes: number;
   version: string;
   log: (line: string) => void;

@@ -17,6 +17,7 @@ import { certCommands } from './commands/certs.ts';
 import { gitCommands } from './commands/git.ts';
 import { logsCommands } from './commands/logs.ts';
 import { psCommands } from './commands/ps.ts';
+import { canaryCommands } from './commands/canary.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { teamCommands } from './commands/team.ts';
 import { tokenCommands } from './commands/tokens.ts';
@@ -58,6 +59,7 @@ const COMMANDS: Command[] = [
   ...connectCommands,
   ...reviewCommands,
   ...releaseCommands,
+  ...canaryCommands,
   ...configCommands,
   ...psCommands,
   ...logsCommands,

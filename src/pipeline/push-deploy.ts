@@ -14,6 +14,7 @@ import { Semaphore } from '../shared/semaphore.ts';
 import { describeKind, parseBuildArgs } from './build-settings.ts';
 import type { BuildLogStore } from './build-log.ts';
 import { readAppManifest } from './read-app-json.ts';
+import { followCanary, type CanaryFollowing } from './canary-push.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -32,6 +33,8 @@ export interface PushDeployDeps {
   repoDir: (app: string) => string;
   /** Where the web console follows build output (optional: without it, only the pusher sees it). */
   buildLogs?: BuildLogStore;
+  /** Canary releases: a push that started one follows it to its end (optional: without it, the push returns). */
+  canaries?: CanaryFollowing;
 }
 
 const step = (say: (l: string) => void, text: string) => say(`-----> ${text}`);
@@ -58,7 +61,8 @@ export function createPushHandler(deps: PushDeployDeps): PushDeployHandler {
       const running = deps.apps.get(app.name).deployingRelease;
       push.say(`Waiting for the ${running ? `deploy of v${running}` : 'running change'} of ${app.name} to finish…`);
     }
-    return deps.deployer.locks.run(app.name, async () => {
+    let canaryVersion: number | null = null;
+    const released = await deps.deployer.locks.run(app.name, async () => {
       // git updates the ref only if it still holds the old value this push saw; after a wait it may not.
       const key = `${app.id} ${update.ref}`;
       const now = await settledRef(deps.repoDir(app.name), update.ref, accepted.get(key));
@@ -67,10 +71,13 @@ export function createPushHandler(deps: PushDeployDeps): PushDeployHandler {
         push.say(`${app.deployBranch} moved to ${(now ?? 'nothing').slice(0, 7)} while this push waited: fetch, merge and push again.`);
         return false;
       }
-      const ok = await buildSlots.run(() => buildAndRelease(deps, push, update));
+      const ok = await buildSlots.run(() => buildAndRelease(deps, push, update, (version) => { canaryVersion = version; }));
       if (ok) accepted.set(key, update.newSha);
       return ok;
     });
+    // Outside the app's lock: the canary's steps, promote and abort take it.
+    if (!released || canaryVersion === null || !deps.canaries) return released;
+    return followCanary(deps.canaries, app, canaryVersion, push.say, push.signal);
   };
   const forget = (appId: number) => {
     for (const key of accepted.keys()) if (key.startsWith(`${appId} `)) accepted.delete(key);
@@ -98,7 +105,7 @@ async function readRef(repoDir: string, ref: string): Promise<string | null> {
   }
 }
 
-async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: RefUpdate): Promise<boolean> {
+async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: RefUpdate, startedCanary: (version: number) => void): Promise<boolean> {
   const app = deps.apps.get(push.app);
   const build = push.build ?? deps.builds.start(app.id, update.newSha, update.ref, push.user);
   const buildLog = push.build ? undefined : deps.buildLogs?.open(build.id);
@@ -126,7 +133,8 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
       releaseCommand: built.releaseCommand, description: `Deploy ${update.newSha.slice(0, 7)}`, manifest,
     }, push.user, (line) => detail(say, line));
     deps.builds.finish(build.id, { status: 'succeeded', kind: built.kind, releaseVersion: release.version });
-    step(say, `v${release.version} deployed to ${deps.appUrl(app.name)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (release.status === 'canary') startedCanary(release.version);
+    step(say, `v${release.version} ${release.status === 'canary' ? 'started as a canary on' : 'deployed to'} ${deps.appUrl(app.name)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await pruneOldImages(deps, app.id, app.name, say);
     return true;
   } catch (err) {

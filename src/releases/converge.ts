@@ -5,7 +5,7 @@
 //   3. switch the route to the new set of web instances
 //   4. after a drain period, stop what is no longer wanted
 import type { Instance, InstanceSpec, Runtime } from '../runtime/types.ts';
-import type { AppRoute, MaintenancePage, Router } from '../router/types.ts';
+import type { AppRoute, CanaryRouting, MaintenancePage, Router } from '../router/types.ts';
 import { DNS_REFRESH_MS, type AddressBook } from '../router/dnsmasq/address-book.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { PortAllocator } from './ports.ts';
@@ -36,6 +36,8 @@ export interface Target {
   drainInBackground?: boolean;
   /** Set: the route answers this 503 page instead of the instances (which run on). */
   maintenance?: MaintenancePage | null;
+  /** Set: this release's web instances run beside the release's and get the requests `routing` picks. */
+  canary?: { release: NonNullable<Target['release']>; routing: CanaryRouting } | null;
 }
 
 export interface ConvergeSettings {
@@ -95,9 +97,13 @@ export class Converger {
       started.forEach((i) => i.hostPort !== null && this.ports.release(i.hostPort));
     }
     const live = [...kept.values(), ...started];
-    const web = live.filter((i) => i.process === 'web' && i.hostPort !== null)
+    const canary = target.canary ?? null;
+    const webOf = (release: number | undefined) => live.filter((i) => i.process === 'web' && i.hostPort !== null && i.release === release)
       .sort((a, b) => a.index - b.index);
-    const route = await this.routeTo(target, web);
+    const web = canary ? webOf(target.release?.version) : live.filter((i) => i.process === 'web' && i.hostPort !== null).sort((a, b) => a.index - b.index);
+    const stableRoute = await this.routeTo(target, web);
+    const canaryUpstreams = canary ? webOf(canary.release.version).map((i) => upstreamOf(i, this.settings.routeVia ?? 'host-port')) : [];
+    const route = canary ? { ...stableRoute, canary: { ...canary.routing, upstreams: canaryUpstreams } } : stableRoute;
     await this.router.setRoute(target.maintenance ? { ...route, maintenance: target.maintenance } : route);
     if (started.length) progress(`Routing ${target.hostnames[0]} to ${web.length} web instance(s).`);
     const keptIds = new Set(live.map((i) => i.id));
@@ -259,7 +265,16 @@ function instanceKey(i: { release: number; process: string; index: number; gener
   return `${i.release}/${i.process}/${i.index}/${i.generation}/${i.memoryMB ?? ''}/${i.cpus ?? ''}`;
 }
 
+/** The release's instances, and a canary's web instances (as many as the release's web). */
 function desiredSpecs(target: Target): Map<string, InstanceSpec> {
+  const specs = releaseSpecs(target);
+  if (!target.canary) return specs;
+  const web = target.formation.filter((f) => f.type === 'web');
+  for (const [key, spec] of releaseSpecs({ ...target, release: target.canary.release, formation: web })) specs.set(key, spec);
+  return specs;
+}
+
+function releaseSpecs(target: Target): Map<string, InstanceSpec> {
   const specs = new Map<string, InstanceSpec>();
   const release = target.release;
   if (!release?.image) return specs;

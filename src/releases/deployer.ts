@@ -17,6 +17,9 @@ import { applyFormationUpdates, defaultFormation, formationForProcesses, withIni
 import type { AppManifest } from '../pipeline/app-json.ts';
 import { checkMaintenanceUrl, MAINTENANCE_PAGE_VAR, maintenancePage } from '../router/maintenance-page.ts';
 import type { Instance } from '../runtime/types.ts';
+import type { CanaryStore } from '../canary/store.ts';
+import { weightAt, type CanaryPlan } from '../canary/plan.ts';
+import type { CanaryToRun } from '../scheduler/types.ts';
 
 export interface DeployerDeps {
   apps: AppsStore;
@@ -28,6 +31,8 @@ export interface DeployerDeps {
   releaseCommandTimeoutSec: number;
   /** BERTH_HEALTH_TIMEOUT: seconds new instances get unless the app sets HEALTHCHECK_TIMEOUT. */
   healthTimeoutSec: number;
+  /** Canary releases (src/canary); absent: none are offered. */
+  canaries?: CanaryStore;
 }
 
 /** What a build hands over to be released. */
@@ -90,7 +95,8 @@ export class Deployer {
     return app.currentRelease === null ? undefined : this.deps.releases.find(app.id, app.currentRelease);
   }
 
-  deploy(appName: string, imageRef: unknown, actor: string, progress?: Progress): Promise<ReleaseRow> {
+  /** With `canary`: the image runs as a canary beside the current release (deploy --canary). */
+  deploy(appName: string, imageRef: unknown, actor: string, progress?: Progress, canary?: CanaryPlan): Promise<ReleaseRow> {
     const ref = checkImageRef(imageRef);
     return this.locks.run(appName, async () => {
       const app = this.deps.apps.get(appName);
@@ -98,12 +104,101 @@ export class Deployer {
       if (!image) throw new BerthError(422, 'image_not_found', `Image "${ref}" does not exist here and could not be pulled.`);
       const existing = this.deps.apps.formation(app.id);
       const formation = existing.length ? existing : defaultFormation();
-      return this.rollOut(app, {
+      const draft = {
         description: `Deploy ${ref}`, imageRef: ref, imageId: image.id, imageDigest: image.digest,
         containerPort: containerPortFor(image.exposedPorts),
         config: this.deps.apps.config(app.id), formation, createdBy: actor,
-      }, () => { if (!existing.length) this.deps.apps.replaceFormation(app.id, formation); }, progress);
+      };
+      if (canary) return this.startCanary(app, draft, canary, progress);
+      return this.rollOut(app, draft, () => { if (!existing.length) this.deps.apps.replaceFormation(app.id, formation); }, progress);
     });
+  }
+
+  /**
+   * The release runs as a canary: its web instances start beside the current release's and, once healthy, get the
+   * requests the plan's first weight and gray matches pick. Nothing else changes until promote or abort.
+   */
+  private async startCanary(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, plan: CanaryPlan, progress?: Progress): Promise<ReleaseRow> {
+    const canaries = this.deps.canaries;
+    if (!canaries) throw new BerthError(422, 'canary_unsupported', 'This server offers no canary releases.');
+    this.refuseDuringCanary(app);
+    const stable = this.runningRelease(app);
+    if (!stable) throw new BerthError(422, 'canary_without_stable', `${app.name} has no running release to compare a canary with: deploy it without --canary first.`);
+    if (app.stopped || app.maintenance) throw new BerthError(422, 'canary_not_serving', `${app.name} is ${app.stopped ? 'stopped' : 'in maintenance'}: a canary needs live traffic.`);
+    const release = this.deps.releases.create({ ...draft, appId: app.id, status: 'deploying' });
+    this.deps.apps.update(app.id, { deployingRelease: release.version });
+    progress?.(`Releasing v${release.version} as a canary beside v${stable.version}: ${release.description}`);
+    const canary: CanaryToRun = {
+      release: { version: release.version, imageId: draft.imageId!, imageRef: draft.imageRef, config: draft.config, containerPort: draft.containerPort },
+      routing: routingOf(plan, release.version, weightAt(plan, 0)),
+    };
+    try {
+      await this.scheduler(app).deploy({ ...this.deployRequest(app, stable, this.deps.apps.formation(app.id)), canary }, progress);
+    } catch (err) {
+      const reason = (err as Error).message;
+      const failed = this.deps.releases.finish(release.id, 'failed', reason);
+      this.deps.apps.update(app.id, { deployingRelease: null });
+      throw new BerthError(422, 'release_failed', `Release v${failed.version} failed: ${reason}`, { version: failed.version });
+    }
+    canaries.start({ appId: app.id, version: release.version, plan, weight: canary.routing.weight, startedBy: draft.createdBy }, Date.now());
+    this.deps.apps.update(app.id, { deployingRelease: null });
+    progress?.(`v${release.version} is a canary at ${canary.routing.weight} %${describeGray(plan)}.`);
+    return this.deps.releases.markCanary(release.id);
+  }
+
+  /** The running canary takes all traffic: its release becomes the current one, the stable instances drain and stop. */
+  promoteCanary(appName: string, progress?: Progress): Promise<ReleaseRow> {
+    return this.locks.run(appName, async () => {
+      const app = this.deps.apps.get(appName);
+      const running = this.requireCanary(app);
+      const release = this.deps.releases.get(app.id, running.version);
+      const toRun: ReleaseToRun = { version: release.version, imageId: release.imageId!, imageRef: release.imageRef, config: release.config, containerPort: release.containerPort };
+      const formation = this.deps.apps.formation(app.id);
+      await this.scheduler(app).deploy({ ...this.deployRequest(app, toRun, formation), canary: null, drainInBackground: true }, progress);
+      this.deps.canaries!.finish(app.id, 'promoted', null, Date.now());
+      const done = this.deps.releases.finish(release.id, 'succeeded');
+      this.deps.apps.update(app.id, { currentRelease: done.version, lastDeployAt: now() });
+      await this.deps.events.emit('released', { app: app.name, appId: app.id, version: done.version });
+      progress?.(`v${done.version} is live.`);
+      return done;
+    });
+  }
+
+  /** All traffic back to the current release; the canary's instances drain and stop, and the release records why. */
+  abortCanary(appName: string, reason: string, progress?: Progress): Promise<ReleaseRow> {
+    return this.locks.run(appName, async () => {
+      const app = this.deps.apps.get(appName);
+      const running = this.requireCanary(app);
+      await this.scheduler(app).deploy({ ...this.deployRequest(app, this.runningRelease(app), this.deps.apps.formation(app.id)), canary: null, drainInBackground: true }, progress);
+      this.deps.canaries!.finish(app.id, 'aborted', reason, Date.now());
+      const release = this.deps.releases.get(app.id, running.version);
+      return this.deps.releases.finish(release.id, 'aborted', reason);
+    });
+  }
+
+  /** The canary's next step: only the route's weight changes. */
+  stepCanary(appName: string, step: number, weight: number): Promise<void> {
+    return this.locks.run(appName, async () => {
+      const app = this.deps.apps.get(appName);
+      this.requireCanary(app);
+      const request = this.deployRequest(app, this.runningRelease(app), this.deps.apps.formation(app.id));
+      await this.scheduler(app).deploy({ ...request, canary: request.canary && { ...request.canary, routing: { ...request.canary.routing, weight } } });
+      this.deps.canaries!.setStep(app.id, step, weight, Date.now());
+    });
+  }
+
+  private requireCanary(app: AppRow) {
+    const running = this.deps.canaries?.running(app.id);
+    if (!running) throw new BerthError(409, 'no_canary', `${app.name} has no canary running.`);
+    return running;
+  }
+
+  /** While a canary runs, the app's releases wait for its promote or abort (they would replace what it is compared with). */
+  private refuseDuringCanary(app: AppRow): void {
+    const running = this.deps.canaries?.running(app.id);
+    if (running) {
+      throw new BerthError(409, 'canary_running', `v${running.version} of ${app.name} runs as a canary: berth releases:promote ${app.name} or berth releases:abort ${app.name} first.`);
+    }
   }
 
   /** Releases an image a build just made. The caller holds the app's lock: the push waited for it. */
@@ -118,11 +213,19 @@ export class Deployer {
     const beforeLive: OneOff[] = [];
     if (manifest?.predeploy) beforeLive.push({ label: 'predeploy', what: 'app.json predeploy script', command: manifest.predeploy });
     if (built.releaseCommand) beforeLive.push({ label: 'release', what: 'release command', command: built.releaseCommand });
-    const release = await this.rollOut(app, {
+    const draft = {
       description: built.description, imageRef: built.imageRef, imageId: built.imageId, imageDigest: built.imageDigest,
       containerPort: containerPortFor(image?.exposedPorts ?? []), health: manifest?.health ?? null,
       config: this.deps.apps.config(app.id), formation, createdBy: actor,
-    }, () => this.deps.apps.replaceFormation(app.id, formation), progress, beforeLive, { drainInBackground: true });
+    };
+    // apps:canary: a push starts a canary once there is a release to compare it with. A release phase would migrate
+    // the database under the stable release's feet, so a push with one cannot be a canary.
+    const plan = this.deps.canaries?.pushPlan(app.id);
+    if (plan && this.runningRelease(app)) {
+      if (beforeLive.length) throw new BerthError(422, 'canary_release_phase', `${app.name} has a ${beforeLive[0]!.what}: it would run under the stable release, so this push cannot be a canary (berth apps:canary ${app.name} --off).`);
+      return this.startCanary(app, draft, plan, progress);
+    }
+    const release = await this.rollOut(app, draft, () => this.deps.apps.replaceFormation(app.id, formation), progress, beforeLive, { drainInBackground: true });
     const afterLive: OneOff[] = [];
     if (manifest?.postdeployEveryRelease) afterLive.push({ label: 'postdeploy', what: 'app.json postdeploy script', command: manifest.postdeployEveryRelease });
     if (firstRelease && manifest?.postdeployFirstRelease) {
@@ -334,12 +437,24 @@ export class Deployer {
       // A stopped app runs nothing; its formation stays in the database for apps:start.
       formation: app.stopped ? formation.map((f) => ({ ...f, quantity: 0 })) : formation,
       maintenance: app.maintenance ? maintenancePage(app.name, config[MAINTENANCE_PAGE_VAR]) : null,
+      canary: this.runningCanary(app),
       // BERTH_-prefixed like the other platform settings; the unprefixed names still work.
       // Config vars win over the commit's app.json, which wins over the defaults.
       health: {
         path: config.BERTH_HEALTHCHECK_PATH || config.HEALTHCHECK_PATH || fromAppJson?.path || '/',
         timeoutSec: Number(config.BERTH_HEALTHCHECK_TIMEOUT || config.HEALTHCHECK_TIMEOUT) || fromAppJson?.timeoutSec || this.deps.healthTimeoutSec,
       },
+    };
+  }
+
+  /** The app's running canary as schedulers run it, so a scale or restart meanwhile keeps it. */
+  private runningCanary(app: AppRow): CanaryToRun | null {
+    const running = this.deps.canaries?.running(app.id);
+    const release = running && this.deps.releases.find(app.id, running.version);
+    if (!running || !release?.imageId) return null;
+    return {
+      release: { version: release.version, imageId: release.imageId, imageRef: release.imageRef, config: release.config, containerPort: release.containerPort },
+      routing: routingOf(running.plan, running.version, running.weight),
     };
   }
 
@@ -369,6 +484,7 @@ export class Deployer {
    */
   private async rollOut(app: AppRow, draft: Omit<NewRelease, 'appId' | 'status'>, commit: () => void, progress?: Progress,
     beforeLive: OneOff[] = [], options: Pick<DeployRequest, 'drainInBackground'> = {}): Promise<ReleaseRow> {
+    this.refuseDuringCanary(app);
     if (!draft.imageId) {
       const release = this.deps.releases.create({ ...draft, appId: app.id, status: 'succeeded' });
       commit();
@@ -404,4 +520,13 @@ function instanceSelector(which: string): (instance: Instance) => boolean {
   const m = /^([a-z][a-z0-9_-]{0,29})(?:\.(\d{1,4}))?$/.exec(which);
   if (!m) throw badRequest('bad_request', `Expected a process type or an instance like web.2, got "${which.slice(0, 60)}".`);
   return (i) => i.process === m[1] && (m[2] === undefined || i.index === Number(m[2]));
+}
+
+function routingOf(plan: CanaryPlan, version: number, weight: number): CanaryToRun['routing'] {
+  return { version, weight, header: plan.header, cookie: plan.cookie, sticky: plan.sticky };
+}
+
+function describeGray(plan: CanaryPlan): string {
+  const gray = [plan.header && `header ${plan.header.name}=${plan.header.value}`, plan.cookie && `cookie ${plan.cookie.name}=${plan.cookie.value}`].filter(Boolean);
+  return (gray.length ? `, and every request with ${gray.join(' or ')}` : '') + (plan.sticky ? ' (sticky per client)' : '');
 }

@@ -7,7 +7,7 @@ import type {
   AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent,
 } from '../runtime/types.ts';
 import type { FormationEntry } from '../state/schema.ts';
-import type { MaintenancePage } from '../router/types.ts';
+import type { CanaryRouting, MaintenancePage } from '../router/types.ts';
 
 export type { AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstanceStats, LogLine, LogOptions, RuntimeEvent };
 
@@ -46,6 +46,18 @@ export interface DeployRequest {
   drainInBackground?: boolean;
   /** Set: the route answers this 503 page while the instances keep running (maintenance:on). */
   maintenance?: MaintenancePage | null;
+  /**
+   * Set: a canary release runs beside `release`: its web instances (as many as the formation's web) start and pass
+   * the health check like any new instances, then the edge sends them the requests `routing` picks (a second
+   * workload behind the same route; on Kubernetes a second Deployment and Service). Absent on a later deploy: the
+   * canary's instances drain and stop. Promoting is a deploy whose `release` is the canary's.
+   */
+  canary?: CanaryToRun | null;
+}
+
+export interface CanaryToRun {
+  release: ReleaseToRun;
+  routing: CanaryRouting;
 }
 
 /** A command run to completion in a fresh instance of a release: the release phase, `berth run`. */

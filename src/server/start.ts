@@ -45,6 +45,8 @@ import { createConnect } from '../connect/wiring.ts';
 import { createAddons } from '../addons/wiring.ts';
 import { backupStoreFromConfig } from '../addons/backups/stores.ts';
 import { createAutoscaling } from '../autoscale/wiring.ts';
+import { CanaryStore } from '../canary/store.ts';
+import { createCanary } from '../canary/wiring.ts';
 import { ReviewsStore } from '../state/reviews-store.ts';
 import { ReviewApps } from '../pipeline/review-apps.ts';
 import { mayDeleteRef, withReviewApps } from '../pipeline/review-pushes.ts';
@@ -95,9 +97,10 @@ export async function startServer(): Promise<void> {
   const schedulers = createSchedulers({ runtime, router, apps, settings: { ...config, addresses, log }, cluster });
   // Each subsystem that keeps state per app subscribes here and cleans up after itself (see below).
   const events = new AppEvents(log);
+  const canaries = new CanaryStore(db.$client);
   const deployer = new Deployer({
     apps, releases, schedulers, events, domain: config.domain, maxInstancesPerProcess: config.maxInstancesPerProcess,
-    releaseCommandTimeoutSec: config.releaseCommandTimeoutSec, healthTimeoutSec: config.healthTimeoutSec,
+    releaseCommandTimeoutSec: config.releaseCommandTimeoutSec, healthTimeoutSec: config.healthTimeoutSec, canaries,
   });
   // Registered hosts join the runtime before reconcile lists what runs where.
   const hosts = createHosts({ db, runtime, router, apps, deployer, dataDir: config.dataDir, owner, settings: hostConfig, log });
@@ -138,6 +141,8 @@ export async function startServer(): Promise<void> {
   reviewApps.startSweeping(config.reviewSweepSec * 1000);
   const pushes = createPushHandler({
     apps, releases, builds, deployer,
+    // The controller exists by the time a push can arrive (the API starts last).
+    canaries: { latest: (appId) => canaries.latest(appId), outcome: (appId, version) => canary.controller.outcome(appId, version) },
     builder: new DockerBuilder({
       socketPath: config.dockerSocket, stacks: config.stacks,
       extraCaFile: buildCaBundle(config.buildCaFile, config.dataDir), buildTimeoutMs: config.buildTimeoutSec * 1000,
@@ -234,9 +239,15 @@ export async function startServer(): Promise<void> {
     tickMs: Number(process.env.BERTH_AUTOSCALE_TICK_MS) || undefined,
   });
   logs.routerAccess?.onAccess((entry) => autoscaling.recordRequest(entry.app, entry.ts, entry.durationMs));
+  // Canary releases: per-release request counts from the access log, and the analysis loop.
+  const canary = createCanary({
+    apps, releases, canaries, deployer, alerts: observability.alerts, log,
+    onAccess: logs.routerAccess ? (listener) => logs.routerAccess!.onAccess(listener) : undefined,
+  });
   const api = createApi({
     apps, releases, auth, builds, access, audit, sessions, secrets, deployer, schedulers, hosts: hosts.service, reviewApps, backup, maxBodyBytes: config.maxBodyBytes, version: VERSION, log,
     configOwners: (appId, key) => addons.addons.ownerOf(appId, key), autoscale: autoscaling.service,
+    canaries: { store: canaries, controller: canary.controller },
     view, metrics: observability.metrics, alerts: observability.alerts, metricsToken: process.env.BERTH_METRICS_TOKEN || null,
     logStore: logs.store, images: { registries: [config.registry, hostConfig.registryAdvertise], allow: config.imageAllow },
     https: {
@@ -246,10 +257,11 @@ export async function startServer(): Promise<void> {
       syncCertificates: () => router.syncCustomCertificates(),
     },
   }, {
-    git: git.git, ui: webAssets.routes(), apps: [connect.routes, addons.routes, autoscaling.routes], addons: addons.backupRoutes, hooks: connect.hooks,
+    git: git.git, ui: webAssets.routes(), apps: [connect.routes, addons.routes, autoscaling.routes, canary.routes], addons: addons.backupRoutes, hooks: connect.hooks,
     live: (services) => liveRoutes(services, { hub: new EventHub(services, schedulers), buildLogs, engines: schedulers }),
   });
   observability.start();
+  canary.start();
   autoscaling.start();
   // The web terminal's websockets are upgraded through the same Hono routes (auth, access) as the API.
   const websocket = { server: new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 }) };
@@ -262,7 +274,7 @@ export async function startServer(): Promise<void> {
     log(`${signal}: shutting down; apps keep running`);
     server.close();
     // The last request buckets are written; a webhook still retrying gets at most 3 s.
-    Promise.race([Promise.all([observability.stop(), autoscaling.stop(), logs.close(), addons.stop()]), new Promise((r) => setTimeout(r, 3000))])
+    Promise.race([Promise.all([observability.stop(), autoscaling.stop(), canary.stop(), logs.close(), addons.stop()]), new Promise((r) => setTimeout(r, 3000))])
       .catch((err) => log(`stopping metrics and alerts: ${(err as Error).message}`))
       .finally(() => {
         db.$client.close();

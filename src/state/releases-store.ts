@@ -1,5 +1,6 @@
 // Releases: numbered, immutable records of what an app runs (image + config + formation).
-// Only their status moves forward (deploying → succeeded | failed); nothing else is ever updated.
+// Only their status moves forward (deploying → succeeded | failed, or deploying → canary → succeeded | aborted);
+// nothing else is ever updated.
 import { and, desc, eq, max } from 'drizzle-orm';
 import { releases, type FormationEntry, type ReleaseHealthCheck } from './schema.ts';
 import { now, type Db } from './db.ts';
@@ -8,7 +9,7 @@ import type { SecretBox } from './secrets.ts';
 import { openConfig, sealConfig } from './config-secrets.ts';
 
 export type ReleaseRow = typeof releases.$inferSelect;
-export type ReleaseStatus = 'deploying' | 'succeeded' | 'failed';
+export type ReleaseStatus = 'deploying' | 'canary' | 'succeeded' | 'failed' | 'aborted';
 
 export interface NewRelease {
   appId: number;
@@ -82,7 +83,12 @@ export class ReleasesStore {
       .where(eq(releases.status, 'deploying')).returning().all().map((r) => this.#plain(r));
   }
 
-  finish(id: number, status: 'succeeded' | 'failed', failureReason: string | null = null): ReleaseRow {
+  /** The release runs as a canary beside the current one (src/canary). */
+  markCanary(id: number): ReleaseRow {
+    return this.#plain(this.db.update(releases).set({ status: 'canary' }).where(eq(releases.id, id)).returning().get());
+  }
+
+  finish(id: number, status: 'succeeded' | 'failed' | 'aborted', failureReason: string | null = null): ReleaseRow {
     return this.#plain(this.db.update(releases).set({ status, failureReason, finishedAt: now() })
       .where(eq(releases.id, id)).returning().get());
   }

@@ -36,7 +36,7 @@ export const releases = sqliteTable('releases', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   appId: integer('app_id').notNull().references(() => apps.id, { onDelete: 'cascade' }),
   version: integer('version').notNull(),
-  status: text('status').notNull(), // pending | deploying | succeeded | failed
+  status: text('status').notNull(), // pending | deploying | canary | succeeded | failed | aborted
   description: text('description').notNull(),
   imageRef: text('image_ref'),
   imageId: text('image_id'),

@@ -1,6 +1,7 @@
 // The API's shapes on the wire (docs/api.md): what src/api/views.ts produces and the CLI (src/cli) and the
 // web console (web/) read. One home, so the three cannot drift apart.
 import type { SchedulerName } from '../scheduler/names.ts';
+import type { CanaryView } from './canary.ts';
 
 export interface App {
   deployBranch: string;
@@ -65,7 +66,7 @@ export interface Formation {
 
 export interface Release {
   version: number;
-  status: 'pending' | 'deploying' | 'succeeded' | 'failed';
+  status: 'pending' | 'deploying' | 'canary' | 'succeeded' | 'failed' | 'aborted';
   description: string;
   image: string | null;
   imageId: string | null;
@@ -80,6 +81,8 @@ export interface Release {
   finishedAt: string | null;
   failureReason: string | null;
   current: boolean;
+  /** Set on a release that ran as a canary: its state, weight and the last comparison with the stable release. */
+  canary?: CanaryView | null;
 }
 
 export interface Instance {

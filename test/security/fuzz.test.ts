@@ -38,6 +38,7 @@ const MOUNTS: Record<string, string> = {
   // Mounted under /api/v1/apps too (https.ts by domains.ts).
   'https.ts': '/api/v1/apps', 'stopping.ts': '/api/v1/apps', 'run.ts': '/api/v1/apps', 'run-detached.ts': '/api/v1/apps',
   'reviews.ts': '/api/v1/apps', 'connection.ts': '/api/v1/apps', 'addons.ts': '/api/v1/apps', 'backup.ts': '/api/v1/admin',
+  'canary.ts': '/api/v1/apps',
   'autoscale.ts': '/api/v1/apps',
   'backups.ts': '/api/v1/addons',
   // Outside /api/v1: a git host's webhooks (its routes are hooks.post, not fuzzed as API routes here).

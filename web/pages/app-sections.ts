@@ -2,6 +2,7 @@
 import { api, type Formation, type Instance, type Release } from '../api.ts';
 import { ago, badge, h, notice, replace } from '../dom.ts';
 import type { Section } from './app.ts';
+import { canaryDetail } from './release-canary.ts';
 
 export function section(title: string, id: string): { el: HTMLElement; body: HTMLElement; msg: ReturnType<typeof notice> } {
   const body = h('div');
@@ -29,7 +30,9 @@ export function releasesSection(path: string, reloadApp: () => Promise<void>): S
       return h('tr', { 'data-version': r.version, class: r.current ? 'current' : undefined },
         h('td', {}, `v${r.version}`, r.current ? h('span', { class: 'tag' }, ' current') : null),
         h('td', {}, badge(r.status)),
-        h('td', {}, r.description, r.image ? h('div', { class: 'hint mono' }, r.image) : null, r.failureReason ? h('div', { class: 'notice error' }, r.failureReason) : null),
+        h('td', {}, r.description, r.image ? h('div', { class: 'hint mono' }, r.image) : null,
+          r.canary ? canaryDetail(r.canary, (what, button) => void act(s.msg, button, () => api('POST', `${path}/canary/${what}`, {}), async () => { await refresh(); await reloadApp(); })) : null,
+          r.failureReason ? h('div', { class: 'notice error' }, r.failureReason) : null),
         h('td', { class: 'mono', title: 'config keys added (+), removed (-) or given a new value (~) against the release before' }, diff),
         h('td', {}, r.createdBy ?? '—', h('div', { class: 'hint', title: r.createdAt }, ago(r.createdAt))),
         h('td', {}, !r.current && r.status === 'succeeded' ? rollback : null));

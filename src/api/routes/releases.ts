@@ -9,9 +9,11 @@ import { badRequest, BerthError } from '../../shared/errors.ts';
 import { deployVerdict, labelVerdict, type Verdict } from '../../security/image-policy.ts';
 import type { User } from '../../state/auth-store.ts';
 import { checkImageRef } from '../../shared/validation.ts';
+import { parsePlan, type PlanInput } from '../../canary/plan.ts';
+import { canaryView } from '../../canary/view.ts';
 
 /** Only what these routes use of the server's services. */
-type RouteServices = Pick<Services, 'apps' | 'deployer' | 'images' | 'log' | 'releases' | 'schedulers'>;
+type RouteServices = Pick<Services, 'apps' | 'canaries' | 'deployer' | 'images' | 'log' | 'releases' | 'schedulers'>;
 
 export function releasesRoutes(s: RouteServices): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
@@ -19,27 +21,33 @@ export function releasesRoutes(s: RouteServices): Hono<ApiEnv> {
   // configChanges compares with the release numbered one before; list pages already hold it.
   const previous = (r: ReleaseRow, loaded?: ReleaseRow) =>
     loaded?.version === r.version - 1 ? loaded : s.releases.find(r.appId, r.version - 1);
+  // The app's latest canary shows on its release (state, weight, comparison with the stable release).
+  const view = (r: ReleaseRow, currentVersion: number | null, before: ReleaseRow | undefined) => {
+    const canary = canaryView(s.canaries?.store.latest(r.appId), r.version);
+    return { ...releaseView(r, currentVersion, before), ...(canary ? { canary } : {}) };
+  };
 
   api.post('/:app/deploys', async (c) => {
     const name = c.req.param('app');
     s.apps.get(name);
     const body = await jsonBody(c);
     await mayDeployImage(s, c.get('user'), name, body.image);
+    const plan = body.canary === undefined || body.canary === null ? undefined : parseCanary(body.canary);
     const release = await s.deployer.deploy(name, body.image, c.get('user').name,
-      (line) => s.log(`deploy ${name}: ${line}`));
-    return c.json(releaseView(release, current(name), previous(release)), 201);
+      (line) => s.log(`deploy ${name}: ${line}`), plan);
+    return c.json(view(release, current(name), previous(release)), 201);
   });
 
   api.get('/:app/releases', (c) => {
     const app = s.apps.get(c.req.param('app'));
     const list = s.releases.list(app.id);
-    return c.json(list.map((r, i) => releaseView(r, app.currentRelease, previous(r, list[i + 1]))));
+    return c.json(list.map((r, i) => view(r, app.currentRelease, previous(r, list[i + 1]))));
   });
 
   api.get('/:app/releases/:version', (c) => {
     const app = s.apps.get(c.req.param('app'));
     const release = s.releases.get(app.id, parseVersion(c.req.param('version')));
-    return c.json(releaseView(release, app.currentRelease, previous(release)));
+    return c.json(view(release, app.currentRelease, previous(release)));
   });
 
   api.post('/:app/rollback', async (c) => {
@@ -68,6 +76,11 @@ async function mayDeployImage(s: Pick<Services, 'images' | 'schedulers'>, user: 
 
 function refuseUnless(verdict: Verdict): void {
   if (!verdict.ok) throw new BerthError(403, 'image_forbidden', `${verdict.reason}.`);
+}
+
+function parseCanary(raw: unknown) {
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw badRequest('invalid_canary', 'canary must be an object like {"weight": 10}.');
+  return parsePlan(raw as PlanInput);
 }
 
 function parseVersion(raw: unknown): number {

@@ -4,16 +4,18 @@ import { CliError, UsageError, printedJson, stringFlag, withProgress, type Comma
 import { formatFormation, formatVersion, keyValues, listSentence, relativeTime, table } from '../format.ts';
 import { parseVersion } from '../parse.ts';
 import type { Release } from '../../wire/types.ts';
+import { CANARY_OPTIONS, canaryStatus, describeComparison, planFromFlags } from './canary.ts';
 
 async function deploy(ctx: CommandContext): Promise<void> {
   const image = stringFlag(ctx, 'image');
   if (!image) throw new UsageError('--image is required');
+  const canary = planFromFlags(ctx);
   try {
     const release = await withProgress(
       ctx,
-      `Deploying ${image} to ${ctx.app}`,
-      (api) => api.post<Release>(appPath(ctx.app, '/deploys'), { image }),
-      (release) => `done, ${formatVersion(release.version)}`,
+      `Deploying ${image} to ${ctx.app}${canary ? ' as a canary' : ''}`,
+      (api) => api.post<Release>(appPath(ctx.app, '/deploys'), canary ? { image, canary } : { image }),
+      (release) => `done, ${formatVersion(release.version)}${release.canary ? ` is a canary at ${release.canary.weight} %` : ''}`,
     );
     printedJson(ctx, release);
   } catch (error) {
@@ -36,12 +38,14 @@ async function listReleases(ctx: CommandContext): Promise<void> {
   if (releases.length === 0) return ctx.io.out(`${ctx.app} has no releases yet. Deploy with "git push paas main" (berth git:remote ${ctx.app}) or "berth deploy ${ctx.app} --image REF".`);
   const rows = releases.map((release) => [
     formatVersion(release.version) + (release.current ? ' *' : ''),
-    release.status,
+    canaryStatus(release),
     release.description,
     relativeTime(release.createdAt),
   ]);
   table(['VERSION', 'STATUS', 'DESCRIPTION', 'CREATED'], rows).forEach((line) => ctx.io.out(line));
   if (releases.some((release) => release.current)) ctx.io.out('* current release');
+  const running = releases.find((release) => release.canary?.state === 'running');
+  if (running) describeComparison(running.version, running.canary!).forEach((line) => ctx.io.out(line));
 }
 
 /** One release in full, like `heroku releases:info`: who, when, what changed (config keys, never values). */
@@ -56,7 +60,7 @@ async function showRelease(ctx: CommandContext): Promise<void> {
   ctx.io.out(`=== Release ${formatVersion(release.version)} of ${ctx.app}${release.current ? ' (current)' : ''}`);
   const pairs: Array<[string, string]> = [
     ['Description', release.description],
-    ['Status', release.status + (release.failureReason ? `: ${release.failureReason}` : '')],
+    ['Status', canaryStatus(release) + (release.failureReason ? `: ${release.failureReason}` : '')],
     ['By', release.createdBy],
     ['Created', dated(release.createdAt)],
     ['Finished', dated(release.finishedAt)],
@@ -88,10 +92,10 @@ async function rollback(ctx: CommandContext): Promise<void> {
 export const releaseCommands: Command[] = [
   {
     name: 'deploy',
-    usage: 'APP --image REF',
-    summary: 'release a container image (waits until it is live)',
+    usage: 'APP --image REF [--canary 10 | --canary-step 10,25,50,100 --every 2m] [--canary-header N=V] [--canary-cookie N=V] [--sticky]',
+    summary: 'release a container image (waits until it is live), or start it as a canary beside the current release',
     app: true,
-    options: { image: { type: 'string', short: 'i' } },
+    options: { image: { type: 'string', short: 'i' }, ...CANARY_OPTIONS },
     run: deploy,
   },
   { name: 'releases', usage: 'APP', summary: 'list releases, newest first', app: true, run: listReleases },

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppRoute } from '../types.ts';
+import { TRACK_HEADER, type Track } from './canary-split.ts';
 
 export interface AccessEntry {
   ts: number;          // ms since the epoch, when Caddy finished the request
@@ -17,6 +18,8 @@ export interface AccessEntry {
   durationMs: number;
   bytes: number;       // response body bytes
   remote: string;      // client IP
+  /** While a canary runs: which side served the request (the X-Berth-Track response header the split sets). */
+  track?: Track;
 }
 
 export type RawAccess = Omit<AccessEntry, 'app'>;
@@ -36,7 +39,14 @@ export function parseAccessLine(line: string): RawAccess | null {
     durationMs: Math.round(Number(raw.duration ?? 0) * 1e6) / 1000,
     bytes: Number(raw.size ?? 0),
     remote: String(req.remote_ip ?? stripPort(String(req.remote_addr ?? ''))),
+    ...trackOf(raw.resp_headers),
   };
+}
+
+function trackOf(headers: unknown): { track?: Track } {
+  const value = (headers as Record<string, unknown> | undefined)?.[TRACK_HEADER];
+  const track = Array.isArray(value) ? value[0] : undefined;
+  return track === 'stable' || track === 'canary' ? { track } : {};
 }
 
 /** Heroku's router line: `at=info method=GET path="/" host=... status=200 duration=3ms bytes=12`. */

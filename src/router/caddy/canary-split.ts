@@ -62,11 +62,15 @@ function cookieOfMatcher(match: Record<string, unknown> | undefined): { name: st
 
 const stickyValue = (track: Track, version: number): string => `${track === 'canary' ? 'c' : 's'}${version}`;
 
-/** Tags the response with its track (deferred: it wins over a header the app set) and, when drawn, sets the sticky cookie. */
+/**
+ * Tags the response with its track and, when drawn, sets the sticky cookie. Set before the proxy runs, not deferred
+ * (a deferred header wraps every response writer, a measurable cost per request): a value the app sends itself is
+ * appended after Berth's, and the access log reader takes the first.
+ */
 function tag(track: Track, stickyVersion: number | null): CaddyHandler {
   const cookie = stickyVersion === null ? {}
     : { add: { 'Set-Cookie': [`${STICKY_COOKIE}=${stickyValue(track, stickyVersion)}; Path=/; Max-Age=${STICKY_MAX_AGE_SEC}; HttpOnly; SameSite=Lax`] } };
-  return { handler: 'headers', response: { set: { [TRACK_HEADER]: [track] }, ...cookie, deferred: true } };
+  return { handler: 'headers', response: { set: { [TRACK_HEADER]: [track] }, ...cookie } };
 }
 
 /**

@@ -3,11 +3,13 @@
 // health-checks, routes and drains them itself.
 import type { Runtime, Instance, InstanceLogOptions, LogLine, LogOptions, ExecOptions, ExecSession, InstanceStats, RuntimeEvent, ImageInfo } from '../../runtime/types.ts';
 import type { Converger } from '../../releases/converge.ts';
-import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, Scheduler } from '../types.ts';
+import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
 import { mergeEvents } from '../merge-events.ts';
 
 /** What MultiHostRuntime offers about its hosts, without depending on its module. */
 interface HostedRuntime { host(name: string): { runtime: Runtime; up: boolean } | undefined; allHosts(): { runtime: Runtime; up: boolean }[] }
+
+const toTargetRelease = (r: ReleaseToRun) => ({ version: r.version, image: r.imageId, config: r.config, containerPort: r.containerPort });
 
 const isHosted = (runtime: Runtime): runtime is Runtime & HostedRuntime =>
   typeof (runtime as Partial<HostedRuntime>).host === 'function' && typeof (runtime as Partial<HostedRuntime>).allHosts === 'function';
@@ -25,9 +27,8 @@ export class DockerScheduler implements Scheduler {
   async deploy(req: DeployRequest, progress?: Progress): Promise<void> {
     await this.converger.converge({
       app: req.app, formation: req.formation, hostnames: req.hostnames, health: req.health, drainInBackground: req.drainInBackground, maintenance: req.maintenance,
-      release: req.release && {
-        version: req.release.version, image: req.release.imageId, config: req.release.config, containerPort: req.release.containerPort,
-      },
+      release: req.release && toTargetRelease(req.release),
+      canary: req.canary ? { release: toTargetRelease(req.canary.release), routing: req.canary.routing } : null,
     }, progress);
   }
 

@@ -102,6 +102,12 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   async deploy(req: DeployRequest, progress: Progress = () => {}): Promise<void> {
+    // A canary would be a second Deployment and Service of the canary's release, weighted at Caddy like the
+    // Docker scheduler's; until that exists here, a canary is refused before anything changes.
+    if (req.canary) {
+      throw new BerthError(422, 'canary_unsupported',
+        `Canary releases run on the Docker scheduler only; ${req.app} runs on k3s (berth apps:scheduler ${req.app} docker moves it).`);
+    }
     await this.ensureNamespace();
     if (!req.release) {
       await this.removeWorkloads(req.app);

@@ -1,0 +1,222 @@
+// Canary releases end to end on the Docker scheduler, through the CLI, a real Berth, a real Caddy and real containers:
+// gray routing by header and cookie, the weighted split's accuracy over 10,000 requests and sticky clients, promote,
+// a canary failing 20 % of its requests aborted by the analysis (stable requests never fail, the webhook hears of it),
+// and a healthy canary promoted by steps. One Berth and one Caddy for the file; each test starts from v1's successor.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startCaddy } from './support/caddy.ts';
+import { cliOutput, runCliSync } from './support/cli.ts';
+import { startBerth, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+import { buildImage, removeImage } from './support/metrics-images.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
+
+/** Every fifth request answers 500 (the health check, the first, passes): 20 % failing. */
+const FLAKY_IMAGE = `berth-test/canary-flaky-${process.pid}:latest`;
+const FLAKY_SERVER = "let n=0;require('http').createServer((q,r)=>{n++;r.statusCode=n%5===0?500:200;"
+  + "r.end('hello from '+process.env.BERTH_RELEASE+' flaky\\n')}).listen(process.env.PORT||5000)";
+const FLAKY_DOCKERFILE = `FROM ${TEST_IMAGE}\nCMD ${JSON.stringify(['node', '-e', FLAKY_SERVER])}\n`;
+
+let caddy: Awaited<ReturnType<typeof startCaddy>>;
+let berth: BerthServer;
+let hook: WebhookReceiver;
+let home: string;
+const app = uniqueName('cny');
+const host = `${app}.localhost`;
+let agent: http.Agent;
+
+before(async () => {
+  [caddy, hook] = await Promise.all([startCaddy(), startWebhookReceiver(), buildImage(FLAKY_IMAGE, FLAKY_DOCKERFILE)]).then(([c, h]) => [c, h] as const);
+  berth = await startBerth(caddy, { BERTH_WEBHOOK_ALLOW: '127.0.0.0/8' });
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-canary-'));
+  await berth.ok('POST', '/apps', { name: app });
+  await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+});
+
+after(async () => {
+  agent?.destroy();
+  await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.kill('SIGTERM');
+  await Promise.all([caddy?.stop(), hook?.close(), removeImage(FLAKY_IMAGE)]);
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+});
+
+/**
+ * Caddy 2.6 serves a kept-alive connection with the config it was accepted under until the connection closes, so
+ * a route change (a canary's start, step, promote or abort) reaches new connections at once and old ones a little
+ * later. Checks of what a route does now open new connections.
+ */
+function freshConnections(): void {
+  agent?.destroy();
+  agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+}
+beforeEach(freshConnections);
+
+const berthCli = (...args: string[]) => runCliSync({ url: berth.url, token: berth.token, home }, args, { timeoutMs: 120_000 });
+const ok = (...args: string[]) => cliOutput(berthCli(...args), args);
+
+interface Answer { status: number; release: string; track: string | undefined; setCookie: string[] }
+
+/**
+ * One request through Caddy on a kept-alive connection; `release` is the "vN" that answered. A request racing the
+ * close of an idle pooled connection (Caddy closes idle ones when its config changes) is retried once on a new one,
+ * as browsers do (RFC 9112 §9.3.1); anything else is an answer with status 0.
+ */
+function get(headers: Record<string, string> = {}, attempt = 1): Promise<Answer> {
+  return new Promise((resolve) => {
+    let responded = false;
+    const req = http.request({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host, ...headers }, agent, timeout: 10_000 }, (res) => {
+      responded = true;
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({
+        status: res.statusCode ?? 0, release: /hello from (v\d+)/.exec(body)?.[1] ?? '?',
+        track: res.headers['x-berth-track'] as string | undefined, setCookie: res.headers['set-cookie'] ?? [],
+      }));
+      res.on('error', () => resolve({ status: 0, release: '?', track: undefined, setCookie: [] }));
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const raced = !responded && req.reusedSocket && attempt === 1 && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
+      resolve(raced ? get(headers, 2) : { status: 0, release: `? ${err.message}`, track: undefined, setCookie: [] });
+    });
+    req.end();
+  });
+}
+
+/** `count` requests from `clients` concurrent clients (bounded by the count). */
+async function many(count: number, clients = 16, headers: Record<string, string> = {}): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < count) { next++; answers.push(await get(headers)); }
+  }));
+  return answers;
+}
+
+/** Requests (each client about 100/s at most) until `done()` says so or `maxMs` passes; every answer is kept. */
+async function trafficUntil(done: () => Promise<boolean>, maxMs: number, clients = 4): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  let stop = false;
+  const deadline = Date.now() + maxMs;
+  const load = Promise.all(Array.from({ length: clients }, async () => {
+    while (!stop && Date.now() < deadline) {
+      answers.push(await get());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }));
+  try {
+    while (Date.now() < deadline && !(await done())) await new Promise((r) => setTimeout(r, 250));
+  } finally {
+    stop = true;
+    await load;
+  }
+  return answers;
+}
+
+const releases = async () => berth.ok('GET', `/apps/${app}/releases`) as Promise<Array<{ version: number; status: string; current: boolean; failureReason: string | null; canary?: any }>>;
+const current = async () => (await releases()).find((r) => r.current)!.version;
+const count = (answers: Answer[], release: string) => answers.filter((a) => a.release === release).length;
+
+test('a gray canary gets exactly the requests with its header or cookie; releases shows it; abort sends everything back', async () => {
+  const stable = `v${await current()}`;
+  const out = ok('deploy', app, '--image', TEST_IMAGE, '--canary-header', 'X-Canary=1', '--canary-cookie', 'beta=1');
+  const canary = /v(\d+) is a canary at 0 %/.exec(out)?.[1];
+  assert.ok(canary, out);
+  const [byHeader, byCookie, plain, near] = await Promise.all([
+    many(100, 4, { 'X-Canary': '1' }), many(100, 4, { cookie: 'a=b; beta=1; c=d' }), many(100, 4), many(100, 4, { 'X-Canary': '10', cookie: 'beta=10; xbeta=1' }),
+  ]);
+  assert.equal(count(byHeader, `v${canary}`), 100, 'every request with the header');
+  assert.equal(count(byCookie, `v${canary}`), 100, 'every request with the cookie');
+  assert.equal(count(plain, stable), 100, 'no other request');
+  assert.equal(count(near, stable), 100, 'no request with a near miss');
+  assert.ok([...byHeader, ...byCookie].every((a) => a.track === 'canary' && a.status === 200));
+  assert.ok([...plain, ...near].every((a) => a.track === 'stable' && a.status === 200));
+  const listing = ok('releases', app);
+  assert.match(listing, new RegExp(`v${canary} +canary 0 % \\+ header X-Canary=1, cookie beta=1`));
+  assert.match(ok('releases:abort', app), /Aborting the canary of .*\.\.\. done/);
+  freshConnections();
+  const after = await many(50, 4, { 'X-Canary': '1' });
+  assert.equal(count(after, stable), 50, 'all traffic back on the stable release');
+  const row = (await releases()).find((r) => r.version === Number(canary))!;
+  assert.equal(row.status, 'aborted');
+  assert.match(row.failureReason ?? '', /aborted by /);
+  await eventually('the canary instances stop', async () => {
+    const ps = await berth.ok('GET', `/apps/${app}/ps`) as Array<{ release: number }>;
+    return ps.every((i) => i.release !== Number(canary));
+  }, 30_000);
+});
+
+test('a 10 % canary gets 10 ± 3 % of 10,000 requests, a sticky client keeps its side, promote makes it current', async () => {
+  const stable = `v${await current()}`;
+  const out = ok('deploy', app, '--image', TEST_IMAGE, '--canary', '10', '--sticky');
+  const canary = `v${/v(\d+) is a canary at 10 %/.exec(out)?.[1]}`;
+  const started = Date.now();
+  const answers = await many(10_000, 16);
+  const share = count(answers, canary) / answers.length;
+  console.log(`# split: ${(share * 100).toFixed(2)} % of ${answers.length} requests on the canary in ${Date.now() - started} ms`);
+  const tally = (list: Answer[]) => JSON.stringify(list.reduce<Record<string, number>>((t, a) => {
+    const key = `${a.status} ${a.release} ${a.track}`;
+    t[key] = (t[key] ?? 0) + 1;
+    return t;
+  }, {}));
+  assert.ok(Math.abs(share - 0.10) <= 0.03, `canary share ${share}: ${tally(answers)}`);
+  assert.equal(count(answers, stable) + count(answers, canary), 10_000);
+  assert.ok(answers.every((a) => a.status === 200 && a.track === (a.release === canary ? 'canary' : 'stable')));
+  // A drawn client gets the cookie naming its side, and keeps it while it sends it.
+  for (const side of [canary, stable]) {
+    const drawn = answers.find((a) => a.release === side)!;
+    const cookie = drawn.setCookie.find((c) => c.startsWith('berth_canary='))!.split(';')[0]!;
+    assert.equal(count(await many(40, 4, { cookie }), side), 40, `sticky on ${side} (${cookie})`);
+  }
+  assert.match(ok('releases:promote', app), /done, v\d+ is live/);
+  assert.equal(`v${await current()}`, canary);
+  freshConnections();
+  assert.equal(count(await many(100, 4), canary), 100);
+  await eventually('the old release\'s instances drain and stop', async () => {
+    const ps = await berth.ok('GET', `/apps/${app}/ps`) as Array<{ release: number }>;
+    return ps.every((i) => `v${i.release}` === canary);
+  }, 30_000);
+});
+
+test('a canary answering 500 to 20 % of requests is aborted by the analysis; stable requests never fail; the webhook hears of it', async () => {
+  await berth.ok('POST', `/apps/${app}/alerts`, { rule: '5xx_rate > 50% for 5m', webhook: hook.url });
+  const stable = `v${await current()}`;
+  const out = ok('deploy', app, '--image', FLAKY_IMAGE, '--canary', '10');
+  const version = Number(/v(\d+) is a canary at 10 %/.exec(out)?.[1]);
+  const aborted = async () => (await releases()).find((r) => r.version === version)?.status === 'aborted';
+  const answers = await trafficUntil(aborted, 90_000, 8);
+  assert.ok(await aborted(), `aborted within 90 s (${answers.length} requests)`);
+  const onStable = answers.filter((a) => a.track === 'stable');
+  assert.ok(onStable.length > 500);
+  assert.deepEqual(onStable.filter((a) => a.status !== 200), [], 'no stable request failed');
+  assert.ok(answers.some((a) => a.track === 'canary' && a.status === 500), 'the canary did fail');
+  const row = (await releases()).find((r) => r.version === version)!;
+  const reason = /aborted by analysis: canary 5xx rate (\d+\.\d) % .* vs stable 0\.0 %/.exec(row.failureReason ?? '');
+  assert.ok(reason && Number(reason[1]) >= 15 && Number(reason[1]) <= 25, row.failureReason ?? 'no reason');
+  assert.equal(row.canary.state, 'aborted');
+  assert.ok(row.canary.comparison.canary.requests >= 100);
+  freshConnections();
+  assert.equal(count(await many(100, 4), stable), 100, 'all traffic back');
+  await eventually('the webhook got the abort', async () => hook.received.some((b) => /canary v\d+ of .* aborted by analysis/.test(b?.message ?? '')), 20_000);
+});
+
+test('a healthy canary is promoted by steps under traffic, with no failed request', async () => {
+  const stable = `v${await current()}`;
+  const out = ok('deploy', app, '--image', TEST_IMAGE, '--canary-step', '10,50,100', '--every', '2s', '--min-requests', '20');
+  const canary = `v${/v(\d+) is a canary at 10 %/.exec(out)?.[1]}`;
+  const promoted = async () => `v${await current()}` === canary;
+  const ended = async () => (await promoted()) || (await releases()).find((r) => `v${r.version}` === canary)?.status === 'aborted';
+  const answers = await trafficUntil(ended, 90_000, 4);
+  assert.ok(await promoted(), `promoted within 90 s (${answers.length} requests): ${JSON.stringify((await releases()).find((r) => `v${r.version}` === canary))}`);
+  assert.deepEqual(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.release}`), []);
+  assert.ok(count(answers, stable) > 0 && count(answers, canary) > 0);
+  // The share grew with the steps: the last third of the requests saw more of the canary than the first.
+  const third = Math.floor(answers.length / 3);
+  assert.ok(count(answers.slice(-third), canary) > count(answers.slice(0, third), canary), 'weights rose');
+  const row = (await releases()).find((r) => `v${r.version}` === canary)!;
+  assert.equal(row.status, 'succeeded');
+  assert.equal(row.canary.state, 'promoted');
+});
