@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { buildAppRoute, parseAppRoute, normalizeRoute } from '../src/router/caddy/config.ts';
 import { drawPattern, slotsFor, slotsOfPattern, isCanarySplit, TRACK_HEADER } from '../src/router/caddy/canary-split.ts';
 import type { AppRoute } from '../src/router/types.ts';
+import { compare, decide } from '../src/canary/analysis.ts';
+import { parsePlan } from '../src/canary/plan.ts';
 
 const base: AppRoute = { app: 'shop', hostnames: ['shop.localhost'], upstreams: [{ host: '10.0.0.2', port: 5000 }] };
 
@@ -64,5 +66,34 @@ describe('canary split (Caddy JSON)', () => {
   test('a canary without instances leaves the plain route', () => {
     const caddy = buildAppRoute(normalizeRoute({ ...base, canary: { version: 2, weight: 50, upstreams: [] } }));
     assert.equal(caddy.handle![0]!.handler, 'reverse_proxy');
+  });
+});
+
+describe('canary plan and analysis', () => {
+  const side = (requests: number, errors5xx: number, p95Ms: number) => ({ requests, errors5xx, p95Ms });
+
+  test('the plan takes the CLI\'s text and refuses what could reach Caddy as a pattern', () => {
+    const plan = parsePlan({ steps: '10,25,50,100', every: '2m', header: 'X-Canary=1', cookie: 'beta=1', max5xxDelta: '2%', maxP95Ratio: '2', minRequests: '50' });
+    assert.deepEqual(plan, { weight: 10, steps: [10, 25, 50, 100], everySec: 120, header: { name: 'X-Canary', value: '1' }, cookie: { name: 'beta', value: '1' },
+      sticky: false, max5xxDelta: 0.02, maxP95Ratio: 2, minRequests: 50 });
+    assert.equal(parsePlan({ header: 'X-Canary=1' }).weight, 0, 'a gray canary alone gets no share');
+    for (const bad of [{}, { weight: 100 }, { weight: 'ten' }, { weight: 10.5 }, { steps: '10,5,100' }, { steps: '10,50' }, { header: 'X-C=*' },
+      { header: 'Host=evil' }, { cookie: 'a b=1' }, { cookie: 'beta=1;x=2' }, { weight: 10, every: 'soon' }, { weight: 10, maxP95Ratio: '0.5' }]) {
+      assert.throws(() => parsePlan(bad as any), /canary|every|ratio|must/i, JSON.stringify(bad));
+    }
+  });
+
+  test('decide: waits for evidence, aborts on errors or a slower p95 beyond its margin, steps, then promotes', () => {
+    const plan = parsePlan({ steps: '10,50,100', every: '2s', minRequests: '100' });
+    assert.equal(decide(plan, 0, 60_000, compare(side(900, 0, 5), side(99, 50, 5), 0)).action, 'wait');
+    const errors = decide(plan, 0, 0, compare(side(900, 9, 5), side(100, 3, 5), 0));
+    assert.equal(errors.action, 'abort');
+    assert.match(errors.why, /canary 5xx rate 3\.0 % \(3\/100\) vs stable 1\.0 % \(9\/900\): more than 1\.0 % worse/);
+    assert.equal(decide(plan, 0, 0, compare(side(900, 9, 5), side(100, 2, 5), 0)).action, 'wait', 'within the delta');
+    assert.equal(decide(plan, 0, 0, compare(side(900, 0, 18), side(100, 0, 31), 0)).action, 'wait', '1.7x, but only 13 ms: noise');
+    assert.match(decide(plan, 0, 0, compare(side(900, 0, 20), side(100, 0, 300), 0)).why, /canary p95 300 ms vs stable 20 ms/);
+    assert.deepEqual(decide(plan, 0, 2_000, compare(side(900, 0, 5), side(100, 0, 5), 0)), { action: 'step', weight: 50, why: 'healthy at 10 % (100 requests)' });
+    assert.equal(decide(plan, 1, 2_000, compare(side(900, 0, 5), side(100, 0, 5), 0)).action, 'promote');
+    assert.equal(decide(parsePlan({ weight: 10 }), 0, 3_600_000, compare(side(900, 0, 5), side(100, 0, 5), 0)).action, 'wait', 'no steps: promote by hand');
   });
 });

@@ -19,10 +19,11 @@ export type Verdict =
   | { action: 'promote'; why: string };
 
 /**
- * Below this p95 the canary is not judged on latency: on a busy machine a 2 ms answer turning into 4 ms is
- * scheduling noise, not a slower release, and a ratio of such small numbers would abort healthy canaries.
+ * The canary is judged slower only when its p95 is also this much above the stable one's: on a busy machine 18 ms
+ * turning into 31 ms is scheduling noise (or a fresh process warming up), not a slower release, and a ratio of
+ * such small numbers would abort healthy canaries.
  */
-export const P95_FLOOR_MS = 25;
+export const P95_MARGIN_MS = 25;
 
 const rate = (s: TrackSummary) => (s.requests ? s.errors5xx / s.requests : 0);
 const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -49,7 +50,7 @@ export function decide(plan: CanaryPlan, step: number, sinceStepMs: number, c: C
     };
   }
   const [sp95, cp95] = [c.stable.p95Ms, c.canary.p95Ms];
-  if (cp95 !== null && sp95 !== null && cp95 > P95_FLOOR_MS && cp95 > sp95 * plan.maxP95Ratio) {
+  if (cp95 !== null && sp95 !== null && cp95 > sp95 * plan.maxP95Ratio && cp95 - sp95 > P95_MARGIN_MS) {
     return { action: 'abort', why: `canary p95 ${Math.round(cp95)} ms vs stable ${Math.round(sp95)} ms: more than ${plan.maxP95Ratio}x slower` };
   }
   if (!plan.steps.length || sinceStepMs < plan.everySec * 1000) return { action: 'wait', why: 'healthy' };
