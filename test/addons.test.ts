@@ -210,6 +210,17 @@ test('reconcile leaves the services alone across a Berth restart; the data is st
   assert.equal((await eventually('the app after the restart', async () => { const r = await get('/pg/read'); return r.status === 200 && r; }, 60_000)).body, 'first');
 });
 
+test('a service whose container was removed comes back at the next start, with the data its volume kept', { timeout: 300_000 }, async () => {
+  const before = await docker.getContainer(serviceContainerName(pgName)).inspect();
+  await berth.kill('SIGKILL');
+  await docker.getContainer(serviceContainerName(pgName)).remove({ force: true });
+  await berth.start();
+  await eventually('the service started again', async () => berth.output.includes(`add-on ${pgName}: its service was missing and is back`), 120_000);
+  const after = await docker.getContainer(serviceContainerName(pgName)).inspect();
+  assert.notEqual(after.Id, before.Id, 'a new container');
+  assert.equal((await eventually('the app reads its rows again', async () => { const r = await get('/pg/read'); return r.status === 200 && r; }, 60_000)).body, 'first');
+});
+
 test('the runtime never lists an add-on\'s container as an instance, even one labelled berth.managed', async () => {
   const owner = `addons-exempt-${Date.now().toString(36)}`;
   assert.equal(isAddonContainer({ 'berth.addon': 'x' }), true);

@@ -180,6 +180,52 @@ export class Addons {
     }
   }
 
+  /**
+   * Services whose container (or StatefulSet) is gone come back with their credentials, on their apps' networks: at
+   * startup and after admin:restore. Storage is only created where missing, so a volume that is still there keeps
+   * the data; on a new machine the service starts empty and its backups (`berth backups NAME`) hold the data. A
+   * service that is down (its node lost) is not missing: it never moves without its data. Returns what came back.
+   */
+  async recoverMissing(): Promise<string[]> {
+    const recovered: string[] = [];
+    for (const addon of this.#d.store.all()) {
+      const owner = this.#d.apps.byId(addon.appId);
+      if (!owner) continue;
+      try {
+        if (await this.#d.services.status(addon.name) !== 'missing') continue;
+        await this.#recover(addon, owner.name);
+        recovered.push(addon.name);
+        this.#d.log(`add-on ${addon.name}: its service was missing and is back`);
+      } catch (err) {
+        this.#d.log(`add-on ${addon.name}: its service is missing and could not be started again: ${(err as Error).message}`);
+      }
+    }
+    return recovered;
+  }
+
+  async #recover(addon: AddonRow, ownerApp: string): Promise<void> {
+    const spec = KINDS[addon.kind];
+    const hosts = new Map<number, string>([[addon.appId, await this.#d.services.start({
+      name: addon.name, kind: addon.kind, app: ownerApp, image: spec.image, env: spec.env(addon.credentials), memoryMB: addon.memoryMB,
+    })]]);
+    const bindings = this.#d.store.bindingsOfAddon(addon.id);
+    for (const b of bindings) {
+      const app = this.#d.apps.byId(b.appId);
+      if (app && !hosts.has(b.appId)) hosts.set(b.appId, await this.#d.services.connect(addon.name, app.name));
+    }
+    await this.#d.services.waitReady(addon.name, READY_TIMEOUT_MS);
+    // An address the service got anew (another IP on the app's network, a new ClusterIP): the vars follow it.
+    const changes = new Map<string, Record<string, string>>();
+    for (const b of bindings) {
+      const host = hosts.get(b.appId);
+      const app = this.#d.apps.byId(b.appId);
+      if (!host || !app || host === b.host) continue;
+      this.#d.store.moveHost(b.appId, b.var, host);
+      changes.set(app.name, { ...changes.get(app.name), [b.var]: serviceUrl(addon.kind, addon.credentials, host) });
+    }
+    for (const [app, vars] of changes) await this.#d.deployer.setConfig(app, vars, 'berth', Object.keys(vars));
+  }
+
   /** What owns the app's config var (config:set/unset of it is refused); null: nothing. */
   ownerOf(appId: number, key: string): string | null {
     const binding = this.#d.store.binding(appId, key);

@@ -58,6 +58,8 @@ export async function createAddons(w: AddonsWiring): Promise<{ addons: Addons; b
   const addons: Addons = new Addons({ store, apps: w.apps, deployer: w.deployer, services, log: w.log,
     destroyed: (name, keepBackups) => backups.addonDestroyed(name, keepBackups) });
   await backups.recover();
+  // Not awaited: a service takes seconds to start, and the server answers meanwhile.
+  void addons.recoverMissing();
   const schedules = startScheduleLoop(backups, w.scheduleTickMs ?? DEFAULT_TICK_MS, w.log);
   w.events.on('destroyed', ({ appId, app }) => addons.appDestroyed(appId, app));
   w.events.on('renamed', ({ appId, app, from }) => addons.appRenamed(appId, from, app));

@@ -11,7 +11,8 @@ import { checkInstallation, type CheckSources } from './check.ts';
 import type { CheckReport } from '../wire/types.ts';
 import { applyBackup, vetStagedBackup, type RestoreTarget } from './restore.ts';
 
-export interface BringBackReport { converged: string[]; failed: string[] }
+/** `addons`: the add-on services that were missing and were started again (their data comes from their backups). */
+export interface BringBackReport { converged: string[]; failed: string[]; addons: string[] }
 
 export interface BackupServiceDeps extends BackupSources, RestoreTarget, CheckSources {
   limits: ReadLimits;
@@ -26,6 +27,7 @@ export interface RestoreResult {
   backup: { berthVersion: string; schemaVersion: number; createdAt: string };
   converged: string[];
   failed: string[];
+  addons: string[];
 }
 
 export class BackupService {

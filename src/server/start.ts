@@ -220,7 +220,8 @@ export async function startServer(): Promise<void> {
       observability.alerts.engine.rulesChanged();
       await router.syncCustomCertificates();
       const report = await reconcile({ apps, releases, schedulers, router, deployer }, log);
-      return { converged: report.converged, failed: report.failed };
+      // The restored rows name add-ons whose services this machine lacks: they start again as on a start.
+      return { converged: report.converged, failed: report.failed, addons: await addons.addons.recoverMissing() };
     },
   });
   // addons:create and friends: data services on the local engine, beside the apps attached to them.

@@ -41,7 +41,7 @@ async function backup(ctx: CommandContext): Promise<void> {
 }
 
 interface RestoreResult {
-  apps: string[]; images: number; keyFrom: string; converged: string[]; failed: string[];
+  apps: string[]; images: number; keyFrom: string; converged: string[]; failed: string[]; addons: string[];
   backup: { berthVersion: string; schemaVersion: number; createdAt: string };
 }
 
@@ -60,6 +60,11 @@ async function restore(ctx: CommandContext): Promise<void> {
   ctx.io.out(`Restored the backup of ${result.backup.createdAt} (Berth ${result.backup.berthVersion}): ${result.apps.length} app(s), ${result.images} image(s); secrets key from the ${result.keyFrom}.`);
   if (result.converged.length) ctx.io.out(`Running again: ${result.converged.join(', ')}`);
   if (result.failed.length) ctx.io.out(`Could not be started (see the server's log): ${result.failed.join(', ')}`);
+  if (result.addons?.length) {
+    ctx.io.out(`Add-on services started again: ${result.addons.join(', ')}. Their data is not in this archive: where their volumes ` +
+      'were lost they start empty; bring it back with berth backups NAME, then berth backups:restore NAME ID --confirm NAME ' +
+      '(the backups must be in this installation\'s backup store: the old BERTH_DATA_DIR/backups copied over, or the same S3 bucket).');
+  }
   ctx.io.out('Users, tokens and sessions are the backup\'s now: log in again with a token of the old installation.');
 }
 
