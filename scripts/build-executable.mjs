@@ -28,6 +28,16 @@ const cjs = {
   plugins: [deferDockerRequires], // ssh2 (16 MB of WebAssembly memory) and gRPC load only when used
 };
 
+/**
+ * src/builder/planning-worker.ts bundled alone, as source text for the servers to start their build-planning
+ * worker from (`new Worker(text, { eval: true })`): dist/berth has no file to start it from, and a worker started
+ * from dist/berth-server.mjs would load the whole server (7 MB of source) for every build.
+ */
+export async function bundlePlanningWorker(root) {
+  const worker = await build({ ...cjs, absWorkingDir: root, entryPoints: ['src/builder/planning-worker.ts'], write: false });
+  return worker.outputFiles[0].text;
+}
+
 const postjectCli = createRequire(import.meta.url).resolve('postject/dist/cli.js');
 
 /** Runs a build step quietly (Node and postject's LIEF chat on stderr); its output is shown only if it fails. */
@@ -108,7 +118,7 @@ export async function buildExecutable({ root, addonSrc, webFiles, out = path.joi
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
 
-  const worker = await build({ ...cjs, absWorkingDir: root, entryPoints: ['src/builder/planning-worker.ts'], write: false });
+  const worker = await bundlePlanningWorker(root);
   const addon = readFileSync(addonSrc);
   const main = path.join(work, 'berth.cjs');
   await build({
@@ -119,7 +129,7 @@ export async function buildExecutable({ root, addonSrc, webFiles, out = path.joi
     define: {
       ...cjs.define,
       BERTH_WEB_ASSETS: JSON.stringify(webFiles),
-      BERTH_PLANNING_WORKER: JSON.stringify(worker.outputFiles[0].text),
+      BERTH_PLANNING_WORKER: JSON.stringify(worker),
       BERTH_SQLITE_SHA256: JSON.stringify(sha256(addon)),
       BERTH_COMMIT: JSON.stringify(commitOf(root)),
       ...(version ? { BERTH_BUILD_VERSION: JSON.stringify(version) } : {}),

@@ -13,7 +13,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWebAssets } from './build-web.mjs';
-import { buildExecutable, nodeForArch } from './build-executable.mjs';
+import { buildExecutable, bundlePlanningWorker, nodeForArch } from './build-executable.mjs';
 import { deferDockerRequires } from './build-plugins.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -91,12 +91,15 @@ async function main() {
   const started = performance.now();
   // The web console's assets are embedded in the server bundle (src/web/assets.ts reads them).
   const web = await buildWebAssets();
+  const planningWorker = await bundlePlanningWorker(root);
   await Promise.all(targets.map((t) => build({
     ...common,
     entryPoints: [t.entry],
     outfile: t.out,
     banner: { js: bannerFor(t) },
-    ...(t.out === 'dist/berth-server.mjs' ? { define: { ...common.define, BERTH_WEB_ASSETS: JSON.stringify(web.files) } } : {}),
+    ...(t.out === 'dist/berth-server.mjs'
+      ? { define: { ...common.define, BERTH_WEB_ASSETS: JSON.stringify(web.files), BERTH_PLANNING_WORKER: JSON.stringify(planningWorker) } }
+      : {}),
   })));
   for (const t of targets) if (t.shebang) chmodSync(path.join(root, t.out), 0o755);
 

@@ -2,16 +2,16 @@
 // path against .dockerignore) runs in a worker thread with a deadline, so a hostile repository slows only
 // its own build and never the server's event loop (API, git, every other team's deploys).
 //
-// The worker runs this same module: from sources, this file; in dist/berth-server.mjs, the bundle itself,
-// whose entry (src/server/main.ts) imports this module when it sees BUILD_WORKER_ARG. dist/berth has no
-// file to start a worker from, so scripts/build.mjs bakes this module, bundled alone, in as source text.
+// The worker runs this same module: from sources, this file; in dist/berth-server.mjs and dist/berth, this
+// module bundled alone, baked in by scripts/build.mjs as source text (dist/berth has no file to start a worker
+// from, and starting one from the server bundle would load all of the server for each build).
 import { open } from 'node:fs/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { dockerignoreFilter } from './dockerignore.ts';
 import { BuildError } from './errors.ts';
 import { indexTar, readEntry, type TarEntry } from './tar.ts';
 
-/** This module bundled on its own as CommonJS; defined only in dist/berth. */
+/** This module bundled on its own as CommonJS; defined in dist/berth-server.mjs and dist/berth. */
 declare const BERTH_PLANNING_WORKER: string | undefined;
 
 export const BUILD_WORKER_ARG = 'build-worker';
