@@ -35,9 +35,10 @@ export function ago(iso: string | null): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-/** A byte count as people read it: MiB below a GiB, GiB above; '—' when unknown. */
+/** A byte count as people read it: KiB below a MiB, MiB below a GiB, GiB above; '—' when unknown. */
 export function bytes(v: number | null | undefined): string {
   if (v === null || v === undefined) return '—';
+  if (v < 1048576) return `${(v / 1024).toFixed(1)} KiB`;
   return v >= 1073741824 ? `${(v / 1073741824).toFixed(2)} GiB` : `${(v / 1048576).toFixed(1)} MiB`;
 }
 
