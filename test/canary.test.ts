@@ -210,7 +210,9 @@ test('a canary answering 500 to 20 % of requests is aborted by the analysis; sta
 
 test('a healthy canary is promoted by steps under traffic, with no failed request', async () => {
   const stable = `v${await current()}`;
-  const out = ok('deploy', app, '--image', TEST_IMAGE, '--canary-step', '10,50,100', '--every', '2s', '--min-requests', '50');
+  // A fresh container answers its first requests slower (and this machine is shared): this test is about the steps,
+  // so the latency threshold is wide; the 5xx threshold stays the default.
+  const out = ok('deploy', app, '--image', TEST_IMAGE, '--canary-step', '10,50,100', '--every', '2s', '--min-requests', '50', '--max-p95-ratio', '4');
   const canary = `v${/v(\d+) is a canary at 10 %/.exec(out)?.[1]}`;
   const promoted = async () => `v${await current()}` === canary;
   const ended = async () => (await promoted()) || (await releases()).find((r) => `v${r.version}` === canary)?.status === 'aborted';
