@@ -6,15 +6,14 @@
 //   4. after a drain period, stop what is no longer wanted
 import type { Instance, InstanceSpec, Runtime } from '../runtime/types.ts';
 import type { AppRoute, CanaryRouting, MaintenancePage, Router } from '../router/types.ts';
-import { DNS_REFRESH_MS, type AddressBook } from '../router/dnsmasq/address-book.ts';
+import { DNS_SWITCH_MS, type AddressBook } from '../router/dnsmasq/address-book.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { PortAllocator } from './ports.ts';
 import { describeFailure, FAILURE_LINES, lastLines, waitHealthy } from './health.ts';
+import { afterReleasePhase, splitForReleasePhase, type Ended } from './release-phase.ts';
 import { BerthError } from '../shared/errors.ts';
 
 export const DEFAULT_CONTAINER_PORT = 5000;
-/** Beyond Caddy's DNS refresh, for its lookup of the name to have happened. */
-const DNS_SETTLE_MS = 100;
 
 /**
  * The port web instances listen on: Heroku's PORT, 5000, unless the image declares exactly one other
@@ -36,6 +35,8 @@ export interface Target {
   drainInBackground?: boolean;
   /** Set: the route answers this 503 page instead of the instances (which run on). */
   maintenance?: MaintenancePage | null;
+  /** The release phase, running: new web instances start meanwhile, nothing is routed unless it succeeds. */
+  releasePhase?: Promise<void> | null;
   /** Set: this release's web instances run beside the release's and get the requests `routing` picks. */
   canary?: { release: NonNullable<Target['release']>; routing: CanaryRouting } | null;
 }
@@ -85,17 +86,10 @@ export class Converger {
     }
     const missing = [...desired.entries()].filter(([key]) => !kept.has(key)).map(([, spec]) => spec);
     const portsInUse = everything.map((i) => i.hostPort).filter((p): p is number => p !== null);
-    const started = await this.startAll(missing, portsInUse, progress);
-    try {
-      await this.checkHealth(target, started, progress);
-    } catch (err) {
-      const serving = existing.some((i) => i.process === 'web' && ALIVE.has(i.state));
-      progress(`Removing the new instances; ${serving ? 'the running release keeps serving' : 'nothing was serving before'}.`);
-      await this.removeAll(started, 0);
-      throw err;
-    } finally {
-      started.forEach((i) => i.hostPort !== null && this.ports.release(i.hostPort));
-    }
+    const serving = existing.some((i) => i.process === 'web' && ALIVE.has(i.state));
+    const started = target.releasePhase
+      ? await this.startDuringReleasePhase(target, target.releasePhase, missing, portsInUse, serving, progress)
+      : await this.startHealthy(target, missing, portsInUse, serving, progress);
     const live = [...kept.values(), ...started];
     const canary = target.canary ?? null;
     const webOf = (release: number | undefined) => live.filter((i) => i.process === 'web' && i.hostPort !== null && i.release === release)
@@ -184,10 +178,59 @@ export class Converger {
       await book?.remove(target.app);
       return { app: target.app, hostnames: target.hostnames, upstreams };
     }
-    // Caddy keeps its last answer for the name up to DNS_REFRESH_MS: once that has passed, every new request
+    // Caddy keeps its last answer for the name up to its refresh: once DNS_SWITCH_MS has passed, every new request
     // goes to the new set, so "routed" means routed and the old instances' drain starts from there.
-    if (await book.set(target.app, upstreams.map((u) => u.host))) await sleep(DNS_REFRESH_MS + DNS_SETTLE_MS);
+    if (await book.set(target.app, upstreams.map((u) => u.host))) await sleep(DNS_SWITCH_MS);
     return { app: target.app, hostnames: target.hostnames, upstreams: [], named: { name: book.nameOf(target.app), port: port!, resolver: book.resolver } };
+  }
+
+  /** Starts the instances and waits until they pass the health check; if they do not, removes them and throws. */
+  private async startHealthy(target: Target, specs: InstanceSpec[], portsInUse: number[], serving: boolean, progress: Progress,
+    signal?: AbortSignal): Promise<Instance[]> {
+    const started = await this.startAll(specs, portsInUse, progress);
+    try {
+      await this.checkHealth(target, started, progress, signal);
+    } catch (err) {
+      if (!signal?.aborted) progress(removingNote(serving));
+      await this.removeAll(started, 0);
+      throw err;
+    } finally {
+      started.forEach((i) => i.hostPort !== null && this.ports.release(i.hostPort));
+    }
+    return started;
+  }
+
+  /**
+   * With a release phase: web instances start and are health-checked while it runs (nothing routes to them yet), the
+   * other processes once it succeeded (src/releases/release-phase.ts). If it fails, nothing is routed and its error is
+   * the change's.
+   */
+  private async startDuringReleasePhase(target: Target, phase: Promise<void>, specs: InstanceSpec[], portsInUse: number[],
+    serving: boolean, progress: Progress): Promise<Instance[]> {
+    const { duringPhase, afterPhase } = splitForReleasePhase(specs);
+    const stop = new AbortController();
+    const early = settle(this.startHealthy(target, duringPhase, portsInUse, serving, progress, stop.signal));
+    const phaseEnd = await settle(phase);
+    if (!phaseEnd.ok) stop.abort();
+    const earlyEnd = await early;
+    const healthy = earlyEnd.ok ? earlyEnd.value : [];
+    const next = afterReleasePhase(phaseEnd, earlyEnd);
+    if (next === 'phase-failed') {
+      if (healthy.length) progress(removingNote(serving));
+      await this.removeAll(healthy, 0);
+      throw failureOf(phaseEnd);
+    }
+    if (next === 'instances-failed') throw failureOf(earlyEnd);
+    if (next === 'start-again') {
+      progress(`Starting the web instance(s) again: they failed while the release phase ran (${firstLine(failureOf(earlyEnd))}).`);
+    }
+    const inUse = [...portsInUse, ...healthy.map((i) => i.hostPort).filter((p): p is number => p !== null)];
+    try {
+      return [...healthy, ...await this.startHealthy(target, next === 'start-again' ? specs : afterPhase, inUse, serving, progress)];
+    } catch (err) {
+      await this.removeAll(healthy, 0);
+      throw err;
+    }
   }
 
   private async startAll(specs: InstanceSpec[], portsInUse: number[], progress: Progress): Promise<Instance[]> {
@@ -208,7 +251,7 @@ export class Converger {
     }
   }
 
-  private async checkHealth(target: Target, started: Instance[], progress: Progress): Promise<void> {
+  private async checkHealth(target: Target, started: Instance[], progress: Progress, signal?: AbortSignal): Promise<void> {
     const { path, timeoutSec } = target.health;
     await Promise.all(started.map(async (inst) => {
       const name = `${inst.process}.${inst.index}`;
@@ -219,10 +262,11 @@ export class Converger {
           const dead = await deadReason();
           if (dead) throw new Error(dead);
         } else {
-          await waitHealthy({ host: inst.host, port: inst.hostPort, path, timeoutMs: timeoutSec * 1000, deadReason });
+          await waitHealthy({ host: inst.host, port: inst.hostPort, path, timeoutMs: timeoutSec * 1000, deadReason, signal });
           progress(`${name} is healthy (GET ${path} on ${inst.host}:${inst.hostPort}).`);
         }
       } catch (err) {
+        if (signal?.aborted) throw err;
         const why = await this.explainFailure(inst, target).catch(() => '');
         throw new BerthError(422, 'release_failed', `${name} failed its health check: ${(err as Error).message}${why}`);
       }
@@ -310,3 +354,16 @@ export function shellCommand(command: string): string[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const removingNote = (serving: boolean) => `Removing the new instances; ${serving ? 'the running release keeps serving' : 'nothing was serving before'}.`;
+
+const firstLine = (err: unknown) => ((err as Error).message ?? String(err)).split('\n')[0];
+
+type Settled<T> = ({ ok: true; value: T } | { ok: false; error: unknown }) & Ended;
+
+const failureOf = (ended: Settled<unknown>): unknown => (ended.ok ? null : ended.error);
+
+/** How a promise ended and when, without throwing. */
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then((value) => ({ ok: true as const, value, at: Date.now() }), (error: unknown) => ({ ok: false as const, error, at: Date.now() }));
+}

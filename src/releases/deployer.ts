@@ -475,6 +475,26 @@ export class Deployer {
       memoryMB: null, timeoutSec: this.deps.releaseCommandTimeoutSec,
     }, (line) => progress?.(`${task.label}: ${line}`));
     if (code !== 0) throw new Error(`the ${task.what} exited with code ${code}`);
+    progress?.(`The ${task.what} succeeded.`);
+  }
+
+  /** The release phase: its commands one after the other, the first failure ending it. */
+  private async runInOrder(app: AppRow, release: ReleaseToRun, tasks: OneOff[], progress?: Progress): Promise<void> {
+    for (const task of tasks) await this.runOneOff(app, release, task, progress);
+  }
+
+  /**
+   * The scheduler rolls out while the release phase runs (it starts web instances meanwhile, routes nothing unless
+   * the phase succeeds). The change returns only once the phase is over, whatever happened: a failed start never
+   * leaves a migration running behind the app's lock.
+   */
+  private async deployDuringReleasePhase(app: AppRow, request: DeployRequest, releasePhase: Promise<void> | null, progress?: Progress): Promise<void> {
+    releasePhase?.catch(() => {}); // its failure is the scheduler's to report; a scheduler that failed earlier never looks
+    try {
+      await this.scheduler(app).deploy({ ...request, releasePhase }, progress);
+    } finally {
+      await releasePhase?.catch(() => {});
+    }
   }
 
 
@@ -498,8 +518,8 @@ export class Deployer {
       version: release.version, imageId: draft.imageId, imageRef: draft.imageRef, config: draft.config, containerPort: draft.containerPort,
     };
     try {
-      for (const task of beforeLive) await this.runOneOff(app, toRun, task, progress);
-      await this.scheduler(app).deploy({ ...this.deployRequest(app, toRun, draft.formation), ...options }, progress);
+      await this.deployDuringReleasePhase(app, { ...this.deployRequest(app, toRun, draft.formation), ...options },
+        beforeLive.length ? this.runInOrder(app, toRun, beforeLive, progress) : null, progress);
     } catch (err) {
       const reason = (err as Error).message;
       const failed = this.deps.releases.finish(release.id, 'failed', reason);

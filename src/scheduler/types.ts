@@ -47,6 +47,12 @@ export interface DeployRequest {
   /** Set: the route answers this 503 page while the instances keep running (maintenance:on). */
   maintenance?: MaintenancePage | null;
   /**
+   * The release phase (`release:` command, predeploy), already running. Nothing may change what serves, and no
+   * process but a web instance awaiting its first route may start, until it succeeded; if it fails, deploy throws
+   * its error and the previous release keeps serving. A scheduler may start web instances meanwhile or simply wait.
+   */
+  releasePhase?: Promise<void> | null;
+  /**
    * Set: a canary release runs beside `release`: its web instances (as many as the formation's web) start and pass
    * the health check like any new instances, then the edge sends them the requests `routing` picks (a second
    * workload behind the same route; on Kubernetes a second Deployment and Service). Absent on a later deploy: the

@@ -27,6 +27,7 @@ export class DockerScheduler implements Scheduler {
   async deploy(req: DeployRequest, progress?: Progress): Promise<void> {
     await this.converger.converge({
       app: req.app, formation: req.formation, hostnames: req.hostnames, health: req.health, drainInBackground: req.drainInBackground, maintenance: req.maintenance,
+      releasePhase: req.releasePhase,
       release: req.release && toTargetRelease(req.release),
       canary: req.canary ? { release: toTargetRelease(req.canary.release), routing: req.canary.routing } : null,
     }, progress);

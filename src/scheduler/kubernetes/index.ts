@@ -30,7 +30,7 @@ import { runJob } from './one-off.ts';
 import { listRuns, removeLeftoverRuns, removeRuns, startRun, type RunContext } from './run.ts';
 import { PodAddresses, localAddresses, routeMode, type RouteMode, type RouteSetting } from './pod-addresses.ts';
 import { admitNewPods, type EarlyAdmission } from './admission.ts';
-import { DNS_REFRESH_MS, type AddressBook } from '../../router/dnsmasq/address-book.ts';
+import { DNS_SWITCH_MS, type AddressBook } from '../../router/dnsmasq/address-book.ts';
 import { DEFAULT_CONTAINER_PORT } from '../../releases/converge.ts';
 
 export interface KubernetesSchedulerOptions {
@@ -108,6 +108,8 @@ export class KubernetesScheduler implements Scheduler {
       throw new BerthError(422, 'canary_unsupported',
         `Canary releases run on the Docker scheduler only; ${req.app} runs on k3s (berth apps:scheduler ${req.app} docker moves it).`);
     }
+    // Pods start only once the release phase succeeded: a new pod could take traffic through the Service at once.
+    await req.releasePhase;
     await this.ensureNamespace();
     if (!req.release) {
       await this.removeWorkloads(req.app);
@@ -512,7 +514,7 @@ export class KubernetesScheduler implements Scheduler {
   private async webUpstream(app: string, release: ReleaseToRun, rolledOut: boolean): Promise<Upstream[] | NamedUpstream> {
     if (this.pods && await this.routeMode() === 'pods') {
       // After a rollout the watch may have published the new pods already: wait out Caddy's refresh either way.
-      if (await this.pods.sync(app) || rolledOut) await sleep(DNS_REFRESH_MS + 100);
+      if (await this.pods.sync(app) || rolledOut) await sleep(DNS_SWITCH_MS);
       return { name: this.pods.nameOf(app), port: release.containerPort ?? DEFAULT_CONTAINER_PORT, resolver: this.pods.book.resolver };
     }
     return this.nodePortUpstreams(app);
