@@ -4,7 +4,8 @@
 // installation on the same engine with its own data dir, registry and Caddy: every app answers through
 // Caddy at the same release with the same config, releases, stored logs and git history are intact, the old tokens
 // work. Damaged archives, a backup without its key and a member are refused with nothing changed.
-// admin:check finds an orphan container and a missing image.
+// admin:check finds an orphan container and a missing image. An add-on's service comes back empty on the new
+// installation (its data is in its own backups, not in the archive) and its backup, copied over, restores it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -28,6 +29,9 @@ const SERVER = `require('node:http').createServer((q, r) => r.end(process.env.GR
 
 const appA = uniqueName('bka');
 const appB = uniqueName('bkb');
+const appC = uniqueName('bkc');
+const cache = `${appC}-redis`;
+let cacheBackup = '';
 const domain = `${appB}.example.test`;
 let work: string;
 let repos: ScratchRepos;
@@ -112,12 +116,22 @@ before(async () => {
     before_.formation[app] = await berth.ok('GET', `/apps/${app}/formation`);
   }
   before_.users = (await berth.ok('GET', '/users')).map((u: any) => `${u.name}:${u.role}`).sort();
+  // App C has a Redis add-on holding a key, and a backup of it in the installation's backup store.
+  await berth.ok('POST', '/apps', { name: appC });
+  const created = await cli(berth, berth.token, 'addons:create', appC, 'redis', '--name', cache);
+  assert.equal(created.code, 0, created.err + created.out);
+  await redis(cache, 'SET', 'greeting', 'kept');
+  const captured = await cli(berth, berth.token, 'backups:capture', cache);
+  cacheBackup = /done, (b\d{3,})/.exec(captured.out)?.[1] ?? assert.fail(`no backup id in: ${captured.out}${captured.err}`);
 });
+
+/** redis-cli inside the add-on's container, with the password its environment holds. */
+const redis = (name: string, ...args: string[]) => docker('exec', `berth-addon-${name}`, 'sh', '-c', 'REDISCLI_AUTH="$REDIS_PASSWORD" exec redis-cli "$@"', 'redis-cli', ...args);
 
 after(async () => {
   for (const side of [fresh, old]) {
     if (!side) continue;
-    for (const app of [appA, appB]) await side.berth.api('DELETE', `/apps/${app}`, { confirm: app }).catch(() => {});
+    for (const app of [appA, appB, appC]) await side.berth.api('DELETE', `/apps/${app}`, { confirm: app }).catch(() => {});
     await side.berth.kill('SIGTERM');
     await side.registry.stop();
     await side.caddy.stop();
@@ -166,12 +180,12 @@ test('admin:backup streams a whole archive while the apps serve; the key only wi
   assert.ok(!names.includes('key/secrets.key'));
   assert.ok(list(archiveWithKey).includes('key/secrets.key'));
   const manifest = JSON.parse(execFileSync('tar', ['-xOf', archiveNoKey, 'manifest.json'], { encoding: 'utf8' }));
-  assert.deepEqual([...manifest.apps].sort(), [appA, appB].sort());
+  assert.deepEqual([...manifest.apps].sort(), [appA, appB, appC].sort());
   assert.equal(manifest.includesKey, false);
   assert.ok(manifest.images.length >= 3, 'both apps\' kept releases (A has two builds)');
   const audit = await berth.ok('GET', '/audit?limit=20');
   assert.ok(audit.some((e: any) => e.action === 'GET /admin/backup' && e.detail === 'with the secrets key'), JSON.stringify(audit.slice(0, 3)));
-  console.log(`backup of 2 apps: ${fs.statSync(archiveNoKey).size} bytes in ${tookMs} ms (CLI, to a file)`);
+  console.log(`backup of 3 apps: ${fs.statSync(archiveNoKey).size} bytes in ${tookMs} ms (CLI, to a file)`);
 });
 
 /** Everything an installation had: its server, containers, networks, image tags, registry, Caddy state and data dir. */
@@ -181,6 +195,8 @@ async function destroy(side: { caddy: TestCaddy; registry: TestRegistry; berth: 
   await berth.kill('SIGTERM');
   const containers = (await docker('ps', '-aq', '--filter', `label=berth.owner=${id}`)).split('\n').filter(Boolean);
   if (containers.length) await docker('rm', '-f', ...containers);
+  const volumes = (await docker('volume', 'ls', '-q', '--filter', `label=berth.owner=${id}`)).split('\n').filter(Boolean);
+  if (volumes.length) await docker('volume', 'rm', '-f', ...volumes);
   const networks = (await docker('network', 'ls', '-q', '--filter', `name=berth-${id}-`)).split('\n').filter(Boolean);
   if (networks.length) await docker('network', 'rm', ...networks);
   const images = (await docker('images', '--format', '{{.Repository}}:{{.Tag}}')).split('\n').filter((ref) => ref.startsWith(`${registry.address}/`));
@@ -191,6 +207,8 @@ async function destroy(side: { caddy: TestCaddy; registry: TestRegistry; berth: 
 }
 
 test('the old installation is destroyed completely', async () => {
+  // Add-on backups are not in the archive: an admin keeps BERTH_DATA_DIR/backups (or uses S3) and brings it along.
+  fs.cpSync(path.join(old!.berth.dataDir, 'backups'), path.join(work, 'addon-backups'), { recursive: true });
   await destroy(old!);
   old = null;
 });
@@ -239,8 +257,9 @@ test('admin:restore brings every app back on the new installation, answering thr
   const started = Date.now();
   const restored = await cli(berth, berth.token, 'admin:restore', archiveNoKey, '--key-file', keyFile);
   assert.equal(restored.code, 0, `${restored.out}\n${restored.err}\n${berth.output.slice(-3000)}`);
-  console.log(`restore of 2 apps (verify, push and pull images, files, rows, both apps started): ${Date.now() - started} ms (CLI)`);
-  assert.match(restored.out, /2 app\(s\), \d+ image\(s\); secrets key from the supplied/);
+  console.log(`restore of 3 apps (verify, push and pull images, files, rows, apps and the add-on started): ${Date.now() - started} ms (CLI)`);
+  assert.match(restored.out, /3 app\(s\), \d+ image\(s\); secrets key from the supplied/);
+  assert.match(restored.out, new RegExp(`Add-on services started again: ${cache}\\.`));
   // The old admin's token is the admin now; the new installation's own token went with its rows.
   const oldAdmin = (await berth.api('GET', '/users/me', undefined, berth.token));
   assert.equal(oldAdmin.status, 401, 'the new installation\'s token was replaced by the backup\'s');
@@ -274,6 +293,17 @@ test('admin:restore brings every app back on the new installation, answering thr
   const clone = path.join(work, 'clone-a');
   execFileSync('git', ['clone', '-q', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${appA}.git`, clone], { env: gitEnv() });
   assert.equal(gitLog(clone), before_.gitLog[appA]);
+});
+
+test('the add-on is back, empty; its backup copied into the new backup store restores its data', async () => {
+  const { berth } = fresh!;
+  // Its engine health check says "up" at its next interval (the service accepted connections already).
+  await eventually('the add-on up', async () => new RegExp(`redis\\s+${cache}\\s+up`).test((await cli(berth, berth.token, 'addons', appC)).out), 60_000);
+  assert.equal(await redis(cache, 'GET', 'greeting'), '', 'a new machine\'s volume: empty');
+  fs.cpSync(path.join(work, 'addon-backups'), path.join(berth.dataDir, 'backups'), { recursive: true });
+  const restored = await cli(berth, berth.token, 'backups:restore', cache, cacheBackup, '--confirm', cache);
+  assert.equal(restored.code, 0, restored.err + restored.out);
+  assert.equal(await redis(cache, 'GET', 'greeting'), 'kept');
 });
 
 test('a member cannot restore; a restore onto an installation with apps is refused', async () => {
