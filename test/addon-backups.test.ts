@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { runCli, cliOutput, type CliTarget } from './support/cli.ts';
-import { startBerth, eventually, uniqueName, type BerthServer } from './support/berth.ts';
+import { startBerth, eventually, sleep, uniqueName, type BerthServer } from './support/berth.ts';
 import { serviceContainerName } from '../src/runtime/docker/service-options.ts';
 import type { Backup, BackupList } from '../src/wire/types.ts';
 
@@ -52,9 +52,9 @@ const redisFingerprint = () => redis('EVAL',
 const sha256File = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const capturedId = (out: string) => /done, (b\d{3,})/.exec(out)?.[1] ?? assert.fail(`no backup id in: ${out}`);
 
-/** The next whole minute (UTC) as HH:MM: a schedule at it fires within a minute, while the other tests run. */
-function nextMinute(): string {
-  const at = new Date(Date.now() + 60_000);
+/** HH:MM (UTC) `minutes` from now: a schedule at the next minute fires within a minute, while other tests run. */
+function minutesAhead(minutes: number): string {
+  const at = new Date(Date.now() + minutes * 60_000);
   return `${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')}`;
 }
 
@@ -76,7 +76,7 @@ after(async () => {
 });
 
 test('a daily schedule (UTC) with retention is set and shown', async () => {
-  const at = nextMinute();
+  const at = minutesAhead(120);
   assert.match(await cli('backups:schedule', cache, '--at', at, '--keep', '2'), new RegExp(`Daily at ${at} UTC, keeping the last 2`));
   const listed = await cli('backups', cache);
   assert.match(listed, new RegExp(`backed up daily at ${at} UTC, keeping the last 2`));
@@ -165,9 +165,20 @@ test('a Redis backup restored into Postgres is 422 and touches nothing; a pg fil
 
 test('Berth SIGKILLed mid-backup: that backup is failed after the restart, never listed as good; the next succeeds', { timeout: 600_000 }, async () => {
   // Enough data that pg_dump -Fc runs for seconds.
-  psql(pg, 'CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS v FROM generate_series(1, 500000) g');
-  const capture = berth.api('POST', `/addons/${pg}/backups`, {}).catch(() => null);
-  const running = await eventually('a running backup', async () => (await list(pg)).backups.find((b) => b.status === 'running'), 60_000);
+  // The schedule fires at the next minute: after the restart (or at the restart's first tick, a catch-up).
+  await cli('backups:schedule', cache, '--at', minutesAhead(1), '--keep', '2');
+  psql(pg, 'CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS v FROM generate_series(1, 800000) g');
+  // execFileSync blocked this process's event loop: let it see the keep-alive sockets the server closed meanwhile,
+  // or the POST below may go out on one of them ("other side closed") and never reach the server.
+  await sleep(100);
+  let answered: unknown = null;
+  const capture = berth.api('POST', `/addons/${pg}/backups`, {}).then((res) => { answered = res; }, (err: Error) => { answered = err.message; });
+  // Asked back to back (no sleep): the dump runs for a few seconds at most.
+  let running: Backup | undefined;
+  for (const deadline = Date.now() + 60_000; !running && answered === null && Date.now() < deadline;) {
+    running = (await list(pg)).backups.find((b) => b.status === 'running');
+  }
+  assert.ok(running, `no running backup seen; the capture answered ${JSON.stringify(answered)}; backups ${JSON.stringify(await list(pg))}\n${berth.output.slice(-3000)}`);
   await berth.kill('SIGKILL');
   await capture;
   await berth.start();
@@ -184,7 +195,7 @@ test('Berth SIGKILLed mid-backup: that backup is failed after the restart, never
 
 test('the schedule set before the restart fires after it; retention still keeps 2; both audited', { timeout: 180_000 }, async () => {
   const scheduled = await eventually('the scheduled backup', async () =>
-    (await list(cache)).backups.find((b) => b.trigger === 'schedule' && b.status === 'succeeded'), 150_000);
+    (await list(cache)).backups.find((b) => b.trigger === 'schedule' && b.status === 'succeeded'), 120_000);
   assert.ok(scheduled.sha256);
   assert.equal((await list(cache)).backups.filter((b) => b.status === 'succeeded').length, 2);
   const audit = JSON.stringify(await berth.ok('GET', '/audit?limit=500'));

@@ -114,7 +114,8 @@ export class AddonBackups {
   /** Runs the captures whose time has come (the schedule loop's tick); each then applies its retention. */
   async runDue(now: Date): Promise<void> {
     for (const schedule of this.#d.backups.schedules()) {
-      if (!isDue(schedule.at, new Date(schedule.lastRunAt), now)) continue;
+      // An add-on busy with a backup or restore is asked again at the next tick.
+      if (!isDue(schedule.at, new Date(schedule.lastRunAt), now) || this.#busy.has(schedule.addon)) continue;
       const addon = this.#d.addons.find(schedule.addon);
       this.#d.backups.markScheduleRun(schedule.addon, now);
       if (!addon) continue; // kept past its add-on's destroy: nothing to capture
