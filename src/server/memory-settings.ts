@@ -36,6 +36,11 @@ export function sameCommand(execPath: string, execArgv: string[], argv: string[]
  */
 export function applyMemorySettings(): void {
   const env = tunedEnvironment(process.env, process.platform);
-  if (env) process.execve!(process.execPath, sameCommand(process.execPath, process.execArgv, process.argv, isSea()), env);
+  try {
+    if (env) process.execve!(process.execPath, sameCommand(process.execPath, process.execArgv, process.argv, isSea()), env);
+  } catch (err) {
+    // Only memory is at stake: a server that cannot start itself again (its file replaced mid-upgrade) runs untuned.
+    console.error(`starting again with GLIBC_TUNABLES failed (${(err as Error).message}); running with malloc's defaults`);
+  }
   v8.setFlagsFromString('--optimize-for-size');
 }
