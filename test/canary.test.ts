@@ -13,6 +13,9 @@ import { cliOutput, runCliSync } from './support/cli.ts';
 import { startBerth, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { buildImage, removeImage } from './support/metrics-images.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
+import { startRegistry } from './support/registry.ts';
+import { ScratchRepos } from './support/scratch-repos.ts';
+import { gitPush } from './support/git-push.ts';
 
 /** Every fifth request answers 500 (the health check, the first, passes): 20 % failing. */
 const FLAKY_IMAGE = `berth-test/canary-flaky-${process.pid}:latest`;
@@ -23,14 +26,17 @@ const FLAKY_DOCKERFILE = `FROM ${TEST_IMAGE}\nCMD ${JSON.stringify(['node', '-e'
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
 let hook: WebhookReceiver;
+let registry: Awaited<ReturnType<typeof startRegistry>>;
 let home: string;
 const app = uniqueName('cny');
-const host = `${app}.localhost`;
+const pushApp = uniqueName('cnp');
+let host = `${app}.localhost`;
 let agent: http.Agent;
 
 before(async () => {
-  [caddy, hook] = await Promise.all([startCaddy(), startWebhookReceiver(), buildImage(FLAKY_IMAGE, FLAKY_DOCKERFILE)]).then(([c, h]) => [c, h] as const);
-  berth = await startBerth(caddy, { BERTH_WEBHOOK_ALLOW: '127.0.0.0/8' });
+  [caddy, hook, registry] = await Promise.all([startCaddy(), startWebhookReceiver(), startRegistry(), buildImage(FLAKY_IMAGE, FLAKY_DOCKERFILE)])
+    .then(([c, h, r]) => [c, h, r] as const);
+  berth = await startBerth(caddy, { BERTH_WEBHOOK_ALLOW: '127.0.0.0/8', BERTH_REGISTRY: registry.address });
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-canary-'));
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
@@ -39,8 +45,9 @@ before(async () => {
 after(async () => {
   agent?.destroy();
   await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+  await berth?.api('DELETE', `/apps/${pushApp}`, { confirm: pushApp });
   await berth?.kill('SIGTERM');
-  await Promise.all([caddy?.stop(), hook?.close(), removeImage(FLAKY_IMAGE)]);
+  await Promise.all([caddy?.stop(), hook?.close(), registry?.stop(), removeImage(FLAKY_IMAGE)]);
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
@@ -226,4 +233,32 @@ test('a healthy canary is promoted by steps under traffic, with no failed reques
   const row = (await releases()).find((r) => `v${r.version}` === canary)!;
   assert.equal(row.status, 'succeeded');
   assert.equal(row.canary.state, 'promoted');
+});
+
+test('with apps:canary a push starts a canary and reports its rejection by the analysis', async () => {
+  await berth.ok('POST', '/apps', { name: pushApp });
+  assert.match(ok('apps:canary', pushApp, '10', '--canary-step', '10,100', '--every', '1s', '--min-requests', '50'), /pushes start a canary at 10 %/);
+  const repos = new ScratchRepos(home, '');
+  const repo = repos.create({ Dockerfile: `FROM ${TEST_IMAGE}\n` });
+  repos.git(repo, 'remote', 'add', 'paas', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${pushApp}.git`);
+  const first = await gitPush(repo, 'paas', 'HEAD:main');
+  assert.equal(first.code, 0, first.output);
+  assert.match(first.output, /v1 deployed to/, 'the first push has nothing to compare with: a plain release');
+  repos.commitChange(repo, 'Dockerfile', () => FLAKY_DOCKERFILE);
+  host = `${pushApp}.localhost`;
+  try {
+    let pushed: { code: number; output: string } | null = null;
+    const push = gitPush(repo, 'paas', 'HEAD:main').then((r) => { pushed = r; });
+    await trafficUntil(async () => pushed !== null, 120_000);
+    await push;
+    const { code, output } = pushed!;
+    assert.notEqual(code, 0, output);
+    assert.match(output, /v2 started as a canary on/);
+    assert.match(output, /Following the canary v2 through 10, 100 %/);
+    assert.match(output, /Push rejected: canary v2 aborted by analysis: canary 5xx rate/);
+    freshConnections();
+    assert.equal(count(await many(40, 4), 'v1'), 40, 'v1 keeps serving');
+  } finally {
+    host = `${app}.localhost`;
+  }
 });
