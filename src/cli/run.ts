@@ -98,6 +98,12 @@ function printHelp(io: Io, name?: string): void {
   const notes = 'APP may also be given as -a/--app APP. --json prints the API\'s answer as JSON. ' +
     'BERTH_API_URL and BERTH_TOKEN override the stored login; BERTH_CONFIG_DIR moves where it is kept.';
   wrapWords(notes, HELP_WIDTH, '', '').forEach((line) => io.out(line));
+  io.out('');
+  // Not CLI commands: the executable (dist/berth, /usr/local/bin/berth) answers them before the CLI runs.
+  const appliance = 'On the server, the same executable also runs: berth up (installs and starts Berth on this machine), ' +
+    'berth upgrade FILE (replaces it with FILE, rolling back if the new server fails its health check), ' +
+    'berth server (the server itself) and berth supervise COMMAND (keeps a command running without systemd).';
+  wrapWords(appliance, HELP_WIDTH, '', '').forEach((line) => io.out(line));
 }
 
 /** parseArgs reports problems as TypeErrors with ERR_PARSE_ARGS_* codes; those are usage errors. */
