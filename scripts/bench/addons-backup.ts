@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { dumpCommand, restoreCommand } from '../../src/addons/backups/commands.ts';
 import { serviceContainerName } from '../../src/runtime/docker/service-options.ts';
-import { docker, printTable, rssMB, serverPid, verdict, type Stack } from './lib.ts';
+import { docker, printTable, rssMB, serverPid, stats, verdict, type Stack } from './lib.ts';
 
 const TARGET_MB = Number(process.env.BENCH_BACKUP_MB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_BACKUP_ROUNDS ?? 2);
@@ -46,15 +46,16 @@ export async function backupBench(s: Stack): Promise<void> {
       };
       for (const side of round % 2 ? [berth, manual] : [manual, berth]) await side();
     }
-    const median = (t: Timed[]) => [...t.map((x) => x.ms)].sort((a, b) => a - b)[Math.floor((t.length - 1) / 2)];
+    const median = (t: Timed[]) => stats(t.map((x) => x.ms)).median;
+    const each = (t: Timed[]) => t.map((x) => (x.ms / 1000).toFixed(1)).join(' / ');
     const rate = (ms: number) => `${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;
     const trace = (t: Timed[]) => t.map((x) => `${x.rss!.start.toFixed(0)}→${x.rss!.peak.toFixed(0)}→${x.rss!.end.toFixed(0)}`).join(', ');
     printTable(`Backup and restore of a ${(bytes / MB).toFixed(0)} MB database (dump ${(dumpBytes / MB).toFixed(0)} MB, pg_dump -Fc), ${ROUNDS} round(s), median`,
-      ['what', 'by hand (docker exec)', 'through Berth', 'Berth throughput / by hand', 'server RSS start→peak→end (MB)'], [
+      ['what', 'by hand (docker exec)', 'through Berth', 'Berth throughput / by hand', 'each round, by hand vs Berth (s)', 'server RSS start→peak→end (MB)'], [
         ['backup (pg_dump)', `${(median(rows.manualDump) / 1000).toFixed(1)} s, ${rate(median(rows.manualDump))}`, `${(median(rows.berthDump) / 1000).toFixed(1)} s, ${rate(median(rows.berthDump))}`,
-          (median(rows.manualDump) / median(rows.berthDump)).toFixed(2), trace(rows.berthDump)],
+          (median(rows.manualDump) / median(rows.berthDump)).toFixed(2), `${each(rows.manualDump)} vs ${each(rows.berthDump)}`, trace(rows.berthDump)],
         ['restore (pg_restore)', `${(median(rows.manualRestore) / 1000).toFixed(1)} s, ${rate(median(rows.manualRestore))}`, `${(median(rows.berthRestore) / 1000).toFixed(1)} s, ${rate(median(rows.berthRestore))}`,
-          (median(rows.manualRestore) / median(rows.berthRestore)).toFixed(2), trace(rows.berthRestore)],
+          (median(rows.manualRestore) / median(rows.berthRestore)).toFixed(2), `${each(rows.manualRestore)} vs ${each(rows.berthRestore)}`, trace(rows.berthRestore)],
       ]);
     const flat = [...rows.berthDump, ...rows.berthRestore].every((t) => t.rss!.peak - t.rss!.start <= RSS_FLAT_MB);
     printTable('Targets', ['target', 'measured', 'verdict'], [

@@ -115,7 +115,9 @@ export class DockerServices implements ServiceRuntime {
       AttachStdin: Boolean(run.stdin), AttachStdout: true, AttachStderr: true,
     });
     const stream = await exec.start({ hijack: true, stdin: Boolean(run.stdin) }) as unknown as Duplex;
-    const stdout = new PassThrough();
+    // 1 MiB of room before the engine's stream is paused: with the default 16 KiB nearly every frame of a dump
+    // paused and resumed it (docs/benchmarks.md, add-ons).
+    const stdout = new PassThrough({ highWaterMark: 1024 * 1024 });
     let stderrTail = '';
     const stderr = new PassThrough().on('data', (chunk: Buffer) => { stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES); });
     // demuxStream writes whatever arrives: the engine's stream is paused while stdout's reader (the backup store) is
