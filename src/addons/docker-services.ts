@@ -7,6 +7,7 @@ import type Docker from 'dockerode';
 import type { DockerRuntime } from '../runtime/docker/index.ts';
 import { isNotFound } from '../runtime/docker/errors.ts';
 import { openExec } from '../runtime/docker/exec.ts';
+import { FrameSplitter } from '../runtime/docker/frames.ts';
 import type { ExecSession } from '../runtime/types.ts';
 import type { ServiceExec, ServiceExecResult, ServiceRuntime, ServiceStatus } from './service-runtime.ts';
 import { serviceContainerName, serviceOptions, serviceVolumeName, ADDON_LABEL, type ServiceSpec } from '../runtime/docker/service-options.ts';
@@ -119,17 +120,21 @@ export class DockerServices implements ServiceRuntime {
     // paused and resumed it (docs/benchmarks.md, add-ons).
     const stdout = new PassThrough({ highWaterMark: 1024 * 1024 });
     let stderrTail = '';
-    const stderr = new PassThrough().on('data', (chunk: Buffer) => { stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES); });
-    // demuxStream writes whatever arrives: the engine's stream is paused while stdout's reader (the backup store) is
-    // behind, so a dump larger than memory moves at the store's pace instead of piling up in the server.
-    const paced = { write: (chunk: Buffer) => { if (!stdout.write(chunk)) stream.pause(); return true; } };
+    // The engine's stream is paused while stdout's reader (the backup store) is behind, so a dump larger than
+    // memory moves at the store's pace instead of piling up in the server.
+    const frames = new FrameSplitter((kind, piece) => {
+      if (kind === 'stderr') stderrTail = (stderrTail + piece.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+      else if (!stdout.write(piece)) stream.pause();
+    });
     stdout.on('drain', () => stream.resume());
-    this.#docker.modem.demuxStream(stream, paced as unknown as NodeJS.WritableStream, stderr);
     const ended = new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer) => {
+        try { frames.push(chunk); } catch (err) { stream.destroy(err as Error); }
+      });
       stream.once('end', resolve);
       stream.once('close', resolve);
       stream.once('error', reject);
-    }).finally(() => { stdout.end(); stderr.end(); });
+    }).finally(() => stdout.end());
     const drained = run.stdout ? pipeline(stdout, run.stdout) : new Promise<void>((resolve) => { stdout.resume(); stdout.once('end', resolve); });
     if (run.stdin) {
       // The engine closes the command's stdin when the hijacked connection is half-closed.
