@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry } from './support/registry.ts';
-import { gitEnv } from './support/git-env.ts';
-import { gitPush } from './support/git-push.ts';
+import { fixtureRepo, gitPush } from './support/git-push.ts';
 import { startBerth, viaRouter, eventually, uniqueName, type BerthServer } from './support/berth.ts';
 
 const ENABLED = process.env.BERTH_TEST_RESTART_DOCKERD === '1';
@@ -32,13 +31,7 @@ before(async () => {
   berth = await startBerth(caddy, { BERTH_REGISTRY: registry.address, BERTH_STACK_GENERIC: 'berth/node:24' });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dockerd-restart-'));
   await berth.ok('POST', '/apps', { name: app });
-  const repo = path.join(work, 'db-app');
-  fs.cpSync(FIXTURE, repo, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: gitEnv() });
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-qm', 'db app');
-  git('remote', 'add', 'paas', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`);
+  const repo = fixtureRepo(FIXTURE, path.join(work, 'db-app'), `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`);
   const pushed = await gitPush(repo, 'paas', 'main');
   assert.equal(pushed.code, 0, pushed.output);
   await berth.ok('POST', `/apps/${app}/addons`, { kind: 'postgres', name: db });

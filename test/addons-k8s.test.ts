@@ -5,7 +5,6 @@
 // the app leaves the add-on alone; exec streams 20 MB both ways; destroy leaves nothing, data directory included.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,8 +12,7 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { startCaddy } from './support/caddy.ts';
-import { gitEnv } from './support/git-env.ts';
-import { gitPush } from './support/git-push.ts';
+import { fixtureRepo, gitPush } from './support/git-push.ts';
 import { runCli, cliOutput, type CliTarget } from './support/cli.ts';
 import { startBerth, viaRouter, eventually, uniqueName, type BerthServer } from './support/berth.ts';
 import { clusterApi, deleteNamespace, testKubeconfig, testNamespace } from './scheduler/k8s-cluster.ts';
@@ -61,13 +59,7 @@ before(async () => {
   await berth.ok('POST', '/apps', { name: app, scheduler: 'k3s' });
   await berth.ok('POST', '/apps', { name: other, scheduler: 'k3s' });
   await berth.ok('POST', '/apps', { name: dockerApp, scheduler: 'docker' });
-  const repo = path.join(work, 'db-app');
-  fs.cpSync(FIXTURE, repo, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: gitEnv() });
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-qm', 'db app');
-  git('remote', 'add', 'paas', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`);
+  const repo = fixtureRepo(FIXTURE, path.join(work, 'db-app'), `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`);
   const pushed = await gitPush(repo, 'paas', 'main');
   assert.equal(pushed.code, 0, pushed.output);
 });

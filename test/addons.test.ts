@@ -12,7 +12,7 @@ import Docker from 'dockerode';
 import { startCaddy } from './support/caddy.ts';
 import { startRegistry } from './support/registry.ts';
 import { gitEnv } from './support/git-env.ts';
-import { gitPush } from './support/git-push.ts';
+import { fixtureRepo, gitPush } from './support/git-push.ts';
 import { runCli, cliOutput, type CliTarget } from './support/cli.ts';
 import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { DockerRuntime } from '../src/runtime/docker/index.ts';
@@ -42,12 +42,7 @@ before(async () => {
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', '/apps', { name: other });
   await berth.ok('POST', `/apps/${other}/deploys`, { image: TEST_IMAGE });
-  repo = path.join(work, 'db-app');
-  fs.cpSync(FIXTURE, repo, { recursive: true });
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-qm', 'db app');
-  git('remote', 'add', 'paas', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`);
+  repo = fixtureRepo(FIXTURE, path.join(work, 'db-app'), `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${app}.git`);
 });
 
 after(async () => {
