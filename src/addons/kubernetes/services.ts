@@ -6,7 +6,7 @@ import type { ExecSession } from '../../runtime/types.ts';
 import { RegistryApi } from '../../registry/api.ts';
 import { splitReference } from '../../registry/index.ts';
 import { BerthError } from '../../shared/errors.ts';
-import { apiMessage, connect, isConflict, isNotFound, unlessMissing, type Cluster } from '../../scheduler/kubernetes/client.ts';
+import { apiMessage, connect, isConflict, isNotFound, namespaceOnce, unlessMissing, type Cluster } from '../../scheduler/kubernetes/client.ts';
 import { openExec } from '../../scheduler/kubernetes/exec.ts';
 import { LABEL } from '../../scheduler/kubernetes/manifests.ts';
 import { KINDS, type AddonKind } from '../kinds.ts';
@@ -43,13 +43,14 @@ export class KubernetesServices implements ServiceRuntime {
   readonly #cluster: Cluster;
   readonly #net: NetworkingV1Api;
   readonly #registryApi: RegistryApi;
-  #namespaceReady: Promise<void> | null = null;
+  readonly #ensureNamespace: () => Promise<void>;
 
   constructor(opts: KubernetesServicesOptions) {
     this.#o = opts;
     this.#cluster = connect(opts.kubeconfigPath);
     this.#net = this.#cluster.config.makeApiClient(NetworkingV1Api);
     this.#registryApi = new RegistryApi(opts.registry);
+    this.#ensureNamespace = namespaceOnce(this.#cluster, opts.namespace, { [LABEL.owner]: opts.owner });
   }
 
   get #ns(): string { return this.#o.namespace; }
@@ -234,17 +235,6 @@ export class KubernetesServices implements ServiceRuntime {
     }
   }
 
-  #ensureNamespace(): Promise<void> {
-    this.#namespaceReady ??= (async () => {
-      if (await unlessMissing(() => this.#cluster.core.readNamespace({ name: this.#ns }))) return;
-      try {
-        await this.#cluster.core.createNamespace({ body: { metadata: { name: this.#ns, labels: { [LABEL.owner]: this.#o.owner } } } });
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    })().catch((err) => { this.#namespaceReady = null; throw err; });
-    return this.#namespaceReady;
-  }
 }
 
 function clusterIpOf(ip: string | undefined): string {

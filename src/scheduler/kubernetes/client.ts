@@ -44,6 +44,25 @@ export async function unlessMissing<T>(call: () => Promise<T>): Promise<T | null
   }
 }
 
+/**
+ * The namespace Berth works in, made (labelled with its owner) the first time a caller needs it; the scheduler and
+ * the add-on services each hold one. A failed attempt is tried again on the next call.
+ */
+export function namespaceOnce(cluster: Cluster, name: string, labels: Record<string, string>): () => Promise<void> {
+  let ready: Promise<void> | null = null;
+  return () => {
+    ready ??= (async () => {
+      if (await unlessMissing(() => cluster.core.readNamespace({ name }))) return;
+      try {
+        await cluster.core.createNamespace({ body: { metadata: { name, labels } } });
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    })().catch((err) => { ready = null; throw err; });
+    return ready;
+  };
+}
+
 /** The API server's own message (from its Status body) rather than the client's "HTTP-Code: 422 …" dump. */
 export function apiMessage(err: unknown): string {
   if (err instanceof k8s.ApiException) {

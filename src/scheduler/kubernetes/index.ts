@@ -15,7 +15,7 @@ import { BerthError } from '../../shared/errors.ts';
 import { resolveImage } from '../../runtime/docker/images.ts';
 import { RegistryApi } from '../../registry/api.ts';
 import { splitReference } from '../../registry/index.ts';
-import { apiMessage, connect, isConflict, isLoopback, isNotFound, unlessMissing, type Cluster } from './client.ts';
+import { apiMessage, connect, isConflict, isLoopback, isNotFound, namespaceOnce, unlessMissing, type Cluster } from './client.ts';
 import {
   LABEL, configSecretFor, configSecretName, deploymentFor, deploymentName, releaseConfigData, selectorOf, serviceFor, serviceName, staleConfigKeys,
   type ManifestSettings,
@@ -74,7 +74,7 @@ export class KubernetesScheduler implements Scheduler {
   private readonly ns: string;
   private readonly docker: Docker;
   private readonly registryApi: RegistryApi;
-  private namespaceReady: Promise<void> | null = null;
+  private readonly ensureNamespace: () => Promise<void>;
   private nodeAddresses: Promise<string[]> | null = null;
   private mode: Promise<RouteMode> | null = null;
   private readonly pods: PodAddresses | null;
@@ -90,6 +90,7 @@ export class KubernetesScheduler implements Scheduler {
     this.opts = opts;
     this.cluster = connect(opts.kubeconfigPath);
     this.ns = opts.namespace;
+    this.ensureNamespace = namespaceOnce(this.cluster, this.ns, { [LABEL.owner]: opts.owner });
     this.docker = new Docker({ socketPath: opts.dockerSocket ?? '/var/run/docker.sock' });
     this.registryApi = new RegistryApi(opts.registry);
     this.pods = opts.addressBook
@@ -574,18 +575,6 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   // --- cluster plumbing ------------------------------------------------------------------------------------
-
-  private ensureNamespace(): Promise<void> {
-    this.namespaceReady ??= (async () => {
-      if (await unlessMissing(() => this.cluster.core.readNamespace({ name: this.ns }))) return;
-      try {
-        await this.cluster.core.createNamespace({ body: { metadata: { name: this.ns, labels: { [LABEL.owner]: this.opts.owner } } } });
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    })().catch((err) => { this.namespaceReady = null; throw err; });
-    return this.namespaceReady;
-  }
 
   private async listDeployments(app: string): Promise<V1Deployment[]> {
     return (await this.cluster.apps.listNamespacedDeployment({ namespace: this.ns, labelSelector: selectorOf(this.opts.owner, app) })).items;
