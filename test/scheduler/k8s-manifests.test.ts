@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { configSecretFor, deploymentFor, deploymentName, jobFor, resourcesOf, serviceFor, selectorOf, staleConfigKeys } from '../../src/scheduler/kubernetes/manifests.ts';
+import { disruptionBudgetFor, wantsDisruptionBudget } from '../../src/scheduler/kubernetes/manifests.ts';
 import { newPodAddress } from '../../src/scheduler/kubernetes/admission.ts';
 import { rolloutVerdict, newestTemplateHash } from '../../src/scheduler/kubernetes/rollout.ts';
 import { instancesFromPods, memoryMB, cpus } from '../../src/scheduler/kubernetes/instances.ts';
@@ -253,4 +254,28 @@ test('routing to pods: only when Berth can reach them; the ready endpoints, with
   }), ['10.250.0.3', '10.250.0.9']);
   assert.deepEqual(readyAddresses({}), []);
   assert.equal(podsKey('shop'), 'shop.k3s', 'never an app name: app names have no dots');
+});
+
+test('web pods spread over nodes (still scheduled on one) and every pod leaves a lost node within 20 s; workers do not spread', () => {
+  const web = deploymentFor(req, req.formation[0], IMAGE, settings).spec!.template.spec!;
+  assert.deepEqual(web.topologySpreadConstraints, [{
+    maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels: { 'berth.owner': 'inst1', 'berth.app': 'shop', 'berth.process': 'web' } },
+  }]);
+  const tolerated = (spec: typeof web) => Object.fromEntries((spec.tolerations ?? []).map((t) => [t.key, [t.operator, t.effect, t.tolerationSeconds]]));
+  const expected = { 'node.kubernetes.io/not-ready': ['Exists', 'NoExecute', 20], 'node.kubernetes.io/unreachable': ['Exists', 'NoExecute', 20] };
+  assert.deepEqual(tolerated(web), expected);
+  const worker = deploymentFor(req, req.formation[1], IMAGE, settings).spec!.template.spec!;
+  assert.equal(worker.topologySpreadConstraints, undefined);
+  assert.deepEqual(tolerated(worker), expected);
+});
+
+test('disruption budget: the web pods of the app, one unavailable at a time, only for more than one web instance', () => {
+  const pdb = disruptionBudgetFor('shop', 'inst1');
+  assert.equal(pdb.metadata?.name, 'shop-web');
+  assert.deepEqual(pdb.metadata?.labels, { 'berth.owner': 'inst1', 'berth.app': 'shop' });
+  assert.deepEqual(pdb.spec, { maxUnavailable: 1, selector: { matchLabels: { 'berth.owner': 'inst1', 'berth.app': 'shop', 'berth.process': 'web' } } });
+  assert.equal(wantsDisruptionBudget(req.formation), true);
+  const one = req.formation.map((e) => (e.type === 'web' ? { ...e, quantity: 1 } : { ...e, quantity: 5 }));
+  assert.equal(wantsDisruptionBudget(one), false, 'a single web pod (or many workers) stays evictable');
 });

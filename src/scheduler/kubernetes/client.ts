@@ -6,6 +6,7 @@ export interface Cluster {
   core: k8s.CoreV1Api;
   apps: k8s.AppsV1Api;
   batch: k8s.BatchV1Api;
+  policy: k8s.PolicyV1Api;
   /** The API server's host as the kubeconfig names it (loopback: Berth runs on a node). */
   apiHost: string;
 }
@@ -20,6 +21,7 @@ export function connect(kubeconfigPath: string): Cluster {
     core: config.makeApiClient(k8s.CoreV1Api),
     apps: config.makeApiClient(k8s.AppsV1Api),
     batch: config.makeApiClient(k8s.BatchV1Api),
+    policy: config.makeApiClient(k8s.PolicyV1Api),
     apiHost: new URL(server).hostname.replace(/^\[|\]$/g, ''),
   };
 }

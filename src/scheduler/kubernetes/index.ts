@@ -17,8 +17,8 @@ import { RegistryApi } from '../../registry/api.ts';
 import { splitReference } from '../../registry/index.ts';
 import { apiMessage, connect, isConflict, isLoopback, isNotFound, namespaceOnce, unlessMissing, type Cluster } from './client.ts';
 import {
-  LABEL, configSecretFor, configSecretName, deploymentFor, deploymentName, releaseConfigData, selectorOf, serviceFor, serviceName, staleConfigKeys,
-  type ManifestSettings,
+  LABEL, configSecretFor, configSecretName, deploymentFor, deploymentName, disruptionBudgetFor, releaseConfigData, selectorOf, serviceFor, serviceName,
+  staleConfigKeys, wantsDisruptionBudget, type ManifestSettings,
 } from './manifests.ts';
 import { newestTemplateHash, rolloutVerdict, waitingReasons } from './rollout.ts';
 import { instancesFromPods } from './instances.ts';
@@ -144,6 +144,7 @@ export class KubernetesScheduler implements Scheduler {
         changed.push({ type: entry.type, name, previous });
       }
       if (req.formation.some((f) => f.type === 'web')) await this.ensureService(req.app);
+      await this.syncDisruptionBudget(req.app, wantsDisruptionBudget(req.formation));
       if (changed.length) progress(`Rolling out v${release.version}: ${changed.map((c) => c.type).join(', ')}.`);
       try {
         await this.watchRollouts(changed, req, progress);
@@ -353,6 +354,20 @@ export class KubernetesScheduler implements Scheduler {
     }
   }
 
+  /** The web process's PodDisruptionBudget, there while it runs more than one pod (a drain then evicts one at a time). */
+  private async syncDisruptionBudget(app: string, wanted: boolean): Promise<void> {
+    const name = serviceName(app);
+    if (!wanted) {
+      await unlessMissing(() => this.cluster.policy.deleteNamespacedPodDisruptionBudget({ name, namespace: this.ns }));
+      return;
+    }
+    try {
+      await this.cluster.policy.createNamespacedPodDisruptionBudget({ namespace: this.ns, body: disruptionBudgetFor(app, this.opts.owner) });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
   private async watchRollouts(changed: { type: string; name: string }[], req: DeployRequest, progress: Progress): Promise<void> {
     const deadline = Date.now() + (STARTUP_SEC + req.health.timeoutSec) * 1000;
     const pending = new Map(changed.map((c) => [c.name, c.type]));
@@ -471,6 +486,7 @@ export class KubernetesScheduler implements Scheduler {
     const selector = selectorOf(this.opts.owner, app);
     await this.cluster.apps.deleteCollectionNamespacedDeployment({ namespace: this.ns, labelSelector: selector, propagationPolicy: 'Background' });
     await this.cluster.batch.deleteCollectionNamespacedJob({ namespace: this.ns, labelSelector: selector, propagationPolicy: 'Background' });
+    await this.cluster.policy.deleteCollectionNamespacedPodDisruptionBudget({ namespace: this.ns, labelSelector: selector });
   }
 
   /**

@@ -2,7 +2,7 @@
 // process type, the app's config Secret (every live release's values), the web Service, the Job of a one-off. Pure builders,
 // so every field is unit-tested (test/scheduler/k8s-manifests.test.ts) and the executor (index.ts) only applies them.
 import { createHash } from 'node:crypto';
-import type { V1Deployment, V1EnvVar, V1Job, V1ResourceRequirements, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvVar, V1Job, V1PodDisruptionBudget, V1ResourceRequirements, V1Secret, V1Service, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { FormationEntry } from '../../state/schema.ts';
 import type { DeployRequest, OneOffRequest, ReleaseToRun } from '../types.ts';
 import { DEFAULT_CONTAINER_PORT, shellCommand } from '../../releases/converge.ts';
@@ -122,6 +122,7 @@ export function deploymentFor(req: DeployRequest & { release: ReleaseToRun }, en
         },
         spec: {
           ...podBasics(settings.drainSec + settings.stopTimeoutSec),
+          ...nodePlacement(selector, isWeb),
           containers: [{
             name: CONTAINER,
             image,
@@ -233,3 +234,38 @@ export function resourcesOf(memoryMB: number | null, cpus: number | null): V1Res
   if (cpus !== null) amounts.cpu = `${Math.max(1, Math.round(cpus * 1000))}m`;
   return Object.keys(amounts).length ? { requests: { ...amounts }, limits: { ...amounts } } : {};
 }
+
+// --- spreading over nodes and leaving a lost one ------------------------------------------------------------
+
+/** Seconds an instance stays bound to a node that stopped answering (Kubernetes' default is 300). */
+export const LOST_NODE_TOLERATION_SEC = 20;
+export const HOSTNAME_TOPOLOGY = 'kubernetes.io/hostname';
+
+/**
+ * Where a Deployment's pods go: web pods spread over the nodes (one more on a node than on another at most, but
+ * still scheduled when there is one node), and every pod leaves a node that is not-ready or unreachable after
+ * LOST_NODE_TOLERATION_SEC, so a lost node's instances run elsewhere within a minute.
+ */
+export function nodePlacement(selector: Record<string, string>, spread: boolean): { tolerations: V1Toleration[]; topologySpreadConstraints?: V1TopologySpreadConstraint[] } {
+  const tolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
+    key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: LOST_NODE_TOLERATION_SEC,
+  }));
+  if (!spread) return { tolerations };
+  return {
+    tolerations,
+    topologySpreadConstraints: [{ maxSkew: 1, topologyKey: HOSTNAME_TOPOLOGY, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { ...selector } } }],
+  };
+}
+
+/** The web process's disruption budget: a drain evicts one of its pods at a time (only when it runs more than one). */
+export function disruptionBudgetFor(app: string, owner: string): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1', kind: 'PodDisruptionBudget',
+    metadata: { name: deploymentName(app, 'web'), labels: { [LABEL.owner]: owner, [LABEL.app]: app } },
+    spec: { maxUnavailable: 1, selector: { matchLabels: { [LABEL.owner]: owner, [LABEL.app]: app, [LABEL.process]: 'web' } } },
+  };
+}
+
+/** Whether the app's web process gets a disruption budget: a single instance must still be evictable. */
+export const wantsDisruptionBudget = (formation: FormationEntry[]): boolean =>
+  formation.some((entry) => entry.type === 'web' && entry.quantity > 1);
