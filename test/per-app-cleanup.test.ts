@@ -9,6 +9,9 @@ import path from 'node:path';
 import { openDb } from '../src/state/db.ts';
 import { MetricsStore } from '../src/metrics/store.ts';
 import { holdRunNumber, releaseRunNumber, type RunNumbers } from '../src/shared/run-numbers.ts';
+import { AppEvents } from '../src/lifecycle/app-events.ts';
+import { TrackWindows } from '../src/canary/track-windows.ts';
+import { dropWindowsWithApps } from '../src/canary/wiring.ts';
 
 function tempMetrics(): MetricsStore {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cleanup-'));
@@ -56,5 +59,25 @@ describe('berth run numbers', () => {
     releaseRunNumber(numbers, 'api', 1);
     releaseRunNumber(numbers, 'never', 1);
     assert.equal(numbers.size, 0);
+  });
+});
+
+describe('canary request windows', () => {
+  test('a destroyed app\'s window goes, a renamed app\'s old name too; other apps keep theirs', async () => {
+    const events = new AppEvents();
+    const windows = new TrackWindows();
+    dropWindowsWithApps(events, windows);
+    for (const app of ['gone', 'kept', 'old']) {
+      windows.open(app, 0);
+      windows.record({ app, ts: 1, status: 200, durationMs: 5, track: 'canary' });
+    }
+    await events.emit('destroyed', { app: 'gone', appId: 1 });
+    await events.emit('renamed', { app: 'new', appId: 3, from: 'old' });
+    assert.equal(windows.summary('gone'), null);
+    assert.equal(windows.summary('old'), null);
+    assert.equal(windows.summary('kept')?.canary.requests, 1);
+    // A later app of the same name counts nothing it did not serve.
+    windows.record({ app: 'gone', ts: 2, status: 500, durationMs: 5, track: 'canary' });
+    assert.equal(windows.summary('gone'), null);
   });
 });

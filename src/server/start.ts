@@ -242,7 +242,7 @@ export async function startServer(): Promise<void> {
   logs.routerAccess?.onAccess((entry) => autoscaling.recordRequest(entry.app, entry.ts, entry.durationMs));
   // Canary releases: per-release request counts from the access log, and the analysis loop.
   const canary = createCanary({
-    apps, releases, canaries, deployer, alerts: observability.alerts, log,
+    apps, releases, canaries, deployer, alerts: observability.alerts, events, log,
     onAccess: logs.routerAccess ? (listener) => logs.routerAccess!.onAccess(listener) : undefined,
   });
   const api = createApi({
