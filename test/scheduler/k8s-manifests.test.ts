@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { configSecretFor, deploymentFor, deploymentName, jobFor, resourcesOf, serviceFor, selectorOf, staleConfigKeys } from '../../src/scheduler/kubernetes/manifests.ts';
 import { disruptionBudgetFor, wantsDisruptionBudget } from '../../src/scheduler/kubernetes/manifests.ts';
+import { canaryConflict, canaryDeploymentFor, canaryName, canaryServiceFor, sameSpec, withSpecHash } from '../../src/scheduler/kubernetes/manifests.ts';
 import { newPodAddress } from '../../src/scheduler/kubernetes/admission.ts';
 import { rolloutVerdict, newestTemplateHash } from '../../src/scheduler/kubernetes/rollout.ts';
 import { instancesFromPods, memoryMB, cpus } from '../../src/scheduler/kubernetes/instances.ts';
 import { TextLogDecoder } from '../../src/scheduler/kubernetes/log-lines.ts';
 import { changesOf } from '../../src/scheduler/kubernetes/events.ts';
-import { podsKey, readyAddresses, routeMode } from '../../src/scheduler/kubernetes/pod-addresses.ts';
+import { podsKey, readyAddresses, readyPodAddresses, routeMode } from '../../src/scheduler/kubernetes/pod-addresses.ts';
 import type { DeployRequest, ReleaseToRun } from '../../src/scheduler/types.ts';
 
 const release: ReleaseToRun = { version: 7, imageId: 'sha256:abc', imageRef: null, config: { GREETING: 'hi' }, containerPort: 8080 };
@@ -278,4 +279,61 @@ test('disruption budget: the web pods of the app, one unavailable at a time, onl
   assert.equal(wantsDisruptionBudget(req.formation), true);
   const one = req.formation.map((e) => (e.type === 'web' ? { ...e, quantity: 1 } : { ...e, quantity: 5 }));
   assert.equal(wantsDisruptionBudget(one), false, 'a single web pod (or many workers) stays evictable');
+});
+
+test('canary: the canary release\'s web as a Deployment of its own, selected apart from the app\'s web, with the same probe, size and drain', () => {
+  const canaryRelease: ReleaseToRun = { version: 8, imageId: 'sha256:new', imageRef: null, config: { GREETING: 'new' }, containerPort: 9090 };
+  const canaryReq = { ...req, canary: { release: canaryRelease, routing: { version: 8, weight: 10 } } };
+  const web = req.formation[0];
+  const d = canaryDeploymentFor(canaryReq, web, IMAGE, settings);
+  const stable = deploymentFor(req, web, IMAGE, settings);
+  assert.equal(d.metadata?.name, 'shop-web-canary');
+  assert.equal(canaryName('shop'), 'shop-web-canary');
+  assert.deepEqual(d.spec?.selector.matchLabels, { 'berth.owner': 'inst1', 'berth.app': 'shop', 'berth.canary': 'web' });
+  const labels = d.spec!.template.metadata!.labels!;
+  assert.equal(labels['berth.process'], undefined, 'the web Service, Deployment and early admission select berth.process=web: never a canary pod');
+  assert.equal(labels['berth.release'], '8');
+  assert.equal(labels['berth.managed'], '1', 'an instance of the app (ps, logs, metrics)');
+  assert.equal(d.spec?.replicas, web.quantity, 'as many as the formation\'s web');
+  const c = d.spec!.template.spec!.containers[0];
+  const s0 = stable.spec!.template.spec!.containers[0];
+  assert.deepEqual(c.readinessProbe, s0.readinessProbe, 'the same health check');
+  assert.deepEqual([c.resources, c.lifecycle, c.command], [s0.resources, s0.lifecycle, s0.command]);
+  assert.equal(d.spec!.template.spec!.terminationGracePeriodSeconds, stable.spec!.template.spec!.terminationGracePeriodSeconds);
+  const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+  assert.deepEqual(env.GREETING, { secretKeyRef: { name: 'shop-config', key: 'v8.GREETING' } }, 'the canary release\'s values in the app\'s Secret');
+  assert.deepEqual([env.PORT, env.BERTH_RELEASE, env.BERTH_PROCESS], ['9090', 'v8', 'web']);
+  assert.deepEqual(c.ports, [{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
+
+  const svc = canaryServiceFor('shop', 'inst1');
+  assert.equal(svc.metadata?.name, 'shop-web-canary');
+  assert.equal(svc.spec?.type, 'NodePort');
+  assert.deepEqual(svc.spec?.selector, d.spec?.selector.matchLabels, 'the canary\'s pods and only them');
+  assert.notDeepEqual(svc.spec?.selector, serviceFor('shop', 'inst1').spec?.selector);
+  assert.equal(svc.spec?.ports?.[0]?.targetPort, 'http');
+
+  // Its pods read as web.1.. of the canary's release, numbered apart from the app's web pods.
+  const pod = (name: string, podLabels: Record<string, string>): V1Pod => ({ metadata: { name, creationTimestamp: new Date('2030-01-01T00:00:00Z'), labels: { 'berth.app': 'shop', ...podLabels } }, spec: { containers: [] } });
+  const instances = instancesFromPods([pod('s1', { 'berth.process': 'web', 'berth.release': '7' }), pod('c1', labels), pod('s2', { 'berth.process': 'web', 'berth.release': '7' })]);
+  assert.deepEqual(instances.map((i) => `${i.id} ${i.process}.${i.index} v${i.release}`).sort(), ['c1 web.1 v8', 's1 web.1 v7', 's2 web.2 v7']);
+});
+
+test('canary: its name is refused when a process type already has it; the spec hash tells an unchanged canary from a step', () => {
+  assert.equal(canaryConflict('shop', req.formation), null);
+  assert.match(canaryConflict('shop', [...req.formation, { type: 'web-canary', quantity: 1, memoryMB: null, cpus: null, command: 'x', generation: 0 }]) ?? '', /web-canary/);
+  const a = withSpecHash(deploymentFor(req, req.formation[0], IMAGE, settings));
+  assert.ok(sameSpec(a, withSpecHash(deploymentFor(req, req.formation[0], IMAGE, settings))));
+  assert.ok(!sameSpec(a, withSpecHash(deploymentFor(req, { ...req.formation[0], quantity: 4 }, IMAGE, settings))));
+  assert.ok(!sameSpec(null, a));
+  assert.ok(!sameSpec({ metadata: {} }, a), 'an object made without a hash is never the same');
+});
+
+test('canary upstreams on the pod network: the ready pods\' IPv4 addresses, none going away', () => {
+  const pod = (ip: string, ready: boolean, deleting = false): V1Pod => ({
+    metadata: { name: ip, ...(deleting ? { deletionTimestamp: new Date() } : {}) },
+    status: { podIP: ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  });
+  assert.deepEqual(readyPodAddresses([pod('10.250.0.9', true), pod('10.250.0.3', true), pod('10.250.0.4', false), pod('10.250.0.5', true, true), pod('fd00::1', true)]),
+    ['10.250.0.3', '10.250.0.9']);
+  assert.deepEqual(readyPodAddresses([]), []);
 });

@@ -4,7 +4,7 @@
 import { Watch, type V1Pod } from '@kubernetes/client-node';
 import type { RuntimeEvent } from '../../runtime/types.ts';
 import type { Cluster } from './client.ts';
-import { CONTAINER, LABEL } from './manifests.ts';
+import { CONTAINER, LABEL, processOfLabels } from './manifests.ts';
 import { instancesFromPods } from './instances.ts';
 
 /** What was last seen of a pod's container, to tell what changed. */
@@ -41,7 +41,7 @@ export async function* podEvents(cluster: Cluster, namespace: string, selector: 
   const identity = (pod: V1Pod) => {
     const name = pod.metadata?.name ?? '';
     const instance = instancesFromPods([...pods.values()]).find((i) => i.id === name);
-    return { app: pod.metadata?.labels?.[LABEL.app] ?? '', process: pod.metadata?.labels?.[LABEL.process] ?? '', index: instance?.index ?? 0, container: name };
+    return { app: pod.metadata?.labels?.[LABEL.app] ?? '', process: processOfLabels(pod.metadata?.labels ?? {}), index: instance?.index ?? 0, container: name };
   };
   const onChange = (phase: string, pod: V1Pod) => {
     const name = pod.metadata?.name ?? '';

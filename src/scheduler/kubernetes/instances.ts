@@ -1,14 +1,15 @@
 // Pods as Berth's Instances. A pod has no Heroku-style number, so each process type's pods are numbered
-// by age (oldest first, name as tie-break; terminating pods last): web.1 stays web.1 while it lives.
+// by age (oldest first, name as tie-break; terminating pods last): web.1 stays web.1 while it lives. A canary's
+// pods are numbered apart, web.1 and on of the canary's release, as the Docker scheduler's canary instances are.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Instance, InstanceState } from '../../runtime/types.ts';
-import { ANNOTATION, CONTAINER, LABEL } from './manifests.ts';
+import { ANNOTATION, CONTAINER, LABEL, processOfLabels } from './manifests.ts';
 
 export function instancesFromPods(pods: V1Pod[]): Instance[] {
   const groups = new Map<string, V1Pod[]>();
   for (const pod of pods) {
     const labels = pod.metadata?.labels ?? {};
-    const key = `${labels[LABEL.app]}/${labels[LABEL.process]}`;
+    const key = `${labels[LABEL.app]}/${labels[LABEL.process] ?? `canary ${labels[LABEL.canary]}`}`;
     groups.set(key, [...(groups.get(key) ?? []), pod]);
   }
   const instances: Instance[] = [];
@@ -39,7 +40,7 @@ function instanceOf(pod: V1Pod, index: number): Instance {
     name: pod.metadata?.name ?? '',
     app: labels[LABEL.app] ?? '',
     release: Number(labels[LABEL.release]) || 0,
-    process: labels[LABEL.process] ?? '',
+    process: processOfLabels(labels),
     index,
     generation: Number(pod.metadata?.annotations?.[ANNOTATION.generation]) || 0,
     image: container?.image ?? '',

@@ -1,10 +1,11 @@
 // What the Kubernetes scheduler asks the cluster for, decided without talking to it: the Deployment of each
-// process type, the app's config Secret (every live release's values), the web Service, the Job of a one-off. Pure builders,
+// process type, the app's config Secret (every live release's values), the web Service, a canary's Deployment and
+// Service, the Job of a one-off. Pure builders,
 // so every field is unit-tested (test/scheduler/k8s-manifests.test.ts) and the executor (index.ts) only applies them.
 import { createHash } from 'node:crypto';
 import type { V1Deployment, V1EnvVar, V1Job, V1PodDisruptionBudget, V1ResourceRequirements, V1Secret, V1Service, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { FormationEntry } from '../../state/schema.ts';
-import type { DeployRequest, OneOffRequest, ReleaseToRun } from '../types.ts';
+import type { CanaryToRun, DeployRequest, OneOffRequest, ReleaseToRun } from '../types.ts';
 import { DEFAULT_CONTAINER_PORT, shellCommand } from '../../releases/converge.ts';
 
 /** Kubernetes expands $(VAR) in a container's command, and $$ is its escape: the argv reaches the process as given. */
@@ -17,7 +18,15 @@ export const LABEL = {
   process: 'berth.process',
   release: 'berth.release',
   oneoff: 'berth.oneoff',
+  /**
+   * On a canary's pods (value: the process type, web) instead of berth.process: the web Service, the web Deployment's
+   * selector and early admission select berth.process=web, and must never pick a canary's pod.
+   */
+  canary: 'berth.canary',
 } as const;
+
+/** The process type of a pod from its labels: berth.process, or the type a canary's pod stands in for. */
+export const processOfLabels = (labels: Record<string, string>): string => labels[LABEL.process] ?? labels[LABEL.canary] ?? '';
 
 export const ANNOTATION = {
   generation: 'berth.generation', // bumped by ps:restart: a changed pod template rolls every pod
@@ -39,6 +48,18 @@ export interface ManifestSettings {
   stopTimeoutSec: number;
 }
 
+const SPEC_HASH = 'berth.spec-hash';
+
+/** The desired object with a hash of itself: an unchanged formation entry is recognised without diffing server defaults. */
+export function withSpecHash(deployment: V1Deployment): V1Deployment {
+  const hash = createHash('sha256').update(JSON.stringify(deployment)).digest('hex').slice(0, 16);
+  return { ...deployment, metadata: { ...deployment.metadata, annotations: { ...deployment.metadata?.annotations, [SPEC_HASH]: hash } } };
+}
+
+/** True when the Deployment read from the cluster was made from the same desired object (withSpecHash). */
+export const sameSpec = (current: V1Deployment | null | undefined, desired: V1Deployment): boolean =>
+  current?.metadata?.annotations?.[SPEC_HASH] !== undefined && current.metadata.annotations[SPEC_HASH] === desired.metadata?.annotations?.[SPEC_HASH];
+
 /** `APP-TYPE`, a DNS label. Process types may hold `_`, which names can't: those get a short hash so `a_b` and `a-b` stay apart. */
 export function deploymentName(app: string, processType: string): string {
   if (!processType.includes('_')) return `${app}-${processType}`;
@@ -47,6 +68,8 @@ export function deploymentName(app: string, processType: string): string {
 }
 
 export const serviceName = (app: string) => deploymentName(app, 'web');
+/** The canary's Deployment and its Service: `APP-web-canary` (a process type named web-canary would take it: refused). */
+export const canaryName = (app: string) => `${app}-web-canary`;
 /**
  * One config Secret per app, for all its releases: each release's values under `vN.KEY`. The kubelet watches a
  * Secret from the first pod that references it, so a release's new pods find it already synced; a Secret per
@@ -100,13 +123,45 @@ export function staleConfigKeys(keys: string[], liveVersions: Iterable<number>):
 }
 
 export function deploymentFor(req: DeployRequest & { release: ReleaseToRun }, entry: FormationEntry, image: string, settings: ManifestSettings): V1Deployment {
+  const selector = { [LABEL.owner]: settings.owner, [LABEL.app]: req.app, [LABEL.process]: entry.type };
+  return workloadFor(deploymentName(req.app, entry.type), selector, req, entry, image, settings);
+}
+
+/**
+ * A canary's web process: the web Deployment of the canary's release under its own name and selector (berth.canary
+ * instead of berth.process, so the app's web Service and Deployment never select its pods), with the same health
+ * check, replicas, size and drain as the app's web.
+ */
+export function canaryDeploymentFor(req: DeployRequest & { canary: CanaryToRun }, web: FormationEntry, image: string, settings: ManifestSettings): V1Deployment {
+  return workloadFor(canaryName(req.app), canarySelector(settings.owner, req.app), { ...req, release: req.canary.release }, web, image, settings);
+}
+
+const canarySelector = (owner: string, app: string) => ({ [LABEL.owner]: owner, [LABEL.app]: app, [LABEL.canary]: 'web' });
+
+/** The canary's NodePort Service: its ready endpoints (or node port) are the canary's upstreams, beside the app's. */
+export function canaryServiceFor(app: string, owner: string): V1Service {
+  const selector = canarySelector(owner, app);
+  return {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: canaryName(app), labels: selector },
+    spec: { type: 'NodePort', selector, ports: [{ name: WEB_PORT_NAME, port: SERVICE_PORT, targetPort: WEB_PORT_NAME, protocol: 'TCP' }] },
+  };
+}
+
+/** Why a canary cannot run with this formation (its name is a process type's Deployment), or null. */
+export function canaryConflict(app: string, formation: FormationEntry[]): string | null {
+  const taken = formation.find((f) => deploymentName(app, f.type) === canaryName(app));
+  return taken ? `the process type ${taken.type} has the name a canary's Deployment needs (${canaryName(app)}): rename it to run canaries on k3s` : null;
+}
+
+function workloadFor(name: string, selector: Record<string, string>, req: Pick<DeployRequest, 'app' | 'health'> & { release: ReleaseToRun },
+  entry: FormationEntry, image: string, settings: ManifestSettings): V1Deployment {
   const { app, release } = req;
   const isWeb = entry.type === 'web';
   const port = release.containerPort ?? DEFAULT_CONTAINER_PORT;
-  const selector = { [LABEL.owner]: settings.owner, [LABEL.app]: app, [LABEL.process]: entry.type };
   return {
     apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: deploymentName(app, entry.type), labels: { ...selector, [LABEL.managed]: '1' } },
+    metadata: { name, labels: { ...selector, [LABEL.managed]: '1' } },
     spec: {
       replicas: entry.quantity,
       revisionHistoryLimit: REVISION_HISTORY,

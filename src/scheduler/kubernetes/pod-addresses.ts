@@ -5,7 +5,7 @@
 // connections alive and balances requests, and a release reaches traffic once the new pod is ready, without
 // waiting for kept-alive connections to a NodePort to leave the old pod. Otherwise routes go to the NodePort.
 import os from 'node:os';
-import type { V1Endpoints } from '@kubernetes/client-node';
+import type { V1Endpoints, V1Pod } from '@kubernetes/client-node';
 import type { AddressBook } from '../../router/dnsmasq/address-book.ts';
 import type { Cluster } from './client.ts';
 import { listWatch } from './list-watch.ts';
@@ -25,9 +25,17 @@ export const podsKey = (app: string): string => `${app}.k3s`;
  * The ready IPv4 addresses of a Service's endpoints (the cluster leaves out not-ready and terminating pods; Caddy
  * asks the app DNS for A records).
  */
-export function readyAddresses(endpoints: V1Endpoints): string[] {
-  const ips = (endpoints.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
+export function readyAddresses(endpoints: V1Endpoints, lostNodes: ReadonlySet<string> = new Set()): string[] {
+  // A pod on a node whose kubelet stopped answering stays "ready" until the node controller's grace period is over
+  // (40 s): Berth drops it as soon as it judges the node lost (hosts/nodes/node-monitor.ts).
+  const ips = (endpoints.subsets ?? []).flatMap((s) => (s.addresses ?? []).filter((a) => !a.nodeName || !lostNodes.has(a.nodeName)).map((a) => a.ip));
   return [...new Set(ips.filter((ip) => ip && !ip.includes(':')))].sort();
+}
+
+/** The IPv4 addresses of pods that are ready and not going away (a canary's upstreams, read from its pods). */
+export function readyPodAddresses(pods: V1Pod[]): string[] {
+  const ready = pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  return [...new Set(ready.map((p) => p.status?.podIP ?? '').filter((ip) => ip && !ip.includes(':')))].sort();
 }
 
 /**
@@ -55,6 +63,10 @@ export class PodAddresses {
   private abort: AbortController | null = null;
   /** Each app's ready endpoints as last seen. */
   private readonly ready = new Map<string, string[]>();
+  /** Each app's endpoints as last seen, to publish again when a node is lost or back. */
+  private readonly endpoints = new Map<string, V1Endpoints>();
+  /** Nodes whose kubelet does not answer: their pods are left out of every app's addresses. */
+  private lost: ReadonlySet<string> = new Set();
   /** New pods Berth's own health check passed during a rollout, before the kubelet's next probe says so. */
   private readonly admitted = new Map<string, Set<string>>();
 
@@ -90,8 +102,20 @@ export class PodAddresses {
   async sync(app: string): Promise<boolean> {
     this.start();
     const endpoints = await this.cluster.core.readNamespacedEndpoints({ name: serviceName(app), namespace: this.namespace }).catch(() => null);
-    this.ready.set(app, endpoints ? readyAddresses(endpoints) : []);
+    if (endpoints) this.endpoints.set(app, endpoints);
+    this.ready.set(app, endpoints ? readyAddresses(endpoints, this.lost) : []);
     return this.publishApp(app);
+  }
+
+  /** The nodes judged lost now: every app's addresses are published again without (or again with) their pods. */
+  async setLostNodes(names: Iterable<string>): Promise<void> {
+    const lost = new Set(names);
+    if ([...lost].sort().join(',') === [...this.lost].sort().join(',')) return;
+    this.lost = lost;
+    for (const [app, endpoints] of this.endpoints) {
+      this.ready.set(app, readyAddresses(endpoints, lost));
+      await this.publishApp(app).catch((err) => this.log(`k3s: app DNS of ${app} could not be updated: ${(err as Error).message}`));
+    }
   }
 
   /**
@@ -113,6 +137,7 @@ export class PodAddresses {
 
   remove(app: string): Promise<void> {
     this.ready.delete(app);
+    this.endpoints.delete(app);
     this.admitted.delete(app);
     return this.book.remove(podsKey(app));
   }
@@ -124,7 +149,10 @@ export class PodAddresses {
   private publish(endpoints: V1Endpoints, gone = false): void {
     const app = endpoints.metadata?.labels?.[LABEL.app];
     if (!app || endpoints.metadata?.name !== serviceName(app)) return;
-    if (!gone) this.ready.set(app, readyAddresses(endpoints));
+    if (!gone) {
+      this.endpoints.set(app, endpoints);
+      this.ready.set(app, readyAddresses(endpoints, this.lost));
+    }
     const done = gone ? this.remove(app) : this.publishApp(app);
     done.catch((err) => this.log(`k3s: app DNS of ${app} could not be updated: ${(err as Error).message}`));
   }
