@@ -5,7 +5,7 @@
 // connections alive and balances requests, and a release reaches traffic once the new pod is ready, without
 // waiting for kept-alive connections to a NodePort to leave the old pod. Otherwise routes go to the NodePort.
 import os from 'node:os';
-import type { V1Endpoints } from '@kubernetes/client-node';
+import type { V1Endpoints, V1Pod } from '@kubernetes/client-node';
 import type { AddressBook } from '../../router/dnsmasq/address-book.ts';
 import type { Cluster } from './client.ts';
 import { listWatch } from './list-watch.ts';
@@ -30,6 +30,12 @@ export function readyAddresses(endpoints: V1Endpoints, lostNodes: ReadonlySet<st
   // (40 s): Berth drops it as soon as it judges the node lost (hosts/nodes/node-monitor.ts).
   const ips = (endpoints.subsets ?? []).flatMap((s) => (s.addresses ?? []).filter((a) => !a.nodeName || !lostNodes.has(a.nodeName)).map((a) => a.ip));
   return [...new Set(ips.filter((ip) => ip && !ip.includes(':')))].sort();
+}
+
+/** The IPv4 addresses of pods that are ready and not going away (a canary's upstreams, read from its pods). */
+export function readyPodAddresses(pods: V1Pod[]): string[] {
+  const ready = pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  return [...new Set(ready.map((p) => p.status?.podIP ?? '').filter((ip) => ip && !ip.includes(':')))].sort();
 }
 
 /**
