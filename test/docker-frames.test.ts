@@ -1,9 +1,12 @@
 // The engine's stdout/stderr framing, split without copying: any frames, cut into chunks anywhere, come out as
-// the same bytes per stream in the same order (fast-check), and a non-multiplexed stream is refused.
+// the same bytes per stream in the same order (fast-check), and a non-multiplexed stream is refused; demuxInto
+// keeps the engine's stream at the pace of its slowest side.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { PassThrough } from 'node:stream';
 import { FrameSplitter, type FrameStream } from '../src/runtime/docker/frames.ts';
+import { demuxInto } from '../src/runtime/docker/demux.ts';
 
 function frame(type: 1 | 2, payload: Uint8Array): Buffer {
   const header = Buffer.alloc(8);
@@ -43,4 +46,39 @@ test('a stream cut mid-frame is not at a boundary', () => {
   const splitter = new FrameSplitter(() => {});
   splitter.push(frame(1, Buffer.from('abcdef')).subarray(0, 10));
   assert.equal(splitter.atBoundary, false);
+});
+
+test('demuxInto: a slow side pauses the engine\'s stream, and every byte still arrives per stream, in order', async () => {
+  const stdoutBytes = Buffer.alloc(3 * 1024 * 1024, 'o');
+  const stderrBytes = Buffer.from('warning: slow disk\n');
+  const wire = Buffer.concat([frame(1, stdoutBytes.subarray(0, 1024 * 1024)), frame(2, stderrBytes), frame(1, stdoutBytes.subarray(1024 * 1024))]);
+  const source = new PassThrough({ highWaterMark: 64 * 1024 });
+  // A reader that takes 64 KiB per tick: stdout's buffer fills, so the source must be paused to keep memory bounded.
+  const stdout = new PassThrough({ highWaterMark: 64 * 1024 });
+  const stderr = new PassThrough();
+  let paused = 0;
+  source.on('pause', () => { paused += 1; });
+  demuxInto(source, stdout, stderr);
+  const read = (async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdout) { chunks.push(chunk as Buffer); await new Promise((r) => setImmediate(r)); }
+    return Buffer.concat(chunks);
+  })();
+  const errText = (async () => { const chunks: Buffer[] = []; for await (const c of stderr) chunks.push(c as Buffer); return Buffer.concat(chunks).toString(); })();
+  source.on('end', () => { stdout.end(); stderr.end(); });
+  for (let at = 0; at < wire.length; at += 100_000) {
+    if (!source.write(wire.subarray(at, at + 100_000))) await new Promise((r) => source.once('drain', r));
+  }
+  source.end();
+  assert.deepEqual(await read, stdoutBytes);
+  assert.equal(await errText, stderrBytes.toString());
+  assert.ok(paused > 0, 'the source was never paused: a slow reader would let the whole stream pile up in memory');
+});
+
+test('demuxInto: a stream that is not multiplexed is destroyed with the reason, not misread', async () => {
+  const source = new PassThrough();
+  const failed = new Promise<Error>((resolve) => source.once('error', resolve));
+  demuxInto(source, new PassThrough(), new PassThrough());
+  source.write(Buffer.from('hello from a TTY\n'));
+  assert.match((await failed).message, /not a multiplexed stream/);
 });

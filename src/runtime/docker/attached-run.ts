@@ -4,16 +4,17 @@ import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { AttachedRun } from '../types.ts';
+import { demuxInto } from './demux.ts';
 
 /** How long the output may trail the exit before the run counts as finished anyway. */
 const OUTPUT_GRACE_MS = 5000;
 
-export async function startAttached(docker: Docker, container: Docker.Container, opts: { tty: boolean; cols: number; rows: number; timeoutSec: number; name: string }): Promise<AttachedRun> {
+export async function startAttached(container: Docker.Container, opts: { tty: boolean; cols: number; rows: number; timeoutSec: number; name: string }): Promise<AttachedRun> {
   const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }) as unknown as Duplex;
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   if (opts.tty) stream.pipe(stdout);
-  else docker.modem.demuxStream(stream, stdout, stderr);
+  else demuxInto(stream, stdout, stderr);
   const outputDone = new Promise<void>((resolve) => { stream.once('end', resolve); stream.once('close', resolve); stream.once('error', () => resolve()); });
   stream.on('error', () => {}); // a broken attach ends the output; the exit code still comes from wait()
 

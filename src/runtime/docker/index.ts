@@ -179,7 +179,7 @@ export class DockerRuntime implements Runtime {
     const container = await this.createPlaced(spec.app, (placement) => this.call(`creating a one-off container of ${spec.app}`, (abortSignal) =>
       this.docker.createContainer({ ...oneOffOptions(spec, this.owner, placement, this.hardening), abortSignal })));
     try {
-      return await runToCompletion(this.docker, container, spec.timeoutSec, onLine);
+      return await runToCompletion(container, spec.timeoutSec, onLine);
     } finally {
       await this.releaseNetwork(spec.app);
     }
@@ -197,7 +197,7 @@ export class DockerRuntime implements Runtime {
         this.docker.createContainer({ ...attachedRunOptions(spec, index, this.owner, placement, this.hardening), abortSignal })));
       let run: AttachedRun;
       try {
-        run = await startAttached(this.docker, container, { ...spec, name: `run.${index}` });
+        run = await startAttached(container, { ...spec, name: `run.${index}` });
       } catch (err) {
         await this.forceRemove(container.id);
         await this.releaseNetwork(spec.app);

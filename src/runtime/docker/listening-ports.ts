@@ -2,6 +2,7 @@
 // check reports when the app never listened on $PORT ("it listens on 8080").
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
+import { demuxInto } from './demux.ts';
 
 const LISTEN = '0A';
 /** 127.0.0.11, where Docker's embedded DNS listens inside containers on user-defined networks (little-endian hex). */
@@ -31,8 +32,9 @@ export async function listeningPorts(docker: Docker, containerId: string): Promi
     const stream = await exec.start({ hijack: true, stdin: false }) as unknown as Duplex;
     const text = await new Promise<string>((resolve, reject) => {
       let out = '';
-      const sink = { write: (chunk: Buffer) => { out += chunk.toString('utf8'); return true; } };
-      docker.modem.demuxStream(stream, sink as unknown as NodeJS.WritableStream, { write: () => true } as unknown as NodeJS.WritableStream);
+      const stdout = { write: (chunk: Buffer) => { out += chunk.toString('utf8'); return true; }, once: () => stdout };
+      const discard = { write: () => true, once: () => discard };
+      demuxInto(stream, stdout, discard);
       const timer = setTimeout(() => { stream.destroy(); reject(new Error('timed out')); }, PROBE_MS);
       stream.once('end', () => { clearTimeout(timer); resolve(out); });
       stream.once('error', (err) => { clearTimeout(timer); reject(err); });

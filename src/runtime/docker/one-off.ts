@@ -3,13 +3,14 @@
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import readline from 'node:readline';
+import { demuxInto } from './demux.ts';
 
-export async function runToCompletion(docker: Docker, container: Docker.Container, timeoutSec: number, onLine: (line: string) => void): Promise<number> {
+export async function runToCompletion(container: Docker.Container, timeoutSec: number, onLine: (line: string) => void): Promise<number> {
   try {
     // Attach before start so not a line of output is missed.
     const raw = await container.attach({ stream: true, stdout: true, stderr: true }) as unknown as NodeJS.ReadableStream;
     const lines = new PassThrough();
-    docker.modem.demuxStream(raw, lines, lines);
+    demuxInto(raw, lines, lines);
     const reader = readline.createInterface({ input: lines });
     reader.on('line', onLine);
     const outputDone = new Promise<void>((resolve) => raw.on('end', resolve).on('error', () => resolve()));
