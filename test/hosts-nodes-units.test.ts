@@ -123,4 +123,6 @@ test('node monitor: a node reported once when lost and once when back; pods of l
   const endpoints = { subsets: [{ addresses: [{ ip: '10.250.0.3', nodeName: 'n1' }, { ip: '10.250.0.9', nodeName: 'n2' }, { ip: '10.250.0.5' }] }] };
   assert.deepEqual(readyAddresses(endpoints, new Set(['n2'])), ['10.250.0.3', '10.250.0.5']);
   assert.deepEqual(readyAddresses(endpoints), ['10.250.0.3', '10.250.0.5', '10.250.0.9']);
+  const onlyLost = { subsets: [{ addresses: [{ ip: '10.250.0.9', nodeName: 'n2' }] }] };
+  assert.deepEqual(readyAddresses(onlyLost, new Set(['n2'])), ['10.250.0.9'], 'never emptied by a node judged lost: it may be wrong');
 });

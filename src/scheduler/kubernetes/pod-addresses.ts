@@ -27,9 +27,11 @@ export const podsKey = (app: string): string => `${app}.k3s`;
  */
 export function readyAddresses(endpoints: V1Endpoints, lostNodes: ReadonlySet<string> = new Set()): string[] {
   // A pod on a node whose kubelet stopped answering stays "ready" until the node controller's grace period is over
-  // (40 s): Berth drops it as soon as it judges the node lost (hosts/nodes/node-monitor.ts).
-  const ips = (endpoints.subsets ?? []).flatMap((s) => (s.addresses ?? []).filter((a) => !a.nodeName || !lostNodes.has(a.nodeName)).map((a) => a.ip));
-  return [...new Set(ips.filter((ip) => ip && !ip.includes(':')))].sort();
+  // (40 s): Berth drops it as soon as it judges the node lost (hosts/nodes/node-monitor.ts), unless no other pod is
+  // left: an empty answer would fail every request at once, a wrongly judged node none.
+  const all = (endpoints.subsets ?? []).flatMap((s) => s.addresses ?? []).filter((a) => a.ip && !a.ip.includes(':'));
+  const kept = all.filter((a) => !a.nodeName || !lostNodes.has(a.nodeName));
+  return [...new Set((kept.length ? kept : all).map((a) => a.ip))].sort();
 }
 
 /** The IPv4 addresses of pods that are ready and not going away (a canary's upstreams, read from its pods). */
