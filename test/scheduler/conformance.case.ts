@@ -13,6 +13,7 @@ import { startCaddy, type TestCaddy } from '../support/caddy.ts';
 import { startBerth, viaRouter, eventually, uniqueName, TEST_IMAGE, type BerthServer } from '../support/berth.ts';
 import { gitEnv } from '../support/git-env.ts';
 import { underTraffic } from '../support/traffic.ts';
+import { CanaryTraffic, countOf } from '../support/canary-traffic.ts';
 import { CaddyRouter } from '../../src/router/caddy/index.ts';
 import { CaddyAdminClient } from '../../src/router/caddy/admin-client.ts';
 
@@ -364,6 +365,54 @@ export function schedulerConformance(target: SchedulerUnderTest | { skip: string
       assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
       // Every scheduler gives an app a stable upstream: releases write nothing to Caddy.
       assert.deepEqual(await caddyConfig(caddy), configBefore, 'three releases changed no Caddy config');
+    });
+
+    test('canary: beside the release at 50 % with a header match (ps shows it); abort sends everything back; promote moves everything to it with no failed request', async () => {
+      const traffic = new CanaryTraffic(caddy.httpPort, host);
+      const releases = async (): Promise<Array<{ version: number; current: boolean; status: string }>> => berth.ok('GET', `/apps/${app}/releases`);
+      const running = async () => (await ps()).filter((i) => i.state === 'running').map((i) => `${i.type}.${i.index} v${i.release}`).sort();
+      // Only the split is measured: the analysis would judge after a million canary requests.
+      const start = async () => `v${(await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE, canary: { weight: 50, header: 'X-Canary=1', minRequests: 1_000_000 } })).version}`;
+      const only = async (release: string, what: string) => eventually(what, async () => {
+        traffic.fresh();
+        return countOf(await traffic.many(40, 4), release) === 40 && countOf(await traffic.many(20, 4, { 'X-Canary': '1' }), release) === 20;
+      }, 30_000);
+      const noCanaryLeft = (release: string) => eventually(`only ${release} running, no canary object left`, async () =>
+        (await ps()).every((i) => `v${i.release}` === release) && !(await target.leftovers(app)).some((name) => name.includes('canary')), 60_000);
+      try {
+        const stable = `v${(await releases()).find((r) => r.current)!.version}`;
+        let canary = await start();
+        assert.equal((await releases()).find((r) => `v${r.version}` === canary)?.status, 'canary');
+        assert.deepEqual(await running(), [`web.1 ${canary}`, `web.1 ${stable}`].sort(), 'the canary\'s instance is listed as its release\'s');
+        await eventually('the split in effect', async () => {
+          traffic.fresh();
+          return (await traffic.many(20, 4, { 'X-Canary': '1' })).every((a) => a.release === canary);
+        }, 30_000);
+        traffic.fresh();
+        const [gray, plain] = await Promise.all([traffic.many(60, 4, { 'X-Canary': '1' }), traffic.many(200, 8)]);
+        assert.ok(gray.every((a) => a.status === 200 && a.release === canary && a.track === 'canary'), 'every request with the header on the canary');
+        assert.ok(plain.every((a) => a.status === 200 && a.track === (a.release === canary ? 'canary' : 'stable')));
+        assert.equal(countOf(plain, canary) + countOf(plain, stable), 200);
+        const share = countOf(plain, canary) / plain.length;
+        assert.ok(share > 0.3 && share < 0.7, `the others split about 50/50: ${share} on the canary`);
+
+        await berth.ok('POST', `/apps/${app}/canary/abort`, {});
+        await only(stable, 'all traffic back on the release');
+        assert.equal((await releases()).find((r) => `v${r.version}` === canary)?.status, 'aborted');
+        await noCanaryLeft(stable);
+
+        canary = await start();
+        await eventually('the canary serving', async () => { traffic.fresh(); return (await traffic.get({ 'X-Canary': '1' })).release === canary; }, 30_000);
+        const { total, failures } = await underTraffic({ port: caddy.httpPort, host, clients: 3 }, async () => {
+          await berth.ok('POST', `/apps/${app}/canary/promote`, {});
+        });
+        assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed during the promote`);
+        assert.equal(`v${(await releases()).find((r) => r.current)!.version}`, canary);
+        await only(canary, 'all traffic on the promoted release');
+        await noCanaryLeft(canary);
+      } finally {
+        traffic.close();
+      }
     });
 
     test('destroy leaves nothing: no instances, objects or route', async () => {

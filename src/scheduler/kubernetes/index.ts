@@ -3,13 +3,12 @@
 // maxUnavailable 0, a preStop drain), Berth watches the rollout, streams it and undoes it when it fails.
 // Caddy stays the edge and reaches the app by a stable upstream, so a release changes no Caddy config: the
 // app's DNS name of its ready pods when Berth's machine is on the pod network (pod-addresses.ts), else the
-// Service's node port on every node. Decisions live in manifests.ts and
-// rollout.ts; this file only applies them.
-import { createHash } from 'node:crypto';
+// Service's node port on every node. A canary runs as a second Deployment and Service beside the app's (canary.ts),
+// and the route splits between the two. Decisions live in manifests.ts and rollout.ts; this file only applies them.
 import Docker from 'dockerode';
 import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import type { ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent } from '../../runtime/types.ts';
-import type { AppRoute, NamedUpstream, Router, Upstream } from '../../router/types.ts';
+import type { AppRoute, CanaryRoute, NamedUpstream, Router, Upstream } from '../../router/types.ts';
 import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
 import { BerthError } from '../../shared/errors.ts';
 import { resolveImage } from '../../runtime/docker/images.ts';
@@ -17,8 +16,8 @@ import { RegistryApi } from '../../registry/api.ts';
 import { splitReference } from '../../registry/index.ts';
 import { apiMessage, connect, isConflict, isLoopback, isNotFound, namespaceOnce, unlessMissing, type Cluster } from './client.ts';
 import {
-  LABEL, configSecretFor, configSecretName, deploymentFor, deploymentName, disruptionBudgetFor, releaseConfigData, selectorOf, serviceFor, serviceName,
-  staleConfigKeys, wantsDisruptionBudget, type ManifestSettings,
+  LABEL, canaryConflict, canaryName, configSecretFor, configSecretName, deploymentFor, deploymentName, disruptionBudgetFor, releaseConfigData,
+  sameSpec, selectorOf, serviceFor, serviceName, staleConfigKeys, wantsDisruptionBudget, withSpecHash, type ManifestSettings,
 } from './manifests.ts';
 import { newestTemplateHash, rolloutVerdict, waitingReasons } from './rollout.ts';
 import { instancesFromPods } from './instances.ts';
@@ -32,6 +31,7 @@ import { PodAddresses, localAddresses, routeMode, type RouteMode, type RouteSett
 import { admitNewPods, type EarlyAdmission } from './admission.ts';
 import { DNS_SWITCH_MS, type AddressBook } from '../../router/dnsmasq/address-book.ts';
 import { DEFAULT_CONTAINER_PORT } from '../../releases/converge.ts';
+import { CanaryWorkloads } from './canary.ts';
 
 export interface KubernetesSchedulerOptions {
   kubeconfigPath: string;
@@ -62,7 +62,6 @@ const STARTUP_SEC = 60;
 const POLL_MS = 500;
 /** After an undo, how long Berth waits for the previous pods to be all back (it does not fail on it). */
 const UNDO_WAIT_SEC = 30;
-const SPEC_HASH = 'berth.spec-hash';
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** Warnings about the cluster, not the app (no cluster DNS on the test kit): not worth a `remote:` line. */
 const QUIET_WARNINGS = new Set(['MissingClusterDNS']);
@@ -82,7 +81,8 @@ export class KubernetesScheduler implements Scheduler {
    * The pinned image of each app's last release, so the release phase and the deploy push once, and a release
    * of the same image (a config change) pushes nothing.
    */
-  private readonly images = new Map<string, { key: string; ref: string; digest: string }>();
+  private readonly images = new Map<string, { key: string; ref: string; digest: string }[]>();
+  private readonly canaries: CanaryWorkloads;
   /** run.N numbers being handed out (run.ts). */
   private readonly runNumbers = new Map<string, Set<number>>();
 
@@ -96,6 +96,15 @@ export class KubernetesScheduler implements Scheduler {
     this.pods = opts.addressBook
       ? new PodAddresses({ cluster: this.cluster, namespace: opts.namespace, owner: opts.owner, book: opts.addressBook, log: opts.log })
       : null;
+    this.canaries = new CanaryWorkloads({
+      cluster: this.cluster, namespace: this.ns, settings: this.settings, log: opts.log,
+      image: (app, release, progress) => this.registryImage(app, release, progress),
+      applySecret: (app, release) => this.applySecret(app, release),
+      applyDeployment: (body, exists) => this.applyDeployment(body, exists),
+      watch: (rollouts, req, progress) => this.watchRollouts(rollouts, req, progress),
+      routeMode: () => this.routeMode(),
+      nodeAddresses: () => this.addresses(),
+    });
   }
 
   private get settings(): ManifestSettings {
@@ -103,12 +112,8 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   async deploy(req: DeployRequest, progress: Progress = () => {}): Promise<void> {
-    // A canary would be a second Deployment and Service of the canary's release, weighted at Caddy like the
-    // Docker scheduler's; until that exists here, a canary is refused before anything changes.
-    if (req.canary) {
-      throw new BerthError(422, 'canary_unsupported',
-        `Canary releases run on the Docker scheduler only; ${req.app} runs on k3s (berth apps:scheduler ${req.app} docker moves it).`);
-    }
+    const conflict = req.canary ? canaryConflict(req.app, req.formation) : null;
+    if (conflict) throw new BerthError(422, 'release_failed', `A canary cannot run: ${conflict}.`);
     // Pods start only once the release phase succeeded: a new pod could take traffic through the Service at once.
     await req.releasePhase;
     await this.ensureNamespace();
@@ -130,7 +135,9 @@ export class KubernetesScheduler implements Scheduler {
     const release = req.release;
     const image = await this.registryImage(req.app, release, progress);
     const [, deployments] = await Promise.all([this.applySecret(req.app, release), this.listDeployments(req.app)]);
-    const existing = new Map(deployments.map((d) => [d.metadata!.name!, d]));
+    // The canary's Deployment is not one of the formation's: canary.ts keeps it.
+    const existing = new Map(deployments.filter((d) => !d.metadata?.labels?.[LABEL.canary]).map((d) => [d.metadata!.name!, d]));
+    const hadCanary = deployments.some((d) => d.metadata?.name === canaryName(req.app));
     const changed: { type: string; name: string; previous: V1Deployment | null }[] = [];
     await admission?.listed;
     try {
@@ -139,7 +146,7 @@ export class KubernetesScheduler implements Scheduler {
         const desired = withSpecHash(deploymentFor({ ...req, release }, entry, image, this.settings));
         const name = desired.metadata!.name!;
         const previous = existing.get(name) ?? null;
-        if (previous?.metadata?.annotations?.[SPEC_HASH] === desired.metadata!.annotations![SPEC_HASH]) continue;
+        if (sameSpec(previous, desired)) continue;
         await this.applyDeployment(desired, previous !== null);
         changed.push({ type: entry.type, name, previous });
       }
@@ -164,10 +171,17 @@ export class KubernetesScheduler implements Scheduler {
       if (!wanted.has(name)) await unlessMissing(() => this.cluster.apps.deleteNamespacedDeployment({ name, namespace: this.ns, propagationPolicy: 'Background' }));
     }
     if (!wanted.has(serviceName(req.app))) await unlessMissing(() => this.cluster.core.deleteNamespacedService({ name: serviceName(req.app), namespace: this.ns }));
-    await this.pruneConfig(req.app, release.version);
     const web = req.formation.find((f) => f.type === 'web');
-    await this.syncRoute(req, web && web.quantity > 0 ? await this.webUpstream(req.app, release, changed.length > 0) : null);
+    const serving = web && web.quantity > 0 ? web : null;
+    // The canary's pods ready before the route names them; a canary that fails leaves the route as it was.
+    const canary: CanaryRoute | null = req.canary && serving
+      ? { ...req.canary.routing, upstreams: await this.canaries.run({ ...req, canary: req.canary }, serving, progress) }
+      : null;
+    await this.pruneConfig(req.app, release.version);
+    await this.syncRoute(req, serving ? await this.webUpstream(req.app, release, changed.length > 0) : null, canary);
     if (changed.length) progress(`v${release.version} is live on the cluster.`);
+    // Ended (abort, promote) or scaled to nothing: out of the route now, its objects go after the drain.
+    if (hadCanary && !canary) await this.canaries.retire(req.app, req.drainInBackground ?? false);
   }
 
   async destroy(app: string): Promise<void> {
@@ -291,8 +305,10 @@ export class KubernetesScheduler implements Scheduler {
    */
   private async registryImage(app: string, release: ReleaseToRun, progress: Progress): Promise<string> {
     const key = `${release.imageId}/${release.imageRef ?? ''}`;
-    const cached = this.images.get(app);
-    if (cached?.key === key && await this.digestOf(cached.ref) === cached.digest) return `${cached.ref}@${cached.digest}`;
+    // The app's two latest images: a canary's and the stable release's (promote runs the canary's).
+    const recent = this.images.get(app) ?? [];
+    const cached = recent.find((entry) => entry.key === key);
+    if (cached && await this.digestOf(cached.ref) === cached.digest) return `${cached.ref}@${cached.digest}`;
     const prefix = `${this.opts.registry}/`;
     const target = `${prefix}${app}:v${release.version}`;
     const pushed = release.imageRef?.startsWith(prefix) && !release.imageRef.includes('@') ? release.imageRef : null;
@@ -309,7 +325,7 @@ export class KubernetesScheduler implements Scheduler {
       digest = await this.digestOf(target);
     }
     if (!digest) throw new BerthError(422, 'release_failed', `The image ${ref} is not in the registry.`);
-    this.images.set(app, { key, ref, digest });
+    this.images.set(app, [{ key, ref, digest }, ...recent.filter((entry) => entry.key !== key)].slice(0, 2));
     return `${ref}@${digest}`;
   }
 
@@ -569,12 +585,13 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   /** Writes the route only when it differs from what the router has: a release changes nothing there. */
-  private async syncRoute(req: Pick<DeployRequest, 'app' | 'hostnames' | 'maintenance'>, to: Upstream[] | NamedUpstream | null): Promise<void> {
+  private async syncRoute(req: Pick<DeployRequest, 'app' | 'hostnames' | 'maintenance'>, to: Upstream[] | NamedUpstream | null,
+    canary: CanaryRoute | null = null): Promise<void> {
     const { app, hostnames } = req;
-    const maintenance = req.maintenance ? { maintenance: req.maintenance } : {};
-    const wanted: AppRoute = to === null ? { app, hostnames, upstreams: [], ...maintenance }
-      : Array.isArray(to) ? { app, hostnames, upstreams: to, balancesConnections: true, ...maintenance }
-      : { app, hostnames, upstreams: [], named: to, ...maintenance };
+    const extra = { ...(req.maintenance ? { maintenance: req.maintenance } : {}), ...(canary && to !== null ? { canary } : {}) };
+    const wanted: AppRoute = to === null ? { app, hostnames, upstreams: [], ...extra }
+      : Array.isArray(to) ? { app, hostnames, upstreams: to, balancesConnections: true, ...extra }
+      : { app, hostnames, upstreams: [], named: to, ...extra };
     const current = (await this.opts.router.listRoutes()).find((r) => r.app === app);
     if (current && sameRoute(current, wanted)) return;
     await this.opts.router.setRoute(wanted);
@@ -603,20 +620,18 @@ export class KubernetesScheduler implements Scheduler {
   }
 }
 
-/** The desired object with a hash of itself: an unchanged formation entry is recognised without diffing server defaults. */
-function withSpecHash(deployment: V1Deployment): V1Deployment {
-  const hash = createHash('sha256').update(JSON.stringify(deployment)).digest('hex').slice(0, 16);
-  return { ...deployment, metadata: { ...deployment.metadata, annotations: { ...deployment.metadata?.annotations, [SPEC_HASH]: hash } } };
-}
-
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 function sameRoute(a: AppRoute, b: AppRoute): boolean {
   const hosts = (r: AppRoute) => [...r.hostnames].map((h) => h.toLowerCase()).sort().join(',');
   const ups = (r: AppRoute) => r.upstreams.map((u) => `${u.host}:${u.port}`).sort().join(',');
   const named = (r: AppRoute) => (r.named ? `${r.named.name}:${r.named.port}@${r.named.resolver}` : '');
+  // A split names the canary's version only in its sticky cookie; a canary without upstreams is no split.
+  const canary = ({ canary: c }: AppRoute) => (c?.upstreams.length ? JSON.stringify([
+    c.sticky ? c.version : 0, c.weight, c.header ?? null, c.cookie ?? null, Boolean(c.sticky), ups({ upstreams: c.upstreams } as AppRoute),
+  ]) : '');
   return hosts(a) === hosts(b) && ups(a) === ups(b) && named(a) === named(b) && Boolean(a.balancesConnections) === Boolean(b.balancesConnections)
-    && a.maintenance?.body === b.maintenance?.body && a.maintenance?.contentType === b.maintenance?.contentType;
+    && a.maintenance?.body === b.maintenance?.body && a.maintenance?.contentType === b.maintenance?.contentType && canary(a) === canary(b);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
