@@ -15,6 +15,10 @@ test_started=$(date +%s)
 
 node24_ok || fail "Node 24 is not installed in $BERTH_NODE_DIR: run scripts/up.sh first"
 use_node24
+# Every test file, test server, CLI run and issue-admin-token is a Node process that compiles the same
+# sources: Node's compile cache (keyed by each file's contents, TypeScript included) keeps that work
+# across them and across runs (docs/benchmarks.md, "test suite wall time"). NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-${TMPDIR:-/tmp}/berth-test-compile-cache}"
 [ -d node_modules ] || fail "node_modules is missing: run scripts/up.sh first"
 for tool in caddy docker-registry curl; do
   command -v "$tool" >/dev/null || fail "$tool is not installed: run scripts/up.sh first"
