@@ -228,22 +228,12 @@ restart_dockerd() {
   ensure_dockerd
 }
 
-# The environment variables the server reads: src/config.ts's, BERTH_PUBLIC_URL (src/server) and
-# BERTH_SQLITE_BINDING (src/state). `berth up` saves them in berth.env (its list: SERVER_SETTINGS in
-# src/appliance/settings.ts, the same names); test.sh clears them so that tests never inherit the installed
-# server's data dir or ports.
-BERTH_SERVER_SETTINGS=(
-  BERTH_DATA_DIR BERTH_API_HOST BERTH_API_PORT BERTH_DOMAIN BERTH_CADDY_ADMIN BERTH_HTTP_PORT
-  BERTH_HTTPS_PORT BERTH_REGISTRY BERTH_DOCKER_SOCKET BERTH_MAX_INSTANCES BERTH_PORT_RANGE
-  BERTH_HEALTH_TIMEOUT BERTH_DRAIN_SECONDS BERTH_STOP_TIMEOUT BERTH_MAX_BODY_BYTES
-  BERTH_PUBLIC_URL BERTH_SQLITE_BINDING BERTH_REGISTRY_ADVERTISE BERTH_HEARTBEAT_SECONDS
-  BERTH_HOST_DOWN_SECONDS K3S_BINARY BERTH_LOG_RETENTION_DAYS BERTH_LOG_MAX_MB_PER_APP BERTH_METRICS_TOKEN
-  BERTH_STACK_NODE BERTH_STACK_STATIC BERTH_STACK_GENERIC BERTH_STACK_PYTHON BERTH_STACK_GO
-  BERTH_WEBHOOK_ALLOW
-  BERTH_API_HOST_NAME BERTH_SECRETS_KEY_FILE
-  BERTH_BACKUP_S3_ENDPOINT BERTH_BACKUP_S3_BUCKET BERTH_BACKUP_S3_REGION BERTH_BACKUP_S3_ACCESS_KEY_ID
-  BERTH_BACKUP_S3_SECRET_ACCESS_KEY BERTH_BACKUP_S3_PREFIX
-)
+# The environment variables the server reads (src/config.ts's, BERTH_PUBLIC_URL, BERTH_SQLITE_BINDING), in
+# their one home: SERVER_SETTINGS in src/appliance/settings.ts, the list `berth up` saves in berth.env. test.sh
+# clears them so that tests never inherit the installed server's data dir or ports.
+mapfile -t BERTH_SERVER_SETTINGS < <(sed -n '/^export const SERVER_SETTINGS = \[/,/^\] as const;/p' \
+  "$BERTH_ROOT/src/appliance/settings.ts" | grep -o "'[A-Z0-9_]*'" | tr -d "'")
+[ "${#BERTH_SERVER_SETTINGS[@]}" -gt 10 ] || fail "could not read SERVER_SETTINGS from src/appliance/settings.ts"
 
 # The one-node Kubernetes cluster kit the k3s scheduler's tests run against (its README: shared/k8s):
 # BERTH_K8S_KIT, else shared/k8s beside this clone, as CI lays them out. Prints its folder; fails if absent.

@@ -5,7 +5,7 @@
 // must fail its health check and roll back. Not one request through Caddy may fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -100,6 +100,19 @@ test('berth upgrade swaps the executable under traffic, and rolls back a build t
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /is not a berth executable .*nothing changed/);
     assert.equal(readPid(serverPidFile(appliance)), serverPid, 'the server was not restarted');
+
+    // One upgrade at a time: while another holds the lock (a live process whose argv says upgrade), refused.
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', 'upgrade'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path.join(appliance.dataDir, 'upgrade.pid'), `${holder.pid}\n`);
+      const locked = await upgrade(builds[NEW]);
+      assert.equal(locked.code, 1);
+      assert.match(locked.stderr, new RegExp(`another berth upgrade \\(pid ${holder.pid}\\) is running; nothing changed`));
+      assert.equal(readPid(serverPidFile(appliance)), serverPid, 'the server was not restarted');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    // A lock left by an upgrade that died is taken over (the upgrade below must find it stale).
 
     // `berth upgrade FILE` while clients keep requesting the app through Caddy.
     const upgradeUnderTraffic = async (file: string) => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadAppliance } from './load.ts';
 import type { Appliance } from './settings.ts';
-import { replaceFileAtomically, runProgram } from './host.ts';
+import { livePid, replaceFileAtomically, runProgram } from './host.ts';
 import { serverLog, serverLogHint, startServer, stopServer, waitForServer } from './server-service.ts';
 
 /** `berth version`'s line: "berth 0.1.0 (commit abc123def456) node-v24.x". */
@@ -48,20 +48,51 @@ function logTail(a: Appliance, lines = 15): string {
   }
 }
 
+/**
+ * One upgrade at a time: a second would stop the server the first is starting and swap the executable under it.
+ * The lock is a pid file; one left by an upgrade that died (its pid gone or reused) is taken over.
+ */
+function takeUpgradeLock(a: Appliance): { release(): void } | string {
+  const file = path.join(a.dataDir, 'upgrade.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return { release: () => fs.rmSync(file, { force: true }) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = livePid(file, ['upgrade']);
+      if (holder) return `another berth upgrade (pid ${holder}) is running; nothing changed`;
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return `the upgrade lock ${file} could not be taken; nothing changed`;
+}
+
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const fail = (line: string) => { process.stderr.write(`[fail] ${line}\n`); return 1; };
 
 export async function runUpgrade(args: string[]): Promise<number> {
   if (args.length !== 1 || args[0].startsWith('-')) return fail('usage: berth upgrade PATH-TO-NEW-BERTH');
+  if (process.getuid?.() !== 0) return fail('run berth upgrade as root (it replaces the installed executable and restarts the server)');
   const a = loadAppliance();
-  const candidate = path.resolve(args[0]);
+  const lock = takeUpgradeLock(a);
+  if (typeof lock === 'string') return fail(lock);
+  try {
+    return await upgradeTo(a, args[0]);
+  } finally {
+    lock.release();
+  }
+}
+
+async function upgradeTo(a: Appliance, given: string): Promise<number> {
+  const candidate = path.resolve(given);
   const stat = fs.statSync(candidate, { throwIfNoEntry: false });
   if (!stat?.isFile()) return fail(`${candidate} is not a file`);
   if (candidate === a.executable) return fail(`${candidate} is the installed executable itself: give the new build's path`);
   fs.chmodSync(candidate, stat.mode | 0o100);
   // Checked before anything is touched: a file that is not a berth build never replaces the working one.
   const newVersion = await versionOf(candidate);
-  if (!newVersion) return fail(`${candidate} is not a berth executable (\`${args[0]} version\` does not answer as berth does); nothing changed`);
+  if (!newVersion) return fail(`${candidate} is not a berth executable (\`${given} version\` does not answer as berth does); nothing changed`);
   const oldVersion = fs.existsSync(a.executable) ? await versionOf(a.executable) : null;
   if (!oldVersion) return fail(`no working berth at ${a.executable}: run \`berth up\` first`);
 
