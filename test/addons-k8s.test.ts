@@ -128,9 +128,15 @@ test('backups on k3s: capture streams pg_dump out of the pod, a later row is und
   assert.equal(body.subarray(0, 5).toString('latin1'), 'PGDMP', 'a pg_dump custom-format archive');
 });
 
-test('attach and detach edit the NetworkPolicy; a Docker app cannot attach a k3s add-on (422)', { skip: cluster.skip, timeout: 60_000 }, async () => {
+test('attach and detach edit the NetworkPolicy; a Docker app cannot attach a k3s add-on, nor an app move away from one (422)', { skip: cluster.skip, timeout: 60_000 }, async () => {
   await berth.ok('POST', `/apps/${other}/addons/attach`, { name: pg, as: 'SHOP_DATABASE_URL' });
   assert.deepEqual((await admitted())?.sort(), [app, other].sort());
+  // Moving an app away from the services it uses would strand it: refused, naming them, and nothing moves.
+  const stranding = await berth.api('PATCH', `/apps/${other}`, { scheduler: 'docker' });
+  assert.equal(stranding.status, 422, JSON.stringify(stranding.body));
+  assert.equal(stranding.body.error, 'addons_attached');
+  assert.match(stranding.body.message, new RegExp(`${other} uses ${pg} on the k3s scheduler`));
+  assert.equal((await berth.ok('GET', `/apps/${other}`)).scheduler, 'k3s');
   await berth.ok('DELETE', `/apps/${other}/addons/${pg}/attachment`);
   assert.deepEqual(await admitted(), [app]);
   const refused = await berth.api('POST', `/apps/${dockerApp}/addons/attach`, { name: pg });

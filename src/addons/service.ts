@@ -155,6 +155,22 @@ export class Addons {
   }
 
   /**
+   * apps:scheduler: an app whose services stay on its old scheduler would lose them (a Docker network and a
+   * cluster's pod network do not meet), so the move is refused, naming them and the way over.
+   */
+  refuseStrandingMove(appId: number, appName: string, to: string): void {
+    const stranded = this.#d.store.bindingsOfApp(appId)
+      .map((binding) => (binding.addonId === null ? undefined : this.#d.store.byId(binding.addonId)))
+      .filter((addon): addon is AddonRow => addon !== undefined && addon.scheduler !== to);
+    if (!stranded.length) return;
+    const names = [...new Set(stranded.map((addon) => addon.name))];
+    throw new BerthError(422, 'addons_attached',
+      `${appName} uses ${names.join(', ')} on the ${stranded[0].scheduler} scheduler, which ${to} apps cannot reach: a service stays with its data. ` +
+      `Capture a backup (berth backups:capture NAME), detach the add-on (berth addons:detach ${appName} NAME), move the app, ` +
+      `then create the add-on again on ${to} (berth addons:create ${appName} KIND) and restore into it (berth backups:restore NEW --from-file DUMP).`);
+  }
+
+  /**
    * apps:rename: the app's containers now run on the network of its new name; the services it uses join that
    * network, leave the old one, and the vars follow their new address (a release).
    */

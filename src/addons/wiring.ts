@@ -63,6 +63,7 @@ export async function createAddons(w: AddonsWiring): Promise<{ addons: Addons; b
   const schedules = startScheduleLoop(backups, w.scheduleTickMs ?? DEFAULT_TICK_MS, w.log);
   w.events.on('destroyed', ({ appId, app }) => addons.appDestroyed(appId, app));
   w.events.on('renamed', ({ appId, app, from }) => addons.appRenamed(appId, from, app));
+  w.events.veto('moving', ({ appId, app, to }) => addons.refuseStrandingMove(appId, app, to));
   return {
     addons, backups, stop: schedules.stop,
     routes: addonsRoutes({ ...w.terminal, addons, access: w.access }),

@@ -78,6 +78,7 @@ export class Deployer {
       const target = this.deps.schedulers.get(schedulerName);
       const source = this.deps.schedulers.forApp(app.name);
       if (target.name === source.name) return app;
+      this.deps.events.ask('moving', { app: app.name, appId: app.id, from: source.name, to: target.name });
       progress?.(`Moving ${app.name} from ${source.name} to ${target.name}.`);
       await target.deploy(this.deployRequest(app, this.runningRelease(app), this.deps.apps.formation(app.id)), progress);
       this.deps.apps.update(app.id, { scheduler: target.name });
