@@ -1,5 +1,6 @@
-// Small images the metrics and alerts tests build on top of the hello image: one that burns a core,
-// one that crash-loops after its first /crash. Built without a context (Dockerfile on stdin), offline.
+// Small images the metrics, alerts and canary tests build on top of the hello image: one that burns a core,
+// one that crash-loops after its first /crash, one that fails a fifth of its requests. Built without a context
+// (Dockerfile on stdin), offline.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -13,6 +14,11 @@ CMD ["sh", "-c", "(while :; do :; done) & exec node /app/server.js"]
 export const CRASH_LOOP_DOCKERFILE = `FROM berth-test/hello:latest
 CMD ["sh", "-c", "if [ -e /tmp/crashed-once ]; then echo exiting at once; exit 1; fi; touch /tmp/crashed-once; exec node /app/server.js"]
 `;
+
+/** Every fifth request answers 500 (the health check, the first, passes): 20 % failing, naming its release like hello. */
+const FLAKY_SERVER = "let n=0;require('http').createServer((q,r)=>{n++;r.statusCode=n%5===0?500:200;"
+  + "r.end('hello from '+process.env.BERTH_RELEASE+' flaky\\n')}).listen(process.env.PORT||5000)";
+export const FLAKY_DOCKERFILE = `FROM berth-test/hello:latest\nCMD ${JSON.stringify(['node', '-e', FLAKY_SERVER])}\n`;
 
 export function buildImage(tag: string, dockerfile: string): Promise<void> {
   return new Promise((resolve, reject) => {
