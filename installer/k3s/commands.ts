@@ -1,6 +1,9 @@
 // The shell commands the k3s tasks run on a host, and the service definitions they write. Pure functions:
 // what runs where is decided here, the tasks only sequence them (and tests can read them).
 import type { K3sRole } from './config.ts';
+import { shq, writeFileCommand as writeFile } from '../files.ts';
+
+export { sha256Command, shq } from '../files.ts';
 
 export const K3S_BIN = '/usr/local/bin/k3s';
 export const K3S_ETC = '/etc/rancher/k3s';
@@ -34,33 +37,12 @@ export function logFile(role: K3sRole): string {
   return `/var/log/${serviceName(role)}.log`;
 }
 
-/** Single-quotes a word for sh. */
-export function shq(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /** sd_booted(): systemd is PID 1 exactly when this directory exists. */
 export const HAS_SYSTEMD = 'test -d /run/systemd/system';
 
-export function sha256Command(path: string): string {
-  return `sha256sum ${shq(path)} 2>/dev/null | cut -d' ' -f1`;
-}
-
-/**
- * Writes stdin to path atomically (temp file + rename, so a running k3s never sees half a binary),
- * with mode; base64 when the content is binary. Every write also marks the service for a restart.
- */
+/** Writes stdin to path atomically (see installer/files.ts) and marks the k3s service for a restart. */
 export function writeFileCommand(path: string, mode: string, opts: { base64?: boolean } = {}): string {
-  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
-  const tmp = `${path}.berth-new`;
-  const writer = opts.base64 ? 'base64 -d' : 'cat';
-  return [
-    `mkdir -p ${shq(dir)} ${shq(K3S_ETC)}`,
-    `(umask 077 && ${writer} > ${shq(tmp)})`,
-    `chmod ${mode} ${shq(tmp)}`,
-    `mv -f ${shq(tmp)} ${shq(path)}`,
-    `touch ${shq(RESTART_MARKER)}`,
-  ].join(' && ');
+  return writeFile(path, mode, { ...opts, marker: RESTART_MARKER });
 }
 
 export interface InstallScriptCommandInput {

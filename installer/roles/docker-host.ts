@@ -4,6 +4,7 @@
 // publishes there admit only Berth's router (tasks/app-port-firewall.ts).
 import type { Task, TaskContext } from '../task.ts';
 import { shellQuote } from '../ssh.ts';
+import { packagesTask } from '../tasks/packages.ts';
 import { appPortFirewallTask, FIREWALL_SCRIPT, type AppPortFirewallVars } from '../tasks/app-port-firewall.ts';
 
 export interface DockerHostVars {
@@ -63,20 +64,7 @@ export function dockerHostTasks(vars: DockerHostVars): Task[] {
   const config = daemonConfig(vars.registry);
   const keyLine = vars.berthPublicKey.trim();
   return [
-    {
-      name: `packages installed (${PACKAGES.join(', ')})`,
-      hint: 'apt could not install the packages: check /etc/apt/sources.list and that the host reaches its package mirror (apt-get update on the host shows why).',
-      async check(ctx) {
-        const out = await ctx.run(`dpkg-query -W -f='\${Status}\\n' ${PACKAGES.join(' ')}`, { allowFail: true });
-        const installed = out.stdout.split('\n').filter((line) => line.trim() === 'install ok installed');
-        return out.code === 0 && installed.length === PACKAGES.length;
-      },
-      async apply(ctx) {
-        // --error-on=any: an unreachable source fails here, where the output names it, not later as "no such package".
-        await ctx.run('apt-get update -q --error-on=any');
-        await ctx.run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${PACKAGES.join(' ')}`);
-      },
-    },
+    packagesTask(PACKAGES),
     {
       name: `${DAEMON_JSON} (registry ${vars.registry}, log rotation, live-restore)`,
       hint: `Berth owns ${DAEMON_JSON} on its hosts; move other settings into dockerd flags or tell Berth's operator.`,

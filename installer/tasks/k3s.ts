@@ -5,15 +5,14 @@
 //   - k3sBinary alone: the binary is copied up and Berth writes its own systemd unit (or, on a host without
 //     systemd, a launcher started detached with a pid file).
 // Every setting lives in /etc/rancher/k3s/config.yaml; a changed file restarts the service (see RESTART_MARKER).
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Task, TaskContext } from '../task.ts';
+import { fileTask, localFileTask, remoteSha256, sha256 } from '../files.ts';
 import { renderNodeConfig, renderRegistries, type K3sOptions, type K3sRole } from '../k3s/config.ts';
 import {
   ADMIN_KUBECONFIG, AIRGAP_IMAGES_DIR, CONFIG_FILE, HAS_SYSTEMD, K3S_BIN, LAUNCHER, NODE_TOKEN_FILE, REGISTRIES_FILE,
   RESTART_MARKER, installScriptCommand, nodeReadyCommand, serviceActiveCommand, serviceName, serviceRestartCommand,
-  sha256Command, shq, systemdUnit, launcherScript, unitPath, waitNodeReadyCommand, writeFileCommand,
+  shq, systemdUnit, launcherScript, unitPath, waitNodeReadyCommand, writeFileCommand,
 } from '../k3s/commands.ts';
 
 export type { K3sOptions } from '../k3s/config.ts';
@@ -33,14 +32,14 @@ function k3sTasks(role: K3sRole, opts: K3sOptions): Task[] {
   const tasks: Task[] = [configTask(role, opts)];
   if (opts.registryMirror) {
     tasks.push(fileTask(`k3s registry mirror ${opts.registryMirror} (${REGISTRIES_FILE})`, REGISTRIES_FILE, '600',
-      async () => renderRegistries(opts.registryMirror!, opts.registryAuth ?? null)));
+      async () => renderRegistries(opts.registryMirror!, opts.registryAuth ?? null), { marker: RESTART_MARKER }));
   }
   if (opts.k3sBinary) {
-    tasks.push(localFileTask(`k3s binary ${path.basename(opts.k3sBinary)} (${K3S_BIN})`, opts.k3sBinary, K3S_BIN, '755'));
+    tasks.push(localFileTask(`k3s binary ${path.basename(opts.k3sBinary)} (${K3S_BIN})`, opts.k3sBinary, K3S_BIN, '755', { marker: RESTART_MARKER }));
   }
   if (opts.airgapImages) {
     const target = `${AIRGAP_IMAGES_DIR}/${path.basename(opts.airgapImages)}`;
-    tasks.push(localFileTask(`k3s air-gap images (${target})`, opts.airgapImages, target, '644'));
+    tasks.push(localFileTask(`k3s air-gap images (${target})`, opts.airgapImages, target, '644', { marker: RESTART_MARKER }));
   }
   if (!opts.k3sBinary) tasks.push(curlTask(), onlineInstallTask(role, opts));
   else if (opts.installScript) tasks.push(...airgappedScriptTasks(role, opts.installScript));
@@ -52,42 +51,10 @@ function k3sTasks(role: K3sRole, opts: K3sOptions): Task[] {
 // ------------------------------------------------------------------------------------------------------
 // Files
 
-async function remoteSha256(ctx: TaskContext, file: string): Promise<string> {
-  return (await ctx.run(sha256Command(file), { allowFail: true })).stdout.trim();
-}
-
-function sha256(data: string | Buffer): string {
-  return crypto.createHash('sha256').update(data).digest('hex');
-}
-
-/** A small text file whose content is computed (it may depend on the host). */
-function fileTask(name: string, file: string, mode: string, content: (ctx: TaskContext) => Promise<string>, hint?: string): Task {
-  return {
-    name, hint,
-    async check(ctx) { return await remoteSha256(ctx, file) === sha256(await content(ctx)); },
-    async apply(ctx) { await ctx.run(writeFileCommand(file, mode), { input: await content(ctx) }); },
-  };
-}
-
-/** A local file (binary, image tarball) copied up; the sha256 decides whether it is there already. */
-function localFileTask(name: string, local: string, file: string, mode: string): Task {
-  let digest: string | undefined;
-  const localSha = () => (digest ??= sha256(fs.readFileSync(local)));
-  return {
-    name,
-    hint: `the file is copied from ${local} on this machine as base64 over SSH; check it exists and the host has disk space`,
-    async check(ctx) { return await remoteSha256(ctx, file) === localSha(); },
-    async apply(ctx) {
-      // The contract's stdin is a string, so binary content travels base64-encoded.
-      await ctx.run(writeFileCommand(file, mode, { base64: true }), { input: fs.readFileSync(local).toString('base64') });
-    },
-  };
-}
-
 function configTask(role: K3sRole, opts: K3sOptions): Task {
   return fileTask(`k3s ${role} config (${CONFIG_FILE})`, CONFIG_FILE, '600', async (ctx) => renderNodeConfig({
     role, opts, nodeName: await nodeName(ctx, opts), address: hostAddress(ctx.host),
-  }), 'extraArgs must be k3s flags of the form --flag=value or --flag');
+  }), { marker: RESTART_MARKER, hint: 'extraArgs must be k3s flags of the form --flag=value or --flag' });
 }
 
 // ------------------------------------------------------------------------------------------------------
@@ -125,7 +92,7 @@ function onlineInstallTask(role: K3sRole, opts: K3sOptions): Task {
 /** The official script, copied up and run air-gapped: it adds kubectl/crictl links, the unit and the uninstaller. */
 function airgappedScriptTasks(role: K3sRole, script: string): Task[] {
   return [
-    localFileTask(`k3s install script (${UPLOADED_SCRIPT})`, script, UPLOADED_SCRIPT, '755'),
+    localFileTask(`k3s install script (${UPLOADED_SCRIPT})`, script, UPLOADED_SCRIPT, '755', { marker: RESTART_MARKER }),
     {
       name: `k3s ${role} installed by the official installer (air-gapped)`,
       hint: 'the official install script needs systemd or openrc; without either, leave installScript out',
