@@ -16,6 +16,9 @@ import { installTasks } from './install.ts';
 import { HostUsageSampler, localProbe, type HostUsage, type ProbeRunner } from './host-stats.ts';
 import { sshRun } from '../../installer/ssh.ts';
 import { normalizeFingerprint } from '../../installer/tasks/host-key.ts';
+import type { NodesService } from './nodes/nodes-service.ts';
+import type { NodeView } from '../wire/hosts.ts';
+import { k3sAgentUninstallTasks } from './nodes/uninstall.ts';
 
 const STATS_TIMEOUT_MS = 4_000;
 
@@ -68,9 +71,38 @@ const withinTime = <T>(work: Promise<T>): Promise<T | null> => Promise.race([
 export class HostsService {
   private readonly deps: HostsDeps;
   private readonly sampler = new HostUsageSampler();
+  /** The cluster's nodes, when the installation has a Kubernetes scheduler (nodes/wiring.ts). */
+  private nodes: NodesService | null = null;
 
   constructor(deps: HostsDeps) {
     this.deps = deps;
+  }
+
+  useNodes(nodes: NodesService): void {
+    this.nodes = nodes;
+  }
+
+  /** The cluster's nodes (404 without a cluster). */
+  async listNodes(): Promise<NodeView[]> {
+    if (!this.nodes) throw new BerthError(404, 'no_cluster', 'This installation has no Kubernetes cluster: berth hosts lists its Docker engines.');
+    return this.nodes.list();
+  }
+
+  /** Berth's host record of a node: the host registered under its name, else at its address (k3s roles only). */
+  hostOfNode(node: string, address: string | null): NodeView['host'] {
+    const row = this.deps.store.find(node) ?? (address ? this.deps.store.findByAddress(address) : undefined);
+    return row && row.role !== 'docker' ? { name: row.name, address: row.address, role: row.role } : null;
+  }
+
+  /** The node a hosts:drain/undrain/remove NAME means: a cluster node of that name, unless NAME is a Docker host. */
+  private async nodeNamed(name: string): Promise<string | null> {
+    if (!this.nodes || this.deps.store.find(name)?.role === 'docker') return null;
+    if (await this.nodes.find(name)) return name;
+    const row = this.deps.store.find(name);
+    if (!row) return null;
+    // A host joined under another name than its node's: the node at its address.
+    const node = (await this.nodes.list()).find((n) => n.address === row.address);
+    return node?.name ?? null;
   }
 
   /** At startup: every registered Docker host joins the runtime (the heartbeat then confirms it is up). */
@@ -178,7 +210,12 @@ export class HostsService {
    * with instances there is converged, which starts replacements elsewhere, health-checks them, switches
    * the route, and only then stops the old ones.
    */
-  async drain(name: string, progress: (line: string) => void = () => {}): Promise<{ moved: number }> {
+  async drain(name: string, progress: (line: string) => void = () => {}): Promise<{ moved: number; done?: boolean; unplaced?: string[] }> {
+    const node = await this.nodeNamed(name);
+    if (node) {
+      const result = await this.nodes!.drain(node, progress);
+      return { moved: result.evicted, done: result.done, unplaced: result.unplaced };
+    }
     this.requireHost(name);
     this.deps.store.setDraining(name, true);
     this.deps.runtime.setDraining(name, true);
@@ -194,19 +231,49 @@ export class HostsService {
   }
 
   /** Ends draining: the host takes new instances again (existing ones are not moved back). */
-  undrain(name: string): void {
+  async undrain(name: string): Promise<void> {
+    const node = await this.nodeNamed(name);
+    if (node) {
+      await this.nodes!.undrain(node);
+      return;
+    }
     this.requireHost(name);
     this.deps.store.setDraining(name, false);
     this.deps.runtime.setDraining(name, false);
   }
 
   async remove(name: string, progress: (line: string) => void = () => {}): Promise<{ moved: number }> {
+    const node = await this.nodeNamed(name);
+    if (node) return this.removeNode(name, node, progress);
     const row = this.requireHost(name);
     // A host that is down has nothing Berth can move; its instances were already replaced elsewhere.
     const result = row.status === 'down' ? { moved: 0 } : await this.drain(name, progress);
     this.deps.store.remove(name);
     this.deps.runtime.removeHost(name);
     return result;
+  }
+
+  /**
+   * A node leaves the cluster: drained (its instances ready elsewhere first), its Node object deleted, and when
+   * hosts:add installed its agent, the agent uninstalled over SSH and the host record dropped.
+   */
+  private async removeNode(name: string, node: string, progress: (line: string) => void): Promise<{ moved: number }> {
+    const drained = await this.nodes!.drain(node, progress);
+    if (!drained.done) {
+      throw new BerthError(409, 'drain_incomplete', `${node} was not removed: its instances do not all run elsewhere yet${drained.unplaced.length
+        ? ` (no node can take ${drained.unplaced.join(', ')})` : ''}. It stays cordoned; add a node or undrain it.`);
+    }
+    await this.nodes!.deleteNode(node);
+    progress(`Node ${node} deleted from the cluster.`);
+    const row = this.deps.store.find(name) ?? this.deps.store.list().find((r) => r.role !== 'docker' && r.name === node);
+    if (row && row.role === 'k3s-agent') {
+      const key = ensureBerthSshKey(this.deps.dataDir);
+      const ctx = sshContext({ user: row.sshUser, host: row.address, port: row.sshPort, keyFile: key.keyFile, knownHostsFile: key.knownHostsFile }, {}, false);
+      const summary = await runTasks(k3sAgentUninstallTasks(), ctx, (line) => progress(`${line.status.padEnd(12)} ${line.task}${line.detail ? `: ${line.detail}` : ''}`));
+      if (!summary.succeeded) progress(`The k3s agent on ${row.address} could not be uninstalled (see above); the node is out of the cluster all the same.`);
+    }
+    if (row) this.deps.store.remove(row.name);
+    return { moved: drained.evicted };
   }
 
   private requireHost(name: string): HostRow {

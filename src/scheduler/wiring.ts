@@ -14,6 +14,7 @@ import type { AddressBook } from '../router/dnsmasq/address-book.ts';
 import { RegistryClient, splitReference } from '../registry/index.ts';
 import { Schedulers } from './schedulers.ts';
 import { SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types.ts';
+import type { KubernetesScheduler } from './kubernetes/index.ts';
 
 export interface SchedulerSettings extends ConvergeSettings {
   portRange: [number, number];
@@ -92,7 +93,7 @@ export async function createClusterScheduler(opts: {
   drainSec: number; stopTimeoutSec: number; log: (line: string) => void; env?: NodeJS.ProcessEnv;
   /** The app DNS: with it, apps can be routed straight to their pods (BERTH_K8S_ROUTE). */
   addressBook?: AddressBook | null;
-}): Promise<Scheduler | null> {
+}): Promise<KubernetesScheduler | null> {
   const env = opts.env ?? process.env;
   const access = clusterAccess(opts);
   if (!access) return null;

@@ -13,6 +13,7 @@ import { AccessStore } from '../state/access-store.ts';
 import { AuditStore } from '../state/audit-store.ts';
 import { SessionsStore } from '../state/sessions-store.ts';
 import { createHosts, createRuntime, hostSettings } from '../hosts/wiring.ts';
+import { createNodes } from '../hosts/nodes/wiring.ts';
 import { CaddyRouter } from '../router/caddy/index.ts';
 import { Deployer } from '../releases/deployer.ts';
 import { reconcile } from '../releases/reconcile.ts';
@@ -108,6 +109,11 @@ export async function startServer(): Promise<void> {
   const observability = createObservability(db.$client, schedulers, log, webhookGuard(config));
   hosts.hooks.onHostDown = (name) => observability.hostDown(name);
   hosts.hooks.onHostUp = (name) => observability.hostUp(name);
+  // With a cluster its nodes are the hosts: listed, drained, watched for loss (host_down, routes around them).
+  const nodeMonitor = await createNodes({
+    access: clusterAccess({ dataDir: config.dataDir, owner, dockerSocket: config.dockerSocket, registry: config.registry, registryAdvertise: hostConfig.registryAdvertise }),
+    owner, hosts: hosts.service, hooks: hosts.hooks, router, scheduler: cluster, log,
+  });
 
   for (const note of ensureAdmin(auth, config.dataDir, path.join(config.dataDir, 'berth.db'))) log(note);
   const interruptedBuilds = builds.failInterrupted();
@@ -127,6 +133,7 @@ export async function startServer(): Promise<void> {
   };
   await reconcileUntilDone();
   hosts.monitor.start();
+  nodeMonitor?.start();
 
   const view = { domain: config.domain, httpPort: config.httpPort, httpsPort: config.httpsPort, publicUrl, apiHostName: config.apiHostName };
   const reposDir = path.join(config.dataDir, 'repos');

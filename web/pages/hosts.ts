@@ -1,10 +1,12 @@
-// Hosts: the Docker engines apps run on (GET /api/v1/hosts, admins only), refreshed every few seconds,
+// Hosts: the cluster's nodes when there is one (host-nodes.ts), then the Docker engines apps run on (GET
+// /api/v1/hosts, admins only), refreshed every few seconds,
 // with drain / undrain / remove per host and the "Add a host" form (the installer's output streams in).
 import { api, ApiError } from '../api.ts';
 import { ago, badge, h, replace } from '../dom.ts';
 import type { PageContext } from '../main.ts';
 import { hostActions } from './host-actions.ts';
 import { addHostForm } from './host-add.ts';
+import { loadNodes, nodesTable } from './host-nodes.ts';
 
 type Host = Record<string, unknown> & { name: string; status: string };
 
@@ -34,11 +36,12 @@ export async function hostsPage(ctx: PageContext): Promise<void> {
   const load = async () => {
     try {
       // The live load comes nested (`load`, null while a host is down); the columns read it flat.
-      const hosts = (await api<Host[]>('GET', '/hosts')).map((x) => ({ ...x, ...((x.load ?? {}) as object) }) as Host);
+      const [nodes, raw] = await Promise.all([loadNodes(), api<Host[]>('GET', '/hosts')]);
+      const hosts = raw.map((x) => ({ ...x, ...((x.load ?? {}) as object) }) as Host);
       if (ctx.signal.aborted) return;
       // The table is rebuilt on every refresh: a keyboard user's focus stays on the same button.
       const focused = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
-      replace(body, h('div', { class: 'scroll' }, h('table', { class: 'hosts' },
+      replace(body, nodes ? [nodesTable(nodes, actions), h('h2', {}, 'Docker engines')] : null, h('div', { class: 'scroll' }, h('table', { class: 'hosts' },
         h('caption', { class: 'sr-only' }, 'Hosts'),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Host'), h('th', { scope: 'col' }, 'Health'), h('th', { scope: 'col' }, 'Actions'),
           ...COLUMNS.map(([t]) => h('th', { scope: 'col' }, t)))),

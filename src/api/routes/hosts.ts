@@ -8,6 +8,7 @@ import { jsonBody } from '../errors.ts';
 import type { HostsService } from '../../hosts/service.ts';
 import type { HostRole } from '../../state/hosts-store.ts';
 import { badRequest } from '../../shared/errors.ts';
+import type { NodeList } from '../../wire/hosts.ts';
 
 const optionalString = (value: unknown, field: string): string | undefined => {
   if (value === undefined || value === null) return undefined;
@@ -20,6 +21,9 @@ export function hostsRoutes(hosts: HostsService): Hono<ApiEnv> {
   api.use('*', async (c, next) => { requireAdmin(c); await next(); });
 
   api.get('/', async (c) => c.json(await hosts.list()));
+
+  // The cluster's nodes (404 no_cluster without one).
+  api.get('/nodes', async (c) => c.json({ nodes: await hosts.listNodes() } satisfies NodeList));
 
   api.post('/', async (c) => {
     const body = await jsonBody(c);
@@ -44,12 +48,12 @@ export function hostsRoutes(hosts: HostsService): Hono<ApiEnv> {
     const name = c.req.param('name');
     const lines: string[] = [];
     const result = await hosts.drain(name, (line) => lines.push(line));
-    return c.json({ name, draining: true, moved: result.moved, log: lines });
+    return c.json({ name, draining: true, ...result, log: lines });
   });
 
-  api.delete('/:name/drain', (c) => {
+  api.delete('/:name/drain', async (c) => {
     const name = c.req.param('name');
-    hosts.undrain(name);
+    await hosts.undrain(name);
     return c.json({ name, draining: false });
   });
 

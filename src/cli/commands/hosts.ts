@@ -1,7 +1,9 @@
 // hosts, hosts:add, hosts:drain, hosts:undrain, hosts:remove (admins)
 import fs from 'node:fs';
 import { CliError, printedJson, stringFlag, withProgress, type Command, type CommandContext } from '../command.ts';
-import { table } from '../format.ts';
+import { relativeTime, table } from '../format.ts';
+import { ApiError } from '../client.ts';
+import type { NodeList, NodeView } from '../../wire/hosts.ts';
 
 interface HostView {
   name: string; address: string; role: string; status: string; draining: boolean;
@@ -20,9 +22,37 @@ function usage(used: number | null | undefined, total: number | null | undefined
 interface TaskLine { task?: string; status?: string; detail?: string; done?: boolean; summary?: Summary }
 interface Summary { ok: number; changed: number; wouldChange: number; failed: number; succeeded: boolean }
 
+/** One node of `berth hosts`: readiness since when, cordon, requested/allocatable CPU and memory, pods, host record. */
+export function nodeRow(n: NodeView, now = Date.now()): string[] {
+  const since = n.readinessSince ? ` ${relativeTime(n.readinessSince, now).replace(/ ago$/, '')}` : '';
+  const of = (used: number, total: number | null, unit: string) => `${used}${unit}/${total === null ? '?' : `${total}${unit}`}`;
+  return [
+    n.name, n.role, `${n.readiness}${since}${n.schedulable ? '' : ', cordoned'}`, n.address ?? '-',
+    of(n.cpu.requested, n.cpu.allocatable, ''), of(n.memoryMB.requested, n.memoryMB.allocatable, 'M'),
+    `${n.pods} (${n.berthPods})`, n.host ? `${n.host.name} (${n.host.role})` : '-',
+  ];
+}
+
+/** The cluster's nodes, or null when the installation has no cluster. */
+async function clusterNodes(ctx: CommandContext): Promise<NodeView[] | null> {
+  try {
+    return (await ctx.api().get<NodeList>('/hosts/nodes')).nodes;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'no_cluster') return null;
+    throw err;
+  }
+}
+
 async function listHosts(ctx: CommandContext): Promise<void> {
-  const hosts = await ctx.api().get<HostView[]>('/hosts');
-  if (printedJson(ctx, hosts)) return;
+  const [nodes, hosts] = await Promise.all([clusterNodes(ctx), ctx.api().get<HostView[]>('/hosts')]);
+  if (printedJson(ctx, nodes ? { nodes, hosts } : hosts)) return;
+  if (nodes) {
+    ctx.io.out('Kubernetes nodes (CPU and memory: requested/allocatable; PODS: all (Berth\'s)):');
+    table(['NAME', 'ROLE', 'STATUS', 'ADDRESS', 'CPU', 'MEMORY', 'PODS', 'HOST'], nodes.map((n) => nodeRow(n))).forEach((line) => ctx.io.out(line));
+    for (const n of nodes.filter((x) => x.reason)) ctx.io.out(`  ${n.name}: ${n.reason}`);
+    ctx.io.out('');
+    ctx.io.out('Docker engines:');
+  }
   const rows = hosts.map((h) => [
     h.name, h.address, h.role, h.draining ? `${h.status}, draining` : h.status,
     typeof h.load?.cpuPercent === 'number' ? `${h.load.cpuPercent.toFixed(0)}%` : '-',
@@ -67,8 +97,12 @@ async function addHost(ctx: CommandContext): Promise<void> {
 async function drainHost(ctx: CommandContext): Promise<void> {
   const name = ctx.args[0];
   const answer = await withProgress(ctx, `Draining ${name}`, (api) =>
-    api.post<{ moved: number }>(`/hosts/${encodeURIComponent(name)}/drain`));
+    api.post<{ moved: number; done?: boolean; unplaced?: string[]; log?: string[] }>(`/hosts/${encodeURIComponent(name)}/drain`));
   if (printedJson(ctx, answer)) return;
+  if (answer.done === false) {
+    (answer.log ?? []).forEach((line) => ctx.io.out(line));
+    throw new CliError(`${name} is cordoned, but not all of its instances run elsewhere${answer.unplaced?.length ? ` (no node can take ${answer.unplaced.join(', ')})` : ''}; hosts:undrain ${name} takes it back`);
+  }
   ctx.io.out(`${answer.moved} instance(s) moved off ${name}; it takes no new instances until hosts:undrain.`);
 }
 
@@ -87,7 +121,7 @@ async function removeHost(ctx: CommandContext): Promise<void> {
 }
 
 export const hostCommands: Command[] = [
-  { name: 'hosts', usage: '', summary: 'list the machines apps run on', run: listHosts },
+  { name: 'hosts', usage: '', summary: 'list the machines apps run on: cluster nodes, Docker engines', run: listHosts },
   {
     name: 'hosts:add', usage: 'USER@HOST[:PORT] [--ssh-key FILE] [--host-key SHA256:...] [--role docker|k3s-server|k3s-agent] [--name NAME] [--check]',
     summary: 'install a host over SSH and add it (--check: only show what would change)', args: [1, 1],

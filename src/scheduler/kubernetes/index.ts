@@ -537,6 +537,11 @@ export class KubernetesScheduler implements Scheduler {
     }
   }
 
+  /** Nodes judged lost (hosts/nodes/node-monitor.ts): their pods leave the app DNS at once, before the cluster says so. */
+  routeAroundNodes(names: string[]): Promise<void> {
+    return this.pods?.setLostNodes(names) ?? Promise.resolve();
+  }
+
   // --- routing ---------------------------------------------------------------------------------------------
 
   /**
