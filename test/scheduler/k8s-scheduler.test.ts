@@ -1,7 +1,7 @@
 // The Kubernetes scheduler itself on the real test cluster, for what the conformance suite (through a Berth
 // server) does not reach: router writes, worker processes, an app without a release, stats from the kubelet,
 // pod events, one instance's log from a time on, one-offs (exit code, deadline, cleanup; `berth run` of an
-// image without a shell), and refusals.
+// image without a shell), a canary's own Deployment (listed, routed, one that fails, removed), and refusals.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import type { LogLine, RuntimeEvent } from '../../src/runtime/types.ts';
 import { startCaddy, type TestCaddy } from '../support/caddy.ts';
 import { eventually, uniqueName, viaRouter, TEST_IMAGE } from '../support/berth.ts';
 import { clusterApi, deleteNamespace, leftovers, testKubeconfig, testNamespace } from './k8s-cluster.ts';
+import { CanaryTraffic, countOf } from '../support/canary-traffic.ts';
 
 const cluster = testKubeconfig();
 
@@ -161,6 +162,44 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     assert.deepEqual(worker.map((i) => [i.memoryMB, i.state]), [[null, 'running']]);
   });
 
+  test('a canary beside the release: its own Deployment, listed as its release\'s, routed by its gray match; one that never gets ready fails and leaves nothing', async () => {
+    const stable = request(release(3, { GREETING: 'two' }), 1, 1);
+    const canaryObjects = async () => (await leftovers(kubeconfig, namespace, app)).filter((name) => name.includes('canary'));
+    const traffic = new CanaryTraffic(caddy.httpPort, `${app}.localhost`);
+    try {
+      const lines: string[] = [];
+      const failing = { ...stable, health: { path: '/', timeoutSec: 6 }, canary: { release: release(40, { FAIL_HEALTH: '1' }), routing: { version: 40, weight: 50 } } };
+      router.writes = 0;
+      await assert.rejects(scheduler.deploy(failing, (l) => lines.push(l)), (err: Error & { status?: number; code?: string }) => {
+        assert.equal(err.status, 422);
+        assert.equal(err.code, 'release_failed');
+        assert.match(err.message, /canary web pod \S+: failed its health check/);
+        return true;
+      });
+      assert.ok(lines.includes('Removing it; the running release keeps serving.'), lines.join('\n'));
+      assert.equal(router.writes, 0, 'the route is untouched');
+      assert.deepEqual(await canaryObjects(), [], 'no canary pod, Deployment or Service left');
+      assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /hello from v3 /);
+
+      const gray = { ...stable, canary: { release: release(41), routing: { version: 41, weight: 0, header: { name: 'X-Canary', value: '1' } } } };
+      await scheduler.deploy(gray);
+      assert.equal(router.writes, 1, 'the split: one route write');
+      assert.deepEqual((await scheduler.instances(app)).map((i) => `${i.process}.${i.index} v${i.release}`).sort(), ['web.1 v3', 'web.1 v41', 'worker.1 v3']);
+      traffic.fresh();
+      assert.equal(countOf(await traffic.many(20, 4, { 'X-Canary': '1' }), 'v41'), 20, 'the gray requests on the canary');
+      assert.equal(countOf(await traffic.many(20, 4), 'v3'), 20, 'the others on the release');
+      await scheduler.deploy(gray);
+      assert.equal(router.writes, 1, 'an unchanged canary writes nothing');
+      await scheduler.deploy(stable);
+      assert.equal(router.writes, 2, 'without the canary: its split goes');
+      traffic.fresh();
+      assert.equal(countOf(await traffic.many(20, 4, { 'X-Canary': '1' }), 'v3'), 20);
+      await eventually('the canary\'s objects gone after the drain', async () => (await canaryObjects()).length === 0, 30_000);
+    } finally {
+      traffic.close();
+    }
+  });
+
   test('stats come from the kubelet: CPU time and working set of each running pod', async () => {
     const reading = await eventually('a stats reading of web', async () => {
       const all = await scheduler.stats();
@@ -290,7 +329,9 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     }
   });
 
-  test('destroy removes the route and every object of the app, and waits for its pods', async () => {
+  test('destroy removes the route and every object of the app (a canary\'s too), and waits for its pods', async () => {
+    await scheduler.deploy({ ...request(release(7, { GREETING: 'seven' }), 1, 1), canary: { release: release(43), routing: { version: 43, weight: 10 } } });
+    assert.ok((await leftovers(kubeconfig, namespace, app)).some((name) => name.startsWith(`deployment/${app}-web-canary`)), 'a canary runs');
     router.writes = 0;
     await scheduler.destroy(app);
     assert.deepEqual(await leftovers(kubeconfig, namespace, app), []);
