@@ -14,6 +14,9 @@ export interface CaddyPorts { adminUrl: string; httpPort: number; httpsPort: num
 
 export interface ApiResult<T = any> { status: number; body: T }
 
+const runningServers = new Set<ChildProcess>();
+process.once('exit', () => runningServers.forEach((child) => child.kill('SIGKILL')));
+
 export class BerthServer {
   readonly dataDir: string;
   readonly port: number;
@@ -37,6 +40,13 @@ export class BerthServer {
     this.child = child;
     child.stdout!.on('data', (d) => { this.output += d; });
     child.stderr!.on('data', (d) => { this.output += d; });
+    // A file whose test failed before its after() could kill the server must still end (a running server
+    // held it open, and the whole suite with it): the server does not keep this process alive, and goes with it.
+    child.unref();
+    (child.stdout as unknown as { unref(): void }).unref();
+    (child.stderr as unknown as { unref(): void }).unref();
+    runningServers.add(child);
+    child.once('exit', () => runningServers.delete(child));
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`berth server exited (${child.exitCode}):\n${this.output}`);
@@ -55,6 +65,7 @@ export class BerthServer {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
+    child.ref(); // waited for: this process stays until it has exited
     child.kill(signal);
     await exited;
   }

@@ -69,6 +69,7 @@ async function launch(dir: string, configFile: string, adminUrl: string, extraAr
     stdio: ['ignore', logFd, logFd],
   });
   closeSync(logFd);
+  child.unref(); // a file whose setup failed before stop() still ends; the exit handler above kills Caddy then
   running.add(child);
   child.once('exit', () => running.delete(child));
   try {
