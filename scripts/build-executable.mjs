@@ -1,12 +1,14 @@
 // Makes dist/berth, the single executable (Node's single executable application): the Node running
-// this build, with a CommonJS bundle of src/executable/main.ts as its main script and the SQLite addon
-// as an asset. Called by scripts/build.mjs after the web assets are built.
+// this build, with a small CommonJS bundle of src/executable/launcher.ts as its main script (git's hook runs
+// from it alone), and as assets the program (src/executable/main.ts bundled), V8's code cache for it and the
+// SQLite addon. Called by scripts/build.mjs after the web assets are built.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { deferDockerRequires } from './build-plugins.mjs';
 
 // The fuse Node looks for to know a blob was injected (Node's documentation gives this exact string).
@@ -37,6 +39,9 @@ export async function bundlePlanningWorker(root) {
   const worker = await build({ ...cjs, absWorkingDir: root, entryPoints: ['src/builder/planning-worker.ts'], write: false });
   return worker.outputFiles[0].text;
 }
+
+/** As the bundle's systemd unit runs it (scripts/up-services.sh): young generation kept small, for idle RSS. */
+const EXEC_ARGV = ['--max-semi-space-size=1'];
 
 const postjectCli = createRequire(import.meta.url).resolve('postject/dist/cli.js');
 
@@ -120,12 +125,17 @@ export async function buildExecutable({ root, addonSrc, webFiles, out = path.joi
 
   const worker = await bundlePlanningWorker(root);
   const addon = readFileSync(addonSrc);
-  const main = path.join(work, 'berth.cjs');
+  const launcher = path.join(work, 'launcher.cjs');
+  await build({ ...cjs, absWorkingDir: root, entryPoints: ['src/executable/launcher.ts'], outfile: launcher });
+  const program = path.join(work, 'berth-program.cjs');
   await build({
     ...cjs,
     absWorkingDir: root,
     entryPoints: ['src/executable/main.ts'],
-    outfile: main,
+    outfile: program,
+    // import() becomes require(): the launcher compiles the program as a function, which has no module loader
+    // for import(); the program's only ones load Node's built-in modules (the AWS SDK's).
+    supported: { 'dynamic-import': false },
     define: {
       ...cjs.define,
       BERTH_WEB_ASSETS: JSON.stringify(webFiles),
@@ -136,18 +146,32 @@ export async function buildExecutable({ root, addonSrc, webFiles, out = path.joi
     },
   });
 
+  // V8's compiled code travels with the scripts: a faster start, the same behaviour. Only for this machine's
+  // own Node: the cache is machine code for the machine that made it, and for the flags it ran with.
+  const codeCache = arch === process.arch;
+  const programCache = path.join(work, 'berth-program.cache');
+  if (codeCache) {
+    quietly([...EXEC_ARGV, '--input-type=module', '-e', [
+      `import { programCodeCache } from ${JSON.stringify(pathToFileURL(path.join(root, 'src/executable/program.ts')).href)};`,
+      "import { readFileSync, writeFileSync } from 'node:fs';",
+      "writeFileSync(process.argv[1], programCodeCache(readFileSync(process.argv[2], 'utf8')));",
+    ].join('\n'), programCache, program]);
+  }
+
   const blob = path.join(work, 'sea-prep.blob');
   const seaConfig = path.join(work, 'sea-config.json');
   writeFileSync(seaConfig, JSON.stringify({
-    main,
+    main: launcher,
     output: blob,
     disableExperimentalSEAWarning: true,
-    // V8's compiled code travels with the script: a faster start, the same behaviour. Only for this machine's
-    // own Node: the cache is machine code for the machine that made it.
-    useCodeCache: arch === process.arch,
-    // As the bundle's systemd unit runs it (scripts/up-services.sh): young generation kept small, for idle RSS.
-    execArgv: ['--max-semi-space-size=1'],
-    assets: { 'better_sqlite3.node': addonSrc }, // name read by src/executable/sqlite-addon.ts
+    useCodeCache: codeCache,
+    execArgv: EXEC_ARGV,
+    // Names read by src/executable/sqlite-addon.ts and src/executable/program.ts.
+    assets: {
+      'better_sqlite3.node': addonSrc,
+      'berth-program.cjs': program,
+      ...(codeCache ? { 'berth-program.cache': programCache } : {}),
+    },
   }));
   quietly(['--experimental-sea-config', seaConfig]);
 

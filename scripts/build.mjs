@@ -4,7 +4,8 @@
 //
 //   node scripts/build.mjs        (npm run build)
 //
-// Outputs: dist/berth-server.mjs, dist/berth.mjs (executable, with a shebang), their .map files,
+// Outputs: dist/berth-server.mjs, dist/berth.mjs (executable, with a shebang), dist/git-hook.mjs (git's
+// pre-receive hook, which the server from the bundle runs for each push), their .map files,
 // and dist/better_sqlite3.node, which the server loads from beside its bundle (src/state passes
 // it to better-sqlite3 as nativeBinding, so no node_modules lookup happens at run time); and
 // dist/berth, the single executable holding Node and all of the above (scripts/build-executable.mjs).
@@ -67,6 +68,8 @@ const common = {
 const targets = [
   { entry: 'src/server/main.ts', out: 'dist/berth-server.mjs', banner: cjsShims },
   { entry: 'src/cli/main.ts', out: 'dist/berth.mjs', banner: cjsShims, shebang: true },
+  // Git's pre-receive hook alone (a few KiB): the server runs it for every push instead of parsing itself again.
+  { entry: 'src/server/git-hook.ts', out: 'dist/git-hook.mjs', banner: '' },
 ];
 
 // esbuild keeps an entry's own `#!` line and puts it above the banner, so the shebang is added

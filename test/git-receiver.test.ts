@@ -14,6 +14,7 @@ import { openDb, type Db } from '../src/state/db.ts';
 import { AuthStore } from '../src/state/auth-store.ts';
 import { createGitRoutes } from '../src/git/receiver.ts';
 import { preReceiveScript } from '../src/git/repos.ts';
+import { hookCommand } from '../src/executable/self.ts';
 import { serveHookSocket, type HookSocket } from '../src/git/hook-endpoint.ts';
 import type { PushEvent } from '../src/git/types.ts';
 
@@ -41,9 +42,8 @@ before(async () => {
   const auth = new AuthStore(db);
   token = auth.issueToken(auth.createUser('alice', 'member').id, 'test');
   outsiderToken = auth.issueToken(auth.createUser('bob', 'member').id, 'test');
-  // The hook entry a real server would be: it only hands over to runPreReceiveHook().
-  hookEntry = path.join(tmp, 'hook-entry.mjs');
-  fs.writeFileSync(hookEntry, `import { runPreReceiveHook } from ${JSON.stringify(path.join(ROOT, 'src/git/hook.ts'))};\nawait runPreReceiveHook();\n`);
+  // The hook entry a real server from sources runs (hookCommand()): it only hands over to runPreReceiveHook().
+  hookEntry = path.join(ROOT, 'src/server/git-hook.ts');
 
   let root: Hono | undefined;
   server = serve({ fetch: (req, env) => root!.fetch(req, env), hostname: '127.0.0.1', port: 0 });
@@ -433,6 +433,16 @@ async function waitFor(check: () => boolean, message: string, timeoutMs = 5000):
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('the hook runs from the small git-hook entry beside the server entry, the executable alone, or the server entry without one', () => {
+  assert.deepEqual(hookCommand(['/opt/node', path.join(ROOT, 'src/server/main.ts')]), ['/opt/node', path.join(ROOT, 'src/server/git-hook.ts')]);
+  assert.deepEqual(hookCommand(['/usr/local/bin/berth']), ['/usr/local/bin/berth']);
+  const alone = path.join(tmp, 'copied', 'berth-server.mjs'); // a bundle copied without dist/git-hook.mjs
+  assert.deepEqual(hookCommand(['/opt/node', alone]), ['/opt/node', alone]);
+  fs.mkdirSync(path.dirname(alone), { recursive: true });
+  fs.writeFileSync(path.join(tmp, 'copied', 'git-hook.mjs'), '');
+  assert.deepEqual(hookCommand(['/opt/node', alone]), ['/opt/node', path.join(tmp, 'copied', 'git-hook.mjs')]);
+});
 
 test('the hook script runs `node --no-warnings ENTRY git-hook`, or the single executable alone, each word quoted', () => {
   assert.match(preReceiveScript(['/opt/node', "/srv/it's/main.mjs"]), /^exec '\/opt\/node' '--no-warnings' '\/srv\/it'\\''s\/main\.mjs' git-hook$/m);

@@ -1,7 +1,8 @@
-// The entry point of dist/berth, the single executable (Node, the server, the CLI, the git hook and the
-// web console in one file; scripts/build.mjs makes it). Its first word picks the program:
+// The program of dist/berth, the single executable (Node, the server, the CLI, the git hook and the
+// web console in one file; scripts/build.mjs makes it), which its main script, src/executable/launcher.ts,
+// runs for every command but the git hook. Its first word picks the program:
 //   berth server [issue-admin-token|registry-auth ...]   the server and its subcommands
-//   berth git-hook                                      git's pre-receive hook (the server writes it)
+//   berth git-hook                                      git's pre-receive hook (the server writes it; launcher.ts)
 //   berth version                                       version and the commit it was built from
 //   berth up                                            brings Berth up on this machine (src/appliance/up.ts)
 //   berth upgrade ./berth-new                           replaces this executable and restarts the server on it
@@ -18,9 +19,6 @@ async function dispatch(argv: string[]): Promise<void> {
   if (word === 'server') {
     const { runServerCommand } = await import('../server/commands.ts');
     await runServerCommand(rest);
-  } else if (word === 'git-hook') {
-    const { runServerCommand } = await import('../server/commands.ts');
-    await runServerCommand(['git-hook']);
   } else if (word === 'up' && rest.length === 0) {
     const { runUp } = await import('../appliance/up.ts');
     process.exitCode = await runUp(process.execPath);

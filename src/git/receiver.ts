@@ -17,7 +17,7 @@ import type { PushHandler } from './types.ts';
 
 export interface GitRoutesOptions {
   reposDir: string;
-  /** The program hooks run, followed by `git-hook` (which calls runPreReceiveHook()): `[node, <server entry>]` or `[berth]`. */
+  /** The program hooks run, followed by `git-hook`: `[berth]`, or `[node, <hook entry>]` (hookCommand(), src/executable/self.ts). */
   hookCommand: string[];
   /** The unix socket hooks reach the hook endpoint on (serveHookSocket), e.g. <data dir>/run/git-hook.sock. */
   hookSocket: string;

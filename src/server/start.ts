@@ -52,7 +52,7 @@ import { ReviewsStore } from '../state/reviews-store.ts';
 import { ReviewApps } from '../pipeline/review-apps.ts';
 import { mayDeleteRef, withReviewApps } from '../pipeline/review-pushes.ts';
 import { WebSocketServer } from 'ws';
-import { selfCommand } from '../executable/self.ts';
+import { hookCommand } from '../executable/self.ts';
 
 const RECONCILE_RETRY_MS = 10_000;
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
@@ -165,7 +165,7 @@ export async function startServer(): Promise<void> {
   });
   const git = createGitRoutes({
     reposDir,
-    hookCommand: selfCommand(),
+    hookCommand: hookCommand(),
     hookSocket,
     auth,
     audit,
