@@ -5,6 +5,8 @@
 // the same one-line edit to the same tree, `docker build` (dependencies cached, the source copy and build step
 // run again) plus `docker run` until it answers. Versions carry a per-run id, so no build (Berth's or the
 // floor's) can reuse a layer an earlier run made from the very same source.
+// The server runs as users run it: the executable dist/berth (its pre-receive hook is `berth git-hook`) when it
+// is built and newer than src/, else from sources; BENCH_SERVER=executable|bundle|sources picks one.
 //   export PATH=/opt/berth/node/bin:$PATH; node scripts/bench/push-to-live.ts
 //   BENCH_REBUILDS=n (default 7); BENCH_TRACE=1 prints every cached push's output with arrival times (ms).
 import { spawn } from 'node:child_process';
@@ -13,11 +15,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRegistry } from '../../test/support/registry.ts';
 import { gitEnv } from '../../test/support/git-env.ts';
-import { BENCH_LABEL, ROOT, docker, execFileP, firstSuccess, freePort, main, ms, printTable, ratio, stats, statsRow, STATS_HEADERS, verdict, viaRouter, withStack } from './lib.ts';
+import { BENCH_LABEL, BUNDLE, EXECUTABLE, ROOT, bundleState, docker, execFileP, firstSuccess, freePort, main, ms, printTable, ratio, stats, statsRow, STATS_HEADERS, verdict, viaRouter, withStack } from './lib.ts';
 
 const CA_DIR = '/usr/local/share/ca-certificates';
 const REBUILDS = Number(process.env.BENCH_REBUILDS ?? 7);
 const TRACE = process.env.BENCH_TRACE === '1';
+const load1 = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+const LOAD_AT_START = load1();
 const TARGET_MS = 5000;
 /** Issue 16: `git push` returns within this multiple of the docker build + run floor (the drain happens after). */
 const RETURN_TARGET_RATIO = 1.5;
@@ -33,7 +37,27 @@ const PHASES: Array<[string, RegExp[]]> = [
 
 interface Push { total: number; returned: number; phases: Record<string, number> }
 
+type Server = 'executable' | 'bundle' | 'sources';
+
+/** BENCH_SERVER, else the executable when it is current, else the sources; with the reason, for the output. */
+function pickServer(): { server: Server; why: string } {
+  const asked = process.env.BENCH_SERVER;
+  if (asked !== undefined) {
+    if (asked !== 'executable' && asked !== 'bundle' && asked !== 'sources') throw new Error(`BENCH_SERVER=${asked}: executable, bundle or sources`);
+    const file = asked === 'executable' ? EXECUTABLE : asked === 'bundle' ? BUNDLE : '';
+    const state = file ? bundleState(file) : 'fresh';
+    if (state === 'missing') throw new Error(`BENCH_SERVER=${asked}: ${file} is not built (npm run build)`);
+    return { server: asked, why: `BENCH_SERVER${state === 'stale' ? `; ${path.relative(ROOT, file)} is OLDER than src/` : ''}` };
+  }
+  const state = bundleState(EXECUTABLE);
+  return state === 'fresh'
+    ? { server: 'executable', why: `${path.relative(ROOT, EXECUTABLE)} is newer than src/` }
+    : { server: 'sources', why: `${path.relative(ROOT, EXECUTABLE)} is ${state === 'missing' ? 'not built' : 'older than src/'}: npm run build to measure it` };
+}
+
 main('push-to-live', async () => {
+  const { server, why } = pickServer();
+  console.log(`server: ${server} (${why})`);
   const registry = await startRegistry();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-push-'));
   const run = Math.random().toString(36).slice(2, 8);
@@ -84,9 +108,9 @@ main('push-to-live', async () => {
       console.log(`\ncached push vs the docker floor: ${ratio(totals.median, floorStats.median)}`);
       console.log(`target: cached rebuild ≤ ${TARGET_MS} ms median → ${verdict(totals.median <= TARGET_MS)} (${ms(totals.median)})`);
       const returnRatio = returned.median / floorStats.median;
-      console.log(`target: git push returns ≤ ${RETURN_TARGET_RATIO}× the docker floor → ${verdict(returnRatio <= RETURN_TARGET_RATIO)} (${returnRatio.toFixed(2)}×: ${ms(returned.median)} vs ${ms(floorStats.median)})`);
+      console.log(`target: git push returns ≤ ${RETURN_TARGET_RATIO}× the docker floor → ${verdict(returnRatio <= RETURN_TARGET_RATIO)} (${returnRatio.toFixed(2)}×: ${ms(returned.median)} vs ${ms(floorStats.median)}; server: ${server}; load ${loadAverage()})`);
       await berth.ok('DELETE', `/apps/${name}`, { confirm: name });
-    });
+    }, server);
   } finally {
     await registry.stop();
     fs.rmSync(work, { recursive: true, force: true });
@@ -159,4 +183,9 @@ async function dockerFloor(tree: string, version: string): Promise<number> {
   const took = performance.now() - started;
   await docker('rm', '-f', id);
   return took;
+}
+
+/** The 1-minute load average at the start of the run and now (the machine is shared). */
+function loadAverage(): string {
+  return `${LOAD_AT_START} at the start, ${load1()} at the end`;
 }

@@ -103,10 +103,10 @@ class BuiltBerth extends BerthServer {
   }
 }
 
-/** Whether dist/berth-server.mjs exists, and whether it is older than the newest file under src/. */
-export function bundleState(): 'missing' | 'stale' | 'fresh' {
-  if (!fs.existsSync(BUNDLE)) return 'missing';
-  const built = fs.statSync(BUNDLE).mtimeMs;
+/** Whether a build (dist/berth-server.mjs unless told) exists, and whether it is older than the newest file under src/. */
+export function bundleState(file = BUNDLE): 'missing' | 'stale' | 'fresh' {
+  if (!fs.existsSync(file)) return 'missing';
+  const built = fs.statSync(file).mtimeMs;
   const newest = Math.max(...fs.readdirSync(path.join(ROOT, 'src'), { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile()).map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs));
   return newest > built ? 'stale' : 'fresh';
