@@ -38,7 +38,7 @@ async function clusterNodes(ctx: CommandContext): Promise<NodeView[] | null> {
   try {
     return (await ctx.api().get<NodeList>('/hosts/nodes')).nodes;
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'no_cluster') return null;
+    if (err instanceof ApiError && err.status === 404) return null; // no_cluster, or a server from before nodes
     throw err;
   }
 }
