@@ -7,6 +7,7 @@ import { nodeView, quantity, readinessOf } from '../src/hosts/nodes/node-view.ts
 import { describeDrain, drainStatus, evictionPlan } from '../src/hosts/nodes/drain-plan.ts';
 import { lostChanges } from '../src/hosts/nodes/node-monitor.ts';
 import { readyAddresses } from '../src/scheduler/kubernetes/pod-addresses.ts';
+import { nodeRow } from '../src/cli/commands/hosts.ts';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z');
 const ago = (s: number) => new Date(NOW - s * 1000);
@@ -125,4 +126,11 @@ test('node monitor: a node reported once when lost and once when back; pods of l
   assert.deepEqual(readyAddresses(endpoints), ['10.250.0.3', '10.250.0.5', '10.250.0.9']);
   const onlyLost = { subsets: [{ addresses: [{ ip: '10.250.0.9', nodeName: 'n2' }] }] };
   assert.deepEqual(readyAddresses(onlyLost, new Set(['n2'])), ['10.250.0.9'], 'never emptied by a node judged lost: it may be wrong');
+});
+
+test('berth hosts: a node row says readiness and for how long, cordon, requested/allocatable, all pods and Berth\'s, the host record', () => {
+  const view = nodeView({ node: node('n1', 'False', { unschedulable: true }), lease: null, pods: [pod('a', app('a', 'web'), { node: 'n1', cpu: '250m', memory: '128Mi' })], owner: 'inst1', host: { name: 'box1', address: '127.0.0.2', role: 'k3s-agent' }, now: NOW });
+  assert.deepEqual(nodeRow(view, NOW), ['n1', 'agent', 'NotReady 2m, cordoned', '127.0.0.2', '0.25/1.9', '128M/7858M', '1 (1)', 'box1 (k3s-agent)']);
+  const bare = { ...view, readiness: 'Ready' as const, readinessSince: null, schedulable: true, address: null, host: null, cpu: { allocatable: null, requested: 0 } };
+  assert.deepEqual(nodeRow(bare, NOW).slice(2, 5), ['Ready', '-', '0/?']);
 });
