@@ -206,7 +206,8 @@ test('a 10 % canary gets 10 ± 3 % of 10,000 requests, a sticky client keeps its
 test('a canary answering 500 to 20 % of requests is aborted by the analysis; stable requests never fail; the webhook hears of it', async () => {
   await berth.ok('POST', `/apps/${app}/alerts`, { rule: '5xx_rate > 50% for 5m', webhook: hook.url });
   const stable = `v${await current()}`;
-  const out = ok('deploy', app, '--image', FLAKY_IMAGE, '--canary', '10');
+  // A failing release fails from its first request: a short warm-up (the default 30 s would only slow the test).
+  const out = ok('deploy', app, '--image', FLAKY_IMAGE, '--canary', '10', '--warmup', '1s');
   const version = Number(/v(\d+) is a canary at 10 %/.exec(out)?.[1]);
   const aborted = async () => (await releases()).find((r) => r.version === version)?.status === 'aborted';
   const answers = await trafficUntil(aborted, 90_000, 8);
@@ -227,9 +228,9 @@ test('a canary answering 500 to 20 % of requests is aborted by the analysis; sta
 
 test('a healthy canary is promoted by steps under traffic, with no failed request', async () => {
   const stable = `v${await current()}`;
-  // A fresh container answers its first requests slower (and this machine is shared): this test is about the steps,
-  // so the latency threshold is wide; the 5xx threshold stays the default.
-  const out = ok('deploy', app, '--image', TEST_IMAGE, '--canary-step', '10,50,100', '--every', '2s', '--min-requests', '50', '--max-p95-ratio', '4');
+  // A fresh container answers its first requests slower: 2 s of warm-up under this traffic leave them out. This
+  // machine is shared and this test is about the steps, so the latency threshold is wide; the 5xx one the default.
+  const out = ok('deploy', app, '--image', TEST_IMAGE, '--canary-step', '10,50,100', '--every', '2s', '--min-requests', '50', '--max-p95-ratio', '4', '--warmup', '2s');
   const canary = `v${/v(\d+) is a canary at 10 %/.exec(out)?.[1]}`;
   const promoted = async () => `v${await current()}` === canary;
   const ended = async () => (await promoted()) || (await releases()).find((r) => `v${r.version}` === canary)?.status === 'aborted';
@@ -247,7 +248,7 @@ test('a healthy canary is promoted by steps under traffic, with no failed reques
 
 test('with apps:canary a push starts a canary and reports its rejection by the analysis', async () => {
   await berth.ok('POST', '/apps', { name: pushApp });
-  assert.match(ok('apps:canary', pushApp, '10', '--canary-step', '10,100', '--every', '1s', '--min-requests', '50'), /pushes start a canary at 10 %/);
+  assert.match(ok('apps:canary', pushApp, '10', '--canary-step', '10,100', '--every', '1s', '--min-requests', '50', '--warmup', '1s'), /pushes start a canary at 10 %/);
   const repos = new ScratchRepos(home, '');
   const repo = repos.create({ Dockerfile: `FROM ${TEST_IMAGE}\n` });
   repos.git(repo, 'remote', 'add', 'paas', `http://berth:${berth.token}@127.0.0.1:${berth.port}/git/${pushApp}.git`);

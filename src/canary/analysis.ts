@@ -1,6 +1,6 @@
 // The canary analysis decision (pure): compare the canary's requests with the stable release's over the same
-// window, and say whether to abort, step up, promote or wait.
-import type { CanaryPlan } from './plan.ts';
+// window (which starts after the canary's warm-up), and say whether to abort, step up, promote or wait.
+import { DEFAULT_WARMUP_SEC, type CanaryPlan } from './plan.ts';
 
 /** One side's requests over the window. */
 export interface TrackSummary { requests: number; errors5xx: number; p95Ms: number | null }
@@ -33,11 +33,21 @@ export function compare(stable: TrackSummary, canary: TrackSummary, windowStart:
 }
 
 /**
- * `step`: the plan's step now running; `sinceStepMs`: how long it has run. Worse beyond a threshold aborts as soon as the
+ * Since when (epoch ms) the step's requests are compared: its start, but never before the canary has served for its
+ * warm-up (`startedAtMs`: the canary's start). Later steps run on the same, by then warm, instances.
+ */
+export function analysisStart(plan: CanaryPlan, startedAtMs: number, stepStartedAtMs: number): number {
+  return Math.max(stepStartedAtMs, startedAtMs + (plan.warmupSec ?? DEFAULT_WARMUP_SEC) * 1000);
+}
+
+/**
+ * `step`: the plan's step now running; `sinceStepMs`: how long its comparison has run (from analysisStart; negative
+ * while the canary warms up). Worse beyond a threshold aborts as soon as the
  * canary has served minRequests in the window; a step moves on after `everySec` only with that much evidence, so a canary
  * without traffic waits instead of being promoted unseen.
  */
 export function decide(plan: CanaryPlan, step: number, sinceStepMs: number, c: Comparison): Verdict {
+  if (sinceStepMs < 0) return { action: 'wait', why: `warming up: judging starts in ${Math.ceil(-sinceStepMs / 1000)} s` };
   if (c.canary.requests < plan.minRequests) {
     return { action: 'wait', why: `${c.canary.requests} of ${plan.minRequests} canary requests needed before judging` };
   }

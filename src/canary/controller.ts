@@ -8,7 +8,7 @@ import type { Deployer } from '../releases/deployer.ts';
 import type { AlertsStore } from '../alerts/store.ts';
 import type { WebhookNotifier } from '../alerts/notifier.ts';
 import type { Progress } from '../scheduler/types.ts';
-import { compare, decide, type Verdict } from './analysis.ts';
+import { analysisStart, compare, decide, type Verdict } from './analysis.ts';
 import type { Canary, CanaryStore } from './store.ts';
 import type { TrackWindows } from './track-windows.ts';
 
@@ -87,14 +87,16 @@ export class CanaryController {
   private async analyze(appName: string, canary: Canary, nowMs: number): Promise<void> {
     const { windows, canaries } = this.deps;
     const summary = windows.summary(appName);
-    // A new canary, a new step, or a restarted server: both sides are counted afresh from the step's start.
-    if (!summary || summary.since < canary.stepStartedAt) {
-      windows.open(appName, canary.stepStartedAt);
+    const since = analysisStart(canary.plan, Date.parse(canary.startedAt), canary.stepStartedAt);
+    // A new canary, a new step, or a restarted server: both sides are counted afresh from the step's start (the first
+    // step's once the canary has warmed up; requests before are left out).
+    if (!summary || summary.since < since) {
+      windows.open(appName, since);
       return;
     }
     const comparison = compare(summary.stable, summary.canary, summary.since);
     canaries.setComparison(canary.appId, comparison);
-    const verdict = decide(canary.plan, canary.step, nowMs - canary.stepStartedAt, comparison);
+    const verdict = decide(canary.plan, canary.step, nowMs - since, comparison);
     await this.act(appName, { ...canary, comparison }, verdict);
   }
 

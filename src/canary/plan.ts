@@ -1,7 +1,7 @@
 // A canary's plan: how much traffic, which gray matches, how it steps and when analysis aborts it.
 // Validated here from what members send (it reaches Caddy's config as matchers and regexes).
 import { badRequest } from '../shared/errors.ts';
-import { requireDurationMs } from '../shared/duration.ts';
+import { parseDurationMs, requireDurationMs } from '../shared/duration.ts';
 
 export interface CanaryPlan {
   /** The first weight, in percent of the requests (0: only the gray matches). */
@@ -19,12 +19,20 @@ export interface CanaryPlan {
   maxP95Ratio: number;
   /** Analysis judges (and steps) only once the canary served this many requests in the window. */
   minRequests: number;
+  /**
+   * Seconds from the canary's start whose requests the analysis leaves out, on both sides: a fresh instance's first
+   * requests are slow (JIT, caches, connections) and would read as a slower release. Absent in plans stored before it:
+   * DEFAULT_WARMUP_SEC.
+   */
+  warmupSec?: number;
 }
 
 export const DEFAULT_EVERY_SEC = 120;
 export const DEFAULT_MAX_5XX_DELTA = 0.01;
 export const DEFAULT_MAX_P95_RATIO = 1.5;
 export const DEFAULT_MIN_REQUESTS = 100;
+export const DEFAULT_WARMUP_SEC = 30;
+const MAX_WARMUP_SEC = 3600;
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 const COOKIE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -35,7 +43,7 @@ const RESERVED_HEADERS = new Set(['host', 'cookie', 'content-length', 'transfer-
 /** Settings as the API takes them: numbers, or the CLI's text (`10`, `10,25,50,100`, `2m`, `X-Canary=1`, `1%`). */
 export interface PlanInput {
   weight?: unknown; steps?: unknown; every?: unknown; header?: unknown; cookie?: unknown; sticky?: unknown;
-  max5xxDelta?: unknown; maxP95Ratio?: unknown; minRequests?: unknown;
+  max5xxDelta?: unknown; maxP95Ratio?: unknown; minRequests?: unknown; warmup?: unknown;
 }
 
 export function parsePlan(input: PlanInput): CanaryPlan {
@@ -55,7 +63,18 @@ export function parsePlan(input: PlanInput): CanaryPlan {
     max5xxDelta: input.max5xxDelta === undefined || input.max5xxDelta === null ? DEFAULT_MAX_5XX_DELTA : parseFraction('--max-5xx-delta', input.max5xxDelta),
     maxP95Ratio: input.maxP95Ratio === undefined || input.maxP95Ratio === null ? DEFAULT_MAX_P95_RATIO : parseNumber('--max-p95-ratio', input.maxP95Ratio, 1, 100),
     minRequests: input.minRequests === undefined || input.minRequests === null ? DEFAULT_MIN_REQUESTS : Math.round(parseNumber('--min-requests', input.minRequests, 1, 1_000_000)),
+    warmupSec: input.warmup === undefined || input.warmup === null ? DEFAULT_WARMUP_SEC : parseWarmup(input.warmup),
   };
+}
+
+/** `30s`, `2m`, `0` (no warm-up), or a number of seconds; at most an hour. */
+function parseWarmup(raw: unknown): number {
+  const text = typeof raw === 'number' ? `${raw}s` : String(raw).trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
+  if (ms === null || !Number.isFinite(ms) || ms < 0 || ms > MAX_WARMUP_SEC * 1000) {
+    throw badRequest('invalid_canary', `--warmup must be a duration from 0s to 1h, like 30s or 2m (got "${String(raw)}").`);
+  }
+  return Math.round(ms / 1000);
 }
 
 function parseNumber(name: string, raw: unknown, min: number, max: number): number {

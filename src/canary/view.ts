@@ -1,5 +1,5 @@
 // A canary as the API shows it (src/wire/canary.ts).
-import type { CanaryPlan } from './plan.ts';
+import { DEFAULT_WARMUP_SEC, type CanaryPlan } from './plan.ts';
 import type { Canary } from './store.ts';
 import type { CanaryView } from '../wire/canary.ts';
 
@@ -9,7 +9,7 @@ export function planView(plan: CanaryPlan): Omit<CanaryView, 'state' | 'comparis
     header: plan.header && `${plan.header.name}=${plan.header.value}`,
     cookie: plan.cookie && `${plan.cookie.name}=${plan.cookie.value}`,
     sticky: plan.sticky,
-    thresholds: { max5xxDelta: plan.max5xxDelta, maxP95Ratio: plan.maxP95Ratio, minRequests: plan.minRequests },
+    thresholds: { max5xxDelta: plan.max5xxDelta, maxP95Ratio: plan.maxP95Ratio, minRequests: plan.minRequests, warmupSec: plan.warmupSec ?? DEFAULT_WARMUP_SEC },
   };
 }
 

@@ -172,6 +172,11 @@ export class Converger {
     const book = this.settings.addresses;
     const upstreams = web.map((i) => upstreamOf(i, routeVia));
     const port = upstreams[0]?.port;
+    // While a canary runs the stable side is a fixed list too: the split's weighted proxy repeats both sides' instances
+    // in one upstream list (src/router/caddy/canary-split.ts), which a name cannot be part of. Every change of the
+    // canary or the formation sets the route again. The name is left as it is (removing it before the route changed
+    // would fail the requests in between); the canary's end sets it before the route goes back to it.
+    if (target.canary) return { app: target.app, hostnames: target.hostnames, upstreams };
     const named = book && routeVia === 'container-ip' && web.length > 0 && web.every((i) => i.privateAddress)
       && upstreams.every((u) => u.port === port);
     if (!named) {

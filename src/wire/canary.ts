@@ -10,7 +10,8 @@ export interface CanaryView {
   header: string | null;
   cookie: string | null;
   sticky: boolean;
-  thresholds: { max5xxDelta: number; maxP95Ratio: number; minRequests: number };
+  /** warmupSec: the seconds from the canary's start whose requests the comparison leaves out. */
+  thresholds: { max5xxDelta: number; maxP95Ratio: number; minRequests: number; warmupSec: number };
   comparison: { stable: CanaryTrackView; canary: CanaryTrackView; windowStart: string } | null;
   reason: string | null;
   startedAt: string;

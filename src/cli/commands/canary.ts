@@ -17,6 +17,7 @@ export const CANARY_OPTIONS: ParseArgsOptionsConfig = {
   'max-5xx-delta': { type: 'string' },
   'max-p95-ratio': { type: 'string' },
   'min-requests': { type: 'string' },
+  warmup: { type: 'string' },
 };
 
 /** The plan the flags describe (the server validates it); undefined when no canary flag was given. */
@@ -25,6 +26,7 @@ export function planFromFlags(ctx: CommandContext, weight = stringFlag(ctx, 'can
     weight, steps: stringFlag(ctx, 'canary-step'), every: stringFlag(ctx, 'every'),
     header: stringFlag(ctx, 'canary-header'), cookie: stringFlag(ctx, 'canary-cookie'), sticky: ctx.flags.sticky === true ? true : undefined,
     max5xxDelta: stringFlag(ctx, 'max-5xx-delta'), maxP95Ratio: stringFlag(ctx, 'max-p95-ratio'), minRequests: stringFlag(ctx, 'min-requests'),
+    warmup: stringFlag(ctx, 'warmup'),
   };
   const given = Object.fromEntries(Object.entries(plan).filter(([, v]) => v !== undefined));
   const starts = ['weight', 'steps', 'header', 'cookie'].some((k) => k in given);
@@ -50,7 +52,8 @@ export function describeComparison(version: number, c: CanaryView): string[] {
   const side = (name: string, t: typeof cmp.stable) =>
     `  ${name.padEnd(7)}${String(t.requests).padStart(7)} requests  5xx ${pct(t.errorRate).padStart(7)}  p95 ${t.p95Ms === null ? '-' : `${Math.round(t.p95Ms)} ms`}`;
   return [...lines, side('stable', cmp.stable), side('canary', cmp.canary),
-    `  aborts when 5xx is ${pct(c.thresholds.max5xxDelta)} worse or p95 ${c.thresholds.maxP95Ratio}x slower, after ${c.thresholds.minRequests} requests`];
+    `  aborts when 5xx is ${pct(c.thresholds.max5xxDelta)} worse or p95 ${c.thresholds.maxP95Ratio}x slower, after ${c.thresholds.minRequests} requests`
+      + ` (those of the first ${c.thresholds.warmupSec ?? 30} s left out: warm-up)`];
 }
 
 async function setCanary(ctx: CommandContext): Promise<void> {
@@ -81,7 +84,7 @@ async function abort(ctx: CommandContext): Promise<void> {
 export const canaryCommands: Command[] = [
   {
     name: 'apps:canary', usage: 'APP [WEIGHT] [--canary-step 10,25,50,100 --every 2m] [--canary-header N=V] [--canary-cookie N=V] [--sticky] [--off]',
-    summary: 'make the app\'s pushes start canaries (thresholds: --max-5xx-delta 1% --max-p95-ratio 1.5 --min-requests 100)',
+    summary: 'make the app\'s pushes start canaries (thresholds: --max-5xx-delta 1% --max-p95-ratio 1.5 --min-requests 100 --warmup 30s)',
     app: true, args: [0, 1], options: { ...CANARY_OPTIONS, off: { type: 'boolean' } }, run: setCanary,
   },
   { name: 'releases:promote', usage: 'APP', summary: 'send all traffic to the running canary; the old instances drain and stop', app: true, run: promote },

@@ -92,7 +92,7 @@ async function rollback(ctx: CommandContext): Promise<void> {
 export const releaseCommands: Command[] = [
   {
     name: 'deploy',
-    usage: 'APP --image REF [--canary 10 | --canary-step 10,25,50,100 --every 2m] [--canary-header N=V] [--canary-cookie N=V] [--sticky]',
+    usage: 'APP --image REF [--canary 10 | --canary-step 10,25,50,100 --every 2m] [--canary-header N=V] [--canary-cookie N=V] [--sticky] [--warmup 30s]',
     summary: 'release a container image (waits until it is live), or start it as a canary beside the current release',
     app: true,
     options: { image: { type: 'string', short: 'i' }, ...CANARY_OPTIONS },

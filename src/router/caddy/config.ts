@@ -171,15 +171,15 @@ export function buildAppRoute(route: AppRoute): CaddyRoute {
     handle: [
       // The maintenance page answers first; the proxy behind it is kept, so maintenance:off needs no deploy.
       ...(route.maintenance ? [maintenanceResponse(route.maintenance)] : []),
-      withCanary(route, route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams, route.balancesConnections) : textResponse(503, noInstanceBody(route.app))),
+      ...withCanary(route, route.named ? reverseProxy(route.named) : route.upstreams.length > 0 ? reverseProxy(route.upstreams, route.balancesConnections) : textResponse(503, noInstanceBody(route.app))),
     ],
     terminal: true,
   };
 }
 
 /** The stable handler alone, or the split between it and the canary's instances (a canary without any: the stable alone). */
-function withCanary(route: AppRoute, stable: CaddyHandler): CaddyHandler {
-  if (!route.canary?.upstreams.length) return stable;
+function withCanary(route: AppRoute, stable: CaddyHandler): CaddyHandler[] {
+  if (!route.canary?.upstreams.length) return [stable];
   return buildCanarySplit(route.canary, stable, reverseProxy(route.canary.upstreams, route.balancesConnections));
 }
 
@@ -264,7 +264,7 @@ export function parseAppRoute(raw: CaddyRoute): AppRoute | null {
   const hostnames = raw.match?.[0]?.host ?? [];
   const maintenance = parseMaintenance(raw.handle?.[0]);
   if (maintenance) return { ...parseAppRoute({ ...raw, handle: raw.handle!.slice(1) })!, maintenance };
-  const split = raw.handle?.[0] ? parseCanarySplit(raw.handle[0], proxyUpstreams) : null;
+  const split = raw.handle?.length ? parseCanarySplit(raw.handle, proxyUpstreams) : null;
   if (split) return { ...parseAppRoute({ ...raw, handle: [split.stable] })!, canary: split.canary };
   const handler = raw.handle?.[0];
   const upstreams = proxyUpstreams(handler);
