@@ -178,6 +178,30 @@ test('tabs: each has an address of its own that a reload, back/forward and a fre
   await fresh.close();
 });
 
+test('Activity tab: a running canary shows its weight, gray rule and live comparison; Abort sends everything back', async () => {
+  await openTab('Activity', 'activity');
+  const stable = (await berth.ok('GET', `/apps/${app}`)).currentRelease as number;
+  // No warm-up and no verdict: the comparison is live at once, and only the button ends the canary.
+  const started = await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE, canary: { weight: 50, header: 'X-Canary=1', warmup: '0s', minRequests: 1_000_000 } });
+  const block = page.locator(`#releases tr[data-version="${started.version}"] .canary[data-canary-state="running"]`);
+  await block.waitFor({ timeout: 15_000 });
+  assert.match(await block.locator('.canary-head').innerText(), /Canary at 50 %, promoted by hand/);
+  assert.match(await block.locator('.gray-rule').innerText(), /Always to the canary: header X-Canary=1/);
+  assert.match(await block.locator('.thresholds').innerText(), /after 1000000 canary requests; warm-up 0 s/);
+  // Requests through Caddy reach the comparison without a reload: the list follows the running canary.
+  for (let i = 0; i < 40; i++) await viaRouter(caddy.httpPort, `${app}.localhost`, `/canary-${i}`);
+  const canaryRequests = block.locator('table.canary-comparison tr[data-track="canary"] td.requests');
+  await eventually('the canary\'s requests show up in the page', async () => Number(await canaryRequests.innerText().catch(() => '0')) > 0, 20_000);
+  const stableRequests = Number(await block.locator('table.canary-comparison tr[data-track="stable"] td.requests').innerText());
+  assert.ok(stableRequests > 0, 'both tracks are counted');
+  assert.match(await block.locator('table.canary-comparison tr[data-track="canary"] td.p95').innerText(), /^\d+ ms$/);
+  await shot('app-canary');
+  await block.getByRole('button', { name: 'abort the canary' }).click();
+  await page.locator(`#releases tr[data-version="${started.version}"] .canary[data-canary-state="aborted"]`).waitFor({ timeout: 30_000 });
+  assert.equal((await berth.ok('GET', `/apps/${app}`)).currentRelease, stable, 'the stable release stays current');
+  assert.match((await berth.ok('GET', `/apps/${app}/canary`)).reason, /^aborted by /);
+});
+
 test('live log: a request to the app shows up in the page, the filter narrows, pause holds lines', async () => {
   await openTab('Logs', 'logs');
   await page.locator('#log-state', { hasText: 'following' }).waitFor();

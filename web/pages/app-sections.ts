@@ -18,10 +18,18 @@ export async function act(msg: ReturnType<typeof notice>, button: HTMLButtonElem
   try { await work(); await after(); } catch (err) { msg.error((err as Error).message); } finally { if (button) button.disabled = false; }
 }
 
-export function releasesSection(path: string, reloadApp: () => Promise<void>): Section {
+/** While a canary runs, the list reloads this often (its comparison is analysed every second), until the tab is left. */
+const CANARY_POLL_MS = 2000;
+
+export function releasesSection(path: string, reloadApp: () => Promise<void>, signal?: AbortSignal): Section {
   const s = section('Releases', 'releases');
+  let poll: ReturnType<typeof setTimeout> | null = null;
+  signal?.addEventListener('abort', () => { if (poll) clearTimeout(poll); }, { once: true });
   const refresh = async () => {
     const releases = await api<Release[]>('GET', `${path}/releases`);
+    if (poll) clearTimeout(poll);
+    poll = releases.some((r) => r.canary?.state === 'running') && !signal?.aborted
+      ? setTimeout(() => void refresh().catch(() => {}), CANARY_POLL_MS) : null;
     const rows = releases.map((r) => {
       const { added, removed, changed } = r.configChanges;
       const diff = [...added.map((k) => `+${k}`), ...removed.map((k) => `-${k}`), ...changed.map((k) => `~${k}`)].join(' ') || '—';

@@ -40,7 +40,7 @@ export const TAB_VIEWS: Record<AppTab, (t: TabContext) => TabView> = {
     return { el: addons.el, refresh: addons.refresh };
   },
   activity: (t) => {
-    const releases = releasesSection(t.path, t.reloadApp);
+    const releases = releasesSection(t.path, t.reloadApp, t.signal);
     const builds = buildsSection(t.path, t.signal);
     return { el: h('div', {}, releases.el, builds.el), refresh: all(releases, builds) };
   },
