@@ -45,8 +45,8 @@ before(async () => {
   hook = await startWebhookReceiver();
   await berth.ok('POST', '/apps', { name: app, scheduler: 'k3s' });
   await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'host_down', webhook: hook.url, format: 'slack' });
+  await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 2 }] }); // stored: one rollout of two pods
   await berth.ok('POST', `/apps/${app}/deploys`, { image: 'berth-test/hello:latest' });
-  await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 2 }] });
 });
 
 after(async () => {
