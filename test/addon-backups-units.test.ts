@@ -1,12 +1,13 @@
 // Add-on backups without Docker: the schedule's next run (UTC), when it is due, retention's plan, how a dump
-// says its kind, the kind check before a restore, and the local store (whole or nothing under a key).
+// says its kind, the kind check before a restore, and the local store (whole or nothing under a key, small pieces
+// written in batches).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { isDue, nextRun, parseAt, parseKeep, retentionPlan, backupId, checkBackupId } from '../src/addons/backups/schedule.ts';
 import { checkRestoreKind, dumpKind } from '../src/addons/backups/commands.ts';
 import { LocalBackupStore } from '../src/addons/backups/local-store.ts';
@@ -73,6 +74,13 @@ test('local store: a put is hashed and whole under its key; a failed body leaves
     for await (const chunk of await store.get('shop-db/b001.dump')) back.push(chunk as Buffer);
     assert.ok(Buffer.concat(back).equals(bytes));
     assert.equal(fs.statSync(path.join(root, 'shop-db/b001.dump')).mode & 0o777, 0o600);
+    // A dump in pieces of a few KiB, as the engine hands them on: written in batches, whole and in order.
+    const pieces = Array.from({ length: 700 }, (_, i) => randomBytes(1 + ((i * 7919) % 6000)));
+    const whole = Buffer.concat(pieces);
+    const batched = await store.put('shop-db/b009.dump', Readable.from(pieces));
+    assert.deepEqual(batched, { size: whole.length, sha256: createHash('sha256').update(whole).digest('hex') });
+    assert.ok(fs.readFileSync(path.join(root, 'shop-db/b009.dump')).equals(whole));
+    await store.delete('shop-db/b009.dump');
 
     const failing = new Readable({ read() { this.push(Buffer.alloc(64 * 1024)); this.destroy(new Error('disk full')); } });
     await assert.rejects(store.put('shop-db/b002.dump', failing), /disk full/);

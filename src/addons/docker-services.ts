@@ -1,8 +1,8 @@
 // The executor of add-ons on the Docker scheduler: a data service is a container with a named volume, on the
 // networks of the apps attached to it (at an address Berth picks there, like an instance's), never on a host
 // port. Decisions (names, options, URLs) are made by the pure builders; this only talks to the engine.
-import { PassThrough, type Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Duplex } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import type { DockerRuntime } from '../runtime/docker/index.ts';
 import { isNotFound } from '../runtime/docker/errors.ts';
@@ -108,7 +108,12 @@ export class DockerServices implements ServiceRuntime {
     return openExec(this.#docker, this.#owner, serviceContainerName(name), { command, ...size });
   }
 
-  /** `docker exec -i` without a TTY: stdout and stderr come multiplexed and are split here; stdin is half-closed at its end. */
+  /**
+   * `docker exec -i` without a TTY: stdout and stderr come multiplexed and are split here, stdout's pieces written
+   * straight into run.stdout (views of the engine's chunks: no copy, no stream in between); stdin is half-closed
+   * at its end. While run.stdout is full the engine's stream is paused, so a dump larger than memory moves at its
+   * reader's pace instead of piling up in the server; a reader that fails ends the command and the exec with it.
+   */
   async exec(name: string, run: ServiceExec): Promise<ServiceExecResult> {
     const container = this.#docker.getContainer(serviceContainerName(name));
     const exec = await container.exec({
@@ -116,31 +121,37 @@ export class DockerServices implements ServiceRuntime {
       AttachStdin: Boolean(run.stdin), AttachStdout: true, AttachStderr: true,
     });
     const stream = await exec.start({ hijack: true, stdin: Boolean(run.stdin) }) as unknown as Duplex;
-    // 1 MiB of room before the engine's stream is paused: with the default 16 KiB nearly every frame of a dump
-    // paused and resumed it (docs/benchmarks.md, add-ons).
-    const stdout = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const out = run.stdout ?? null;
     let stderrTail = '';
-    // The engine's stream is paused while stdout's reader (the backup store) is behind, so a dump larger than
-    // memory moves at the store's pace instead of piling up in the server.
     const frames = new FrameSplitter((kind, piece) => {
       if (kind === 'stderr') stderrTail = (stderrTail + piece.toString('utf8')).slice(-STDERR_TAIL_BYTES);
-      else if (!stdout.write(piece)) stream.pause();
+      else if (out && !out.write(piece)) stream.pause();
     });
-    stdout.on('drain', () => stream.resume());
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on('data', (chunk: Buffer) => {
-        try { frames.push(chunk); } catch (err) { stream.destroy(err as Error); }
+    const resume = () => stream.resume();
+    let failed: (err: Error) => void = () => {};
+    const readerFailed = (err: Error) => failed(err);
+    out?.on('drain', resume);
+    out?.once('error', readerFailed);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        failed = (err) => { reject(err); stream.destroy(); };
+        stream.on('data', (chunk: Buffer) => {
+          try { frames.push(chunk); } catch (err) { stream.destroy(err as Error); }
+        });
+        stream.once('end', resolve);
+        stream.once('close', resolve);
+        stream.once('error', reject);
+        if (run.stdin) {
+          // The engine closes the command's stdin when the hijacked connection is half-closed.
+          pipeline(run.stdin, stream, { end: false }).then(() => (stream as { end(): void }).end(), (err: unknown) => stream.destroy(err as Error));
+        }
       });
-      stream.once('end', resolve);
-      stream.once('close', resolve);
-      stream.once('error', reject);
-    }).finally(() => stdout.end());
-    const drained = run.stdout ? pipeline(stdout, run.stdout) : new Promise<void>((resolve) => { stdout.resume(); stdout.once('end', resolve); });
-    if (run.stdin) {
-      // The engine closes the command's stdin when the hijacked connection is half-closed.
-      pipeline(run.stdin, stream, { end: false }).then(() => (stream as { end(): void }).end(), (err: unknown) => stream.destroy(err as Error));
+    } finally {
+      out?.off('drain', resume);
+      out?.off('error', readerFailed);
     }
-    await Promise.all([ended, drained]);
+    // Its writable side: what was written has been taken (a reader still has the rest to read).
+    if (out) await finished(out.end(), { readable: false });
     const { ExitCode } = await exec.inspect();
     return { exitCode: ExitCode ?? -1, stderrTail };
   }

@@ -36,6 +36,7 @@ export interface RestoreRequest { confirm?: unknown; to?: unknown }
 export const copyVar = (name: string): string => `${name.toUpperCase().replace(/-/g, '_')}_URL`;
 
 const SCHEDULE_ACTOR = 'schedule';
+const DUMP_BUFFER_BYTES = 1024 * 1024;
 
 export class AddonBackups {
   readonly #d: BackupsDeps;
@@ -154,7 +155,9 @@ export class AddonBackups {
       const row = this.#d.backups.start({ addon: addon.name, kind: addon.kind, trigger, store: this.#d.objects.kind }, (id) => backupKey(addon.name, id));
       const started = Date.now();
       try {
-        const dump = new PassThrough();
+        // 1 MiB of room before the service's stream is paused (with the default 16 KiB nearly every piece of a
+        // dump paused and resumed it: docs/benchmarks.md, add-ons).
+        const dump = new PassThrough({ highWaterMark: DUMP_BUFFER_BYTES });
         const stored = this.#d.objects.put(row.storeKey, dump);
         const ran = this.#d.services.exec(addon.name, { command: dumpCommand(addon.kind), stdout: dump });
         ran.catch((err: unknown) => dump.destroy(err as Error)); // the store must not wait for bytes that never come

@@ -1,16 +1,19 @@
 // The local backup store: BERTH_DATA_DIR/backups/ADDON/ID.dump. A put streams into a temp file beside the key,
 // hashing as it goes, fsyncs it and renames it into place (then fsyncs the directory), so a crash or a full
 // disk leaves a stray temp file at worst (swept at startup), never a partial dump under a key.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
+import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { notFound } from '../../shared/errors.ts';
+import { HashedFileWriter } from './hashed-file.ts';
 import { assertBackupKey, type BackupStore, type StoredObject } from './store.ts';
 
 const TEMP_MARK = '.partial-';
+/** Reads of a stored dump (a restore's checksum pass, its feed into the service, a download) take 1 MiB at a time. */
+const READ_BYTES = 1024 * 1024;
 
 export class LocalBackupStore implements BackupStore {
   readonly kind = 'local' as const;
@@ -21,21 +24,22 @@ export class LocalBackupStore implements BackupStore {
     const target = this.#path(key);
     await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
     const temp = `${path.dirname(target)}/${TEMP_MARK}${randomBytes(6).toString('hex')}-${path.basename(target)}`;
-    const hash = createHash('sha256');
-    let size = 0;
-    const counted = new Transform({
-      transform(chunk: Buffer, _enc, done) { hash.update(chunk); size += chunk.length; done(null, chunk); },
-    });
+    let file: FileHandle | null = null;
     try {
-      // flush: the file's data is fsynced before it is closed, so the rename never publishes unwritten bytes.
-      await pipeline(body, counted, fs.createWriteStream(temp, { flags: 'wx', mode: 0o600, flush: true }));
+      file = await fsp.open(temp, 'wx', 0o600);
+      const writer = new HashedFileWriter(file);
+      // The writer's end fsyncs the file's data, so the rename never publishes unwritten bytes.
+      await pipeline(body, writer);
+      await file.close();
+      file = null;
       await fsp.rename(temp, target);
       await syncDirectory(path.dirname(target));
+      return { size: writer.size, sha256: writer.sha256() };
     } catch (err) {
+      await file?.close().catch(() => {});
       await fsp.rm(temp, { force: true });
       throw err;
     }
-    return { size, sha256: hash.digest('hex') };
   }
 
   async get(key: string): Promise<Readable> {
@@ -44,7 +48,7 @@ export class LocalBackupStore implements BackupStore {
       if (err.code === 'ENOENT') throw notFound(`No stored backup under ${key}.`);
       throw err;
     });
-    return handle.createReadStream();
+    return handle.createReadStream({ highWaterMark: READ_BYTES });
   }
 
   async delete(key: string): Promise<void> {
