@@ -57,7 +57,7 @@ const HOST_PRIVILEGES = [
   '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--device-cgroup-rule', 'a *:* rwm',
 ];
 
-async function docker(args: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<string> {
+export async function docker(args: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<string> {
   try {
     const { stdout } = await exec(DOCKER, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
     return stdout.trim();
@@ -72,11 +72,12 @@ async function imageLabel(image: string): Promise<string> {
   return docker(['image', 'inspect', '-f', '{{index .Config.Labels "berth.test-host"}}', image], { allowFail: true });
 }
 
-async function buildImage(image: string, dockerfile: string, withContext: (dir: string) => void): Promise<void> {
-  if (await imageLabel(image) === RECIPE) return;
+/** Builds an image from a Dockerfile (and files withContext adds) unless one of this recipe exists. */
+export async function buildImage(image: string, dockerfile: string, withContext: (dir: string) => void, recipe = RECIPE): Promise<void> {
+  if (await imageLabel(image) === recipe) return;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-host-'));
   try {
-    fs.writeFileSync(path.join(dir, 'Dockerfile'), `${dockerfile}LABEL berth.test-host="${RECIPE}"\n`);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), `${dockerfile}LABEL berth.test-host="${recipe}"\n`);
     withContext(dir);
     await docker(['build', '-q', '-t', image, dir], { timeoutMs: 15 * 60_000 });
   } finally {
@@ -108,7 +109,8 @@ export interface TestNetwork {
   name: string;
   gateway: string;       // this machine's address on the network: where hosts reach Berth's registry
   hosts: TestHost[];
-  addHost(opts: { image: string; authorizedKey: string }): Promise<TestHost>;
+  /** runArgs: more `docker run` flags; dataDir: where the host's volume is mounted (default /var/lib/docker). */
+  addHost(opts: { image: string; authorizedKey: string; runArgs?: string[]; dataDir?: string }): Promise<TestHost>;
   /** Cuts a host off the network (host failure). */
   disconnect(host: TestHost): Promise<void>;
   remove(): Promise<void>;
@@ -122,7 +124,7 @@ export async function createTestNetwork(prefix: string): Promise<TestNetwork> {
   let made = 0;
   return {
     name, gateway, hosts,
-    async addHost({ image, authorizedKey }) {
+    async addHost({ image, authorizedKey, runArgs = [], dataDir = '/var/lib/docker' }) {
       const hostName = `${name}-h${++made}`;
       const volume = `${hostName}-docker`;
       // Known before it exists, so remove() cleans up even when the start fails halfway.
@@ -132,7 +134,7 @@ export async function createTestNetwork(prefix: string): Promise<TestNetwork> {
       };
       hosts.push(host);
       await docker(['run', '-d', ...HOST_PRIVILEGES, '--name', hostName, '--hostname', hostName, '--network', name,
-        '--label', 'berth.test=1', '-v', `${volume}:/var/lib/docker`, '-e', `AUTHORIZED_KEY=${authorizedKey}`, image]);
+        '--label', 'berth.test=1', '-v', `${volume}:${dataDir}`, '-e', `AUTHORIZED_KEY=${authorizedKey}`, ...runArgs, image]);
       host.address = await docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${name}").IPAddress}}`, hostName]);
       await waitForSsh(host);
       return host;

@@ -1,0 +1,205 @@
+// More Kubernetes nodes for the test cluster (../shared/k8s), the way kind makes them: test hosts (SSH-able
+// containers, test-hosts.ts) joined to the kit's API server by the installer's kubelet role over SSH. Each
+// node runs its own containerd, the kit's kubelet and kube-proxy, pods on a /24 of its own (10.250.N.0/24);
+// this machine routes each node's pods to its container. The API server listens on 127.0.0.1 only, so a
+// forwarder on the test network's gateway carries the nodes' API traffic (the certificate's name
+// `kubernetes` is asked for), and another one the registry's pulls (127.0.0.1:5000 inside a node is the node).
+// Nodes are tainted berth.test/isolated=true:NoSchedule, so only pods that tolerate it land there.
+// remove() deletes the Node objects, containers, routes and forwarders; a later start removes those a
+// crashed run left behind (by label, once the process that made them is gone).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { runTasks, type TaskReport } from '../../installer/task.ts';
+import { sshContext } from '../../installer/ssh.ts';
+import { hostKeyTask } from '../../installer/tasks/host-key.ts';
+import { kubeletNodeTasks } from '../../installer/tasks/kubelet.ts';
+import { PACKAGES } from '../../installer/kubelet/config.ts';
+import { signNodeCredentials } from '../../installer/kubelet/credentials.ts';
+import { forwardTcp, type Forward } from './tcp-forward.ts';
+import {
+  FRESH_IMAGE, buildImage, createTestNetwork, docker, ensureTestHostImages, makeOperatorKey, type TestHost, type TestNetwork,
+} from './test-hosts.ts';
+
+const exec = promisify(execFile);
+
+export const K8S_NODE_IMAGE = 'berth-test/k8s-node:bookworm';
+const NODE_RECIPE = 'k8s-node-1';
+// The node packages come preinstalled (as DOCKER_READY_IMAGE has docker.io): the installer's packages task finds them.
+const NODE_DOCKERFILE = `FROM ${FRESH_IMAGE}
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES.join(' ')} \\
+ && rm -rf /var/lib/apt/lists/*
+`;
+
+/** docker run flags a kubelet needs beyond a test host's: the kernel log (OOM watcher), writable /proc/sys (kube-proxy's sysctls), forwarding. */
+const NODE_RUN_ARGS = ['--device', '/dev/kmsg', '--security-opt', 'systempaths=unconfined', '--sysctl', 'net.ipv4.ip_forward=1',
+  '-v', '/lib/modules:/lib/modules:ro'];
+const NODE_DATA_DIR = '/var/lib/berth-kubelet';
+const LABEL = 'berth.test.k8s-node';
+const NODE_LABEL = 'berth.test/k8s-nodes';
+export const ISOLATED_TAINT = { key: 'berth.test/isolated', value: 'true', effect: 'NoSchedule' };
+/** `ip route ... proto ROUTE_PROTO` marks this helper's host routes, so leftovers can be found. */
+const ROUTE_PROTO = '213';
+const CLUSTER_CIDR = '10.250.0.0/16';
+const READY_TIMEOUT_S = 90;
+
+export interface K8sNode {
+  name: string;
+  address: string;
+  podCidr: string;
+  host: TestHost;
+  /** How long the installer took for this node, and what it reported. */
+  joinMs: number;
+  report: TaskReport[];
+}
+
+export interface K8sNodes {
+  nodes: K8sNode[];
+  network: TestNetwork;
+  /** Label every node of this run has (NODE_LABEL=runId): for nodeAffinity. */
+  label: { key: string; value: string };
+  remove(): Promise<void>;
+}
+
+function kitDir(): string {
+  return process.env.BERTH_K8S_KIT ?? path.resolve(import.meta.dirname, '../../../shared/k8s');
+}
+
+const pidAlive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+async function ip(args: string[]): Promise<string> {
+  return (await exec('ip', args, { timeout: 10_000 })).stdout;
+}
+
+function loadConfig(kubeconfig: string): k8s.KubeConfig {
+  const config = new k8s.KubeConfig();
+  config.loadFromFile(kubeconfig);
+  return config;
+}
+
+const coreApi = (kubeconfig: string) => loadConfig(kubeconfig).makeApiClient(k8s.CoreV1Api);
+
+/** Containers, Node objects and routes a run left that crashed (its process is gone). */
+async function removeLeftovers(kubeconfig: string): Promise<void> {
+  const rows = (await docker(['ps', '-a', '--filter', `label=${LABEL}`, '--format', `{{.Names}} {{.Label "${LABEL}"}} {{.Networks}}`])).split('\n').filter(Boolean);
+  const liveNames: string[] = [];
+  for (const row of rows) {
+    const [name, run, networks] = row.split(' ');
+    if (pidAlive(Number(run.split('-')[0]))) { liveNames.push(name); continue; }
+    await docker(['rm', '-f', '-v', name], { allowFail: true, timeoutMs: 120_000 });
+    await docker(['volume', 'rm', '-f', `${name}-docker`], { allowFail: true });
+    for (const network of networks.split(',')) await docker(['network', 'rm', network], { allowFail: true });
+  }
+  const api = coreApi(kubeconfig);
+  const nodes = await api.listNode({ labelSelector: NODE_LABEL });
+  for (const node of nodes.items) {
+    const run = node.metadata?.labels?.[NODE_LABEL] ?? '';
+    if (!pidAlive(Number(run.split('-')[0]))) await api.deleteNode({ name: node.metadata!.name! }).catch(() => {});
+  }
+  // A route whose gateway is no live run's node.
+  const liveAddresses = liveNames.length
+    ? (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', ...liveNames], { allowFail: true })).split(/\s+/)
+    : [];
+  for (const line of (await ip(['-4', 'route', 'show', 'proto', ROUTE_PROTO])).split('\n').filter(Boolean)) {
+    const [dest, , via] = line.split(' ');
+    if (!liveAddresses.includes(via)) await ip(['route', 'del', dest, 'proto', ROUTE_PROTO]).catch(() => {});
+  }
+}
+
+/** /24s of 10.250.0.0/16 that no route uses yet (the kit's own is 10.250.0.0/24; services are 10.250.128.0/20). */
+async function freePodCidrs(count: number): Promise<string[]> {
+  const used = await ip(['-4', 'route', 'show', 'root', CLUSTER_CIDR]);
+  const free: string[] = [];
+  for (let n = 1; n < 128 && free.length < count; n++) {
+    const cidr = `10.250.${n}.0/24`;
+    if (!used.includes(`${cidr} `) && !used.includes(`${cidr}\n`)) free.push(cidr);
+  }
+  if (free.length < count) throw new Error(`no ${count} free /24s in ${CLUSTER_CIDR}`);
+  return free;
+}
+
+export async function waitNodesReady(kubeconfig: string, names: string[], timeoutMs = READY_TIMEOUT_S * 1000): Promise<void> {
+  const api = coreApi(kubeconfig);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const nodes = await api.listNode({ labelSelector: NODE_LABEL });
+    const ready = new Set(nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata?.name));
+    if (names.every((n) => ready.has(n))) return;
+    if (Date.now() > deadline) throw new Error(`nodes not Ready within ${timeoutMs / 1000} s: ${names.filter((n) => !ready.has(n)).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** registries: host:port of plain-HTTP registries on this machine's loopback the nodes pull from (default: the kit's). */
+export async function startK8sNodes(kubeconfig: string, count: number, opts: { registries?: string[] } = {}): Promise<K8sNodes> {
+  await removeLeftovers(kubeconfig);
+  await ensureTestHostImages();
+  await buildImage(K8S_NODE_IMAGE, NODE_DOCKERFILE, () => {}, NODE_RECIPE);
+  const kit = kitDir();
+  const pki = path.join(path.dirname(kubeconfig), 'pki');
+  const apiUrl = new URL(loadConfig(kubeconfig).getCurrentCluster()!.server);
+  const registries = opts.registries ?? (process.env.K8S_REGISTRY ?? '127.0.0.1:5000').split(',');
+  const runId = `${process.pid}-${Date.now().toString(36)}`;
+  const label = { key: NODE_LABEL, value: runId };
+
+  const key = makeOperatorKey();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-k8s-nodes-'));
+  const network = await createTestNetwork('berth-k8sn');
+  const forwards: Forward[] = [];
+  const routes: string[] = [];
+  const nodes: K8sNode[] = [];
+  const remove = async () => {
+    const api = coreApi(kubeconfig);
+    await Promise.all(nodes.map((n) => api.deleteNode({ name: n.name }).catch(() => {})));
+    for (const cidr of routes) await ip(['route', 'del', cidr, 'proto', ROUTE_PROTO]).catch(() => {});
+    await Promise.all(forwards.map((f) => f.close()));
+    await network.remove();
+    key.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  try {
+    const apiForward = await forwardTcp(network.gateway, { host: apiUrl.hostname, port: Number(apiUrl.port || 443) });
+    forwards.push(apiForward);
+    const registryMirrors: Record<string, string> = {};
+    for (const registry of registries) {
+      const [host, port] = registry.split(':');
+      const forward = await forwardTcp(network.gateway, { host, port: Number(port ?? 80) });
+      forwards.push(forward);
+      registryMirrors[registry] = `http://${forward.address}`;
+    }
+    const cidrs = await freePodCidrs(count);
+    const hosts = await Promise.all(cidrs.map(() => network.addHost({
+      image: K8S_NODE_IMAGE, authorizedKey: key.publicKey, dataDir: NODE_DATA_DIR, runArgs: [...NODE_RUN_ARGS, '--label', `${LABEL}=${runId}`],
+    })));
+    const keyFile = path.join(tmp, 'id');
+    fs.writeFileSync(keyFile, key.privateKey, { mode: 0o600 });
+    const knownHostsFile = path.join(tmp, 'known_hosts');
+    await Promise.all(hosts.map(async (h, i) => {
+      await ip(['route', 'replace', cidrs[i], 'via', h.address, 'proto', ROUTE_PROTO]);
+      routes.push(cidrs[i]);
+      const started = Date.now();
+      const credentials = await signNodeCredentials({ certFile: path.join(pki, 'ca.crt'), keyFile: path.join(pki, 'ca.key') }, h.name, h.address, 2);
+      const tasks = [hostKeyTask({ host: h.address, port: 22, knownHostsFile, expected: null }), ...kubeletNodeTasks({
+        hyperkubeBinary: path.join(kit, 'bin/kube-hyperkube'), pauseImage: path.join(kit, 'images/pause.tar'), pauseImageRef: 'k8s.gcr.io/pause:3.6',
+        apiServer: `https://${apiForward.address}`, apiServerName: 'kubernetes', credentials,
+        nodeName: h.name, nodeIp: h.address, podCidr: cidrs[i], clusterCidr: CLUSTER_CIDR,
+        registryMirrors,
+        labels: { [NODE_LABEL]: runId }, taints: [`${ISOLATED_TAINT.key}=${ISOLATED_TAINT.value}:${ISOLATED_TAINT.effect}`],
+      })];
+      const report: TaskReport[] = [];
+      const ctx = sshContext({ user: 'root', host: h.address, port: 22, keyFile, knownHostsFile }, {}, false);
+      const summary = await runTasks(tasks, ctx, (line) => report.push(line));
+      nodes.push({ name: h.name, address: h.address, podCidr: cidrs[i], host: h, joinMs: Date.now() - started, report });
+      if (!summary.succeeded) throw new Error(`joining ${h.name} failed:\n${report.map((r) => `${r.status} ${r.task}${r.detail ? `\n${r.detail}` : ''}`).join('\n')}`);
+    }));
+    await waitNodesReady(kubeconfig, nodes.map((n) => n.name));
+    nodes.sort((a, b) => a.name.localeCompare(b.name));
+    return { nodes, network, label, remove };
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}
