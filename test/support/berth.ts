@@ -14,6 +14,8 @@ export interface CaddyPorts { adminUrl: string; httpPort: number; httpsPort: num
 
 export interface ApiResult<T = any> { status: number; body: T }
 
+/** How long a test server (or issue-admin-token) may take to start before the test fails. */
+const START_TIMEOUT_MS = 180_000;
 const runningServers = new Set<ChildProcess>();
 process.once('exit', () => runningServers.forEach((child) => child.kill('SIGKILL')));
 
@@ -47,7 +49,8 @@ export class BerthServer {
     (child.stderr as unknown as { unref(): void }).unref();
     runningServers.add(child);
     child.once('exit', () => runningServers.delete(child));
-    const deadline = Date.now() + 60_000;
+    // Generous: on a machine shared by several test runs (load 20-40 on 2 cores) a start from sources took 60+ s.
+    const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`berth server exited (${child.exitCode}):\n${this.output}`);
       try {
@@ -56,7 +59,7 @@ export class BerthServer {
       } catch { /* not up yet */ }
       await sleep(100);
     }
-    if (Date.now() >= deadline) throw new Error(`berth server did not answer in 60 s:\n${this.output}`);
+    if (Date.now() >= deadline) throw new Error(`berth server did not answer in ${START_TIMEOUT_MS / 1000} s:\n${this.output}`);
     this.token ||= await issueAdminToken(path.join(ROOT, 'src/server/main.ts'), this.env);
   }
 
@@ -103,7 +106,7 @@ export class BerthServer {
 export function issueAdminToken(server: string | string[], env: Record<string, string>): Promise<string> {
   const [program, ...args] = typeof server === 'string' ? [process.execPath, server] : server;
   return new Promise((resolve, reject) => {
-    execFile(program, [...args, 'issue-admin-token'], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(program, [...args, 'issue-admin-token'], { env: { ...process.env, ...env }, timeout: START_TIMEOUT_MS }, (err, stdout, stderr) => {
       const token = stdout.trim();
       if (err || !/^berth_\S+$/.test(token)) reject(new Error(`issue-admin-token failed: ${err?.message ?? ''}\n${stdout}${stderr}`));
       else resolve(token);
