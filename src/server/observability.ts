@@ -27,7 +27,9 @@ export function createObservability(sqlite: Database.Database, runtime: Pick<Run
   const metrics = new MetricsStore(sqlite);
   const collector = new MetricsCollector({ runtime, store: metrics, log });
   const store = new AlertsStore(sqlite);
-  const engine = new AlertEngine({ store, metrics, runtime, log, notifier: new WebhookNotifier({ store, log, guard }) });
+  // BERTH_ALERTS_TICK_MS: how often rules are evaluated (10 s; tests wait for one evaluation, so they pass less).
+  const engine = new AlertEngine({ store, metrics, runtime, log, notifier: new WebhookNotifier({ store, log, guard }),
+    intervalMs: Number(process.env.BERTH_ALERTS_TICK_MS) || undefined });
   return {
     metrics,
     alerts: { store, engine, guard },
