@@ -24,7 +24,8 @@ const request = (route: string) => viaRouter(caddy.httpPort, `${app}.localhost`,
 
 before(async () => {
   caddy = await startCaddy();
-  berth = await startBerth(caddy, { BERTH_WEBHOOK_ALLOW: '127.0.0.0/8' }); // the alert webhook receiver is on loopback
+  // The alert webhook receiver is on loopback; rules are evaluated every second instead of every 10 s.
+  berth = await startBerth(caddy, { BERTH_WEBHOOK_ALLOW: '127.0.0.0/8', BERTH_ALERTS_TICK_MS: '1000' });
   hook = await startWebhookReceiver();
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
