@@ -80,6 +80,13 @@ test('local store: a put is hashed and whole under its key; a failed body leaves
     const batched = await store.put('shop-db/b009.dump', Readable.from(pieces));
     assert.deepEqual(batched, { size: whole.length, sha256: createHash('sha256').update(whole).digest('hex') });
     assert.ok(fs.readFileSync(path.join(root, 'shop-db/b009.dump')).equals(whole));
+    // A restore's checksum pass: the same SHA-256 as the put's, another one once a byte changed on disk.
+    assert.equal(await store.sha256('shop-db/b009.dump'), batched.sha256);
+    const fd = fs.openSync(path.join(root, 'shop-db/b009.dump'), 'r+');
+    fs.writeSync(fd, Buffer.from([whole[1_500_000]! ^ 1]), 0, 1, 1_500_000);
+    fs.closeSync(fd);
+    assert.notEqual(await store.sha256('shop-db/b009.dump'), batched.sha256);
+    await assert.rejects(store.sha256('shop-db/b404.dump'), (err: BerthError) => err.status === 404);
     await store.delete('shop-db/b009.dump');
 
     const failing = new Readable({ read() { this.push(Buffer.alloc(64 * 1024)); this.destroy(new Error('disk full')); } });

@@ -218,9 +218,8 @@ export class AddonBackups {
   }
 
   async #verifyStored(backup: BackupRow): Promise<void> {
-    const hash = createHash('sha256');
-    for await (const chunk of await this.#d.objects.get(backup.storeKey)) hash.update(chunk as Buffer);
-    const actual = hash.digest('hex');
+    const objects = this.#d.objects;
+    const actual = objects instanceof LocalBackupStore ? await objects.sha256(backup.storeKey) : await sha256Of(await objects.get(backup.storeKey));
     if (actual !== backup.sha256) {
       throw new BerthError(422, 'checksum_mismatch', `${backup.addon} ${backup.id} is damaged in the store (SHA-256 ${actual}, recorded ${backup.sha256}): nothing was restored.`);
     }
@@ -271,6 +270,12 @@ function checksumGuard(expected: string, what: string): Transform {
       done(actual === expected ? null : new Error(`${what} does not match its recorded SHA-256 (${actual}, recorded ${expected})`));
     },
   });
+}
+
+async function sha256Of(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** The first bytes of a stream (then it is let go). */
