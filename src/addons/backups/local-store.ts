@@ -12,8 +12,12 @@ import { HashedFileWriter } from './hashed-file.ts';
 import { assertBackupKey, type BackupStore, type StoredObject } from './store.ts';
 
 const TEMP_MARK = '.partial-';
-/** Reads of a stored dump (a restore's checksum pass, its feed into the service, a download) take 1 MiB at a time. */
-const READ_BYTES = 1024 * 1024;
+/**
+ * A restore's checksum pass reads 1 MiB at a time into one buffer. The streams (a restore's feed into the service, a
+ * download) keep the default 64 KiB reads: with 1 MiB ones each read's fresh buffer lingered until a GC, and the
+ * server's RSS rose by 20-30 MB during a 39 MB restore instead of staying within 3 MB (docs/benchmarks.md, add-ons).
+ */
+const HASH_BUFFER_BYTES = 1024 * 1024;
 
 export class LocalBackupStore implements BackupStore {
   readonly kind = 'local' as const;
@@ -43,7 +47,7 @@ export class LocalBackupStore implements BackupStore {
   }
 
   async get(key: string): Promise<Readable> {
-    return (await this.#open(key)).createReadStream({ highWaterMark: READ_BYTES });
+    return (await this.#open(key)).createReadStream();
   }
 
   /**
@@ -55,7 +59,7 @@ export class LocalBackupStore implements BackupStore {
     const handle = await this.#open(key);
     try {
       const hash = createHash('sha256');
-      const buffer = Buffer.allocUnsafe(READ_BYTES);
+      const buffer = Buffer.allocUnsafe(HASH_BUFFER_BYTES);
       for (;;) {
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
         if (bytesRead === 0) return hash.digest('hex');
