@@ -70,33 +70,36 @@ const caddy = await startCaddy();
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-compile-cache-'));
 const noCache: Env = { NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: '1' };
 const withCache: Env = { NODE_COMPILE_CACHE: cacheDir, NODE_DISABLE_COMPILE_CACHE: undefined };
-const rows: [string, number[]][] = [];
-const measure = async (label: string, one: () => Promise<number> | number) => {
-  const samples: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) samples.push(await one());
-  rows.push([label, samples]);
-};
+const cases: [string, () => Promise<number> | number][] = [
+  ['bare node (node -e 0): baseline', () => commandCpu([process.execPath, '-e', '0'], { ...process.env, ...noCache })],
+  ["import('drizzle-orm/better-sqlite3') alone", () =>
+    commandCpu([process.execPath, '--input-type=module', '-e', "await import('drizzle-orm/better-sqlite3')"], { ...process.env, ...noCache })],
+];
+for (const [label, cache] of [['no compile cache', noCache], ['compile cache', withCache]] as const) {
+  cases.push([`issue-admin-token, sources, ${label}`, async () => {
+    const env = await serverEnv(caddy, cache);
+    try {
+      return commandCpu([process.execPath, SOURCES, 'issue-admin-token'], env);
+    } finally {
+      fs.rmSync(env.BERTH_DATA_DIR!, { recursive: true, force: true });
+    }
+  }]);
+  cases.push([`server start to /health, sources, ${label}`, async () => serverStartCpu(SOURCES, await serverEnv(caddy, cache))]);
+}
+if (fs.existsSync(BUNDLE)) {
+  cases.push(['server start to /health, bundle (reference)', async () => serverStartCpu(BUNDLE, await serverEnv(caddy, noCache))]);
+} else {
+  console.log('dist/berth-server.mjs is missing (npm run build): the bundle is not measured');
+}
+const rows: [string, number[]][] = cases.map(([label]) => [label, []]);
 try {
   // The cache is filled once first: a run of the suite fills it with its first few processes.
   await serverStartCpu(SOURCES, await serverEnv(caddy, withCache));
-  await measure('bare node (node -e 0): baseline', () => commandCpu([process.execPath, '-e', '0'], { ...process.env, ...noCache }));
-  await measure("import('drizzle-orm/better-sqlite3') alone", () =>
-    commandCpu([process.execPath, '--input-type=module', '-e', "await import('drizzle-orm/better-sqlite3')"], { ...process.env, ...noCache }));
-  for (const [label, cache] of [['no compile cache', noCache], ['compile cache', withCache]] as const) {
-    await measure(`issue-admin-token, sources, ${label}`, async () => {
-      const env = await serverEnv(caddy, cache);
-      try {
-        return commandCpu([process.execPath, SOURCES, 'issue-admin-token'], env);
-      } finally {
-        fs.rmSync(env.BERTH_DATA_DIR!, { recursive: true, force: true });
-      }
-    });
-    await measure(`server start to /health, sources, ${label}`, async () => serverStartCpu(SOURCES, await serverEnv(caddy, cache)));
-  }
-  if (fs.existsSync(BUNDLE)) {
-    await measure('server start to /health, bundle (reference)', async () => serverStartCpu(BUNDLE, await serverEnv(caddy, noCache)));
-  } else {
-    console.log('dist/berth-server.mjs is missing (npm run build): the bundle is not measured');
+  // Rounds alternate the order (ABBA...), so a load that changes during the run weighs on every case alike.
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = cases.map((_, i) => i);
+    if (round % 2) order.reverse();
+    for (const i of order) rows[i][1].push(await cases[i][1]());
   }
 } finally {
   await caddy.stop();
