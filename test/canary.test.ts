@@ -4,24 +4,20 @@
 // and a healthy canary promoted by steps. One Berth and one Caddy for the file; each test starts from v1's successor.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './support/caddy.ts';
 import { cliOutput, runCliSync } from './support/cli.ts';
 import { startBerth, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
-import { buildImage, removeImage } from './support/metrics-images.ts';
+import { buildImage, removeImage, FLAKY_DOCKERFILE } from './support/metrics-images.ts';
+import { CanaryTraffic, countOf as count, type Answer } from './support/canary-traffic.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
 import { startRegistry } from './support/registry.ts';
 import { ScratchRepos } from './support/scratch-repos.ts';
 import { gitPush } from './support/git-push.ts';
 
-/** Every fifth request answers 500 (the health check, the first, passes): 20 % failing. */
 const FLAKY_IMAGE = `berth-test/canary-flaky-${process.pid}:latest`;
-const FLAKY_SERVER = "let n=0;require('http').createServer((q,r)=>{n++;r.statusCode=n%5===0?500:200;"
-  + "r.end('hello from '+process.env.BERTH_RELEASE+' flaky\\n')}).listen(process.env.PORT||5000)";
-const FLAKY_DOCKERFILE = `FROM ${TEST_IMAGE}\nCMD ${JSON.stringify(['node', '-e', FLAKY_SERVER])}\n`;
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
@@ -30,20 +26,20 @@ let registry: Awaited<ReturnType<typeof startRegistry>>;
 let home: string;
 const app = uniqueName('cny');
 const pushApp = uniqueName('cnp');
-let host = `${app}.localhost`;
-let agent: http.Agent;
+let traffic: CanaryTraffic;
 
 before(async () => {
   [caddy, hook, registry] = await Promise.all([startCaddy(), startWebhookReceiver(), startRegistry(), buildImage(FLAKY_IMAGE, FLAKY_DOCKERFILE)])
     .then(([c, h, r]) => [c, h, r] as const);
   berth = await startBerth(caddy, { BERTH_WEBHOOK_ALLOW: '127.0.0.0/8', BERTH_REGISTRY: registry.address });
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-canary-'));
+  traffic = new CanaryTraffic(caddy.httpPort, `${app}.localhost`);
   await berth.ok('POST', '/apps', { name: app });
   await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
 });
 
 after(async () => {
-  agent?.destroy();
+  traffic?.close();
   await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
   await berth?.api('DELETE', `/apps/${pushApp}`, { confirm: pushApp });
   await berth?.kill('SIGTERM');
@@ -51,81 +47,17 @@ after(async () => {
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
-/**
- * Caddy 2.6 serves a kept-alive connection with the config it was accepted under until the connection closes, so
- * a route change (a canary's start, step, promote or abort) reaches new connections at once and old ones a little
- * later. Checks of what a route does now open new connections.
- */
-function freshConnections(): void {
-  agent?.destroy();
-  agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-}
+const freshConnections = () => traffic?.fresh();
 beforeEach(freshConnections);
 
 const berthCli = (...args: string[]) => runCliSync({ url: berth.url, token: berth.token, home }, args, { timeoutMs: 120_000 });
 const ok = (...args: string[]) => cliOutput(berthCli(...args), args);
 
-interface Answer { status: number; release: string; track: string | undefined; setCookie: string[] }
-
-/**
- * One request through Caddy on a kept-alive connection; `release` is the "vN" that answered. A request racing the
- * close of an idle pooled connection (Caddy closes idle ones when its config changes) is retried once on a new one,
- * as browsers do (RFC 9112 §9.3.1); anything else is an answer with status 0.
- */
-function get(headers: Record<string, string> = {}, attempt = 1): Promise<Answer> {
-  return new Promise((resolve) => {
-    let responded = false;
-    const req = http.request({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host, ...headers }, agent, timeout: 10_000 }, (res) => {
-      responded = true;
-      let body = '';
-      res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({
-        status: res.statusCode ?? 0, release: /hello from (v\d+)/.exec(body)?.[1] ?? '?',
-        track: res.headers['x-berth-track'] as string | undefined, setCookie: res.headers['set-cookie'] ?? [],
-      }));
-      res.on('error', () => resolve({ status: 0, release: '?', track: undefined, setCookie: [] }));
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      const raced = !responded && req.reusedSocket && attempt === 1 && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
-      resolve(raced ? get(headers, 2) : { status: 0, release: `? ${err.message}`, track: undefined, setCookie: [] });
-    });
-    req.end();
-  });
-}
-
-/** `count` requests from `clients` concurrent clients (bounded by the count). */
-async function many(count: number, clients = 16, headers: Record<string, string> = {}): Promise<Answer[]> {
-  const answers: Answer[] = [];
-  let next = 0;
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < count) { next++; answers.push(await get(headers)); }
-  }));
-  return answers;
-}
-
-/** Requests (each client about 100/s at most) until `done()` says so or `maxMs` passes; every answer is kept. */
-async function trafficUntil(done: () => Promise<boolean>, maxMs: number, clients = 4): Promise<Answer[]> {
-  const answers: Answer[] = [];
-  let stop = false;
-  const deadline = Date.now() + maxMs;
-  const load = Promise.all(Array.from({ length: clients }, async () => {
-    while (!stop && Date.now() < deadline) {
-      answers.push(await get());
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }));
-  try {
-    while (Date.now() < deadline && !(await done())) await new Promise((r) => setTimeout(r, 250));
-  } finally {
-    stop = true;
-    await load;
-  }
-  return answers;
-}
+const many = (count: number, clients?: number, headers?: Record<string, string>) => traffic.many(count, clients, headers);
+const trafficUntil = (done: () => Promise<boolean>, maxMs: number, clients?: number) => traffic.until(done, maxMs, clients);
 
 const releases = async () => berth.ok('GET', `/apps/${app}/releases`) as Promise<Array<{ version: number; status: string; current: boolean; failureReason: string | null; canary?: any }>>;
 const current = async () => (await releases()).find((r) => r.current)!.version;
-const count = (answers: Answer[], release: string) => answers.filter((a) => a.release === release).length;
 
 test('a gray canary gets exactly the requests with its header or cookie; releases shows it; abort sends everything back', async () => {
   const stable = `v${await current()}`;
@@ -256,7 +188,7 @@ test('with apps:canary a push starts a canary and reports its rejection by the a
   assert.equal(first.code, 0, first.output);
   assert.match(first.output, /v1 deployed to/, 'the first push has nothing to compare with: a plain release');
   repos.commitChange(repo, 'Dockerfile', () => FLAKY_DOCKERFILE);
-  host = `${pushApp}.localhost`;
+  traffic.host = `${pushApp}.localhost`;
   try {
     let pushed: { code: number; output: string } | null = null;
     const push = gitPush(repo, 'paas', 'HEAD:main').then((r) => { pushed = r; });
@@ -270,6 +202,6 @@ test('with apps:canary a push starts a canary and reports its rejection by the a
     freshConnections();
     assert.equal(count(await many(40, 4), 'v1'), 40, 'v1 keeps serving');
   } finally {
-    host = `${app}.localhost`;
+    traffic.host = `${app}.localhost`;
   }
 });
