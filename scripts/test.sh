@@ -65,7 +65,8 @@ echo "running ${#files[@]} test file(s) with node $(node --version)"
 # BERTH_TEST_TIMEOUT_MS (10 minutes), far above what any test needs.
 report=$(mktemp /tmp/berth-test-report.XXXXXX)
 set +e
-node --test --test-concurrency=1 --test-reporter=spec \
+node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./scripts/test-file-times.mjs --test-reporter-destination=stdout \
   --test-timeout="${BERTH_TEST_TIMEOUT_MS:-600000}" "${files[@]}" 2>&1 | tee "$report"
 rc=${PIPESTATUS[0]}
 set -e
