@@ -1,6 +1,5 @@
 // Server settings, all from the environment so one binary serves dev, tests and production alike.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parseAllowList, type AllowList } from './shared/outbound-address.ts';
 import { LETS_ENCRYPT_DIRECTORY, type AcmeSettings } from './router/caddy/tls-config.ts';
@@ -29,8 +28,6 @@ export interface Config {
   dockerSocket: string;
   maxInstancesPerProcess: number;
   portRange: [number, number]; // host ports Berth assigns to web instances
-  /** IPv4 addresses remote hosts admit to their app ports (empty: the address Berth's SSH comes from). */
-  routerAddresses: string[];
   healthTimeoutSec: number;    // how long new instances get to answer the health check
   drainSec: number;            // old instances keep running this long after the route switched
   stopTimeoutSec: number;      // SIGTERM → SIGKILL grace
@@ -112,14 +109,6 @@ export function portRangeFrom(env: NodeJS.ProcessEnv = process.env): [number, nu
   return [lo, hi];
 }
 
-/** BERTH_ROUTER_ADDRESS: where remote hosts see Berth's router connect from, when not where its SSH comes from. */
-export function routerAddressesFrom(env: NodeJS.ProcessEnv = process.env): string[] {
-  const list = (env.BERTH_ROUTER_ADDRESS ?? '').split(',').map((a) => a.trim()).filter(Boolean);
-  const bad = list.find((a) => !net.isIPv4(a));
-  if (bad) throw new Error(`BERTH_ROUTER_ADDRESS must be IPv4 addresses separated by commas, got "${bad}"`);
-  return list;
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const [lo, hi] = portRangeFrom(env);
   const dataDir = path.resolve(env.BERTH_DATA_DIR ?? DEFAULT_DATA_DIR);
@@ -141,7 +130,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dockerSocket: env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock',
     maxInstancesPerProcess: int(env, 'BERTH_MAX_INSTANCES', 10),
     portRange: [lo, hi],
-    routerAddresses: routerAddressesFrom(env),
     healthTimeoutSec: int(env, 'BERTH_HEALTH_TIMEOUT', 60),
     drainSec: int(env, 'BERTH_DRAIN_SECONDS', 3),
     stopTimeoutSec: int(env, 'BERTH_STOP_TIMEOUT', 10),

@@ -77,7 +77,7 @@ test('berth hosts lists the cluster\'s nodes: the real one Ready with capacity a
   const listing = await cli('hosts');
   assert.match(listing, new RegExp(`${ghost}\\s+agent\\s+Unknown`));
   assert.match(listing, new RegExp(`${real.name}\\s+\\S+\\s+Ready`));
-  assert.match(listing, /Docker engines:[\s\S]*local/);
+  assert.match(listing, /Hosts:[\s\S]*local/);
   const notice = await eventually('the host_down alert', async () => hook.bodies.find((n) => n.includes(ghost)), 30_000);
   assert.match(JSON.parse(notice).text, new RegExp(`FIRING: \`host_down\` \\(host\\(s\\) down: [^)]*${ghost}`));
   // The web process of two pods: one may be evicted at a time, and its pods spread by hostname.

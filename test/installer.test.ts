@@ -1,6 +1,8 @@
-// hosts:add for real: the installer logs in over SSH to containers that look like fresh Debian 12 VMs,
-// apt-installs Docker there, configures and starts it, and registers the host; a second run changes
-// nothing, --check changes nothing, and a broken apt source stops the run with command, output and hint.
+// hosts:add and hosts:remove through a real Berth server, over SSH to containers that look like fresh Debian 12
+// VMs: --check of a k3s server changes nothing; bad requests (--role docker among them: Docker hosts are gone)
+// are refused before anything runs; a Docker host an older Berth registered is named in the log at start, listed
+// as retired, and hosts:remove runs its cleanup over SSH (no Docker there: a failed line) and drops the record,
+// as it does for a host that does not answer. The k3s tasks themselves run in test/k3s-tasks.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCaddy } from './support/caddy.ts';
@@ -8,19 +10,20 @@ import { startBerth, type BerthServer } from './support/berth.ts';
 import {
   addHostVia, startTestHosts, makeOperatorKey, FRESH_IMAGE, type TestHost, type TestNetwork,
 } from './support/test-hosts.ts';
+import { registerRetiredDockerHost } from './support/retired-hosts.ts';
+import { installationId } from '../src/server/bootstrap.ts';
 
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
 let network: TestNetwork;
 let key: ReturnType<typeof makeOperatorKey>;
 let fresh: TestHost;
-let spare: TestHost;
-const registry = '10.9.8.7:5000'; // only written into daemon.json: nothing pulls from it here
+let old: TestHost;
 
 before(async () => {
-  ({ network, key, hosts: [fresh, spare] } = await startTestHosts('berth-inst', [FRESH_IMAGE, FRESH_IMAGE]));
+  ({ network, key, hosts: [fresh, old] } = await startTestHosts('berth-inst', [FRESH_IMAGE, FRESH_IMAGE]));
   caddy = await startCaddy();
-  berth = await startBerth(caddy, { BERTH_REGISTRY_ADVERTISE: registry, BERTH_HEARTBEAT_SECONDS: '2' });
+  berth = await startBerth(caddy, { BERTH_REGISTRY_ADVERTISE: '10.9.8.7:5000' }); // only written into the nodes' files
 });
 
 after(async () => {
@@ -31,88 +34,78 @@ after(async () => {
 });
 
 const statuses = (lines: { status: string }[]) => lines.map((l) => l.status);
+const listed = async (name: string) => (await berth.ok('GET', '/hosts')).find((h: { name: string }) => h.name === name);
 
-test('hosts:add on a fresh Debian host: every task changes it, then a second run is all ok', { timeout: 600_000 }, async () => {
-  const started = Date.now();
-  const first = await addHostVia(berth, { address: `root@${fresh.address}`, name: 'node-a', sshKey: key.privateKey });
-  assert.equal(first.status, 200, first.raw);
-  assert.ok(first.summary?.succeeded, `first run failed:\n${first.raw}`);
-  assert.deepEqual(statuses(first.lines).filter((s) => s === 'failed'), []);
-  // Installing, configuring, authorizing Berth's key and registering all had something to do.
-  for (const task of ['packages installed', '/etc/docker/daemon.json', 'admit only the router', "Berth's SSH key authorized", 'registered with Berth']) {
-    const line = first.lines.find((l) => l.task.includes(task));
-    assert.equal(line?.status, 'changed', `${task}: ${JSON.stringify(line)}`);
-  }
-  console.log(`# first hosts:add (apt install docker.io over SSH): ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-  // The host is really set up: Docker runs with Berth's settings, and Berth's key is authorized.
-  const daemon = JSON.parse(await fresh.sh('cat /etc/docker/daemon.json'));
-  assert.deepEqual(daemon['insecure-registries'], [registry]);
-  assert.deepEqual(daemon['registry-mirrors'], [`http://${registry}`]);
-  assert.equal(daemon['live-restore'], true);
-  assert.deepEqual(daemon['log-opts'], { 'max-size': '10m', 'max-file': '3' });
-  assert.match(await fresh.sh('docker info --format "{{.LiveRestoreEnabled}} {{.LoggingDriver}}"'), /^true json-file$/);
-  assert.match(await fresh.sh('cat /root/.ssh/authorized_keys'), /ssh-ed25519 \S+ berth$/m);
-  // Never a TCP port for the Docker API.
-  assert.doesNotMatch(await fresh.sh('ss -ltnp'), /dockerd/);
-  // App ports admit only Berth (where its SSH comes from); test/security/host-ports.test.ts tries them.
-  assert.match(await fresh.sh('iptables -S BERTH-APPS'), new RegExp(`-A BERTH-APPS -s ${network.gateway}/32 .*-j RETURN`));
-
-  const before = await fresh.sh('md5sum /etc/docker/daemon.json /root/.ssh/authorized_keys; cat /var/run/docker.pid');
-  const second = await addHostVia(berth, { address: `root@${fresh.address}`, name: 'node-a', sshKey: key.privateKey });
-  assert.ok(second.summary?.succeeded, second.raw);
-  assert.deepEqual(new Set(statuses(second.lines)), new Set(['ok']), second.raw);
-  assert.equal(second.summary!.changed, 0);
-  assert.equal(await fresh.sh('md5sum /etc/docker/daemon.json /root/.ssh/authorized_keys; cat /var/run/docker.pid'), before,
-    'a second run must not touch files or restart dockerd');
-
-  const hosts = await berth.ok('GET', '/hosts');
-  const nodeA = hosts.find((h: { name: string }) => h.name === 'node-a');
-  assert.equal(nodeA.address, fresh.address);
-  assert.equal(nodeA.status, 'up');
-  assert.ok(nodeA.memoryMB > 0, 'capacity comes from the engine');
-  assert.equal(hosts[0].name, 'local');
-});
-
-test('hosts:add --check on a fresh host reports what would change and changes nothing', { timeout: 120_000 }, async () => {
-  const result = await addHostVia(berth, { address: `root@${spare.address}`, name: 'node-b', sshKey: key.privateKey, check: true });
+test('hosts:add --check --role k3s-server on a fresh host reports what would change and changes nothing', { timeout: 120_000 }, async () => {
+  const result = await addHostVia(berth, { address: `root@${fresh.address}`, name: 'node-a', role: 'k3s-server', sshKey: key.privateKey, check: true });
+  assert.equal(result.status, 200, result.raw);
   assert.ok(result.summary?.succeeded, result.raw);
   assert.equal(result.summary!.changed, 0);
-  assert.ok(result.summary!.wouldChange >= 4, result.raw);
+  assert.ok(result.summary!.wouldChange >= 3, result.raw);
   assert.ok(statuses(result.lines).every((s) => s === 'would-change' || s === 'ok'), result.raw);
-  assert.equal(await spare.sh('dpkg-query -W -f="${Status}" docker.io 2>/dev/null || echo absent'), 'absent');
-  assert.equal(await spare.sh('test -e /etc/docker/daemon.json && echo present || echo absent'), 'absent');
-  assert.equal(await spare.sh('grep -c berth /root/.ssh/authorized_keys || true'), '0');
-  assert.equal(await spare.sh('test -e /usr/local/sbin/berth-app-firewall && echo present || echo absent'), 'absent');
-  const hosts = await berth.ok('GET', '/hosts');
-  assert.equal(hosts.find((h: { name: string }) => h.name === 'node-b'), undefined);
+  assert.equal(result.lines.find((l) => l.task.startsWith('curl installed'))?.status, 'would-change', result.raw);
+  assert.equal(result.lines.at(-1)?.task, 'registered with Berth as host "node-a" (k3s-server)');
+  assert.equal(await fresh.sh('test -e /usr/local/bin/k3s || test -e /etc/rancher && echo present || echo absent'), 'absent');
+  assert.equal(await fresh.sh('command -v curl || echo absent'), 'absent');
+  assert.equal(await listed('node-a'), undefined);
 });
 
-test('a failing task stops the run with its command, output and a hint', { timeout: 180_000 }, async () => {
-  await spare.sh('echo "deb http://127.0.0.1:9/debian bookworm main" > /etc/apt/sources.list');
-  const result = await addHostVia(berth, { address: `root@${spare.address}`, name: 'node-b', sshKey: key.privateKey });
-  assert.equal(result.summary?.succeeded, false, result.raw);
-  // Only the host key (pinned by the run before) is checked first; nothing runs after the failed task.
-  assert.deepEqual(statuses(result.lines), ['ok', 'failed'], result.raw);
-  const failed = result.lines[1];
-  assert.equal(failed.status, 'failed');
-  assert.match(failed.task, /packages installed/);
-  assert.match(failed.detail!, /^command: apt-get update/m);
-  assert.match(failed.detail!, /exit code: \d+/);
-  assert.match(failed.detail!, /127\.0\.0\.1:9/, 'the command output is shown');
-  assert.match(failed.detail!, /^hint: .*sources\.list/m);
-  const hosts = await berth.ok('GET', '/hosts');
-  assert.equal(hosts.find((h: { name: string }) => h.name === 'node-b'), undefined);
-});
-
-test('hosts:add refuses bad requests with JSON errors before running anything', async () => {
-  const bad = await berth.api('POST', '/hosts', { address: 'root@not a host' });
-  assert.equal(bad.status, 422);
-  assert.equal(bad.body.error, 'invalid_address');
-  const role = await berth.api('POST', '/hosts', { address: `root@${spare.address}`, role: 'mainframe' });
-  assert.equal(role.status, 422);
-  assert.equal(role.body.error, 'invalid_role');
+test('hosts:add refuses bad requests with JSON errors before running anything; --role docker says Docker hosts are gone', async () => {
+  const address = `root@${fresh.address}`;
+  const cases: [Record<string, unknown>, string, RegExp?][] = [
+    [{ address: 'root@not a host', role: 'k3s-server' }, 'invalid_address'],
+    [{ address, role: 'mainframe' }, 'invalid_role', /k3s-server, k3s-agent/],
+    [{ address, role: 'docker' }, 'docker_hosts_removed', /Docker hosts are gone[\s\S]*docs\/k3s\.md/],
+    [{ address }, 'role_required', /--role k3s-server/],
+  ];
+  for (const [body, error, message] of cases) {
+    const res = await berth.api('POST', '/hosts', body);
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.error, error);
+    if (message) assert.match(res.body.message, message);
+  }
   const missing = await berth.api('POST', '/hosts/nope/drain');
   assert.equal(missing.status, 404);
   assert.equal(missing.body.error, 'host_not_found');
+  assert.equal(await fresh.sh('grep -c berth /root/.ssh/authorized_keys || true'), '0', 'nothing logged in to change anything');
+});
+
+test('a Docker host of an older Berth: named in the log at start, listed retired, hosts:remove cleans up over SSH and drops it', { timeout: 120_000 }, async () => {
+  await registerRetiredDockerHost(berth, old, 'old-docker');
+  const notices = berth.output.split('\n').filter((l) => l.includes('host old-docker'));
+  assert.equal(notices.length, 1, berth.output.slice(-3000));
+  assert.match(notices[0], /is a Docker host of an older Berth: it is no longer used.*berth hosts:remove old-docker.*docs\/k3s\.md/);
+
+  const row = await listed('old-docker');
+  assert.deepEqual({ status: row.status, role: row.role, instances: row.instances, load: row.load }, { status: 'retired', role: 'docker', instances: null, load: null });
+  const local = await listed('local');
+  assert.equal(local.status, 'up');
+  assert.equal(typeof local.instances, 'number');
+  const drain = await berth.api('POST', '/hosts/old-docker/drain');
+  assert.equal(drain.status, 409);
+  assert.equal(drain.body.error, 'host_retired');
+
+  const removed = await berth.ok('DELETE', '/hosts/old-docker');
+  assert.equal(removed.deleted, 'old-docker');
+  assert.equal(removed.moved, 0);
+  const log = removed.log.join('\n');
+  const owner = installationId(berth.dataDir);
+  // The task ran on the host over SSH with Berth's key: its shell answered that there is no docker (127, not ssh's 255).
+  assert.match(log, new RegExp(`^failed +containers Berth started here removed \\(label berth\\.owner=${owner}\\)`, 'm'), log);
+  assert.match(log, new RegExp(`command: docker ps -aq --filter 'label=berth\\.owner=${owner}'`), log);
+  assert.match(log, /exit code: 127/, log);
+  assert.match(log, /docker: (command )?not found/, log);
+  assert.match(log, /is forgotten all the same/, log);
+  assert.equal(await listed('old-docker'), undefined);
+  assert.equal((await berth.api('DELETE', '/hosts/old-docker')).status, 404, 'gone for good');
+});
+
+test('a retired Docker host that does not answer is reported and forgotten all the same', { timeout: 120_000 }, async () => {
+  await registerRetiredDockerHost(berth, old, 'old-silent', 2); // nothing listens on port 2: the connection is refused
+  const removed = await berth.ok('DELETE', '/hosts/old-silent');
+  const log = removed.log.join('\n');
+  assert.match(log, /^failed +containers Berth started here removed/m, log);
+  assert.match(log, /exit code: 255/, log);
+  assert.match(log, /is forgotten all the same/, log);
+  assert.equal(await listed('old-silent'), undefined);
 });

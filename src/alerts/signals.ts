@@ -85,7 +85,7 @@ export class RestartTracker {
   }
 }
 
-/** Hosts reported down by whoever watches them (the multi-host heartbeat); names in the order reported. */
+/** Hosts reported down by whoever watches them (lost cluster nodes, nodes holding add-on data); names in the order reported. */
 export class HostStatus {
   private readonly down = new Set<string>();
   hostDown(name: string): void { this.down.add(name); }

@@ -1,5 +1,5 @@
 // A host's usage as the hosts page shows it: CPU % (from two /proc/stat samples), memory, and the disk
-// holding Docker's data (not placement's HostLoad, which counts Berth's own reservations). Sampled on
+// holding Docker's data (or the root filesystem). Sampled on
 // request at most every SAMPLE_MS per host, so an idle Berth does no work for it, and the same small shell
 // probe runs locally or over SSH.
 import { execFile } from 'node:child_process';

@@ -1,22 +1,19 @@
-// hosts:add: the installer's task list for a role, followed by Berth's own steps (the Docker API answers
-// over SSH with Berth's key; the host is registered), all run through the same runner so a second run
-// reports every line `ok` and --check registers nothing.
+// hosts:add: the installer's task list for a role, followed by Berth's own step (the host is registered), all
+// run through the same runner so a second run reports every line `ok` and --check registers nothing. A role is
+// one entry of ROLE_TASKS: its task list, built from the request and what Berth already knows.
 import fs from 'node:fs';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import type { Task, TaskContext } from '../../installer/task.ts';
-import { dockerHostTasks } from '../../installer/roles/docker-host.ts';
 import { k3sAgentTasks, k3sServerTasks, readK3sJoinInfo } from '../../installer/tasks/k3s.ts';
 import { sshContext, type SshTarget } from '../../installer/ssh.ts';
 import { hostKeyTask } from '../../installer/tasks/host-key.ts';
-import type { HostRole, HostsStore } from '../state/hosts-store.ts';
+import type { HostsStore } from '../state/hosts-store.ts';
 import type { BerthSshFiles } from './berth-key.ts';
 import { loadRegistryCredential } from '../registry/credentials.ts';
-import { portRangeFrom, routerAddressesFrom } from '../config.ts';
 
 export interface HostInstall {
   name: string;
-  role: HostRole;
+  role: InstallRole;
   login: SshTarget;              // how the installer logs in (the operator's key, or Berth's)
   registryAdvertise: string;     // Berth's registry as hosts reach it
   berthKey: BerthSshFiles;
@@ -28,60 +25,34 @@ export interface HostInstall {
 export interface InstallDeps {
   store: HostsStore;
   dataDir: string;
-  /** An engine client over SSH with Berth's key (the control channel). */
-  engineFor(target: { address: string; sshUser: string; sshPort: number }): Docker;
-  /** Called once the host is registered, so instances can be placed on it right away. */
-  onRegistered(name: string): void;
 }
 
-const ENGINE_INFO_TIMEOUT_MS = 15_000;
+type RoleTasks = (req: HostInstall, deps: InstallDeps) => Promise<Task[]>;
 
-export async function engineCapacity(docker: Docker): Promise<{ memoryMB: number; cpus: number }> {
-  const info = await Promise.race([
-    docker.info() as Promise<{ MemTotal: number; NCPU: number }>,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ENGINE_INFO_TIMEOUT_MS / 1000} s`)), ENGINE_INFO_TIMEOUT_MS).unref()),
-  ]);
-  return { memoryMB: Math.floor(info.MemTotal / (1024 * 1024)), cpus: info.NCPU };
-}
+/** What hosts:add can make of a machine, each role its task list. */
+const ROLE_TASKS = {
+  'k3s-server': async (req, deps) => k3sServerTasks(k3sCommon(req, deps)),
+  'k3s-agent': k3sAgentRoleTasks,
+} satisfies Record<string, RoleTasks>;
+
+export type InstallRole = keyof typeof ROLE_TASKS;
+export const INSTALL_ROLES = Object.keys(ROLE_TASKS) as InstallRole[];
+export const isInstallRole = (role: string): role is InstallRole => Object.hasOwn(ROLE_TASKS, role);
 
 export async function installTasks(req: HostInstall, deps: InstallDeps): Promise<Task[]> {
-  const address = req.login.host;
-  const channel = { address, sshUser: req.login.user, sshPort: req.login.port };
-  const roleTasks = req.role === 'docker'
-    ? [...dockerHostTasks({ registry: req.registryAdvertise, berthPublicKey: req.berthKey.publicKey, firewall: appPortFirewall() }),
-      controlChannelTask(deps.engineFor(channel))]
-    : await k3sRoleTasks(req, deps);
+  const roleTasks = await ROLE_TASKS[req.role](req, deps);
   // First, before anything logs in: the host key pinned (checked against --host-key when given).
-  const pin = hostKeyTask({ host: address, port: req.login.port, knownHostsFile: req.berthKey.knownHostsFile, expected: req.hostKey ?? null });
+  const pin = hostKeyTask({ host: req.login.host, port: req.login.port, knownHostsFile: req.berthKey.knownHostsFile, expected: req.hostKey ?? null });
   return [pin, ...roleTasks, registerTask(req, deps)];
 }
 
-/** The server's own settings: the ports it publishes instances at, and where its router connects from. */
-function appPortFirewall() {
-  return { portRange: portRangeFrom(process.env), routers: routerAddressesFrom(process.env) };
+/** Nodes pull release images with Berth's registry credential, once the registry requires one. */
+function k3sCommon(req: HostInstall, deps: InstallDeps) {
+  return { registryMirror: req.registryAdvertise, registryAuth: loadRegistryCredential(deps.dataDir), k3sBinary: req.k3sBinary };
 }
 
-function controlChannelTask(docker: Docker): Task {
-  return {
-    name: "Docker API answers over SSH with Berth's key",
-    hint: "Berth's key must be authorized for the SSH user and `docker system dial-stdio` must work for it (root, or a member of the docker group).",
-    async check() {
-      try {
-        await engineCapacity(docker);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    // Nothing of its own to change: the tasks before it set the channel up; the re-check says if they did.
-    async apply() {},
-  };
-}
-
-async function k3sRoleTasks(req: HostInstall, deps: InstallDeps): Promise<Task[]> {
-  // Nodes pull release images with Berth's registry credential, once the registry requires one.
-  const common = { registryMirror: req.registryAdvertise, registryAuth: loadRegistryCredential(deps.dataDir), k3sBinary: req.k3sBinary };
-  if (req.role === 'k3s-server') return k3sServerTasks(common);
+/** An agent joins the registered k3s server's cluster, with the token read from the server over SSH. */
+async function k3sAgentRoleTasks(req: HostInstall, deps: InstallDeps): Promise<Task[]> {
   const server = deps.store.list().find((h) => h.role === 'k3s-server');
   if (!server) throw new Error('add a k3s server first (berth hosts:add root@HOST --role k3s-server): agents join its cluster');
   const serverCtx = sshContext({
@@ -89,7 +60,7 @@ async function k3sRoleTasks(req: HostInstall, deps: InstallDeps): Promise<Task[]
     keyFile: req.berthKey.keyFile, knownHostsFile: req.berthKey.knownHostsFile,
   }, {}, true);
   const join = await readK3sJoinInfo(serverCtx);
-  return k3sAgentTasks({ ...common, serverUrl: join.serverUrl, token: join.token });
+  return k3sAgentTasks({ ...k3sCommon(req, deps), serverUrl: join.serverUrl, token: join.token });
 }
 
 function registerTask(req: HostInstall, deps: InstallDeps): Task {
@@ -102,11 +73,8 @@ function registerTask(req: HostInstall, deps: InstallDeps): Task {
       return !!row && row.address === wanted.address && row.sshUser === wanted.sshUser && row.sshPort === wanted.sshPort && row.role === wanted.role;
     },
     async apply(ctx: TaskContext) {
-      let capacity: { memoryMB: number | null; cpus: number | null } = { memoryMB: null, cpus: null };
-      if (req.role === 'docker') capacity = await engineCapacity(deps.engineFor(wanted));
       if (req.role === 'k3s-server') saveKubeconfig(deps.dataDir, (await readK3sJoinInfo(ctx)).kubeconfig);
-      deps.store.upsert({ ...wanted, ...capacity });
-      deps.onRegistered(req.name);
+      deps.store.upsert({ ...wanted, memoryMB: null, cpus: null });
     },
   };
 }

@@ -1,34 +1,44 @@
-// The hosts Berth runs instances on: adding one (the installer over SSH), draining and removing one,
-// and keeping the multi-host runtime in step with the hosts table.
-import type Docker from 'dockerode';
+// The machines apps run on: Berth's own Docker engine (the Docker scheduler's, "local"), and the k3s cluster's
+// nodes, which hosts:add joins over SSH (the installer) and hosts:drain/undrain/remove act on. Docker hosts an
+// older Berth ran instances on over SSH are retired: listed as such, and hosts:remove takes away what Berth left.
 import { parseSshAddress, type SshTarget } from '../../installer/ssh.ts';
-import { runTasks, failureDetail, type RunSummary, type TaskReport } from '../../installer/task.ts';
+import { runTasks, failureDetail, type RunSummary, type Task, type TaskReport } from '../../installer/task.ts';
 import { sshContext } from '../../installer/ssh.ts';
-import { DockerRuntime } from '../runtime/docker/index.ts';
-import { LOCAL_HOST, type MultiHostRuntime } from '../runtime/multi-host/index.ts';
-import { remoteDocker } from '../runtime/multi-host/remote-docker.ts';
-import type { HostRole, HostRow, HostsStore } from '../state/hosts-store.ts';
-import type { AppsStore } from '../state/apps-store.ts';
-import type { Deployer } from '../releases/deployer.ts';
+import type { HostRow, HostsStore } from '../state/hosts-store.ts';
 import { BerthError } from '../shared/errors.ts';
 import { ensureBerthSshKey, writeTemporaryKey } from './berth-key.ts';
-import { installTasks } from './install.ts';
+import { INSTALL_ROLES, installTasks, isInstallRole, type InstallRole } from './install.ts';
 import { HostUsageSampler, localProbe, type HostUsage, type ProbeRunner } from './host-stats.ts';
 import { sshRun } from '../../installer/ssh.ts';
 import { normalizeFingerprint } from '../../installer/tasks/host-key.ts';
 import type { NodesService } from './nodes/nodes-service.ts';
 import type { NodeView } from '../wire/hosts.ts';
 import { k3sAgentUninstallTasks } from './nodes/uninstall.ts';
+import { retiredDockerHostTasks } from './retired-docker.ts';
+import type { LocalEngine } from './wiring.ts';
 
 const STATS_TIMEOUT_MS = 4_000;
 
-export const HOST_ROLES: HostRole[] = ['docker', 'k3s-server', 'k3s-agent'];
+/** The row of Berth's own engine in the hosts list; no host may take its name. */
+export const LOCAL_ENGINE = 'local';
 const HOST_NAME = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+const K3S_DOCS = 'docs/k3s.md';
+const MOVE_DOCS = `${K3S_DOCS}, "Moving from Docker hosts"`;
+
+/** What `--role docker` answers: there are no Docker hosts any more. */
+export const DOCKER_HOSTS_GONE = 'Docker hosts are gone: Berth runs apps on its own machine with Docker, and on more machines with ' +
+  `k3s (hosts:add --role k3s-server, then the other hosts as k3s agents). See ${MOVE_DOCS}.`;
+
+/** What the log says at each start about a Docker host an older Berth registered. */
+export function retiredHostNotice(name: string, address: string): string {
+  return `host ${name} (${address}) is a Docker host of an older Berth: it is no longer used, nothing runs there for Berth any more. ` +
+    `Finish the move with \`berth hosts:remove ${name}\` (removes the containers Berth left there and the record; ${MOVE_DOCS}).`;
+}
 
 export interface AddHostRequest {
   address: string;          // root@HOST[:PORT]
   name?: string;
-  role?: HostRole;
+  role?: string;            // default: k3s-agent once a k3s server is registered
   sshKey?: string;          // private key text to log in with; default: Berth's own key
   hostKey?: string;         // the host's SSH key fingerprint (SHA256:...); default: trust on first use
   check?: boolean;
@@ -36,7 +46,7 @@ export interface AddHostRequest {
 
 export interface HostPlan {
   login: { user: string; host: string; port: number };
-  role: HostRole;
+  role: InstallRole;
   name: string;
   sshKey?: string;
   hostKey: string | null;
@@ -45,21 +55,20 @@ export interface HostPlan {
 
 export interface HostsDeps {
   store: HostsStore;
-  runtime: MultiHostRuntime;
-  apps: AppsStore;
-  deployer: Deployer;
+  engine: LocalEngine;
   dataDir: string;
   owner: string;
   registryAdvertise: string;
   k3sBinary?: string;
-  requestTimeoutMs?: number;
   log: (line: string) => void;
 }
 
 export interface HostView {
+  /** status: up or down; retired for a Docker host of an older Berth. */
   name: string; address: string; role: string; status: string; draining: boolean;
-  memoryMB: number | null; cpus: number | null; instances: number; lastHeartbeatAt: string | null;
-  /** Live load (null when the host is down or does not answer in time) and the engine's running containers. */
+  /** instances: the Docker scheduler's, on the local engine (a node's pods are in its NodeView). */
+  memoryMB: number | null; cpus: number | null; instances: number | null;
+  /** Live load (null when the host is down, retired, or does not answer in time) and the engine's running containers. */
   load: HostUsage | null; containers: number | null;
 }
 
@@ -84,7 +93,7 @@ export class HostsService {
 
   /** The cluster's nodes (404 without a cluster). */
   async listNodes(): Promise<NodeView[]> {
-    if (!this.nodes) throw new BerthError(404, 'no_cluster', 'This installation has no Kubernetes cluster: berth hosts lists its Docker engines.');
+    if (!this.nodes) throw new BerthError(404, 'no_cluster', `This installation has no Kubernetes cluster: apps run on this machine's Docker engine (${K3S_DOCS} adds machines).`);
     return this.nodes.list();
   }
 
@@ -105,16 +114,6 @@ export class HostsService {
     return node?.name ?? null;
   }
 
-  /** At startup: every registered Docker host joins the runtime (the heartbeat then confirms it is up). */
-  attachRegistered(): void {
-    for (const row of this.deps.store.list()) this.attach(row);
-  }
-
-  engineFor(target: { address: string; sshUser: string; sshPort: number }): Docker {
-    const key = ensureBerthSshKey(this.deps.dataDir);
-    return remoteDocker({ ...target, keyFile: key.keyFile, knownHostsFile: key.knownHostsFile });
-  }
-
   /** Validates a hosts:add request before anything runs (so the API can still answer with an error status). */
   plan(req: AddHostRequest): HostPlan {
     let login;
@@ -123,11 +122,10 @@ export class HostsService {
     } catch (err) {
       throw new BerthError(422, 'invalid_address', (err as Error).message);
     }
-    const role = req.role ?? 'docker';
-    if (!HOST_ROLES.includes(role)) throw new BerthError(422, 'invalid_role', `role must be one of ${HOST_ROLES.join(', ')}`);
+    const role = this.roleFor(req.role);
     const name = req.name ?? login.host;
-    if (!HOST_NAME.test(name) || name === LOCAL_HOST) {
-      throw new BerthError(422, 'invalid_host_name', `"${name}" cannot name a host: lowercase letters, digits, dots and dashes; not "${LOCAL_HOST}".`);
+    if (!HOST_NAME.test(name) || name === LOCAL_ENGINE) {
+      throw new BerthError(422, 'invalid_host_name', `"${name}" cannot name a host: lowercase letters, digits, dots and dashes; not "${LOCAL_ENGINE}".`);
     }
     const clash = this.deps.store.find(name);
     if (clash && clash.address !== login.host) {
@@ -138,6 +136,18 @@ export class HostsService {
       throw new BerthError(422, 'invalid_host_key', 'hostKey must be an SSH key fingerprint like SHA256:… (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host).');
     }
     return { login, role, name, sshKey: req.sshKey, hostKey, checkOnly: req.check === true };
+  }
+
+  /** The role asked for; without one, k3s-agent once a k3s server is registered (the cluster to join). */
+  private roleFor(wanted: string | undefined): InstallRole {
+    if (wanted === 'docker') throw new BerthError(422, 'docker_hosts_removed', DOCKER_HOSTS_GONE);
+    if (wanted === undefined) {
+      if (this.deps.store.list().some((h) => h.role === 'k3s-server')) return 'k3s-agent';
+      throw new BerthError(422, 'role_required', 'The first host needs --role k3s-server: it creates the k3s cluster that later hosts join ' +
+        `as k3s agents (or give Berth an existing cluster with BERTH_KUBECONFIG). See ${K3S_DOCS}.`);
+    }
+    if (!isInstallRole(wanted)) throw new BerthError(422, 'invalid_role', `role must be one of ${INSTALL_ROLES.join(', ')}`);
+    return wanted;
   }
 
   async add(plan: HostPlan, report: (line: TaskReport) => void): Promise<RunSummary> {
@@ -151,14 +161,7 @@ export class HostsService {
       try {
         tasks = await installTasks({
           name, role, login: target, registryAdvertise: this.deps.registryAdvertise, berthKey, k3sBinary: this.deps.k3sBinary, hostKey: plan.hostKey,
-        }, {
-          store: this.deps.store, dataDir: this.deps.dataDir,
-          engineFor: (t) => this.engineFor(t),
-          onRegistered: (registered) => {
-            const row = this.deps.store.find(registered);
-            if (row) this.attach(row);
-          },
-        });
+        }, { store: this.deps.store, dataDir: this.deps.dataDir });
       } catch (err) {
         report({ task: 'prepare the task list', status: 'failed', detail: failureDetail(err) });
         return { ok: 0, changed: 0, wouldChange: 0, failed: 1, succeeded: false };
@@ -173,23 +176,21 @@ export class HostsService {
   }
 
   async list(): Promise<HostView[]> {
-    const instances = await this.deps.runtime.list();
-    const count = (name: string) => instances.filter((i) => i.hostName === name).length;
-    const local = this.deps.runtime.host(LOCAL_HOST)!;
+    const { runtime, docker } = this.deps.engine;
     const rows: Omit<HostView, 'load' | 'containers'>[] = [
-      { name: LOCAL_HOST, address: local.address, role: 'docker', status: 'up', draining: false, memoryMB: local.memoryMB, cpus: null,
-        instances: count(LOCAL_HOST), lastHeartbeatAt: null },
+      { name: LOCAL_ENGINE, address: '127.0.0.1', role: 'docker', status: 'up', draining: false, memoryMB: null, cpus: null,
+        instances: (await runtime.list()).length },
       ...this.deps.store.list().map((row) => ({
-        name: row.name, address: row.address, role: row.role, status: row.status, draining: row.draining,
-        memoryMB: row.memoryMB, cpus: row.cpus, instances: count(row.name), lastHeartbeatAt: row.lastHeartbeatAt,
+        name: row.name, address: row.address, role: row.role, status: row.role === 'docker' ? 'retired' : row.status, draining: row.draining,
+        memoryMB: row.memoryMB, cpus: row.cpus, instances: null,
       })),
     ];
     return Promise.all(rows.map(async (row) => {
       if (row.status !== 'up') return { ...row, load: null, containers: null };
-      const docker = this.deps.runtime.host(row.name)?.docker;
+      const local = row.name === LOCAL_ENGINE;
       const [load, info] = await Promise.all([
         withinTime(this.sampler.sample(row.name, this.probeFor(row.name))),
-        docker ? withinTime(docker.info() as Promise<{ ContainersRunning?: number; NCPU?: number }>) : Promise.resolve(null),
+        local ? withinTime(docker.info() as Promise<{ ContainersRunning?: number; NCPU?: number }>) : Promise.resolve(null),
       ]);
       return { ...row, cpus: row.cpus ?? info?.NCPU ?? load?.cpus ?? null, load, containers: info?.ContainersRunning ?? null };
     }));
@@ -197,7 +198,7 @@ export class HostsService {
 
   /** The local machine is probed directly; a registered host over SSH with Berth's key. */
   private probeFor(name: string): ProbeRunner {
-    if (name === LOCAL_HOST) return localProbe;
+    if (name === LOCAL_ENGINE) return localProbe;
     const row = this.deps.store.find(name);
     if (!row) return async () => { throw new Error(`unknown host ${name}`); };
     const key = ensureBerthSshKey(this.deps.dataDir);
@@ -205,52 +206,36 @@ export class HostsService {
     return async (script) => (await sshRun(target, script)).stdout;
   }
 
-  /**
-   * Moves every instance off the host with zero downtime: the host takes no new instances, and each app
-   * with instances there is converged, which starts replacements elsewhere, health-checks them, switches
-   * the route, and only then stops the old ones.
-   */
+  /** Cordons the node and evicts its pods, each ready elsewhere before the next one goes (nodes-service.ts). */
   async drain(name: string, progress: (line: string) => void = () => {}): Promise<{ moved: number; done?: boolean; unplaced?: string[] }> {
-    const node = await this.nodeNamed(name);
-    if (node) {
-      const result = await this.nodes!.drain(node, progress);
-      return { moved: result.evicted, done: result.done, unplaced: result.unplaced };
-    }
-    this.requireHost(name);
-    this.deps.store.setDraining(name, true);
-    this.deps.runtime.setDraining(name, true);
-    const onHost = (await this.deps.runtime.list()).filter((i) => i.hostName === name);
-    const apps = [...new Set(onHost.map((i) => i.app))].filter((app) => this.deps.apps.find(app));
-    for (const app of apps) {
-      progress(`Moving ${app} off ${name}.`);
-      await this.deps.deployer.converge(app, (line) => progress(`${app}: ${line}`));
-    }
-    const left = (await this.deps.runtime.list()).filter((i) => i.hostName === name);
-    if (left.length) throw new BerthError(409, 'drain_incomplete', `${left.length} instance(s) are still on ${name}: ${left.map((i) => i.name).join(', ')}`);
-    return { moved: onHost.length };
+    const node = await this.requireNode(name);
+    const result = await this.nodes!.drain(node, progress);
+    return { moved: result.evicted, done: result.done, unplaced: result.unplaced };
   }
 
-  /** Ends draining: the host takes new instances again (existing ones are not moved back). */
+  /** Ends draining: the node takes new pods again (the moved ones are not moved back). */
   async undrain(name: string): Promise<void> {
-    const node = await this.nodeNamed(name);
-    if (node) {
-      await this.nodes!.undrain(node);
-      return;
-    }
-    this.requireHost(name);
-    this.deps.store.setDraining(name, false);
-    this.deps.runtime.setDraining(name, false);
+    const node = await this.requireNode(name);
+    await this.nodes!.undrain(node);
   }
 
+  /**
+   * A node is drained and leaves the cluster (removeNode). A retired Docker host: the containers Berth started there
+   * are removed over SSH, then its record; a host that does not answer is reported and forgotten all the same.
+   */
   async remove(name: string, progress: (line: string) => void = () => {}): Promise<{ moved: number }> {
     const node = await this.nodeNamed(name);
     if (node) return this.removeNode(name, node, progress);
     const row = this.requireHost(name);
-    // A host that is down has nothing Berth can move; its instances were already replaced elsewhere.
-    const result = row.status === 'down' ? { moved: 0 } : await this.drain(name, progress);
+    if (row.role === 'docker') {
+      const summary = await this.runOnHost(row, retiredDockerHostTasks(this.deps.owner), progress);
+      if (!summary.succeeded) progress(`What Berth left on ${row.address} could not be removed (see above); ${name} is forgotten all the same.`);
+    } else {
+      progress(`${name} is no node of the cluster: only its record is dropped.`);
+    }
     this.deps.store.remove(name);
-    this.deps.runtime.removeHost(name);
-    return result;
+    this.deps.log(`hosts:remove ${name} (${row.role === 'docker' ? 'retired Docker host' : row.role}): record dropped`);
+    return { moved: 0 };
   }
 
   /**
@@ -267,31 +252,34 @@ export class HostsService {
     progress(`Node ${node} deleted from the cluster.`);
     const row = this.deps.store.find(name) ?? this.deps.store.list().find((r) => r.role !== 'docker' && r.name === node);
     if (row && row.role === 'k3s-agent') {
-      const key = ensureBerthSshKey(this.deps.dataDir);
-      const ctx = sshContext({ user: row.sshUser, host: row.address, port: row.sshPort, keyFile: key.keyFile, knownHostsFile: key.knownHostsFile }, {}, false);
-      const summary = await runTasks(k3sAgentUninstallTasks(), ctx, (line) => progress(`${line.status.padEnd(12)} ${line.task}${line.detail ? `: ${line.detail}` : ''}`));
+      const summary = await this.runOnHost(row, k3sAgentUninstallTasks(), progress);
       if (!summary.succeeded) progress(`The k3s agent on ${row.address} could not be uninstalled (see above); the node is out of the cluster all the same.`);
     }
     if (row) this.deps.store.remove(row.name);
     return { moved: drained.evicted };
   }
 
-  private requireHost(name: string): HostRow {
-    const row = this.deps.store.find(name);
-    if (!row) throw new BerthError(404, 'host_not_found', `No host named "${name}" (berth hosts lists them).`);
-    return row;
+  /** Tasks run on a registered host over SSH with Berth's key, each line told as progress. */
+  private runOnHost(row: HostRow, tasks: Task[], progress: (line: string) => void): Promise<RunSummary> {
+    const key = ensureBerthSshKey(this.deps.dataDir);
+    const ctx = sshContext({ user: row.sshUser, host: row.address, port: row.sshPort, keyFile: key.keyFile, knownHostsFile: key.knownHostsFile }, {}, false);
+    return runTasks(tasks, ctx, (line) => progress(`${line.status.padEnd(12)} ${line.task}${line.detail ? `: ${line.detail}` : ''}`));
   }
 
-  private attach(row: HostRow): void {
-    if (row.role !== 'docker' || this.deps.runtime.host(row.name)) return;
-    const docker = this.engineFor(row);
-    this.deps.runtime.addHost({
-      name: row.name, address: row.address, docker,
-      runtime: new DockerRuntime({
-        socketPath: '', docker, owner: this.deps.owner, host: row.address, publishIp: row.address,
-        requestTimeoutMs: this.deps.requestTimeoutMs ?? 30_000,
-      }),
-      up: row.status === 'up', draining: row.draining, memoryMB: row.memoryMB,
-    });
+  /** The node hosts:drain/undrain NAME means; a retired Docker host or an unknown name is refused. */
+  private async requireNode(name: string): Promise<string> {
+    const node = await this.nodeNamed(name);
+    if (node) return node;
+    if (this.requireHost(name).role === 'docker') {
+      throw new BerthError(409, 'host_retired', `${name} is a Docker host of an older Berth: nothing runs there for Berth any more. ` +
+        `berth hosts:remove ${name} removes what Berth left there (${MOVE_DOCS}).`);
+    }
+    throw new BerthError(404, 'host_not_found', `Host "${name}" is no node of the cluster (berth hosts lists the nodes).`);
+  }
+
+  private requireHost(name: string): HostRow {
+    const row = this.deps.store.find(name);
+    if (!row) throw new BerthError(404, 'host_not_found', `No node or host named "${name}" (berth hosts lists them).`);
+    return row;
   }
 }

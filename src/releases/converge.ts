@@ -82,7 +82,7 @@ export class Converger {
     const kept = new Map<string, Instance>();
     for (const inst of existing) {
       const key = instanceKey(inst);
-      if (ALIVE.has(inst.state) && !inst.evicted && desired.has(key) && !kept.has(key)) kept.set(key, inst);
+      if (ALIVE.has(inst.state) && desired.has(key) && !kept.has(key)) kept.set(key, inst);
     }
     const missing = [...desired.entries()].filter(([key]) => !kept.has(key)).map(([, spec]) => spec);
     const portsInUse = everything.map((i) => i.hostPort).filter((p): p is number => p !== null);

@@ -29,8 +29,7 @@ export interface Instance {
   generation: number;
   image: string;
   host: string;                 // address the router reaches it on (127.0.0.1 for the local engine)
-  hostName?: string;            // the machine it runs on ("local" or a registered host); set by the multi-host runtime
-  evicted?: boolean;            // its host is draining: the converger replaces it elsewhere instead of keeping it
+  hostName?: string;            // the node it runs on (the Kubernetes scheduler's); unset on the local Docker engine
   hostPort: number | null;
   /** Reached without docker-proxy: its address on the local engine's Berth network. null: only via host:hostPort. */
   privateAddress?: { host: string; port: number } | null;

@@ -1,10 +1,10 @@
-// Which schedulers this installation has: Docker always (the local engine plus SSH-reached hosts), and the
+// Which schedulers this installation has: Docker always (the local engine), and the
 // Kubernetes (k3s) scheduler when a kubeconfig is given (BERTH_KUBECONFIG) or a k3s server was registered.
 import fs from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import type { Router } from '../router/types.ts';
-import type { MultiHostRuntime } from '../runtime/multi-host/index.ts';
+import type { Runtime } from '../runtime/types.ts';
 import type { AppsStore } from '../state/apps-store.ts';
 import { Converger, type ConvergeSettings } from '../releases/converge.ts';
 import { PortAllocator } from '../releases/ports.ts';
@@ -41,7 +41,7 @@ export function defaultSchedulerName(hasCluster: boolean, env: NodeJS.ProcessEnv
 }
 
 export function createSchedulers(opts: {
-  runtime: MultiHostRuntime; router: Router; apps: AppsStore; settings: SchedulerSettings;
+  runtime: Runtime; router: Router; apps: AppsStore; settings: SchedulerSettings;
   /** The cluster's scheduler, when the installation has one (src/scheduler/kubernetes). */
   cluster?: Scheduler | null;
 }): Schedulers {

@@ -73,13 +73,13 @@ export async function startServer(): Promise<void> {
   const hostConfig = hostSettings(config.registry);
   // Made by up.sh once the registry listens beyond loopback (it then requires it); null: no auth.
   const registryCredential = loadRegistryCredential(config.dataDir);
-  const runtime = createRuntime({
-    socketPath: config.dockerSocket, owner, registry: config.registry, settings: hostConfig, log,
+  const engine = createRuntime({
+    socketPath: config.dockerSocket, owner,
     networkSubnet: config.routeVia === 'container-ip' ? config.networkSubnet : undefined,
-    hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB }, registryCredential,
+    hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
   });
   // The app networks' range is chosen before reconcile starts instances; a subnet clash stops the server here, named.
-  await runtime.host('local')?.runtime.prepare();
+  await engine.runtime.prepare();
   const router = new CaddyRouter({
     adminUrl: config.caddyAdmin, httpPort: config.httpPort, httpsPort: config.httpsPort, accessLogFile: accessLogPath(config.dataDir),
     api: apiRoute(config) ?? undefined,
@@ -95,7 +95,7 @@ export async function startServer(): Promise<void> {
     registryAdvertise: hostConfig.registryAdvertise, drainSec: config.drainSec, stopTimeoutSec: config.stopTimeoutSec, log,
     addressBook: addresses,
   });
-  const schedulers = createSchedulers({ runtime, router, apps, settings: { ...config, addresses, log }, cluster });
+  const schedulers = createSchedulers({ runtime: engine.runtime, router, apps, settings: { ...config, addresses, log }, cluster });
   // Each subsystem that keeps state per app subscribes here and cleans up after itself (see below).
   const events = new AppEvents(log);
   const canaries = new CanaryStore(db.$client);
@@ -103,9 +103,9 @@ export async function startServer(): Promise<void> {
     apps, releases, schedulers, events, domain: config.domain, maxInstancesPerProcess: config.maxInstancesPerProcess,
     releaseCommandTimeoutSec: config.releaseCommandTimeoutSec, healthTimeoutSec: config.healthTimeoutSec, canaries,
   });
-  // Registered hosts join the runtime before reconcile lists what runs where.
-  const hosts = createHosts({ db, runtime, router, apps, deployer, dataDir: config.dataDir, owner, settings: hostConfig, log });
-  // Metrics (stats every 10 s) and alerts; fed below by the router's access log, the log collector and heartbeats.
+  // Docker hosts of an older Berth are named in the log, with how to finish the move to k3s.
+  const hosts = createHosts({ db, engine, dataDir: config.dataDir, owner, settings: hostConfig, log });
+  // Metrics (stats every 10 s) and alerts; fed below by the router's access log, the log collector and lost nodes.
   const observability = createObservability(db.$client, schedulers, log, webhookGuard(config));
   hosts.hooks.onHostDown = (name) => observability.hostDown(name);
   hosts.hooks.onHostUp = (name) => observability.hostUp(name);
@@ -132,7 +132,6 @@ export async function startServer(): Promise<void> {
     }
   };
   await reconcileUntilDone();
-  hosts.monitor.start();
   nodeMonitor?.start();
 
   const view = { domain: config.domain, httpPort: config.httpPort, httpsPort: config.httpsPort, publicUrl, apiHostName: config.apiHostName };
@@ -234,7 +233,7 @@ export async function startServer(): Promise<void> {
   // addons:create and friends: data services on the local engine, beside the apps attached to them.
   // Their backups: in the store the config picks; backups a killed server left running are failed first.
   const addons = await createAddons({
-    db, box: secrets.box, engine: runtime.host('local')!, owner, hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
+    db, box: secrets.box, engine, owner, hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
     apps, access, deployer, events, log, terminal: { auth, sessions, audit, view },
     backupStore: backupStoreFromConfig(config), scheduleTickMs: Number(process.env.BERTH_BACKUP_SCHEDULE_TICK_MS) || undefined,
     // Add-ons of k3s apps run on the cluster; a lost node holding their data is a host down for the alerts.

@@ -1,11 +1,11 @@
-// The machines Berth runs instances on besides its own engine, with their health as heartbeats saw it.
+// The machines hosts:add joined to the k3s cluster (role k3s-server or k3s-agent), and Docker hosts an older Berth
+// registered (role docker: retired, kept until hosts:remove cleans them up).
 import { asc, eq } from 'drizzle-orm';
 import { hosts } from './schema.ts';
 import { now, type Db } from './db.ts';
 
 export type HostRow = typeof hosts.$inferSelect;
 export type HostRole = 'docker' | 'k3s-server' | 'k3s-agent';
-export type HostStatus = 'up' | 'down';
 
 export interface NewHost { name: string; address: string; sshUser: string; sshPort: number; role: HostRole }
 
@@ -25,7 +25,7 @@ export class HostsStore {
     return this.db.select().from(hosts).where(eq(hosts.address, address)).get();
   }
 
-  /** Registers the host, or updates how it is reached (a re-run of hosts:add); keeps health and draining. */
+  /** Registers the host, or updates how it is reached (a re-run of hosts:add). */
   upsert(host: NewHost & { memoryMB: number | null; cpus: number | null }): HostRow {
     const at = now();
     return this.db.insert(hosts)
@@ -35,18 +35,6 @@ export class HostsStore {
         set: { address: host.address, sshUser: host.sshUser, sshPort: host.sshPort, role: host.role, memoryMB: host.memoryMB, cpus: host.cpus },
       })
       .returning().get();
-  }
-
-  heartbeat(name: string, capacity: { memoryMB: number; cpus: number }): void {
-    this.db.update(hosts).set({ status: 'up', lastHeartbeatAt: now(), ...capacity }).where(eq(hosts.name, name)).run();
-  }
-
-  setStatus(name: string, status: HostStatus): void {
-    this.db.update(hosts).set({ status }).where(eq(hosts.name, name)).run();
-  }
-
-  setDraining(name: string, draining: boolean): void {
-    this.db.update(hosts).set({ draining }).where(eq(hosts.name, name)).run();
   }
 
   remove(name: string): boolean {

@@ -120,11 +120,11 @@ export const hosts = sqliteTable('hosts', {
   address: text('address').notNull(),          // where Berth reaches it (SSH) and the router reaches its instances
   sshUser: text('ssh_user').notNull(),
   sshPort: integer('ssh_port').notNull(),
-  role: text('role').notNull(),                // docker | k3s-server | k3s-agent
-  status: text('status').notNull(),            // up | down (heartbeats)
+  role: text('role').notNull(),                // k3s-server | k3s-agent; docker: a retired Docker host of an older Berth
+  status: text('status').notNull(),            // up (down was set by the Docker hosts' heartbeats, which are gone)
   draining: integer('draining', { mode: 'boolean' }).notNull().default(false),
-  memoryMB: integer('memory_mb'),              // capacity reported by the engine
+  memoryMB: integer('memory_mb'),              // capacity a Docker host's engine reported (null for k3s hosts)
   cpus: integer('cpus'),
-  lastHeartbeatAt: text('last_heartbeat_at'),
+  lastHeartbeatAt: text('last_heartbeat_at'),  // the registration time since the Docker hosts' heartbeats are gone
   createdAt: text('created_at').notNull(),
 });

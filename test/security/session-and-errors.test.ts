@@ -253,6 +253,6 @@ test('hosts:add --host-key: the fingerprint check pins only the expected key and
   assert.equal(await hostKeyTask({ host: '10.0.0.6', port: 22, knownHostsFile, expected: null }).check(ctx), false, 'another host is not pinned');
 
   // Through the API: a malformed fingerprint is refused before anything runs.
-  const bad = await berth.api('POST', '/hosts', { address: 'root@10.0.0.5', hostKey: 'MD5:aa:bb' });
+  const bad = await berth.api('POST', '/hosts', { address: 'root@10.0.0.5', role: 'k3s-server', hostKey: 'MD5:aa:bb' });
   assert.deepEqual([bad.status, bad.body.error], [422, 'invalid_host_key']);
 });

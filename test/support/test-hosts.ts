@@ -1,6 +1,6 @@
-// Machines for installer and multi-host tests: privileged containers that look like a fresh Debian 12
-// VM (sshd, sudo, iproute2, CA certificates, working apt; no Docker yet), on a Docker network the test
-// creates, with /var/lib/docker on a volume so a Docker engine can run inside (DinD).
+// Machines for installer and node tests: privileged containers that look like a fresh Debian 12 VM (sshd,
+// sudo, iproute2, CA certificates, working apt), on a Docker network the test creates, with a volume for the
+// data of whatever engine runs inside (containerd for k8s nodes: support/k8s-nodes.ts).
 // Images are built from berth/debian:bookworm and cached by a label that records their recipe.
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,10 +12,8 @@ const exec = promisify(execFile);
 const DOCKER = process.env.DOCKER ?? '/usr/bin/docker';
 const CA_DIR = '/usr/local/share/ca-certificates';
 
-/** A fresh VM: no Docker. */
+/** A fresh VM. */
 export const FRESH_IMAGE = 'berth-test/host:bookworm';
-/** A VM where someone already ran `apt install docker.io` (multi-host tests skip that minute). */
-export const DOCKER_READY_IMAGE = 'berth-test/host-docker:bookworm';
 
 // Bump when a Dockerfile below changes, so cached images are rebuilt.
 const RECIPE = '4';
@@ -31,14 +29,9 @@ COPY start.sh /usr/local/sbin/start-host
 CMD ["/usr/local/sbin/start-host"]
 `;
 
-const DOCKER_DOCKERFILE = `FROM ${FRESH_IMAGE}
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io \\
- && rm -rf /var/lib/apt/lists/*
-`;
-
 // Host keys are made on first boot, like a fresh VM; the test's public key comes in as AUTHORIZED_KEY.
 // Docker mounts the cgroup hierarchies read-only even in a container with every capability; a VM's are
-// writable, so they are mounted afresh (in the container's own cgroup namespace) for dockerd to use.
+// writable, so they are mounted afresh (in the container's own cgroup namespace) for the engine inside to use.
 const START_SH = `#!/bin/sh
 set -e
 mount -t cgroup | while read -r _ _ dir _ _ opts; do
@@ -85,7 +78,7 @@ export async function buildImage(image: string, dockerfile: string, withContext:
   }
 }
 
-/** Builds (once) the test host images; apt inside reaches Debian's mirror the way this machine does. */
+/** Builds (once) the test host image; apt inside reaches Debian's mirror the way this machine does. */
 export async function ensureTestHostImages(): Promise<void> {
   await buildImage(FRESH_IMAGE, FRESH_DOCKERFILE, (dir) => {
     fs.writeFileSync(path.join(dir, 'sources.list'), 'deb http://deb.debian.org/debian bookworm main\n' +
@@ -94,7 +87,6 @@ export async function ensureTestHostImages(): Promise<void> {
     if (fs.existsSync(CA_DIR)) fs.cpSync(CA_DIR, path.join(dir, 'ca'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'start.sh'), START_SH, { mode: 0o755 });
   });
-  await buildImage(DOCKER_READY_IMAGE, DOCKER_DOCKERFILE, () => {});
 }
 
 export interface TestHost {

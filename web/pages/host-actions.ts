@@ -1,4 +1,5 @@
-// Drain, undrain and remove a host from the hosts page, through the same API as `berth hosts:drain` etc.
+// Drain, undrain and remove a node (or remove a retired Docker host) from the hosts page, through the same API as
+// `berth hosts:drain` etc.
 // Each action writes its progress and result into one activity list under the table; Remove asks first.
 import { api } from '../api.ts';
 import { h, replace } from '../dom.ts';
@@ -19,7 +20,7 @@ export function hostActions(ctx: PageContext, refresh: () => void): HostActions 
   const log = h('ol', { class: 'activity', id: 'host-activity', role: 'log', 'aria-label': 'Host actions' });
   const el = h('section', { class: 'card', 'aria-labelledby': 'host-activity-title' },
     h('h2', { id: 'host-activity-title' }, 'Activity'),
-    h('p', { class: 'hint' }, 'Drain moves a host\'s instances to the other hosts without dropping a request; Remove drains, then forgets the host.'),
+    h('p', { class: 'hint' }, 'Drain moves a node\'s instances to the other nodes without dropping a request; Remove drains, then takes it out of the cluster.'),
     log);
 
   const perform = async (host: string, doing: string, work: () => Promise<string>) => {
@@ -66,7 +67,7 @@ export function hostActions(ctx: PageContext, refresh: () => void): HostActions 
     withLog(perform(name, `Removing ${name}`, async () => {
       const res = await api<Moved>('DELETE', `/hosts/${encodeURIComponent(name)}`);
       lines.push(...(res.log ?? []));
-      return `${name} removed: ${res.moved} instance(s) moved off it first. Docker stays installed on the machine.`;
+      return `${name} removed${res.moved ? `: ${res.moved} instance(s) moved off it first` : ''}.`;
     }), lines);
   };
 
@@ -75,9 +76,9 @@ export function hostActions(ctx: PageContext, refresh: () => void): HostActions 
     const confirm = h('button', { type: 'button', class: 'danger-solid' }, `Remove ${host.name}`);
     const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
       h('h2', { id: 'confirm-title' }, `Remove ${host.name}?`),
-      h('p', { id: 'confirm-text' }, host.status === 'down'
-        ? `${host.name} is down: its instances already run elsewhere. Berth forgets it.`
-        : `Its instances move to the other hosts first, without dropping a request; then Berth forgets it. Docker stays installed there.`),
+      h('p', { id: 'confirm-text' }, host.status === 'retired'
+        ? `${host.name} is a Docker host of an older Berth: the containers Berth left there are removed over SSH, then Berth forgets it. Docker stays installed there.`
+        : `Its instances move to the other nodes first, without dropping a request; then it leaves the cluster.`),
       h('div', { class: 'row' }, confirm, cancel));
     const close = (then: () => void) => { dialog.close(); dialog.remove(); then(); };
     cancel.addEventListener('click', () => close(returnFocus));
@@ -93,7 +94,8 @@ export function hostActions(ctx: PageContext, refresh: () => void): HostActions 
     const disabled = busy.has(host.name);
     const focusKey = (slot: number) => `${host.name}:${slot}`;
     const refocus = (slot: number) => () => document.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey(slot))}"]`)?.focus();
-    const toggle = host.draining
+    // A retired Docker host runs nothing for Berth: there is nothing to drain.
+    const toggle = host.status === 'retired' ? null : host.draining
       ? h('button', { type: 'button', class: 'small', disabled, 'data-focus-key': focusKey(0), 'aria-label': `Undrain ${host.name}`, onclick: () => undrain(host.name) }, 'Undrain')
       : h('button', { type: 'button', class: 'small', disabled: disabled || host.status !== 'up', 'data-focus-key': focusKey(0), 'aria-label': `Drain ${host.name}`, onclick: () => drain(host.name) }, 'Drain');
     const removeButton = h('button', {

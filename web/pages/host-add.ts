@@ -1,5 +1,6 @@
-// "Add a host": the form behind `berth hosts:add`. The installer's task lines stream in as they run
-// (POST /api/v1/hosts answers NDJSON), so a fresh machine's minutes of apt installs are watched live.
+// "Add a host": the form behind `berth hosts:add`, which joins a machine to the k3s cluster. The installer's task
+// lines stream in as they run (POST /api/v1/hosts answers NDJSON), so a fresh machine's minutes of installs are
+// watched live. The first host is the k3s server; the others join it as agents.
 import { ApiError, postNdjson } from '../api.ts';
 import { badge, h, notice, replace } from '../dom.ts';
 import type { PageContext } from '../main.ts';
@@ -9,9 +10,8 @@ interface Summary { ok: number; changed: number; wouldChange: number; failed: nu
 type Streamed = TaskLine | { done: true; summary: Summary };
 
 const ROLES: [string, string][] = [
-  ['docker', 'Docker host'],
-  ['k3s-server', 'k3s server'],
   ['k3s-agent', 'k3s agent (joins the k3s server)'],
+  ['k3s-server', 'k3s server (the first host: creates the cluster)'],
 ];
 
 export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement {

@@ -1,6 +1,6 @@
-// Hosts: the cluster's nodes when there is one (host-nodes.ts), then the Docker engines apps run on (GET
-// /api/v1/hosts, admins only), refreshed every few seconds,
-// with drain / undrain / remove per host and the "Add a host" form (the installer's output streams in).
+// Hosts: the cluster's nodes when there is one (host-nodes.ts), then Berth's own Docker engine and the host records
+// (GET /api/v1/hosts, admins only; a Docker host of an older Berth shows as retired), refreshed every few seconds,
+// with drain / undrain / remove per node, remove of a retired host, and the "Add a host" form (its output streams in).
 import { api, ApiError } from '../api.ts';
 import { ago, badge, h, replace } from '../dom.ts';
 import type { PageContext } from '../main.ts';
@@ -19,7 +19,7 @@ const COLUMNS: [string, (host: Host) => string][] = [
   ['Disk', (x) => usage(x.diskUsed, x.diskTotal)],
   ['Instances', (x) => num(x.instances)],
   ['Containers', (x) => num(x.containers)],
-  ['Last seen', (x) => ago((x.lastHeartbeatAt ?? x.sampledAt ?? null) as string | null)],
+  ['Sampled', (x) => ago((x.sampledAt ?? null) as string | null)],
 ];
 
 export async function hostsPage(ctx: PageContext): Promise<void> {
@@ -41,13 +41,14 @@ export async function hostsPage(ctx: PageContext): Promise<void> {
       if (ctx.signal.aborted) return;
       // The table is rebuilt on every refresh: a keyboard user's focus stays on the same button.
       const focused = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
-      replace(body, nodes ? [nodesTable(nodes, actions), h('h2', {}, 'Docker engines')] : null, h('div', { class: 'scroll' }, h('table', { class: 'hosts' },
+      replace(body, nodes ? [nodesTable(nodes, actions), h('h2', {}, 'Hosts')] : null, h('div', { class: 'scroll' }, h('table', { class: 'hosts' },
         h('caption', { class: 'sr-only' }, 'Hosts'),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Host'), h('th', { scope: 'col' }, 'Health'), h('th', { scope: 'col' }, 'Actions'),
           ...COLUMNS.map(([t]) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, hosts.map((x) => h('tr', { 'data-host': x.name },
           h('th', { scope: 'row' }, x.name),
-          h('td', {}, badge(x.status === 'up' ? 'healthy' : x.status), x.draining === true ? [' ', badge('draining')] : null),
+          h('td', {}, badge(x.status === 'up' ? 'healthy' : x.status), x.draining === true ? [' ', badge('draining')] : null,
+            x.status === 'retired' ? h('div', { class: 'hint' }, 'A Docker host of an older Berth, no longer used: Remove finishes the move.') : null),
           h('td', { class: 'actions' }, actions.buttons({ name: x.name, status: x.status, draining: x.draining === true })),
           ...COLUMNS.map(([, f]) => h('td', {}, f(x)))))))));
       if (focused) body.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();

@@ -6,7 +6,6 @@ import type { ApiEnv } from '../auth.ts';
 import { requireAdmin } from '../auth.ts';
 import { jsonBody } from '../errors.ts';
 import type { HostsService } from '../../hosts/service.ts';
-import type { HostRole } from '../../state/hosts-store.ts';
 import { badRequest } from '../../shared/errors.ts';
 import type { NodeList } from '../../wire/hosts.ts';
 
@@ -30,7 +29,7 @@ export function hostsRoutes(hosts: HostsService): Hono<ApiEnv> {
     const plan = hosts.plan({
       address: optionalString(body.address, 'address') ?? '',
       name: optionalString(body.name, 'name'),
-      role: optionalString(body.role, 'role') as HostRole | undefined,
+      role: optionalString(body.role, 'role'),
       sshKey: optionalString(body.sshKey, 'sshKey'),
       hostKey: optionalString(body.hostKey, 'hostKey'),
       check: body.check === true,

@@ -7,7 +7,7 @@ import type { NodeList, NodeView } from '../../wire/hosts.ts';
 
 interface HostView {
   name: string; address: string; role: string; status: string; draining: boolean;
-  memoryMB: number | null; cpus: number | null; instances: number; lastHeartbeatAt: string | null;
+  memoryMB: number | null; cpus: number | null; instances: number | null;
   load: { cpuPercent: number | null; memUsed: number | null; memTotal: number | null; diskUsed: number | null; diskTotal: number | null } | null;
   containers: number | null;
 }
@@ -51,15 +51,18 @@ async function listHosts(ctx: CommandContext): Promise<void> {
     table(['NAME', 'ROLE', 'STATUS', 'ADDRESS', 'CPU', 'MEMORY', 'PODS', 'HOST'], nodes.map((n) => nodeRow(n))).forEach((line) => ctx.io.out(line));
     for (const n of nodes.filter((x) => x.reason)) ctx.io.out(`  ${n.name}: ${n.reason}`);
     ctx.io.out('');
-    ctx.io.out('Docker engines:');
+    ctx.io.out('Hosts:');
   }
   const rows = hosts.map((h) => [
     h.name, h.address, h.role, h.draining ? `${h.status}, draining` : h.status,
     typeof h.load?.cpuPercent === 'number' ? `${h.load.cpuPercent.toFixed(0)}%` : '-',
     h.load ? usage(h.load.memUsed, h.load.memTotal) : h.memoryMB === null ? '-' : `${h.memoryMB} MB`,
-    usage(h.load?.diskUsed, h.load?.diskTotal), String(h.instances), h.containers === null || h.containers === undefined ? '-' : String(h.containers),
+    usage(h.load?.diskUsed, h.load?.diskTotal), h.instances === null ? '-' : String(h.instances), h.containers === null || h.containers === undefined ? '-' : String(h.containers),
   ]);
   table(['NAME', 'ADDRESS', 'ROLE', 'STATUS', 'CPU', 'MEMORY', 'DISK', 'INSTANCES', 'CONTAINERS'], rows).forEach((line) => ctx.io.out(line));
+  for (const h of hosts.filter((x) => x.status === 'retired')) {
+    ctx.io.out(`  ${h.name}: a Docker host of an older Berth, no longer used; berth hosts:remove ${h.name} finishes the move (docs/k3s.md)`);
+  }
 }
 
 /** Ansible-like: one line per task as the server reports it, the failing task's command, output and hint below it. */
@@ -115,20 +118,21 @@ async function undrainHost(ctx: CommandContext): Promise<void> {
 async function removeHost(ctx: CommandContext): Promise<void> {
   const name = ctx.args[0];
   const answer = await withProgress(ctx, `Draining and removing ${name}`, (api) =>
-    api.delete<{ moved: number }>(`/hosts/${encodeURIComponent(name)}`));
+    api.delete<{ moved: number; log?: string[] }>(`/hosts/${encodeURIComponent(name)}`));
   if (printedJson(ctx, answer)) return;
-  ctx.io.out(`${answer.moved} instance(s) moved off ${name}; Berth no longer uses it (Docker stays installed there).`);
+  (answer.log ?? []).forEach((line) => ctx.io.out(line));
+  ctx.io.out(`${answer.moved} instance(s) moved off ${name}; Berth no longer uses it.`);
 }
 
 export const hostCommands: Command[] = [
-  { name: 'hosts', usage: '', summary: 'list the machines apps run on: cluster nodes, Docker engines', run: listHosts },
+  { name: 'hosts', usage: '', summary: 'list the machines apps run on: cluster nodes, this machine\'s Docker engine', run: listHosts },
   {
-    name: 'hosts:add', usage: 'USER@HOST[:PORT] [--ssh-key FILE] [--host-key SHA256:...] [--role docker|k3s-server|k3s-agent] [--name NAME] [--check]',
-    summary: 'install a host over SSH and add it (--check: only show what would change)', args: [1, 1],
+    name: 'hosts:add', usage: 'USER@HOST[:PORT] [--ssh-key FILE] [--host-key SHA256:...] [--role k3s-server|k3s-agent] [--name NAME] [--check]',
+    summary: 'install a host over SSH and join it to the k3s cluster (--check: only show what would change)', args: [1, 1],
     options: { 'ssh-key': { type: 'string' }, 'host-key': { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, check: { type: 'boolean' } },
     run: addHost,
   },
-  { name: 'hosts:drain', usage: 'NAME', summary: 'move every instance off a host, without downtime', args: [1, 1], run: drainHost },
-  { name: 'hosts:undrain', usage: 'NAME', summary: 'let a drained host take new instances again', args: [1, 1], run: undrainHost },
-  { name: 'hosts:remove', usage: 'NAME', summary: 'drain a host, then stop using it', args: [1, 1], run: removeHost },
+  { name: 'hosts:drain', usage: 'NAME', summary: 'move every instance off a node, without downtime', args: [1, 1], run: drainHost },
+  { name: 'hosts:undrain', usage: 'NAME', summary: 'let a drained node take new instances again', args: [1, 1], run: undrainHost },
+  { name: 'hosts:remove', usage: 'NAME', summary: 'drain a node, then take it out of the cluster (a retired Docker host: clean it up)', args: [1, 1], run: removeHost },
 ];

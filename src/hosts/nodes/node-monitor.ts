@@ -5,6 +5,12 @@
 
 export interface LostNode { name: string; address: string | null }
 
+/** Who hears about lost nodes and their return (the alert engine's host_down); called once per transition. */
+export interface HostHooks {
+  onHostDown(name: string): void;
+  onHostUp(name: string): void;
+}
+
 export interface NodeMonitorOptions {
   lostNodes(): Promise<LostNode[]>;
   onHostDown(name: string): void;

@@ -4,9 +4,8 @@
 import type { ClusterAccess } from '../../scheduler/wiring.ts';
 import type { Router } from '../../router/types.ts';
 import type { HostsService } from '../service.ts';
-import type { HostHooks } from '../monitor.ts';
-import { routeAroundHost } from '../route-around.ts';
-import { NodeMonitor, type LostNode } from './node-monitor.ts';
+import { routeAroundHost } from './route-around.ts';
+import { NodeMonitor, type HostHooks, type LostNode } from './node-monitor.ts';
 
 /** How often the nodes are read for lost ones: a lost node leaves the routes within LEASE_STALE_MS plus this. */
 export const NODE_CHECK_MS = 5_000;

@@ -1,18 +1,10 @@
-// The Docker scheduler: Berth's own rollout (src/releases/converge.ts) over the Docker runtime, the local
-// engine plus any SSH-reached hosts (src/runtime/multi-host). Instances are containers; the converger starts,
-// health-checks, routes and drains them itself.
+// The Docker scheduler: Berth's own rollout (src/releases/converge.ts) over the local Docker engine
+// (src/runtime/docker). Instances are containers; the converger starts, health-checks, routes and drains them itself.
 import type { Runtime, Instance, InstanceLogOptions, LogLine, LogOptions, ExecOptions, ExecSession, InstanceStats, RuntimeEvent, ImageInfo } from '../../runtime/types.ts';
 import type { Converger } from '../../releases/converge.ts';
 import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
-import { mergeEvents } from '../merge-events.ts';
-
-/** What MultiHostRuntime offers about its hosts, without depending on its module. */
-interface HostedRuntime { host(name: string): { runtime: Runtime; up: boolean } | undefined; allHosts(): { runtime: Runtime; up: boolean }[] }
 
 const toTargetRelease = (r: ReleaseToRun) => ({ version: r.version, image: r.imageId, config: r.config, containerPort: r.containerPort });
-
-const isHosted = (runtime: Runtime): runtime is Runtime & HostedRuntime =>
-  typeof (runtime as Partial<HostedRuntime>).host === 'function' && typeof (runtime as Partial<HostedRuntime>).allHosts === 'function';
 
 export class DockerScheduler implements Scheduler {
   readonly name = 'docker' as const;
@@ -62,11 +54,9 @@ export class DockerScheduler implements Scheduler {
     return this.runtime.instanceLogs(instance, opts);
   }
 
-  /** With several engines, the one that runs the instance (found by its hostName). */
   exec(instance: Instance, opts: ExecOptions): Promise<ExecSession> {
-    const engine = isHosted(this.runtime) ? this.runtime.host(instance.hostName ?? 'local')?.runtime : this.runtime;
-    if (!engine?.exec) throw new Error(`the engine running ${instance.name} offers no terminal`);
-    return engine.exec(instance.id, opts);
+    if (!this.runtime.exec) throw new Error(`the engine running ${instance.name} offers no terminal`);
+    return this.runtime.exec(instance.id, opts);
   }
 
   runOnce(req: OneOffRequest, onLine: (line: string) => void): Promise<number> {
@@ -96,10 +86,9 @@ export class DockerScheduler implements Scheduler {
     return this.runtime.stats();
   }
 
-  /** Every up engine's events, interleaved. */
-  events(signal: AbortSignal): AsyncIterable<RuntimeEvent> {
-    const engines = isHosted(this.runtime) ? this.runtime.allHosts().filter((h) => h.up).map((h) => h.runtime) : [this.runtime];
-    return mergeEvents(engines.filter((e) => e.events).map((e) => e.events!(signal)), signal);
+  /** The engine's events; none from a runtime without them. */
+  async *events(signal: AbortSignal): AsyncIterable<RuntimeEvent> {
+    if (this.runtime.events) yield* this.runtime.events(signal);
   }
 
   resolveImage(ref: string): Promise<ImageInfo | null> {

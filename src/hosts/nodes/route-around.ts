@@ -1,7 +1,7 @@
-// The moment a host is marked down, every route stops naming its instances, without waiting for the
-// replacements: converge re-creates capacity afterwards (health checks take seconds), and until then
-// Caddy would keep trying the dead upstreams whenever its passive health check lets them back in.
-import type { Router, Upstream } from '../router/types.ts';
+// The moment a node is lost, every node-port route stops naming its address, without waiting for the cluster
+// to reschedule its pods: until then Caddy would keep trying the dead upstreams whenever its passive health
+// check lets them back in.
+import type { Router, Upstream } from '../../router/types.ts';
 
 export interface RouteAroundResult {
   /** Apps whose route no longer names the dead host. */
