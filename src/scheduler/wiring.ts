@@ -98,14 +98,17 @@ export async function createClusterScheduler(opts: {
   const access = clusterAccess(opts);
   if (!access) return null;
   // Loaded only for a cluster: the Kubernetes client is some 10 MB of idle memory a Docker-only server never uses.
-  const [{ KubernetesScheduler }, { ROUTE_SETTINGS }] = await Promise.all([import('./kubernetes/index.ts'), import('./kubernetes/pod-addresses.ts')]);
+  const [{ KubernetesScheduler }, { ROUTE_SETTINGS }, { nodeSelectionOf }] = await Promise.all([
+    import('./kubernetes/index.ts'), import('./kubernetes/pod-addresses.ts'), import('./kubernetes/node-selection.ts'),
+  ]);
   const route = (env.BERTH_K8S_ROUTE || 'auto') as RouteSetting;
   if (!ROUTE_SETTINGS.includes(route)) throw new Error(`BERTH_K8S_ROUTE must be one of ${ROUTE_SETTINGS.join(', ')}, not ${JSON.stringify(env.BERTH_K8S_ROUTE)}`);
   const nodeAddresses = env.BERTH_K8S_NODE_ADDRESSES?.split(',').map((a) => a.trim()).filter(Boolean);
+  const selection = nodeSelectionOf(env);
   return new KubernetesScheduler({
     kubeconfigPath: access.kubeconfig, namespace: access.namespace, router: opts.router,
     registry: access.registry, nodeAddresses: nodeAddresses?.length ? nodeAddresses : undefined,
     drainSec: opts.drainSec, stopTimeoutSec: opts.stopTimeoutSec, owner: opts.owner, log: opts.log, dockerSocket: opts.dockerSocket,
-    addressBook: opts.addressBook, route, pushImage: access.pushImage,
+    addressBook: opts.addressBook, route, pushImage: access.pushImage, selection,
   });
 }

@@ -32,6 +32,7 @@ import { admitNewPods, type EarlyAdmission } from './admission.ts';
 import { DNS_SWITCH_MS, type AddressBook } from '../../router/dnsmasq/address-book.ts';
 import { DEFAULT_CONTAINER_PORT } from '../../releases/converge.ts';
 import { CanaryWorkloads } from './canary.ts';
+import type { NodeSelection } from './node-selection.ts';
 
 export interface KubernetesSchedulerOptions {
   kubeconfigPath: string;
@@ -55,6 +56,8 @@ export interface KubernetesSchedulerOptions {
   addressBook?: AddressBook | null;
   /** BERTH_K8S_ROUTE; default auto. */
   route?: RouteSetting;
+  /** The nodes app pods may run on (node-selection.ts); default: any. */
+  selection?: NodeSelection;
 }
 
 /** Scheduling and pulling a new pod may take this long before its health-check time starts counting. */
@@ -108,7 +111,7 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   private get settings(): ManifestSettings {
-    return { owner: this.opts.owner, drainSec: this.opts.drainSec, stopTimeoutSec: this.opts.stopTimeoutSec };
+    return { owner: this.opts.owner, drainSec: this.opts.drainSec, stopTimeoutSec: this.opts.stopTimeoutSec, selection: this.opts.selection };
   }
 
   async deploy(req: DeployRequest, progress: Progress = () => {}): Promise<void> {
@@ -258,7 +261,7 @@ export class KubernetesScheduler implements Scheduler {
     await this.ensureNamespace();
     const image = await this.registryImage(req.app, req.release, onLine);
     await this.applySecret(req.app, req.release);
-    return runJob(this.cluster, this.ns, this.opts.owner, req, image, onLine);
+    return runJob(this.cluster, this.ns, this.opts.owner, req, image, onLine, this.opts.selection);
   }
 
   async runAttached(req: AttachedRunRequest): Promise<AttachedRun> {
@@ -279,7 +282,7 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   private get runContext(): RunContext {
-    return { cluster: this.cluster, namespace: this.ns, owner: this.opts.owner, runNumbers: this.runNumbers };
+    return { cluster: this.cluster, namespace: this.ns, owner: this.opts.owner, runNumbers: this.runNumbers, selection: this.opts.selection };
   }
 
   async stats(): Promise<InstanceStats[]> {

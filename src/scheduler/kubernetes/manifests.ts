@@ -7,6 +7,7 @@ import type { V1Deployment, V1EnvVar, V1Job, V1PodDisruptionBudget, V1ResourceRe
 import type { FormationEntry } from '../../state/schema.ts';
 import type { CanaryToRun, DeployRequest, OneOffRequest, ReleaseToRun } from '../types.ts';
 import { DEFAULT_CONTAINER_PORT, shellCommand } from '../../releases/converge.ts';
+import { NO_NODE_SELECTION, selectionSpec, type NodeSelection } from './node-selection.ts';
 
 /** Kubernetes expands $(VAR) in a container's command, and $$ is its escape: the argv reaches the process as given. */
 export const literal = (arg: string) => arg.replaceAll('$', '$$$$');
@@ -46,6 +47,8 @@ export interface ManifestSettings {
   drainSec: number;
   /** Seconds between SIGTERM and SIGKILL, after the drain. */
   stopTimeoutSec: number;
+  /** The nodes app pods may run on (BERTH_K8S_NODE_SELECTOR, BERTH_K8S_TOLERATIONS); default: any. */
+  selection?: NodeSelection;
 }
 
 const SPEC_HASH = 'berth.spec-hash';
@@ -177,7 +180,7 @@ function workloadFor(name: string, selector: Record<string, string>, req: Pick<D
         },
         spec: {
           ...podBasics(settings.drainSec + settings.stopTimeoutSec),
-          ...nodePlacement(selector, isWeb),
+          ...nodePlacement(selector, isWeb, settings.selection),
           containers: [{
             name: CONTAINER,
             image,
@@ -220,8 +223,8 @@ export function serviceFor(app: string, owner: string): V1Service {
   };
 }
 
-/** A one-off (release phase, `berth run`) as a Job of one pod that is never retried. */
-export function jobFor(req: OneOffRequest, image: string, name: string, owner: string): V1Job {
+/** A one-off (release phase, `berth run`) as a Job of one pod that is never retried, on the nodes app pods may use. */
+export function jobFor(req: OneOffRequest, image: string, name: string, owner: string, selection: NodeSelection = NO_NODE_SELECTION): V1Job {
   const labels = { [LABEL.owner]: owner, [LABEL.app]: req.app, [LABEL.release]: String(req.release.version), [LABEL.oneoff]: '1' };
   // req.env (DYNO, BERTH_PROCESS, …) wins over the defaults and the config; one entry per name.
   const byName = new Map(berthEnv(req.app, req.release.version, 'run').map((e) => [e.name, e.value ?? '']));
@@ -242,6 +245,7 @@ export function jobFor(req: OneOffRequest, image: string, name: string, owner: s
         metadata: { labels },
         spec: {
           ...podBasics(0),
+          ...selectionSpec(selection),
           restartPolicy: 'Never',
           containers: [{
             name: CONTAINER, image, command: req.command.map(literal),
@@ -297,17 +301,22 @@ export const LOST_NODE_TOLERATION_SEC = 20;
 export const HOSTNAME_TOPOLOGY = 'kubernetes.io/hostname';
 
 /**
- * Where a Deployment's pods go: web pods spread over the nodes (one more on a node than on another at most, but
- * still scheduled when there is one node), and every pod leaves a node that is not-ready or unreachable after
- * LOST_NODE_TOLERATION_SEC, so a lost node's instances run elsewhere within a minute.
+ * Where a Deployment's pods go: on the nodes the installation's selection allows, web pods spread over them (one
+ * more on a node than on another at most, but still scheduled when there is one node), and every pod leaves a node
+ * that is not-ready or unreachable after LOST_NODE_TOLERATION_SEC, so a lost node's instances run elsewhere even
+ * without Berth (which replaces them sooner: hosts/nodes/lost-plan.ts).
  */
-export function nodePlacement(selector: Record<string, string>, spread: boolean): { tolerations: V1Toleration[]; topologySpreadConstraints?: V1TopologySpreadConstraint[] } {
-  const tolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
+export function nodePlacement(selector: Record<string, string>, spread: boolean, selection: NodeSelection = NO_NODE_SELECTION): {
+  tolerations: V1Toleration[]; nodeSelector?: Record<string, string>; topologySpreadConstraints?: V1TopologySpreadConstraint[];
+} {
+  const chosen = selectionSpec(selection);
+  const tolerations = [...['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
     key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: LOST_NODE_TOLERATION_SEC,
-  }));
-  if (!spread) return { tolerations };
+  })), ...chosen.tolerations ?? []];
+  const nodeSelector = chosen.nodeSelector ? { nodeSelector: chosen.nodeSelector } : {};
+  if (!spread) return { tolerations, ...nodeSelector };
   return {
-    tolerations,
+    tolerations, ...nodeSelector,
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: HOSTNAME_TOPOLOGY, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { ...selector } } }],
   };
 }

@@ -8,6 +8,7 @@ import type { OneOffRequest } from '../types.ts';
 import { apiMessage, type Cluster } from './client.ts';
 import { CONTAINER, jobFor, jobName } from './manifests.ts';
 import { streamGet } from './stream.ts';
+import type { NodeSelection } from './node-selection.ts';
 
 const POLL_MS = 500;
 /** Scheduling and pulling the image, before the command's own timeout starts. */
@@ -15,9 +16,10 @@ const START_BUDGET_SEC = 120;
 // Not CreateContainerConfigError: the kubelet also reports it for a Secret it could not read yet, and retries.
 const STUCK = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'RunContainerError']);
 
-export async function runJob(cluster: Cluster, namespace: string, owner: string, req: OneOffRequest, image: string, onLine: (line: string) => void): Promise<number> {
+export async function runJob(cluster: Cluster, namespace: string, owner: string, req: OneOffRequest, image: string, onLine: (line: string) => void,
+  selection?: NodeSelection): Promise<number> {
   const name = jobName(req.app, 'run', `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`);
-  await cluster.batch.createNamespacedJob({ namespace, body: jobFor(req, image, name, owner) });
+  await cluster.batch.createNamespacedJob({ namespace, body: jobFor(req, image, name, owner, selection) });
   try {
     const deadline = Date.now() + (START_BUDGET_SEC + req.timeoutSec + 30) * 1000;
     const started = await waitFor(cluster, namespace, name, deadline, (pod) => {

@@ -5,6 +5,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttachedRunRequest } from '../types.ts';
 import { LABEL, jobFor, literal } from './manifests.ts';
+import type { NodeSelection } from './node-selection.ts';
 
 /** run.N's N on its pod (pods of a process type are otherwise numbered by age). */
 export const RUN_INDEX_LABEL = 'berth.run-index';
@@ -48,12 +49,14 @@ export interface RunPodOptions {
   image: string;
   /** Without /bin/sh in the image the command runs as is (output then comes from the pod's log). */
   gated: boolean;
+  /** The nodes app pods may run on (node-selection.ts). */
+  selection?: NodeSelection;
 }
 
 export function runPodFor(req: AttachedRunRequest, opts: RunPodOptions): V1Pod {
   const env = { ...req.env, DYNO: `run.${opts.index}`, BERTH_PROCESS: RUN_PROCESS, ...(req.tty ? { TERM: 'xterm-256color' } : {}) };
   // The Job's pod template: the same image, Secret, environment, limits and confinement as any one-off.
-  const template = jobFor({ ...req, env }, opts.image, runPodName(req.app, opts.index, opts.suffix), opts.owner).spec!.template;
+  const template = jobFor({ ...req, env }, opts.image, runPodName(req.app, opts.index, opts.suffix), opts.owner, opts.selection).spec!.template;
   const container = template.spec!.containers[0];
   return {
     apiVersion: 'v1', kind: 'Pod',

@@ -15,6 +15,7 @@ import { instancesFromPods } from './instances.ts';
 import { streamGet } from './stream.ts';
 import { RUN_INDEX_LABEL, freeRunIndex, gateEcho, gateProbe, runPodFor, runSelector } from './run-pod.ts';
 import { holdRunNumber, releaseRunNumber, type RunNumbers } from '../../shared/run-numbers.ts';
+import type { NodeSelection } from './node-selection.ts';
 
 export interface RunContext {
   cluster: Cluster;
@@ -22,6 +23,8 @@ export interface RunContext {
   owner: string;
   /** run.N numbers handed out whose pod may not exist yet, per app (the scheduler's own). */
   runNumbers: RunNumbers;
+  /** The nodes app pods may run on (node-selection.ts). */
+  selection?: NodeSelection;
 }
 
 const POLL_MS = 250;
@@ -100,7 +103,7 @@ async function claimRunNumber(ctx: RunContext, app: string): Promise<number> {
 }
 
 async function createRunPod(ctx: RunContext, req: AttachedRunRequest, image: string, index: number, gated: boolean): Promise<PodRef> {
-  const body = runPodFor(req, { index, suffix: randomBytes(3).toString('hex'), owner: ctx.owner, image, gated });
+  const body = runPodFor(req, { index, suffix: randomBytes(3).toString('hex'), owner: ctx.owner, image, gated, selection: ctx.selection });
   try {
     const created = await ctx.cluster.core.createNamespacedPod({ namespace: ctx.namespace, body });
     return { name: created.metadata!.name!, uid: created.metadata!.uid! };
