@@ -1,5 +1,5 @@
 // What the terminal and the live events need from whatever runs instances: the scheduler fleet
-// (src/scheduler/schedulers.ts) finds the scheduler, and with several Docker engines the engine, of each instance.
+// (src/scheduler/schedulers.ts) finds the scheduler of each instance, and the scheduler its engine or node.
 import type { ExecOptions, ExecSession, Instance, RuntimeEvent } from '../runtime/types.ts';
 
 export interface EngineAccess {

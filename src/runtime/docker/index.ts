@@ -18,16 +18,15 @@ import { listeningPorts } from './listening-ports.ts';
 import { StatsReader } from './stats.ts';
 import { holdRunNumber, releaseRunNumber, type RunNumbers } from '../../shared/run-numbers.ts';
 
+/** Where web ports are published and the router (and health checks) reach them: this machine only. */
+const LOOPBACK = '127.0.0.1';
+
 export interface DockerRuntimeOptions {
   socketPath: string;
   /** This Berth installation's id (label berth.owner): several installations may share one engine. */
   owner: string;
-  /** Address the router reaches published ports on. */
-  host?: string;
-  /** A ready engine client (a remote host over SSH); default: the local socket. */
+  /** A ready engine client (one the caller shares); default: one on socketPath. */
   docker?: Docker;
-  /** Interface web ports are published on: loopback locally, the host's address on remote hosts. */
-  publishIp?: string;
   /** Upper bound for pulling a missing image in resolveImage. */
   pullTimeoutMs?: number;
   /** Upper bound for any other single engine call (a stop gets its grace period on top). */
@@ -48,8 +47,6 @@ export class DockerRuntime implements Runtime {
   // Docker 20.10's libnetwork deadlocks under many concurrent container creates/stops/removes
   // (seen here: 40+ parallel removes wedged the engine); a few at a time is as fast and safe.
   private readonly containerOps = new Semaphore(4);
-  private readonly host: string;
-  private readonly publishIp: string;
   private readonly pullTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly statsReader: StatsReader;
@@ -60,9 +57,7 @@ export class DockerRuntime implements Runtime {
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = opts.docker ?? new Docker({ socketPath: opts.socketPath });
-    this.publishIp = opts.publishIp ?? '127.0.0.1';
     this.owner = opts.owner;
-    this.host = opts.host ?? '127.0.0.1';
     this.pullTimeoutMs = opts.pullTimeoutMs ?? 120_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     // Stats get a short deadline of their own: a reading that late is useless for a 10 s series anyway.
@@ -91,7 +86,7 @@ export class DockerRuntime implements Runtime {
     const name = containerName(spec);
     await this.removeLeftover(name);
     const create = (placement: NetworkPlacement | null) => this.call(`creating ${name}`, (abortSignal) =>
-      this.docker.createContainer({ ...createOptions(spec, this.owner, this.publishIp, placement, this.hardening), abortSignal }));
+      this.docker.createContainer({ ...createOptions(spec, this.owner, LOOPBACK, placement, this.hardening), abortSignal }));
     const container = await this.createPlaced(spec.app, create);
     try {
       await this.call(`starting ${name}`, (abortSignal) => container.start({ abortSignal }));
@@ -101,7 +96,7 @@ export class DockerRuntime implements Runtime {
       throw err;
     }
     const info = await this.call(`inspecting ${name}`, (abortSignal) => container.inspect({ abortSignal }));
-    return instanceFromInspect(info, this.host);
+    return instanceFromInspect(info, LOOPBACK);
   }
 
   private async removeGracefully(id: string, timeoutSec: number): Promise<void> {
@@ -258,7 +253,7 @@ export class DockerRuntime implements Runtime {
   /** null when the container disappeared between listing and inspecting. */
   private async inspectInstance(id: string): Promise<Instance | null> {
     const info = await this.inspect(id);
-    return info && instanceFromInspect(info, this.host);
+    return info && instanceFromInspect(info, LOOPBACK);
   }
 
   private async inspect(idOrName: string): Promise<Docker.ContainerInspectInfo | null> {
