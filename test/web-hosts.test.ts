@@ -94,9 +94,14 @@ test('a bad address is refused with the server\'s message, before anything runs'
   assert.equal(await page.locator('#host-tasks li').count(), 0);
 });
 
-test('the role list offers the k3s roles only', async () => {
+test('the role list offers the k3s roles only; without a k3s server, Automatic says the first host needs the server role', async () => {
   const roles = await page.getByLabel('Role').locator('option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
-  assert.deepEqual(roles.sort(), ['k3s-agent', 'k3s-server']);
+  assert.deepEqual(roles, ['', 'k3s-server', 'k3s-agent']);
+  await page.getByLabel('Address').fill(`root@${fresh.address}`);
+  await page.getByLabel('Role').selectOption('');
+  await page.getByRole('button', { name: 'Check host' }).click();
+  await page.locator('.add-host .notice.error', { hasText: /first host needs --role k3s-server/ }).waitFor();
+  assert.equal(await page.locator('#host-tasks li').count(), 0);
 });
 
 test('a Docker host of an older Berth shows as retired, with only Remove, which asks first and cleans it up', { timeout: 120_000 }, async () => {

@@ -9,9 +9,11 @@ interface TaskLine { task: string; status: string; detail?: string }
 interface Summary { ok: number; changed: number; wouldChange: number; failed: number; succeeded: boolean }
 type Streamed = TaskLine | { done: true; summary: Summary };
 
+// No role: the server's default, a k3s agent once a k3s server is registered (the first host is told to pick the server).
 const ROLES: [string, string][] = [
-  ['k3s-agent', 'k3s agent (joins the k3s server)'],
+  ['', 'Automatic (k3s agent once there is a k3s server)'],
   ['k3s-server', 'k3s server (the first host: creates the cluster)'],
+  ['k3s-agent', 'k3s agent (joins the k3s server)'],
 ];
 
 export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement {
@@ -35,7 +37,7 @@ export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement 
     const body = {
       address: address.value.trim(),
       name: name.value.trim() || undefined,
-      role: role.value,
+      role: role.value || undefined,
       sshKey: key.value.trim() ? key.value : undefined,
       check: check.checked,
     };
