@@ -1,6 +1,7 @@
 // Router cost of a canary split: requests/s through Caddy to an app with a plain route vs an app whose route splits
 // 10 % to a canary (Berth's weighted split, src/router/caddy/canary-split.ts; no gray match), same client (autocannon, in this process), same
-// run, alternating slices (ABBA…). Both apps run the same image; Caddy's CPU per request is shown too.
+// run, alternating slices (ABBA…). The apps run the same image; Caddy's CPU per request is shown too. A third app,
+// plainly routed over two instances, shows what the split's second container costs apart from the routing.
 // BENCH_PROFILE=1 adds routes (names of their own, beside Berth's) that each add one piece of a split to a plain
 // proxy (canary-variants.ts), measured in the same rotation, to show where a split's cost is.
 //   node scripts/bench/canary-routing.ts     (BENCH_SECONDS=10 per route, BENCH_CONNECTIONS=10, BENCH_WEIGHT=10)
@@ -27,14 +28,19 @@ const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(
 main('canary-routing', () => withStack({}, async (s) => {
   console.log(`load average at the start: ${loadavg()}`);
   const plain = s.app('plain');
+  const plainTwo = s.app('plain2');
   const split = s.app('split');
-  for (const app of [plain, split]) {
+  for (const app of [plain, plainTwo, split]) {
     await s.berth.ok('POST', '/apps', { name: app });
     await s.berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
   }
+  // A split app runs two web containers (stable and canary): the same app plainly routed over two instances
+  // shows what the second container costs on this machine apart from the routing.
+  await s.berth.ok('PATCH', `/apps/${plainTwo}/formation`, { updates: [{ type: 'web', quantity: 2 }] });
   await s.berth.ok('POST', `/apps/${split}/deploys`, { image: TEST_IMAGE, canary: { weight: WEIGHT, minRequests: 1_000_000 } });
   const caddyPid = await pidListening(s.caddy.httpPort);
-  const hosts: Record<string, string> = { plain: `${plain}.localhost`, [`canary split at ${WEIGHT} %`]: `${split}.localhost` };
+  const splitName = `canary split at ${WEIGHT} %`;
+  const hosts: Record<string, string> = { plain: `${plain}.localhost`, [splitName]: `${split}.localhost`, 'plain, 2 instances': `${plainTwo}.localhost` };
   if (PROFILE) Object.assign(hosts, await addProfileRoutes(s.caddy.adminUrl, plain, split, (app) => s.berth.ok('GET', `/apps/${app}/ps`)));
   const run = async (host: string, duration: number): Promise<Run> => {
     const before = caddyPid ? cpuMs(caddyPid) : 0;
@@ -54,8 +60,12 @@ main('canary-routing', () => withStack({}, async (s) => {
     `${m.errors}/${m.non2xx}`, `${((m.caddyMs * 1000) / (m.rps * SECONDS)).toFixed(0)} µs`];
   printTable(`Through Caddy (${CONNECTIONS} connections, ${SECONDS} s per route in ${SLICES} slices, ABBA order, after a ${WARMUP_SECONDS} s warm-up each)`,
     ['route', 'req/s', 'vs plain', 'p50', 'p99', 'errors/non-2xx', 'Caddy CPU per request'], names.map((n) => row(n, measured[n]!)));
-  const ratio = measured[names[1]!]!.rps / base.rps;
-  printTable('Target', ['target', 'measured', 'verdict'], [['split req/s ≥ 0.95 × plain', ratio.toFixed(3), verdict(ratio >= TARGET_RATIO)]]);
+  const ratio = measured[splitName]!.rps / base.rps;
+  const sameBackends = measured[splitName]!.rps / measured['plain, 2 instances']!.rps;
+  printTable('Target', ['target', 'measured', 'verdict'], [
+    ['split req/s ≥ 0.95 × plain', ratio.toFixed(3), verdict(ratio >= TARGET_RATIO)],
+    ['(for reference) split vs plain over 2 instances', sameBackends.toFixed(3), ''],
+  ]);
   console.log(`load average at the end: ${loadavg()}`);
 }));
 

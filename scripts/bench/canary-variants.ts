@@ -23,6 +23,7 @@ export function profileVariants(proxy: CaddyHandler, stable: string, canary: str
       handler: 'subroute',
       routes: [{ match: [{ vars_regexp: { '{http.request.uuid}': { pattern: drawPattern(slotsFor(weight)) } } }], handle: [toCanary] }, { handle: [toStable] }],
     }],
+    'weighted list': [proxyTo(proxy, [...Array(10 - canaryShare).fill(stable), ...Array(canaryShare).fill(canary)])],
     'weighted list + map tag': [
       { handler: 'map', source: '{http.reverse_proxy.upstream.hostport}', destinations: ['{berth.track}'], mappings: [{ input: canary, outputs: ['canary'] }], defaults: ['stable'] },
       { ...proxyTo(proxy, [...Array(10 - canaryShare).fill(stable), ...Array(canaryShare).fill(canary)]), headers: { response: { set: { [TRACK_HEADER]: ['{berth.track}'] } } } },
