@@ -2,7 +2,8 @@
 // Bundles the server and the CLI into two self-contained ESM files under dist/, so a machine
 // running Berth needs only Node 24, dist/ and the one native addon (better-sqlite3) beside it.
 //
-//   node scripts/build.mjs        (npm run build)
+//   node scripts/build.mjs             (npm run build)
+//   node scripts/build.mjs --bundles   (the bundles and the addon only, in seconds: scripts/test.sh runs its servers from them)
 //
 // Outputs: dist/berth-server.mjs, dist/berth.mjs (executable, with a shebang), dist/git-hook.mjs (git's
 // pre-receive hook, which the server from the bundle runs for each push), their .map files,
@@ -113,6 +114,10 @@ async function main() {
   renameSync(`${addonOut}.tmp`, addonOut);
 
   const bundled = performance.now();
+  if (process.argv.includes('--bundles')) {
+    console.log(`build: bundles done in ${Math.round(bundled - started)} ms (no executables: --bundles)`);
+    return;
+  }
   const version = process.env.BERTH_BUILD_VERSION || undefined;
   const executable = await buildExecutable({ root, addonSrc, webFiles: web.files, version });
   const other = await buildOtherMachine(web.files, version);

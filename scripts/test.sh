@@ -33,6 +33,14 @@ if ! bash scripts/base-images.sh >>"$BERTH_LOG_DIR/base-images.log" 2>&1; then
 fi
 ok "base images present (berth/debian:bookworm, berth/node:24, berth/python:3, berth/go:1, berth/postgres:15, berth/redis:7, berth/mariadb:10, berth-test/hello:latest)"
 
+# Test servers and the CLI run from the shipped bundles, built now from these sources (a few seconds): a start from it costs
+# a third of a start from sources (docs/benchmarks.md, "test suite wall time"). BERTH_TEST_FROM_SOURCES=1 runs the sources.
+if [ "${BERTH_TEST_FROM_SOURCES:-}" != 1 ]; then
+  node scripts/build.mjs --bundles >>"$BERTH_LOG_DIR/test-build.log" 2>&1 || { show_log_tail "$BERTH_LOG_DIR/test-build.log"; fail "the bundles did not build"; }
+  export BERTH_TEST_SERVER_ENTRY="$BERTH_ROOT/dist/berth-server.mjs" BERTH_TEST_CLI_ENTRY="$BERTH_ROOT/dist/berth.mjs"
+  ok "test servers and CLI runs use dist/berth-server.mjs and dist/berth.mjs (built from these sources)"
+fi
+
 # Tests must never pick up the installed server's settings (its data dir, ports, Caddy).
 unset "${BERTH_SERVER_SETTINGS[@]}"
 

@@ -10,7 +10,7 @@ import { startCaddy } from './support/caddy.ts';
 import { gitEnv } from './support/git-env.ts';
 import { startBerth, uniqueName, type BerthServer } from './support/berth.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
+import { CLI_ENTRY as CLI } from './support/cli.ts';
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let berth: BerthServer;
 let alice = '';

@@ -22,6 +22,7 @@ import { startCaddy } from './support/caddy.ts';
 import { startBerth, eventually, sleep, uniqueName, type BerthServer } from './support/berth.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
 import { CRASH_LOOP_DOCKERFILE, buildImage, removeImage } from './support/metrics-images.ts';
+import { CLI_ENTRY } from './support/cli.ts';
 
 function engineSetup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-alerts-'));
@@ -180,7 +181,7 @@ describe('alerts end to end', () => {
   });
 
   test('berth alerts:add, alerts and alerts:remove', async () => {
-    const cli = async (...args: string[]) => (await promisify(execFile)(process.execPath, [path.resolve(import.meta.dirname, '../src/cli/main.ts'), ...args], {
+    const cli = async (...args: string[]) => (await promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], {
       env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token, BERTH_CONFIG_DIR: berth.dataDir },
     })).stdout;
     assert.match(await cli('alerts:add', '-a', app, '5xx_rate > 1% for 1m', '--webhook', hook.url, '--slack'), /done, id \d+/);

@@ -10,7 +10,7 @@ import { startRegistry } from './support/registry.ts';
 import { gitEnv } from './support/git-env.ts';
 import { startBerth, viaRouter, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
+import { CLI_ENTRY as CLI } from './support/cli.ts';
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 let berth: BerthServer;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
+import { CLI_ENTRY as CLI } from './support/cli.ts';
 const TOKEN = 'test-token';
 
 interface Seen { method: string; url: string; auth: string | undefined; body: any }

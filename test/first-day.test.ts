@@ -17,7 +17,7 @@ import { describeFailure } from '../src/releases/health.ts';
 import { baseImageError } from '../src/builder/base-image-error.ts';
 import { BuildError } from '../src/builder/errors.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
+import { CLI_ENTRY as CLI } from './support/cli.ts';
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 let berth: BerthServer;

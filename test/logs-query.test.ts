@@ -11,7 +11,7 @@ import path from 'node:path';
 import { startCaddy, type TestCaddy } from './support/caddy.ts';
 import { startBerth, viaRouter, eventually, sleep, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
+import { CLI_ENTRY as CLI } from './support/cli.ts';
 let caddy: TestCaddy;
 let berth: BerthServer;
 const app = uniqueName('logq');

@@ -15,6 +15,7 @@ import type { InstanceStats } from '../src/runtime/types.ts';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, eventually, uniqueName, type BerthServer } from './support/berth.ts';
 import { BURN_DOCKERFILE, buildImage, removeImage } from './support/metrics-images.ts';
+import { CLI_ENTRY } from './support/cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const execFileP = promisify(execFile);
@@ -204,7 +205,7 @@ describe('metrics end to end', () => {
   });
 
   test('berth metrics prints a per-process summary', async () => {
-    const { stdout } = await execFileP(process.execPath, [path.join(ROOT, 'src/cli/main.ts'), 'metrics', '-a', app, '--since', '10m'], {
+    const { stdout } = await execFileP(process.execPath, [CLI_ENTRY, 'metrics', '-a', app, '--since', '10m'], {
       env: { ...process.env, BERTH_API_URL: berth.url, BERTH_TOKEN: berth.token, BERTH_CONFIG_DIR: berth.dataDir },
     });
     assert.match(stdout, /PROCESS\s+INSTANCES\s+CPU AVG\s+CPU MAX\s+MEM AVG/);

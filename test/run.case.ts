@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, eventually, uniqueName, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/main.ts');
+import { CLI_ENTRY as CLI } from './support/cli.ts';
 
 export interface RunTarget {
   name: 'docker' | 'k3s';

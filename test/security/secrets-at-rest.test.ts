@@ -14,7 +14,7 @@ import { openConfigSecrets } from '../../src/state/config-secrets.ts';
 import { startCaddy, type TestCaddy } from '../support/caddy.ts';
 import { TEST_IMAGE, eventually, startBerth, uniqueName, viaRouter, type BerthServer } from '../support/berth.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
+import { CLI_ENTRY as CLI } from '../support/cli.ts';
 const app = uniqueName('vault');
 // Distinct, greppable values; one is also the app's visible GREETING.
 const GREETING = `greet-${crypto.randomUUID()}`;

@@ -13,10 +13,10 @@ import WebSocket from 'ws';
 import { startCaddy } from '../support/caddy.ts';
 import { startRegistry } from '../support/registry.ts';
 import { gitEnv } from '../support/git-env.ts';
-import { issueAdminToken, sleep, startBerth, uniqueName, eventually, type BerthServer } from '../support/berth.ts';
+import { SERVER_ENTRY, issueAdminToken, sleep, startBerth, uniqueName, eventually, type BerthServer } from '../support/berth.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/cli/main.ts');
+import { CLI_ENTRY as CLI } from '../support/cli.ts';
 const FIXTURES = path.join(ROOT, 'test/fixtures/push');
 let caddy: Awaited<ReturnType<typeof startCaddy>>;
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -93,10 +93,10 @@ test('the first admin token is printed once by issue-admin-token: no file, not i
   assert.ok(!berth.output.includes(berth.token), 'the server log does not contain the admin token');
   assert.doesNotMatch(berth.output, /berth_[A-Za-z0-9_-]{32}/, 'the server log contains no token at all');
   // A later issue prints a different, working token; --if-none prints nothing while the admin has one.
-  const second = await issueAdminToken(path.join(ROOT, 'src/server/main.ts'), berth.env);
+  const second = await issueAdminToken(SERVER_ENTRY, berth.env);
   assert.notEqual(second, berth.token);
   assert.equal((await berth.api('GET', '/users', undefined, second)).status, 200);
-  const ifNone = execFileSync(process.execPath, [path.join(ROOT, 'src/server/main.ts'), 'issue-admin-token', '--if-none'], { env: { ...process.env, ...berth.env }, encoding: 'utf8' });
+  const ifNone = execFileSync(process.execPath, [SERVER_ENTRY, 'issue-admin-token', '--if-none'], { env: { ...process.env, ...berth.env }, encoding: 'utf8' });
   assert.equal(ifNone, '');
   assert.equal((fs.statSync(path.join(berth.dataDir, 'berth.db')).mode & 0o777), 0o600, 'only the owner may open berth.db (and mint admin tokens)');
   assert.equal((await berth.api('DELETE', `/tokens/${(await berth.ok('GET', '/tokens')).find((t: { current: boolean }) => !t.current).id}`)).status, 200);

@@ -1,4 +1,4 @@
-// Starts a real Berth server (from sources) for a test, against the real dockerd and a private Caddy.
+// Starts a real Berth server (the bundle scripts/test.sh builds, else the sources) for a test, against the real dockerd and a private Caddy.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -9,6 +9,12 @@ import { stopAddressBookDaemon } from '../../src/router/dnsmasq/address-book.ts'
 import { testNetworkSubnet } from './network.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+/**
+ * The server every test starts: scripts/test.sh builds the shipped bundle first and names it in
+ * BERTH_TEST_SERVER_ENTRY (a start costs a third of a start from sources, and the tests run what users run);
+ * without it, the sources.
+ */
+export const SERVER_ENTRY = process.env.BERTH_TEST_SERVER_ENTRY || path.join(ROOT, 'src/server/main.ts');
 
 export interface CaddyPorts { adminUrl: string; httpPort: number; httpsPort: number }
 
@@ -36,7 +42,7 @@ export class BerthServer {
   get url(): string { return `http://127.0.0.1:${this.port}`; }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [path.join(ROOT, 'src/server/main.ts')], {
+    const child = spawn(process.execPath, [SERVER_ENTRY], {
       env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -60,7 +66,7 @@ export class BerthServer {
       await sleep(100);
     }
     if (Date.now() >= deadline) throw new Error(`berth server did not answer in ${START_TIMEOUT_MS / 1000} s:\n${this.output}`);
-    this.token ||= await issueAdminToken(path.join(ROOT, 'src/server/main.ts'), this.env);
+    this.token ||= await issueAdminToken(SERVER_ENTRY, this.env);
   }
 
   /** Ends the server the way a crash or `kill -9` would: no cleanup at all. */

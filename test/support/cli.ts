@@ -3,7 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 
-export const CLI_ENTRY = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
+/** The CLI every test runs: the bundle scripts/test.sh builds (BERTH_TEST_CLI_ENTRY), else the sources. */
+export const CLI_ENTRY = process.env.BERTH_TEST_CLI_ENTRY || path.resolve(import.meta.dirname, '../../src/cli/main.ts');
 
 export interface CliResult { code: number; out: string; err: string }
 
