@@ -11,7 +11,7 @@
 // it to better-sqlite3 as nativeBinding, so no node_modules lookup happens at run time); and
 // dist/berth, the single executable holding Node and all of the above (scripts/build-executable.mjs).
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWebAssets } from './build-web.mjs';
@@ -96,15 +96,22 @@ async function main() {
   // The web console's assets are embedded in the server bundle (src/web/assets.ts reads them).
   const web = await buildWebAssets();
   const planningWorker = await bundlePlanningWorker(root);
-  await Promise.all(targets.map((t) => build({
+  const results = await Promise.all(targets.map((t) => build({
     ...common,
     entryPoints: [t.entry],
     outfile: t.out,
+    write: false,
     banner: { js: bannerFor(t) },
     ...(t.out === 'dist/berth-server.mjs'
       ? { define: { ...common.define, BERTH_WEB_ASSETS: JSON.stringify(web.files), BERTH_PLANNING_WORKER: JSON.stringify(planningWorker) } }
       : {}),
   })));
+  // Each file is written beside its place and renamed into it: a server or test starting from dist/ meanwhile
+  // reads the old file or the new one, never half of one.
+  for (const file of results.flatMap((r) => r.outputFiles)) {
+    writeFileSync(`${file.path}.tmp`, file.contents);
+    renameSync(`${file.path}.tmp`, file.path);
+  }
   for (const t of targets) if (t.shebang) chmodSync(path.join(root, t.out), 0o755);
 
   // Copied under another name and renamed into place: a running server has the old file mapped
