@@ -6,6 +6,7 @@ import type { V1Deployment, V1Lease, V1Node, V1Pod } from '@kubernetes/client-no
 import { nodeView, quantity, readinessOf } from '../src/hosts/nodes/node-view.ts';
 import { describeDrain, drainStatus, evictionPlan } from '../src/hosts/nodes/drain-plan.ts';
 import { lostChanges } from '../src/hosts/nodes/node-monitor.ts';
+import { LOST_TAINT, fencePlan, hasLostTaint, taintsWith } from '../src/hosts/nodes/lost-plan.ts';
 import { readyAddresses } from '../src/scheduler/kubernetes/pod-addresses.ts';
 import { nodeRow } from '../src/cli/commands/hosts.ts';
 
@@ -126,6 +127,24 @@ test('node monitor: a node reported once when lost and once when back; pods of l
   assert.deepEqual(readyAddresses(endpoints), ['10.250.0.3', '10.250.0.5', '10.250.0.9']);
   const onlyLost = { subsets: [{ addresses: [{ ip: '10.250.0.9', nodeName: 'n2' }] }] };
   assert.deepEqual(readyAddresses(onlyLost, new Set(['n2'])), ['10.250.0.9'], 'never emptied by a node judged lost: it may be wrong');
+});
+
+test('lost nodes: tainted berth.lost and their app pods replaced while another node answers; the taint goes when the node is back', () => {
+  const tainted = (n: V1Node, taints: { key: string; value?: string; effect: string }[]) => ({ ...n, spec: { ...n.spec, taints } });
+  const isolated = { key: 'example.com/isolated', value: 'true', effect: 'NoSchedule' };
+  const nodes = [node('n1', 'True'), tainted(node('n2', 'Unknown'), [isolated]), tainted(node('n3', 'True'), [isolated, { ...LOST_TAINT }])];
+  assert.deepEqual(fencePlan(nodes, new Set(['n2'])), { fence: ['n2'], release: ['n3'], replace: ['n2'] });
+  // Already tainted: its pods are still looked at (one may have been bound to it just before), the taint not added twice.
+  const fenced = [nodes[0], tainted(nodes[1], taintsWith(nodes[1], true)), nodes[2]];
+  assert.deepEqual(fencePlan(fenced, new Set(['n2', 'n3'])), { fence: [], release: [], replace: ['n2', 'n3'] });
+  // No node answers (the one-node cluster's own node late on its lease): nowhere to move to, nothing is touched.
+  assert.deepEqual(fencePlan(nodes, new Set(['n1', 'n2', 'n3'])), { fence: [], release: [], replace: [] });
+  assert.deepEqual(fencePlan([], new Set(['gone'])), { fence: [], release: [], replace: [] }, 'a lost name without a Node: nothing');
+  // Only Berth's taint is added or removed; the operator's stay as they are.
+  assert.deepEqual(taintsWith(nodes[1], true), [isolated, { key: 'berth.lost', value: 'true', effect: 'NoSchedule' }]);
+  assert.deepEqual(taintsWith(nodes[2], false), [isolated]);
+  assert.deepEqual(taintsWith(node('n4', 'True'), false), []);
+  assert.equal(hasLostTaint(tainted(node('n5', 'True'), [{ key: 'berth.lost', effect: 'NoExecute' }])), false, 'another effect is not Berth\'s');
 });
 
 test('berth hosts: a node row says readiness and for how long, cordon, requested/allocatable, all pods and Berth\'s, the host record', () => {

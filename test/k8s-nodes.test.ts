@@ -1,6 +1,11 @@
 // More nodes for the Kubernetes test cluster: two node containers joined to the kit's API server by the
-// installer's kubelet role over SSH (test/support/k8s-nodes.ts). A Deployment spread over them, a NodePort
-// reaching its pods from every node, and a node that stops answering going NotReady.
+// installer's kubelet role over SSH (test/support/k8s-nodes.ts), once for every case here. A Deployment spread over
+// them and a NodePort reaching its pods from every node; then a Berth server on the k3s scheduler whose app pods
+// may only run on these nodes (BERTH_K8S_NODE_SELECTOR and BERTH_K8S_TOLERATIONS, as an installation with nodes of
+// its own in a shared cluster sets them) and an app of 3 web instances under steady traffic through Berth's Caddy:
+// spread over both nodes, hosts:drain of one without a failed request, a node cut off the network (failed requests,
+// time until none fails, time until 3 instances run elsewhere, the host_down alert), and hosts:remove of it.
+// The figures are printed (`# k8s ...` lines) and kept in docs/benchmarks.md.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,9 +14,14 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { clusterApi, deleteNamespace, testKubeconfig, testNamespace } from './scheduler/k8s-cluster.ts';
-import { ISOLATED_TAINT, startK8sNodes, waitNodesReady, type K8sNodes } from './support/k8s-nodes.ts';
+import { ISOLATED_TAINT, k8sNodesLabel, k8sNodesRunId, startK8sNodes, type K8sNode, type K8sNodes } from './support/k8s-nodes.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { docker } from './support/test-hosts.ts';
+import { startCaddy } from './support/caddy.ts';
+import { startBerth, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
+import { describeFailures, pacedRequests, type PacedRequests } from './support/paced-requests.ts';
+import type { NodeList } from '../src/wire/hosts.ts';
 
 const cluster = testKubeconfig();
 
@@ -52,15 +62,21 @@ function buildEcho(ref: string): void {
   }
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls every `everyMs` (the figures below are timed by it) until probe() gives a value; bounded. */
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(everyMs);
   }
 }
+
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+const loadAverage = () => `load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
 
 /** Asks address:port (one connection per request) until every pod answered; bounded. */
 async function podsAnswering(address: string, port: number, pods: string[], maxRequests = 200): Promise<Set<string>> {
@@ -75,26 +91,94 @@ async function podsAnswering(address: string, port: number, pods: string[], maxR
 describe('further Kubernetes nodes joined by the installer', { skip: cluster.skip }, () => {
   const kubeconfig = cluster.path!;
   const namespace = testNamespace('berth-k8sn');
+  // The Berth server's own namespace (BERTH_K8S_NAMESPACE), apart from the raw Deployment's.
+  const berthNamespace = testNamespace('berth-k8snb');
+  const app = uniqueName('k8sn');
+  const hostname = `${app}.localhost`;
   let registry: TestRegistry;
   let nodes: K8sNodes;
   let image = '';
+  let caddy: Awaited<ReturnType<typeof startCaddy>>;
+  let berth: BerthServer;
+  let hook: WebhookReceiver;
+  const loads = new Set<PacedRequests>();
+  /** The node cut off in the node-loss case (removed by hosts:remove afterwards). */
+  let lostNode: K8sNode | null = null;
 
   before(async () => {
     registry = await startRegistry();
     image = `${registry.address}/berth-test/echo:1`;
     buildEcho(image);
     const started = Date.now();
-    nodes = await startK8sNodes(kubeconfig, 2, { registries: [registry.address] });
-    console.log(`2 nodes joined and Ready in ${Date.now() - started} ms (${nodes.nodes.map((n) => `${n.name}: installer ${n.joinMs} ms`).join(', ')})`);
+    const runId = k8sNodesRunId();
+    const label = k8sNodesLabel(runId);
+    let joinedMs = 0;
+    // The Berth server starts while the nodes join. Its app pods go to this run's nodes only: the nodes' label as
+    // the node selector, their taint tolerated (what an installation with nodes of its own in a shared cluster sets).
+    // Everything is awaited, failed or not, so after() finds each process that did start.
+    const results = await Promise.allSettled([
+      startK8sNodes(kubeconfig, 2, { registries: [registry.address], runId }).then((n) => { nodes = n; joinedMs = Date.now() - started; }),
+      startWebhookReceiver().then((h) => { hook = h; }),
+      startCaddy().then((c) => { caddy = c; }).then(() => startBerth(caddy, {
+        BERTH_KUBECONFIG: kubeconfig, BERTH_K8S_NAMESPACE: berthNamespace, BERTH_DEFAULT_SCHEDULER: 'k3s',
+        // Berth pushes the app's image to this test's registry, which the nodes pull from.
+        BERTH_REGISTRY: registry.address, BERTH_REGISTRY_ADVERTISE: registry.address,
+        BERTH_K8S_NODE_SELECTOR: `${label.key}=${label.value}`,
+        BERTH_K8S_TOLERATIONS: `${ISOLATED_TAINT.key}=${ISOLATED_TAINT.value}:${ISOLATED_TAINT.effect}`,
+        BERTH_WEBHOOK_ALLOW: '127.0.0.0/8', // the alert receiver is on loopback
+        BERTH_ALERTS_TICK_MS: '1000',
+        // The first deploy pulls the app's image onto each new node through this test's forwarder.
+        BERTH_HEALTH_TIMEOUT: '60',
+      })).then((b) => { berth = b; }),
+    ]);
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
+    console.log(`2 nodes joined and Ready in ${joinedMs} ms (${nodes.nodes.map((n) => `${n.name}: installer ${n.joinMs} ms`).join(', ')}); ` +
+      `the Berth server was up after ${Date.now() - started} ms`);
     await clusterApi(kubeconfig).core.createNamespace({ body: { metadata: { name: namespace } } });
   });
 
   after(async () => {
+    for (const load of loads) await load.stop(); // a failed assertion leaves its load running
+    await berth?.api('DELETE', `/apps/${app}`, { confirm: app });
+    await berth?.kill('SIGTERM');
+    await caddy?.stop();
+    await hook?.close();
     await deleteNamespace(kubeconfig, namespace);
+    await deleteNamespace(kubeconfig, berthNamespace);
     await nodes?.remove();
     await registry?.stop();
     if (image) await docker(['rmi', image], { allowFail: true });
   });
+
+  /** The app's live web pods (not terminating) that are ready, by node. */
+  const readyWebPods = async (): Promise<Map<string, string[]>> => {
+    const list = await clusterApi(kubeconfig).core.listNamespacedPod({ namespace: berthNamespace, labelSelector: `berth.app=${app},berth.process=web` });
+    const byNode = new Map<string, string[]>();
+    for (const pod of list.items) {
+      if (pod.metadata?.deletionTimestamp || !pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) continue;
+      byNode.set(pod.spec!.nodeName!, [...(byNode.get(pod.spec!.nodeName!) ?? []), pod.metadata!.name!]);
+    }
+    return byNode;
+  };
+  const count = (byNode: Map<string, string[]>) => [...byNode.values()].reduce((n, pods) => n + pods.length, 0);
+  const describePods = (byNode: Map<string, string[]>) => JSON.stringify(Object.fromEntries(byNode));
+  /** 3 ready instances, over both of this run's nodes (none elsewhere, no node with all). */
+  const spread = async () => {
+    const byNode = await readyWebPods();
+    return count(byNode) === 3 && byNode.size === 2 && [...byNode.keys()].every((n) => nodes.nodes.some((x) => x.name === n)) ? byNode : undefined;
+  };
+  /** The node running most of the app's instances. */
+  const busiest = (byNode: Map<string, string[]>) => nodes.nodes.map((n) => ({ node: n, pods: byNode.get(n.name) ?? [] })).sort((a, b) => b.pods.length - a.pods.length)[0];
+  const startLoad = async () => {
+    const load = pacedRequests(caddy.httpPort, hostname);
+    loads.add(load);
+    await until('a first answer through Caddy', 10_000, async () => (load.succeeded() > 0 ? true : undefined), 50);
+    return load;
+  };
+  const stopLoad = async (load: PacedRequests) => {
+    await load.stop();
+    loads.delete(load);
+  };
 
   it('joins each node through the installer: every task applied, the node Ready and tainted', async () => {
     for (const node of nodes.nodes) {
@@ -139,33 +223,103 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
       const list = await core.listNamespacedPod({ namespace, labelSelector: 'app=echo' });
       const ready = list.items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
       return ready.length === 3 ? ready : undefined;
-    });
+    }, 500);
     const byNode = new Map<string, string[]>();
     for (const p of pods) byNode.set(p.spec!.nodeName!, [...(byNode.get(p.spec!.nodeName!) ?? []), p.metadata!.name!]);
     assert.deepEqual([...byNode.keys()].sort(), nodes.nodes.map((n) => n.name), `pods per node: ${JSON.stringify([...byNode])}`);
     const names = pods.map((p) => p.metadata!.name!).sort();
     // The kit's node (127.0.0.1) and each new node's own kube-proxy route to pods on the other nodes.
     for (const address of ['127.0.0.1', ...nodes.nodes.map((n) => n.address)]) {
-      const seen = await until(`service ready on ${address}:${nodePort}`, 20_000, async () => ((await podsAnswering(address, nodePort, names, 1)).size ? true : undefined))
+      const seen = await until(`service ready on ${address}:${nodePort}`, 20_000, async () => ((await podsAnswering(address, nodePort, names, 1)).size ? true : undefined), 500)
         .then(() => podsAnswering(address, nodePort, names));
       assert.deepEqual([...seen].sort(), names, `pods answering on ${address}:${nodePort}`);
     }
+    // Its work is done: the nodes carry only Berth's app from here on.
+    await apps.deleteNamespacedDeployment({ name: 'echo', namespace });
   });
 
-  it('a node that stops answering goes NotReady, and Ready again once it answers', async () => {
-    const node = nodes.nodes[1];
-    const core = clusterApi(kubeconfig).core;
-    const readyStatus = async () => (await core.readNode({ name: node.name })).status?.conditions?.find((c) => c.type === 'Ready')?.status;
-    const paused = Date.now();
-    await docker(['pause', node.host.name]);
-    try {
-      const status = await until(`${node.name} NotReady`, 90_000, async () => { const s = await readyStatus(); return s !== 'True' ? s : undefined; });
-      console.log(`${node.name} paused: Ready=${status} after ${Date.now() - paused} ms (the kit's node-monitor-grace-period is the default 40 s)`);
-    } finally {
-      await docker(['unpause', node.host.name]);
-    }
-    const resumed = Date.now();
-    await waitNodesReady(kubeconfig, [node.name], 60_000);
-    console.log(`${node.name} unpaused: Ready again after ${Date.now() - resumed} ms`);
+  it('Berth spreads an app\'s 3 web instances over the two nodes, and only there; each answers through Caddy', async () => {
+    await berth.ok('POST', '/apps', { name: app, scheduler: 'k3s' });
+    await berth.ok('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 3 }] }); // stored: one rollout of three
+    await berth.ok('POST', `/apps/${app}/deploys`, { image: TEST_IMAGE });
+    const byNode = await until('3 ready instances over both nodes', 30_000, spread).catch(async (err) => {
+      throw new Error(`${(err as Error).message}: ${describePods(await readyWebPods())}`);
+    });
+    // Berth's own view of the nodes says the same; the kit's node (no label, no toleration) runs none of them.
+    const { nodes: views } = await berth.ok('GET', '/hosts/nodes') as NodeList;
+    for (const view of views) assert.equal(view.berthPods, byNode.get(view.name)?.length ?? 0, `${view.name}: ${JSON.stringify(views)}`);
+    const pods = [...byNode.values()].flat().sort();
+    const served = new Set<string>();
+    for (let i = 0; i < 60 && served.size < 3; i++) served.add((await viaRouter(caddy.httpPort, hostname)).body.match(/ (\S+) greeting=/)?.[1] ?? '?');
+    assert.deepEqual([...served].sort(), pods, 'every instance answers through Caddy (DYNO is the pod\'s name)');
+  });
+
+  it('hosts:drain moves a node\'s instances to the other without one failed request; undrain; a restart spreads them again', async () => {
+    const { node, pods: onNode } = busiest(await readyWebPods());
+    const load = await startLoad();
+    const started = Date.now();
+    const drained = await berth.ok('POST', `/hosts/${node.name}/drain`);
+    const tookMs = Date.now() - started;
+    await sleep(1000);
+    await stopLoad(load);
+    console.log(`# k8s drain: ${node.name} with ${onNode.length} of 3 instances, ${seconds(tookMs)} s, ${load.total()} requests, ${load.failures.length} failed; ` +
+      `${loadAverage()}` + (load.failures.length ? ` (${describeFailures(load.failures, started)})` : ''));
+    assert.equal(drained.done, true, drained.log.join('\n'));
+    assert.equal(drained.moved, onNode.length, drained.log.join('\n'));
+    const after = await readyWebPods();
+    assert.deepEqual([count(after), after.has(node.name)], [3, false], describePods(after));
+    assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.total()} requests failed during the drain`);
+    assert.equal((await clusterApi(kubeconfig).core.readNode({ name: node.name })).spec?.unschedulable, true, 'cordoned');
+    await berth.ok('DELETE', `/hosts/${node.name}/drain`);
+    assert.ok(!(await clusterApi(kubeconfig).core.readNode({ name: node.name })).spec?.unschedulable, 'uncordoned');
+    // Instances are not moved back by an undrain; a rolling restart places each new pod by the spread constraint.
+    await berth.ok('POST', `/apps/${app}/ps/restart`, {});
+    await until('3 ready instances over both nodes again', 60_000, spread).catch(async (err) => {
+      throw new Error(`${(err as Error).message}: ${describePods(await readyWebPods())}`);
+    });
+  });
+
+  it('a node cut off the network: requests stop failing within 30 s, 3 instances run elsewhere within 60 s, host_down fires', async () => {
+    const { node, pods: onNode } = busiest(await readyWebPods());
+    lostNode = node;
+    await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'host_down', webhook: hook.url, format: 'slack' });
+    const load = await startLoad();
+    const cutAt = Date.now();
+    await nodes.network.disconnect(node.host);
+    // Berth judges it lost from its lease (node-view.ts), routes around its pods and replaces them (lost-plan.ts).
+    const lostAt = await until(`${node.name} judged lost`, 60_000, async () => (berth.output.includes(`node ${node.name} is lost`) ? Date.now() : undefined));
+    const capacityAt = await until('3 ready instances, none on the lost node', 90_000, async () => {
+      const byNode = await readyWebPods();
+      return count(byNode) === 3 && !byNode.has(node.name) ? Date.now() : undefined;
+    }).catch(async (err) => { throw new Error(`${(err as Error).message}: ${describePods(await readyWebPods())}`); });
+    await sleep(2000);
+    await stopLoad(load);
+    const lastFailure = load.failures.reduce<number | null>((last, f) => Math.max(last ?? 0, f.sent), null);
+    const healedMs = lastFailure === null ? 0 : lastFailure - cutAt;
+    const capacityMs = capacityAt - cutAt;
+    console.log(`# k8s node lost: ${node.name} with ${onNode.length} of 3 instances; ${load.failures.length} of ${load.total()} requests failed, ` +
+      `healed ${seconds(healedMs)} s after the cut (the last failing request was sent then); judged lost after ${seconds(lostAt - cutAt)} s; ` +
+      `capacity back after ${seconds(capacityMs)} s; ${loadAverage()}` + (load.failures.length ? ` (${describeFailures(load.failures, cutAt)})` : ''));
+    // Once Berth has dropped the node from the app's DNS (Caddy asks it every 100 ms), no new request goes there.
+    const afterRouted = load.failures.filter((f) => f.sent > lostAt + 1000);
+    assert.deepEqual(afterRouted, [], 'no request sent after the node left the route failed');
+    assert.ok(healedMs <= 30_000, `requests still failed ${healedMs} ms after the cut`);
+    assert.ok(capacityMs <= 60_000, `capacity came back only after ${capacityMs} ms`);
+    const notice = await until('the host_down alert', 30_000, async () => hook.bodies.find((b) => b.includes(node.name)));
+    assert.match(JSON.parse(notice).text, new RegExp(`FIRING: \`host_down\` \\(host\\(s\\) down: [^)]*${node.name}`));
+    const { nodes: views } = await berth.ok('GET', '/hosts/nodes') as NodeList;
+    assert.notEqual(views.find((v) => v.name === node.name)?.readiness, 'Ready');
+  });
+
+  it('hosts:remove of the lost node: its instances already run elsewhere, the Node object goes; an unknown node is a JSON 404', async () => {
+    assert.ok(lostNode, 'the node-loss case ran');
+    const removed = await berth.ok('DELETE', `/hosts/${lostNode.name}`);
+    assert.equal(removed.deleted, lostNode.name, removed.log.join('\n'));
+    assert.equal(await clusterApi(kubeconfig).core.readNode({ name: lostNode.name }).then(() => 'there', () => 'gone'), 'gone');
+    const { nodes: views } = await berth.ok('GET', '/hosts/nodes') as NodeList;
+    assert.equal(views.find((v) => v.name === lostNode!.name), undefined);
+    assert.equal(count(await readyWebPods()), 3);
+    const again = await berth.api('DELETE', `/hosts/${lostNode.name}`);
+    assert.deepEqual([again.status, again.body.error], [404, 'host_not_found']);
   });
 });

@@ -133,8 +133,17 @@ export async function waitNodesReady(kubeconfig: string, names: string[], timeou
   }
 }
 
-/** registries: host:port of plain-HTTP registries on this machine's loopback the nodes pull from (default: the kit's). */
-export async function startK8sNodes(kubeconfig: string, count: number, opts: { registries?: string[] } = {}): Promise<K8sNodes> {
+/** A run's id (this process first, so a later start can tell a crashed run's leftovers); the nodes' label value. */
+export const k8sNodesRunId = (): string => `${process.pid}-${Date.now().toString(36)}`;
+
+/** The label the nodes of a run get (K8sNodes.label), known before they exist: for settings given beforehand. */
+export const k8sNodesLabel = (runId: string) => ({ key: NODE_LABEL, value: runId });
+
+/**
+ * registries: host:port of plain-HTTP registries on this machine's loopback the nodes pull from (default: the kit's);
+ * runId: k8sNodesRunId(), when the label must be known before the nodes are.
+ */
+export async function startK8sNodes(kubeconfig: string, count: number, opts: { registries?: string[]; runId?: string } = {}): Promise<K8sNodes> {
   await removeLeftovers(kubeconfig);
   await ensureTestHostImages();
   await buildImage(K8S_NODE_IMAGE, NODE_DOCKERFILE, () => {}, NODE_RECIPE);
@@ -142,8 +151,8 @@ export async function startK8sNodes(kubeconfig: string, count: number, opts: { r
   const pki = path.join(path.dirname(kubeconfig), 'pki');
   const apiUrl = new URL(loadConfig(kubeconfig).getCurrentCluster()!.server);
   const registries = opts.registries ?? (process.env.K8S_REGISTRY ?? '127.0.0.1:5000').split(',');
-  const runId = `${process.pid}-${Date.now().toString(36)}`;
-  const label = { key: NODE_LABEL, value: runId };
+  const runId = opts.runId ?? k8sNodesRunId();
+  const label = k8sNodesLabel(runId);
 
   const key = makeOperatorKey();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-k8s-nodes-'));

@@ -1,7 +1,7 @@
 // Heartbeats of a cluster: every few seconds the nodes are read; one whose kubelet stopped answering (not Ready, or
 // its lease not renewed: node-view.ts) is a host down, reported once to the alert engine (host_down), and handed to
-// the k3s scheduler, which takes its pods and node port out of every route at once. The cluster itself reschedules
-// its pods (the tolerations of manifests.ts); Berth converges nothing here.
+// the k3s scheduler, which takes its pods and node port out of every route at once; then Berth's app pods there are
+// replaced on the nodes that answer (lost-plan.ts), without waiting for the cluster's own eviction.
 
 export interface LostNode { name: string; address: string | null }
 

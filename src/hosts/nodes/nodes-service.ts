@@ -9,6 +9,7 @@ import { BerthError } from '../../shared/errors.ts';
 import type { NodeDrainResult, NodeView } from '../../wire/hosts.ts';
 import { internalIp, isLost, nodeView } from './node-view.ts';
 import { describeDrain, drainStatus, evictionPlan } from './drain-plan.ts';
+import { LOST_TAINT, fencePlan, taintsWith } from './lost-plan.ts';
 
 /** Node names are DNS subdomains: checked before one reaches a field selector or a URL. */
 const NODE_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
@@ -58,6 +59,55 @@ export class NodesService {
     const now = Date.now();
     return nodes.items.filter((n) => isLost(n, leases.get(n.metadata!.name!) ?? null, now))
       .map((n) => ({ name: n.metadata!.name!, address: internalIp(n) }));
+  }
+
+  /**
+   * Lost nodes keep none of this installation's app instances (lost-plan.ts): each is tainted berth.lost:NoSchedule
+   * and Berth's app pods there are deleted, so their Deployments start replacements on the nodes that answer now,
+   * not after the cluster's grace period and tolerations. A node that answers again loses the taint. Called with
+   * every check's lost nodes; returns what it did, for the log.
+   */
+  async leaveLostNodes(lost: string[]): Promise<string[]> {
+    const nodes = (await this.cluster.core.listNode()).items;
+    const byName = new Map(nodes.map((n) => [n.metadata!.name!, n]));
+    const plan = fencePlan(nodes, new Set(lost));
+    const lines: string[] = [];
+    // Each step on its own: one the cluster refuses (a node changed meanwhile) is tried again at the next check.
+    const attempt = async (what: string, step: () => Promise<string | null>) => {
+      try {
+        const line = await step();
+        if (line) lines.push(line);
+      } catch (err) {
+        lines.push(`nodes: ${what} failed (again at the next check): ${apiMessage(err)}`);
+      }
+    };
+    for (const name of plan.fence) {
+      await attempt(`tainting ${name}`, async () => {
+        await this.setTaints(byName.get(name)!, true);
+        return `node ${name} is lost: tainted ${LOST_TAINT.key}:${LOST_TAINT.effect}, no new pod lands there`;
+      });
+    }
+    for (const name of plan.release) {
+      await attempt(`untainting ${name}`, async () => {
+        await this.setTaints(byName.get(name)!, false);
+        return `node ${name} answers again: ${LOST_TAINT.key} removed`;
+      });
+    }
+    for (const name of plan.replace) {
+      await attempt(`replacing the instances on ${name}`, async () => {
+        const pods = evictionPlan(await this.podsOn(name), this.opts.owner).evict;
+        for (const pod of pods) await unlessMissing(() => this.cluster.core.deleteNamespacedPod({ name: pod.name, namespace: pod.namespace }));
+        return pods.length ? `node ${name} is lost: ${pods.map((p) => p.name).join(', ')} replaced on the nodes that answer` : null;
+      });
+    }
+    return lines;
+  }
+
+  /** Adds or removes Berth's lost-node taint; the node's resourceVersion makes a concurrent change fail (next check retries). */
+  private async setTaints(node: V1Node, fenced: boolean): Promise<void> {
+    await this.cluster.core.patchNode({
+      name: node.metadata!.name!, body: { metadata: { resourceVersion: node.metadata?.resourceVersion }, spec: { taints: taintsWith(node, fenced) } },
+    }, MERGE_PATCH);
   }
 
   /** The node, or null when the cluster has none of that name. */

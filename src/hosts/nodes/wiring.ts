@@ -35,7 +35,11 @@ export async function createNodes(w: NodesWiring): Promise<NodeMonitor | null> {
     lostNodes: () => nodes.lostNodes(),
     onHostDown: (name) => w.hooks.onHostDown(name),
     onHostUp: (name) => w.hooks.onHostUp(name),
-    routeAround: (lost) => routeAroundNodes(w, lost),
+    // Traffic first, then capacity: the lost nodes' instances are replaced on the nodes that answer (lost-plan.ts).
+    routeAround: async (lost) => {
+      await routeAroundNodes(w, lost);
+      for (const line of await nodes.leaveLostNodes(lost.map((n) => n.name))) w.log(line);
+    },
     intervalMs: w.intervalMs ?? NODE_CHECK_MS,
     log: w.log,
   });
