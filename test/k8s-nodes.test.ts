@@ -285,9 +285,11 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
     await berth.ok('POST', `/apps/${app}/alerts`, { rule: 'host_down', webhook: hook.url, format: 'slack' });
     const load = await startLoad();
     const cutAt = Date.now();
+    // (The server's log may already say the node was lost: while it joined, before it was Ready.)
+    const logBefore = berth.output.length;
     await nodes.network.disconnect(node.host);
     // Berth judges it lost from its lease (node-view.ts), routes around its pods and replaces them (lost-plan.ts).
-    const lostAt = await until(`${node.name} judged lost`, 60_000, async () => (berth.output.includes(`node ${node.name} is lost`) ? Date.now() : undefined));
+    const lostAt = await until(`${node.name} judged lost`, 60_000, async () => (berth.output.includes(`node ${node.name} is lost`, logBefore) ? Date.now() : undefined));
     const capacityAt = await until('3 ready instances, none on the lost node', 90_000, async () => {
       const byNode = await readyWebPods();
       return count(byNode) === 3 && !byNode.has(node.name) ? Date.now() : undefined;
