@@ -59,7 +59,7 @@ export class NodeMonitor {
     }
     for (const name of down) {
       this.reported.add(name);
-      this.opts.log(`node ${name} is lost (its kubelet does not answer): routed around it; the cluster moves its pods`);
+      this.opts.log(`node ${name} is lost (its kubelet does not answer): routed around it`);
       this.opts.onHostDown(name);
     }
     await this.opts.routeAround(lost);
