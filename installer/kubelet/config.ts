@@ -4,6 +4,7 @@
 // each ends up in a YAML/TOML file, a certificate or a shell command on the host.
 import net from 'node:net';
 import { shq } from '../files.ts';
+import { isLabelKey, isLabelValue } from '../kubernetes-labels.ts';
 
 export interface NodeCredentials {
   /** PEM: the cluster CA (verifies the API server, and the API server's client certificate at the kubelet). */
@@ -55,8 +56,6 @@ export const RESTART_MARKER = `${NODE_DIR}/.restart-needed`;
 export const PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'conntrack', 'iproute2', 'curl', 'ca-certificates'];
 
 const DNS_LABELS = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
 const TAINT = /^([^=:\s]+)(?:=([^=:\s]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
 const REGISTRY = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const PEM = /^-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/=\n]+-----END [A-Z ]+-----\n?$/;
@@ -92,11 +91,11 @@ export function validateKubeletOptions(o: KubeletNodeOptions): void {
     httpUrl(url, `mirror of ${name}`, 'http:');
   }
   for (const [key, value] of Object.entries(o.labels ?? {})) {
-    if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw new Error(`node label ${JSON.stringify(`${key}=${value}`)} is not a Kubernetes label`);
+    if (!isLabelKey(key) || !isLabelValue(value)) throw new Error(`node label ${JSON.stringify(`${key}=${value}`)} is not a Kubernetes label`);
   }
   for (const taint of o.taints ?? []) {
     const m = TAINT.exec(taint);
-    if (!m || !LABEL_KEY.test(m[1]) || !LABEL_VALUE.test(m[2] ?? '')) throw new Error(`taint ${JSON.stringify(taint)} must be key[=value]:NoSchedule|PreferNoSchedule|NoExecute`);
+    if (!m || !isLabelKey(m[1]) || !isLabelValue(m[2] ?? '')) throw new Error(`taint ${JSON.stringify(taint)} must be key[=value]:NoSchedule|PreferNoSchedule|NoExecute`);
   }
   for (const [k, v] of Object.entries(o.credentials)) {
     if (!PEM.test(v)) throw new Error(`credential ${k} is not one PEM block`);

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canaryDeploymentFor, deploymentFor, jobFor, withSpecHash } from '../../src/scheduler/kubernetes/manifests.ts';
-import { isLabelKey, nodeSelectionOf, parseNodeSelector, parseTolerations } from '../../src/scheduler/kubernetes/node-selection.ts';
+import { isLabelKey } from '../../installer/kubernetes-labels.ts';
+import { nodeSelectionOf, parseNodeSelector, parseTolerations } from '../../src/scheduler/kubernetes/node-selection.ts';
 import { runPodFor } from '../../src/scheduler/kubernetes/run-pod.ts';
 import type { DeployRequest, OneOffRequest, ReleaseToRun } from '../../src/scheduler/types.ts';
 

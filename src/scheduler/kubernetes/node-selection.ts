@@ -4,6 +4,7 @@
 // e.g. the one that keeps other workloads off nodes dedicated to Berth). Parsed and checked here, once at start,
 // with Kubernetes' own rules for label keys, values and taint effects; the manifests only copy the result.
 import type { V1Toleration } from '@kubernetes/client-node';
+import { isLabelKey, isLabelValue } from '../../../installer/kubernetes-labels.ts';
 
 export interface NodeSelection {
   nodeSelector: Record<string, string>;
@@ -13,21 +14,8 @@ export interface NodeSelection {
 export const NO_NODE_SELECTION: NodeSelection = { nodeSelector: {}, tolerations: [] };
 
 const EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
-const NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 /** Berth tolerates these itself (for a limited time, manifests.ts nodePlacement): a setting may not override that. */
 const BERTH_OWN_KEYS = new Set(['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']);
-
-/** A label (or taint) key: `[prefix/]name`, the prefix a DNS subdomain of at most 253 characters, the name 1-63. */
-export function isLabelKey(key: string): boolean {
-  const slash = key.indexOf('/');
-  if (slash === -1) return NAME.test(key);
-  const prefix = key.slice(0, slash);
-  return prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix) && NAME.test(key.slice(slash + 1));
-}
-
-/** A label (or taint) value: empty, or 1-63 letters, digits, `-_.`, starting and ending with a letter or digit. */
-export const isLabelValue = (value: string): boolean => value === '' || NAME.test(value);
 
 function items(setting: string | undefined): string[] {
   return (setting ?? '').split(',').map((item) => item.trim()).filter(Boolean);
