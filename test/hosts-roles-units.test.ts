@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDb } from '../src/state/db.ts';
 import { HostsStore } from '../src/state/hosts-store.ts';
-import { createHosts, createRuntime, hostSettings } from '../src/hosts/wiring.ts';
+import { createHosts, hostSettings } from '../src/hosts/wiring.ts';
+import { createLocalEngine } from '../src/runtime/docker/local-engine.ts';
 import { BerthError } from '../src/shared/errors.ts';
 import { retiredDockerHostTasks } from '../src/hosts/retired-docker.ts';
 import type { TaskContext } from '../installer/task.ts';
@@ -17,7 +18,7 @@ function setup() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-hosts-roles-'));
   const db = openDb(path.join(dataDir, 'berth.db'));
   const logged: string[] = [];
-  const engine = createRuntime({ socketPath: '/nonexistent/docker.sock', owner: 'abc123' });
+  const engine = createLocalEngine({ socketPath: '/nonexistent/docker.sock', owner: 'abc123' });
   const make = () => createHosts({ db, engine, dataDir, owner: 'abc123', settings: hostSettings('127.0.0.1:5000', {}), log: (l) => logged.push(l) });
   return { store: new HostsStore(db), make, logged };
 }

@@ -1,7 +1,7 @@
 // The ServiceRuntime that Addons and the backup engine use: the local Docker engine's executor, the cluster's
 // when the installation has one (an add-on of a k3s app runs there), each add-on routed to its own; and the watch
 // that reports a lost node holding add-on data to the alert engine.
-import type { LocalEngine } from '../hosts/wiring.ts';
+import type { LocalEngine } from '../runtime/docker/local-engine.ts';
 import type { Hardening } from '../runtime/docker/container-config.ts';
 import type { AddonsStore } from '../state/addons-store.ts';
 import type { AppsStore } from '../state/apps-store.ts';

@@ -7,7 +7,7 @@ import type { ApiEnv } from '../api/auth.ts';
 import { addonsRoutes } from '../api/routes/addons.ts';
 import type { AppEvents } from '../lifecycle/app-events.ts';
 import type { Deployer } from '../releases/deployer.ts';
-import type { LocalEngine } from '../hosts/wiring.ts';
+import type { LocalEngine } from '../runtime/docker/local-engine.ts';
 import type { Hardening } from '../runtime/docker/container-config.ts';
 import type { AccessStore } from '../state/access-store.ts';
 import type { TerminalServices } from '../web/terminal.ts';

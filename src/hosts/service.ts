@@ -15,7 +15,7 @@ import type { NodesService } from './nodes/nodes-service.ts';
 import type { NodeView } from '../wire/hosts.ts';
 import { k3sAgentUninstallTasks } from './nodes/uninstall.ts';
 import { retiredDockerHostTasks } from './retired-docker.ts';
-import type { LocalEngine } from './wiring.ts';
+import type { LocalEngine } from '../runtime/docker/local-engine.ts';
 
 const STATS_TIMEOUT_MS = 4_000;
 

@@ -1,11 +1,9 @@
-// How the server gets its runtime and hosts: the local Docker engine is the runtime of the Docker scheduler
-// (one machine); more machines join the installation's k3s cluster (hosts:add, nodes/), whose scheduler is
-// src/scheduler/kubernetes. Docker hosts registered by an older Berth are retired: listed, removable, unused.
-import Docker from 'dockerode';
+// How the server gets its hosts: the local Docker engine (runtime/docker/local-engine.ts) runs the Docker
+// scheduler's apps (one machine); more machines join the installation's k3s cluster (hosts:add, nodes/), whose
+// scheduler is src/scheduler/kubernetes. Docker hosts registered by an older Berth are retired: listed, removable.
 import type { Db } from '../state/db.ts';
 import { HostsStore } from '../state/hosts-store.ts';
-import { DockerRuntime } from '../runtime/docker/index.ts';
-import type { Hardening } from '../runtime/docker/container-config.ts';
+import type { LocalEngine } from '../runtime/docker/local-engine.ts';
 import { HostsService, retiredHostNotice } from './service.ts';
 import type { HostHooks } from './nodes/node-monitor.ts';
 
@@ -18,20 +16,6 @@ export interface HostSettings {
 
 export function hostSettings(registry: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
   return { registryAdvertise: env.BERTH_REGISTRY_ADVERTISE || registry, k3sBinary: env.K3S_BINARY || undefined };
-}
-
-/** The local engine, with its client (add-ons create their service containers through it). */
-export interface LocalEngine { docker: Docker; runtime: DockerRuntime }
-
-export function createRuntime(opts: {
-  socketPath: string; owner: string;
-  /** Range of the app networks (BERTH_ROUTE_VIA=container-ip). */
-  networkSubnet?: string;
-  /** Limits of the containers (BERTH_PIDS_LIMIT, BERTH_ONEOFF_MEMORY_MB). */
-  hardening?: Partial<Hardening>;
-}): LocalEngine {
-  const docker = new Docker({ socketPath: opts.socketPath });
-  return { docker, runtime: new DockerRuntime({ socketPath: opts.socketPath, docker, owner: opts.owner, networkSubnet: opts.networkSubnet, hardening: opts.hardening }) };
 }
 
 export interface Hosts {

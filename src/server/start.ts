@@ -12,7 +12,8 @@ import { BuildsStore } from '../state/builds-store.ts';
 import { AccessStore } from '../state/access-store.ts';
 import { AuditStore } from '../state/audit-store.ts';
 import { SessionsStore } from '../state/sessions-store.ts';
-import { createHosts, createRuntime, hostSettings } from '../hosts/wiring.ts';
+import { createHosts, hostSettings } from '../hosts/wiring.ts';
+import { createLocalEngine } from '../runtime/docker/local-engine.ts';
 import { createNodes } from '../hosts/nodes/wiring.ts';
 import { CaddyRouter } from '../router/caddy/index.ts';
 import { Deployer } from '../releases/deployer.ts';
@@ -73,7 +74,7 @@ export async function startServer(): Promise<void> {
   const hostConfig = hostSettings(config.registry);
   // Made by up.sh once the registry listens beyond loopback (it then requires it); null: no auth.
   const registryCredential = loadRegistryCredential(config.dataDir);
-  const engine = createRuntime({
+  const engine = createLocalEngine({
     socketPath: config.dockerSocket, owner,
     networkSubnet: config.routeVia === 'container-ip' ? config.networkSubnet : undefined,
     hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
