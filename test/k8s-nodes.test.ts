@@ -1,10 +1,12 @@
-// More nodes for the Kubernetes test cluster: two node containers joined to the kit's API server by the
-// installer's kubelet role over SSH (test/support/k8s-nodes.ts), once for every case here. A Deployment spread over
-// them and a NodePort reaching its pods from every node; then a Berth server on the k3s scheduler whose app pods
-// may only run on these nodes (BERTH_K8S_NODE_SELECTOR and BERTH_K8S_TOLERATIONS, as an installation with nodes of
-// its own in a shared cluster sets them) and an app of 3 web instances under steady traffic through Berth's Caddy:
-// spread over both nodes, hosts:drain of one without a failed request, a node cut off the network (failed requests,
-// time until none fails, time until 3 instances run elsewhere, the host_down alert), and hosts:remove of it.
+// More nodes for the Kubernetes test cluster: two node containers (test/support/k8s-nodes.ts) joined to the kit's
+// API server by a Berth server's own hosts:add --role kubelet (POST /hosts, its BERTH_KUBELET_* settings pointing at
+// the kit's files), once for every case here; a second hosts:add of a node changes nothing. A Deployment spread over
+// them and a NodePort reaching its pods from every node; then, on the same Berth server (the k3s scheduler, app pods
+// only on these nodes: BERTH_K8S_NODE_SELECTOR and BERTH_K8S_TOLERATIONS, as an installation with nodes of its own in
+// a shared cluster sets them), an app of 3 web instances under steady traffic through Berth's Caddy: spread over both
+// nodes, hosts:drain of one without a failed request, a node cut off the network (failed requests, time until none
+// fails, time until 3 instances run elsewhere, the host_down alert), hosts:remove of it (its uninstall fails: it does
+// not answer), and hosts:remove of the other, which uninstalls the node from its container.
 // The figures are printed (`# k8s ...` lines) and kept in docs/benchmarks.md.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,9 +16,11 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { clusterApi, deleteNamespace, testKubeconfig, testNamespace } from './scheduler/k8s-cluster.ts';
-import { ISOLATED_TAINT, k8sNodesLabel, k8sNodesRunId, startK8sNodes, type K8sNode, type K8sNodes } from './support/k8s-nodes.ts';
+import {
+  ISOLATED_TAINT, describeReport, joinK8sNodes, k8sNodesLabel, k8sNodesRunId, prepareK8sNodes, type K8sNode, type K8sNodeHosts, type K8sNodes,
+} from './support/k8s-nodes.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
-import { docker } from './support/test-hosts.ts';
+import { addHostVia, docker } from './support/test-hosts.ts';
 import { startCaddy } from './support/caddy.ts';
 import { startBerth, uniqueName, viaRouter, TEST_IMAGE, type BerthServer } from './support/berth.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook.ts';
@@ -96,8 +100,11 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
   const app = uniqueName('k8sn');
   const hostname = `${app}.localhost`;
   let registry: TestRegistry;
+  let prepared: K8sNodeHosts;
   let nodes: K8sNodes;
+  /** The echo image: pushed at this machine's registry address, pulled by the nodes at theirs. */
   let image = '';
+  let nodeImage = '';
   let caddy: Awaited<ReturnType<typeof startCaddy>>;
   let berth: BerthServer;
   let hook: WebhookReceiver;
@@ -112,28 +119,36 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
     const started = Date.now();
     const runId = k8sNodesRunId();
     const label = k8sNodesLabel(runId);
-    let joinedMs = 0;
-    // The Berth server starts while the nodes join. Its app pods go to this run's nodes only: the nodes' label as
-    // the node selector, their taint tolerated (what an installation with nodes of its own in a shared cluster sets).
+    // The hosts (containers, routes, forwarders) first, then the Berth server with the kubelet settings they need,
+    // then its hosts:add of each. Its app pods go to this run's nodes only: the nodes' label as the node selector,
+    // their taint tolerated (what an installation with nodes of its own in a shared cluster sets).
     // Everything is awaited, failed or not, so after() finds each process that did start.
     const results = await Promise.allSettled([
-      startK8sNodes(kubeconfig, 2, { registries: [registry.address], runId }).then((n) => { nodes = n; joinedMs = Date.now() - started; }),
+      prepareK8sNodes(kubeconfig, 2, { registry: registry.address, runId }).then((p) => { prepared = p; }),
       startWebhookReceiver().then((h) => { hook = h; }),
-      startCaddy().then((c) => { caddy = c; }).then(() => startBerth(caddy, {
-        BERTH_KUBECONFIG: kubeconfig, BERTH_K8S_NAMESPACE: berthNamespace, BERTH_DEFAULT_SCHEDULER: 'k3s',
-        // Berth pushes the app's image to this test's registry, which the nodes pull from.
-        BERTH_REGISTRY: registry.address, BERTH_REGISTRY_ADVERTISE: registry.address,
-        BERTH_K8S_NODE_SELECTOR: `${label.key}=${label.value}`,
-        BERTH_K8S_TOLERATIONS: `${ISOLATED_TAINT.key}=${ISOLATED_TAINT.value}:${ISOLATED_TAINT.effect}`,
-        BERTH_WEBHOOK_ALLOW: '127.0.0.0/8', // the alert receiver is on loopback
-        BERTH_ALERTS_TICK_MS: '1000',
-        // The first deploy pulls the app's image onto each new node through this test's forwarder.
-        BERTH_HEALTH_TIMEOUT: '60',
-      })).then((b) => { berth = b; }),
+      startCaddy().then((c) => { caddy = c; }),
     ]);
     for (const result of results) if (result.status === 'rejected') throw result.reason;
-    console.log(`2 nodes joined and Ready in ${joinedMs} ms (${nodes.nodes.map((n) => `${n.name}: installer ${n.joinMs} ms`).join(', ')}); ` +
-      `the Berth server was up after ${Date.now() - started} ms`);
+    nodeImage = `${prepared.registry}/berth-test/echo:1`;
+    const hostsReadyMs = Date.now() - started;
+    berth = await startBerth(caddy, {
+      ...prepared.berthEnv,
+      BERTH_KUBECONFIG: kubeconfig, BERTH_K8S_NAMESPACE: berthNamespace, BERTH_DEFAULT_SCHEDULER: 'k3s',
+      // Berth pushes the app's image to this test's registry; the nodes pull it through the forwarder
+      // (prepared.berthEnv's BERTH_REGISTRY_ADVERTISE, the name images are spelled with).
+      BERTH_REGISTRY: registry.address,
+      BERTH_K8S_NODE_SELECTOR: `${label.key}=${label.value}`,
+      BERTH_K8S_TOLERATIONS: `${ISOLATED_TAINT.key}=${ISOLATED_TAINT.value}:${ISOLATED_TAINT.effect}`,
+      BERTH_WEBHOOK_ALLOW: '127.0.0.0/8', // the alert receiver is on loopback
+      BERTH_ALERTS_TICK_MS: '1000',
+      // The first deploy pulls the app's image onto each new node through this test's forwarder.
+      BERTH_HEALTH_TIMEOUT: '60',
+    });
+    const berthUpMs = Date.now() - started;
+    nodes = await joinK8sNodes(prepared, kubeconfig, berth);
+    const joinedMs = Date.now() - started;
+    console.log(`hosts ready after ${hostsReadyMs} ms, the Berth server up after ${berthUpMs} ms; 2 nodes joined by hosts:add and Ready after ` +
+      `${joinedMs} ms (${nodes.nodes.map((n) => `${n.name}: hosts:add ${n.joinMs} ms`).join(', ')})`);
     await clusterApi(kubeconfig).core.createNamespace({ body: { metadata: { name: namespace } } });
   });
 
@@ -145,7 +160,7 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
     await hook?.close();
     await deleteNamespace(kubeconfig, namespace);
     await deleteNamespace(kubeconfig, berthNamespace);
-    await nodes?.remove();
+    await prepared?.remove();
     await registry?.stop();
     if (image) await docker(['rmi', image], { allowFail: true });
   });
@@ -180,19 +195,45 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
     loads.delete(load);
   };
 
-  it('joins each node through the installer: every task applied, the node Ready and tainted', async () => {
+  it('hosts:add --role kubelet joins each node: every task applied, the node Ready, tainted, labelled, its pods recorded', async () => {
     for (const node of nodes.nodes) {
       // A fresh host: its files and services are put in place; the node may be Ready by the time the last task looks.
       assert.deepEqual(node.report.filter((l) => l.status === 'failed'), []);
-      for (const task of ['kube-hyperkube', 'files', 'running']) {
+      for (const task of ['SSH key authorized', 'kube-hyperkube', 'files', 'running', 'spec.podCIDR']) {
         assert.equal(node.report.find((l) => l.task.includes(task))?.status, 'changed', JSON.stringify(node.report));
       }
       assert.ok(node.report.some((l) => l.task.includes('joined')), JSON.stringify(node.report));
+      assert.match(node.report.at(-1)!.task, new RegExp(`registered with Berth as host "${node.name}" \\(kubelet\\)`));
       const object = await clusterApi(kubeconfig).core.readNode({ name: node.name });
+      assert.equal(object.spec?.podCIDR, node.podCidr);
+      assert.equal(object.metadata?.labels?.[nodes.label.key], nodes.label.value);
       // (node.kubernetes.io/not-ready may still be there for a moment after the node turned Ready.)
       const taints = object.spec?.taints?.map((t) => `${t.key}=${t.value}:${t.effect}`) ?? [];
       assert.ok(taints.includes(`${ISOLATED_TAINT.key}=${ISOLATED_TAINT.value}:${ISOLATED_TAINT.effect}`), taints.join(', '));
       assert.equal(object.status?.addresses?.find((a) => a.type === 'InternalIP')?.address, node.address);
+    }
+  });
+
+  it('a second hosts:add of a node changes nothing (every task ok, its pod range kept without podCidr); bad pod ranges are refused', async () => {
+    const [first, second] = nodes.nodes;
+    const started = Date.now();
+    const again = await addHostVia(berth, prepared.addBody(first.host, { podCidr: undefined }));
+    console.log(`# k8s kubelet hosts:add again: ${Date.now() - started} ms, ${again.lines.length} tasks`);
+    assert.equal(again.summary?.succeeded, true, describeReport(again));
+    assert.deepEqual(again.lines.filter((l) => l.status !== 'ok'), [], describeReport(again));
+    assert.equal(again.summary?.changed, 0);
+    assert.ok(again.lines.some((l) => l.task.includes(first.podCidr)), describeReport(again));
+    // Refused before anything runs (JSON, no stream): another node's range, a changed range, one outside the cluster's.
+    const refusals: [Record<string, unknown>, number, string][] = [
+      [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: second.podCidr }), 409, 'pod_cidr_taken'],
+      [prepared.addBody(first.host, { podCidr: '10.250.200.0/24' }), 409, 'pod_cidr_fixed'],
+      [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: '10.251.0.0/24' }), 422, 'invalid_pod_cidr'],
+      [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: '10.250.200.7/24' }), 422, 'invalid_pod_cidr'],
+      [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: '10.250.200.0/24; id' }), 422, 'invalid_pod_cidr'],
+    ];
+    for (const [body, status, error] of refusals) {
+      const res = await addHostVia(berth, body);
+      assert.deepEqual([res.status, JSON.parse(res.raw).error], [status, error], `${JSON.stringify(body.podCidr)}: ${res.raw}`);
     }
   });
 
@@ -210,7 +251,7 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
             affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [
               { matchExpressions: [{ key: nodes.label.key, operator: 'In', values: [nodes.label.value] }] }] } } },
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } }],
-            containers: [{ name: 'echo', image, ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }],
+            containers: [{ name: 'echo', image: nodeImage, ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }],
           },
         },
       },
@@ -317,11 +358,36 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
     assert.ok(lostNode, 'the node-loss case ran');
     const removed = await berth.ok('DELETE', `/hosts/${lostNode.name}`);
     assert.equal(removed.deleted, lostNode.name, removed.log.join('\n'));
+    // It does not answer over SSH: the uninstall fails and is reported; the node leaves the cluster all the same.
+    assert.ok(removed.log.some((l: string) => l.includes(`The kubelet node on ${lostNode!.address} could not be uninstalled`)), removed.log.join('\n'));
     assert.equal(await clusterApi(kubeconfig).core.readNode({ name: lostNode.name }).then(() => 'there', () => 'gone'), 'gone');
     const { nodes: views } = await berth.ok('GET', '/hosts/nodes') as NodeList;
     assert.equal(views.find((v) => v.name === lostNode!.name), undefined);
     assert.equal(count(await readyWebPods()), 3);
     const again = await berth.api('DELETE', `/hosts/${lostNode.name}`);
     assert.deepEqual([again.status, again.body.error], [404, 'host_not_found']);
+  });
+  it('hosts:remove of the other node (the app gone, so nothing to move) uninstalls it: no kubelet runs there, its files are gone', async () => {
+    const node = nodes.nodes.find((n) => n.name !== lostNode?.name)!;
+    await berth.ok('DELETE', `/apps/${app}`, { confirm: app });
+    // The node's processes: kubelet, kube-proxy, containerd, its shims and the pods' (pause and the app). Bracketed, so
+    // the shell running pgrep (whose command line holds the pattern) is not one of them.
+    const running = 'pgrep -f "[k]ube-hyperkube|[c]ontainerd|/[p]ause|/[e]cho" || true';
+    assert.notEqual((await node.host.sh(running)).trim(), '', 'the node runs before');
+    const started = Date.now();
+    const removed = await berth.ok('DELETE', `/hosts/${node.name}`);
+    console.log(`# k8s kubelet hosts:remove (drain, Node deleted, uninstalled): ${Date.now() - started} ms`);
+    const log = removed.log.join('\n');
+    assert.match(log, /Node .* deleted from the cluster/);
+    assert.doesNotMatch(log, /could not be uninstalled|failed/, log);
+    for (const task of ['containers of the node removed', 'stopped and disabled', 'iptables rules', 'files removed']) {
+      assert.ok(removed.log.some((l: string) => l.includes(task) && /^(changed|ok) /.test(l)), `${task}: ${log}`);
+    }
+    assert.equal((await node.host.sh(running)).trim(), '', 'nothing of the node runs any more');
+    assert.equal((await node.host.sh('ls -d /etc/berth-kubelet /usr/local/bin/kube-hyperkube /usr/local/sbin/berth-kubelet /run/berth-kubelet 2>/dev/null || true')).trim(), '');
+    assert.equal((await node.host.sh('ls -A /var/lib/berth-kubelet; ip link show berth-cni0 2>/dev/null; iptables -t nat -S | grep -c "berth-kubelet\\|KUBE-" || true')).trim(), '0');
+    assert.equal(await clusterApi(kubeconfig).core.readNode({ name: node.name }).then(() => 'there', () => 'gone'), 'gone');
+    const { nodes: views } = await berth.ok('GET', '/hosts/nodes') as NodeList;
+    assert.equal(views.find((v) => v.name === node.name), undefined);
   });
 });

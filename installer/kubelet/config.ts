@@ -38,6 +38,8 @@ export interface KubeletNodeOptions {
   clusterCidr: string;
   /** Registry names as images spell them (host:port) -> the URL the node pulls them from (plain HTTP). */
   registryMirrors?: Record<string, string>;
+  /** The mirrors' credential (Berth's registry once it requires one): sent as HTTP Basic auth with every pull. */
+  registryAuth?: { username: string; password: string } | null;
   labels?: Record<string, string>;
   /** key=value:Effect, registered with the node. */
   taints?: string[];
@@ -52,6 +54,10 @@ export const UNIT = '/etc/systemd/system/berth-kubelet.service';
 export const RUN_DIR = '/run/berth-kubelet';
 export const LOG_DIR = '/var/log/berth-kubelet';
 export const CONTAINERD_SOCK = `${RUN_DIR}/containerd.sock`;
+export const STATE_DIR = '/var/lib/berth-kubelet';
+export const CNI_BRIDGE = 'berth-cni0';
+/** The comment on the node's own iptables rule (pods' traffic beyond the cluster masqueraded). */
+export const MASQUERADE_TAG = 'berth-kubelet';
 export const RESTART_MARKER = `${NODE_DIR}/.restart-needed`;
 export const PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'conntrack', 'iproute2', 'curl', 'ca-certificates'];
 
@@ -60,14 +66,16 @@ const TAINT = /^([^=:\s]+)(?:=([^=:\s]*))?:(NoSchedule|PreferNoSchedule|NoExecut
 const REGISTRY = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const PEM = /^-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/=\n]+-----END [A-Z ]+-----\n?$/;
 
-function cidr(value: string, what: string): void {
+/** Throws unless value is an IPv4 CIDR (ADDRESS/BITS); `what` names it in the message. */
+export function checkCidr(value: string, what: string): void {
   const [ip, bits, extra] = value.split('/');
   if (extra !== undefined || !net.isIPv4(ip) || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) {
     throw new Error(`${what} ${JSON.stringify(value)} is not an IPv4 CIDR like 10.250.1.0/24`);
   }
 }
 
-function httpUrl(value: string, what: string, scheme: 'http:' | 'https:'): void {
+/** Throws unless value is a bare scheme://HOST[:PORT] URL (no path, query, user or password). */
+export function checkHttpUrl(value: string, what: string, scheme: 'http:' | 'https:'): void {
   let url: URL;
   try { url = new URL(value); } catch { throw new Error(`${what} ${JSON.stringify(value)} is not a URL`); }
   if (url.protocol !== scheme || url.username || url.password || url.search || url.hash || !['', '/'].includes(url.pathname) || !REGISTRY.test(url.host.replace(/^\[|\]$/g, ''))) {
@@ -75,27 +83,38 @@ function httpUrl(value: string, what: string, scheme: 'http:' | 'https:'): void 
   }
 }
 
+export const isDnsName = (value: string): boolean => DNS_LABELS.test(value);
+export const isImageRef = (value: string): boolean => /^[a-z0-9./_-]+(:[A-Za-z0-9._-]+)?$/.test(value);
+/** key[=value]:Effect, with Kubernetes' rules for the key and value. */
+export function isTaint(value: string): boolean {
+  const m = TAINT.exec(value);
+  return !!m && isLabelKey(m[1]) && isLabelValue(m[2] ?? '');
+}
+
 /** Throws on the first input that could not safely go into the node's files. */
 export function validateKubeletOptions(o: KubeletNodeOptions): void {
   if (!DNS_LABELS.test(o.nodeName)) throw new Error(`node name ${JSON.stringify(o.nodeName)} must be lowercase DNS labels`);
   if (!net.isIPv4(o.nodeIp)) throw new Error(`node IP ${JSON.stringify(o.nodeIp)} is not an IPv4 address`);
-  httpUrl(o.apiServer, 'API server', 'https:');
-  if (o.apiServerName !== undefined && !DNS_LABELS.test(o.apiServerName) && !net.isIP(o.apiServerName)) {
+  checkHttpUrl(o.apiServer, 'API server', 'https:');
+  if (o.apiServerName !== undefined && !isDnsName(o.apiServerName) && !net.isIP(o.apiServerName)) {
     throw new Error(`API server name ${JSON.stringify(o.apiServerName)} is not a DNS name or IP`);
   }
-  cidr(o.podCidr, 'pod CIDR');
-  cidr(o.clusterCidr, 'cluster CIDR');
-  if (!/^[a-z0-9./_-]+(:[A-Za-z0-9._-]+)?$/.test(o.pauseImageRef)) throw new Error(`pause image ${JSON.stringify(o.pauseImageRef)} is not an image reference`);
+  checkCidr(o.podCidr, 'pod CIDR');
+  checkCidr(o.clusterCidr, 'cluster CIDR');
+  if (!isImageRef(o.pauseImageRef)) throw new Error(`pause image ${JSON.stringify(o.pauseImageRef)} is not an image reference`);
   for (const [name, url] of Object.entries(o.registryMirrors ?? {})) {
     if (!REGISTRY.test(name)) throw new Error(`registry ${JSON.stringify(name)} must be HOST[:PORT]`);
-    httpUrl(url, `mirror of ${name}`, 'http:');
+    checkHttpUrl(url, `mirror of ${name}`, 'http:');
   }
   for (const [key, value] of Object.entries(o.labels ?? {})) {
     if (!isLabelKey(key) || !isLabelValue(value)) throw new Error(`node label ${JSON.stringify(`${key}=${value}`)} is not a Kubernetes label`);
   }
   for (const taint of o.taints ?? []) {
-    const m = TAINT.exec(taint);
-    if (!m || !isLabelKey(m[1]) || !isLabelValue(m[2] ?? '')) throw new Error(`taint ${JSON.stringify(taint)} must be key[=value]:NoSchedule|PreferNoSchedule|NoExecute`);
+    if (!isTaint(taint)) throw new Error(`taint ${JSON.stringify(taint)} must be key[=value]:NoSchedule|PreferNoSchedule|NoExecute`);
+  }
+  const auth = o.registryAuth;
+  if (auth && (!/^[A-Za-z0-9._-]{1,64}$/.test(auth.username) || !/^[\x21-\x7e]{1,256}$/.test(auth.password))) {
+    throw new Error('the registry credential must be a plain user name and a password of printable characters');
   }
   for (const [k, v] of Object.entries(o.credentials)) {
     if (!PEM.test(v)) throw new Error(`credential ${k} is not one PEM block`);
@@ -176,7 +195,7 @@ iptables: {minSyncPeriod: 250ms}
 function containerdConfig(o: KubeletNodeOptions): string {
   return `# Written by Berth's installer (kubelet node): a containerd of the kubelet's own, beside any other.
 version = 2
-root = "/var/lib/berth-kubelet/containerd"
+root = "${STATE_DIR}/containerd"
 state = "${RUN_DIR}/containerd"
 [grpc]
   address = "${CONTAINERD_SOCK}"
@@ -204,32 +223,37 @@ function cniConfig(o: KubeletNodeOptions): string {
   return `${JSON.stringify({
     cniVersion: '0.4.0', name: 'berth-kubelet',
     plugins: [{
-      type: 'bridge', bridge: 'berth-cni0', isGateway: true, ipMasq: false, hairpinMode: true,
-      ipam: { type: 'host-local', dataDir: '/var/lib/berth-kubelet/cni', ranges: [[{ subnet: o.podCidr }]], routes: [{ dst: '0.0.0.0/0' }] },
+      type: 'bridge', bridge: CNI_BRIDGE, isGateway: true, ipMasq: false, hairpinMode: true,
+      ipam: { type: 'host-local', dataDir: `${STATE_DIR}/cni`, ranges: [[{ subnet: o.podCidr }]], routes: [{ dst: '0.0.0.0/0' }] },
     }],
   }, null, 2)}\n`;
 }
 
-function hostsToml(registry: string, mirror: string): string {
+function hostsToml(registry: string, mirror: string, auth: KubeletNodeOptions['registryAuth']): string {
+  const header = auth
+    ? `  [host.${JSON.stringify(mirror)}.header]\n    Authorization = ${JSON.stringify(`Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`)}\n`
+    : '';
   return `# Written by Berth's installer: ${registry} is pulled from ${mirror} (plain HTTP).
 server = ${JSON.stringify(`http://${registry}`)}
 [host.${JSON.stringify(mirror)}]
   capabilities = ["pull", "resolve"]
-`;
+${header}`;
 }
 
 /** The launcher: start|stop|status of containerd, kubelet and kube-proxy, each with a pid file and a log. */
 export function launcherScript(o: KubeletNodeOptions): string {
   const kubelet = [HYPERKUBE, 'kubelet', `--config=${NODE_DIR}/kubelet.yaml`, `--kubeconfig=${NODE_DIR}/kubelet.kubeconfig`,
     '--container-runtime=remote', `--container-runtime-endpoint=unix://${CONTAINERD_SOCK}`, `--pod-infra-container-image=${o.pauseImageRef}`,
-    `--hostname-override=${o.nodeName}`, `--node-ip=${o.nodeIp}`, '--root-dir=/var/lib/berth-kubelet/kubelet',
+    `--hostname-override=${o.nodeName}`, `--node-ip=${o.nodeIp}`, `--root-dir=${STATE_DIR}/kubelet`,
     ...(Object.keys(o.labels ?? {}).length ? [`--node-labels=${Object.entries(o.labels!).map(([k, v]) => `${k}=${v}`).join(',')}`] : []),
   ].map(shq).join(' ');
   const proxy = [HYPERKUBE, 'kube-proxy', `--config=${NODE_DIR}/kube-proxy.yaml`].map(shq).join(' ');
   const containerd = ['containerd', '--config', `${NODE_DIR}/containerd.toml`].map(shq).join(' ');
+  // Tagged, so the uninstall finds it without knowing the CIDRs.
+  const masquerade = `-s ${o.podCidr} ! -d ${o.clusterCidr} -m comment --comment ${MASQUERADE_TAG} -j MASQUERADE`;
   return `#!/bin/sh
 # Written by Berth's installer: runs this machine's Kubernetes node (containerd, kubelet, kube-proxy).
-# Usage: berth-kubelet start|stop|status
+# Usage: berth-kubelet start|stop|status (all three run)|running (any runs)|stop-kubelet (containerd stays)
 RUN=${RUN_DIR}; LOG=${LOG_DIR}
 alive() { [ -s "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 launch() { # name command...
@@ -252,8 +276,7 @@ start)
   modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
   # Pods reaching beyond the cluster's pods leave with the node's address.
-  iptables -w -t nat -C POSTROUTING -s ${o.podCidr} ! -d ${o.clusterCidr} -j MASQUERADE 2>/dev/null ||
-    iptables -w -t nat -A POSTROUTING -s ${o.podCidr} ! -d ${o.clusterCidr} -j MASQUERADE
+  iptables -w -t nat -C POSTROUTING ${masquerade} 2>/dev/null || iptables -w -t nat -A POSTROUTING ${masquerade}
   launch containerd ${containerd} || exit 1
   for i in $(seq 1 60); do ctr -a ${CONTAINERD_SOCK} version >/dev/null 2>&1 && break; sleep 0.25; done
   ctr -a ${CONTAINERD_SOCK} -n k8s.io images ls -q | grep -qxF ${shq(o.pauseImageRef)} ||
@@ -261,8 +284,10 @@ start)
   launch kubelet ${kubelet} || exit 1
   launch kube-proxy ${proxy} || exit 1 ;;
 stop) halt kube-proxy; halt kubelet; halt containerd ;;
+stop-kubelet) halt kube-proxy; halt kubelet ;;
 status) alive containerd && alive kubelet && alive kube-proxy ;;
-*) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+running) alive containerd || alive kubelet || alive kube-proxy ;;
+*) echo "usage: $0 start|stop|stop-kubelet|status|running" >&2; exit 2 ;;
 esac
 `;
 }
@@ -306,7 +331,8 @@ export function nodeFiles(o: KubeletNodeOptions): { path: string; mode: string; 
     { path: LAUNCHER, mode: '755', content: launcherScript(o) },
   ];
   for (const [registry, mirror] of Object.entries(o.registryMirrors ?? {})) {
-    files.push({ path: `${NODE_DIR}/certs.d/${registry}/hosts.toml`, mode: '644', content: hostsToml(registry, mirror) });
+    // With a credential the file is the registry's lock: root only.
+    files.push({ path: `${NODE_DIR}/certs.d/${registry}/hosts.toml`, mode: o.registryAuth ? '600' : '644', content: hostsToml(registry, mirror, o.registryAuth) });
   }
   return files;
 }

@@ -2,6 +2,7 @@
 // layout, decided from the environment and the settings saved by an earlier run (berth.env), so the
 // executable and the scripts agree on every path, pid file and setting.
 import path from 'node:path';
+import { KUBELET_SETTINGS } from '../hosts/kubelet/settings.ts';
 
 /** The variables the server reads (src/config.ts, src/server, src/state), saved in berth.env in this order. */
 export const SERVER_SETTINGS = [
@@ -15,6 +16,8 @@ export const SERVER_SETTINGS = [
   'BERTH_API_HOST_NAME', 'BERTH_SECRETS_KEY_FILE',
   'BERTH_BACKUP_S3_ENDPOINT', 'BERTH_BACKUP_S3_BUCKET', 'BERTH_BACKUP_S3_REGION', 'BERTH_BACKUP_S3_ACCESS_KEY_ID',
   'BERTH_BACKUP_S3_SECRET_ACCESS_KEY', 'BERTH_BACKUP_S3_PREFIX',
+  // hosts:add --role kubelet (src/hosts/kubelet/settings.ts)
+  ...Object.values(KUBELET_SETTINGS).map((s) => s.env),
 ] as const;
 
 export const REGISTRY_ADDR = '127.0.0.1:5000';

@@ -7,9 +7,12 @@ import type { Task, TaskContext } from '../../installer/task.ts';
 import { k3sAgentTasks, k3sServerTasks, readK3sJoinInfo } from '../../installer/tasks/k3s.ts';
 import { sshContext, type SshTarget } from '../../installer/ssh.ts';
 import { hostKeyTask } from '../../installer/tasks/host-key.ts';
+import { authorizedKeyTask } from '../../installer/tasks/authorized-key.ts';
 import type { HostsStore } from '../state/hosts-store.ts';
 import type { BerthSshFiles } from './berth-key.ts';
 import { loadRegistryCredential } from '../registry/credentials.ts';
+import { kubeletRoleTasks, type ClusterPodCidrs, type KubeletNodePlan } from './kubelet/role.ts';
+import type { KubeletSettings } from './kubelet/settings.ts';
 
 export interface HostInstall {
   name: string;
@@ -20,11 +23,15 @@ export interface HostInstall {
   k3sBinary?: string;
   /** The fingerprint the host's SSH key must have (SHA256:...); null: trust on first use, shown. */
   hostKey?: string | null;
+  /** Role kubelet: the node's name, address and pods, as the plan decided them. */
+  kubeletNode?: KubeletNodePlan;
 }
 
 export interface InstallDeps {
   store: HostsStore;
   dataDir: string;
+  /** Role kubelet: the server's settings, and the cluster the node joins (both checked by the plan). */
+  kubelet?: { settings: KubeletSettings; cluster: ClusterPodCidrs };
 }
 
 type RoleTasks = (req: HostInstall, deps: InstallDeps) => Promise<Task[]>;
@@ -33,6 +40,13 @@ type RoleTasks = (req: HostInstall, deps: InstallDeps) => Promise<Task[]>;
 const ROLE_TASKS = {
   'k3s-server': async (req, deps) => k3sServerTasks(k3sCommon(req, deps)),
   'k3s-agent': k3sAgentRoleTasks,
+  kubelet: async (req, deps) => {
+    if (!req.kubeletNode || !deps.kubelet) throw new Error('a kubelet node needs the server\'s kubelet settings and a cluster (the plan checks both)');
+    return [authorizedKeyTask(req.login.user, req.berthKey.publicKey), ...await kubeletRoleTasks({
+      node: req.kubeletNode, settings: deps.kubelet.settings, cluster: deps.kubelet.cluster,
+      registryAdvertise: req.registryAdvertise, registryAuth: loadRegistryCredential(deps.dataDir), dataDir: deps.dataDir,
+    })];
+  },
 } satisfies Record<string, RoleTasks>;
 
 export type InstallRole = keyof typeof ROLE_TASKS;

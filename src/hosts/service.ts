@@ -14,6 +14,14 @@ import { normalizeFingerprint } from '../../installer/tasks/host-key.ts';
 import type { NodesService } from './nodes/nodes-service.ts';
 import type { NodeView } from '../wire/hosts.ts';
 import { k3sAgentUninstallTasks } from './nodes/uninstall.ts';
+import { kubeletNodeUninstallTasks } from '../../installer/tasks/kubelet.ts';
+import { isDnsName } from '../../installer/kubelet/config.ts';
+import { KUBELET_SETTINGS, unreadableKubeletFiles, type KubeletSettingsRead } from './kubelet/settings.ts';
+import { choosePodCidr } from './kubelet/pod-cidr.ts';
+import { forgetNodeCredentials } from './kubelet/node-credentials.ts';
+import type { KubeletNodePlan } from './kubelet/role.ts';
+import dns from 'node:dns/promises';
+import net from 'node:net';
 import { retiredDockerHostTasks } from './retired-docker.ts';
 import type { LocalEngine } from '../runtime/docker/local-engine.ts';
 
@@ -41,6 +49,7 @@ export interface AddHostRequest {
   role?: string;            // default: k3s-agent once a k3s server is registered
   sshKey?: string;          // private key text to log in with; default: Berth's own key
   hostKey?: string;         // the host's SSH key fingerprint (SHA256:...); default: trust on first use
+  podCidr?: string;         // role kubelet: the node's pods; default: the first free /24 of the cluster CIDR
   check?: boolean;
 }
 
@@ -51,6 +60,8 @@ export interface HostPlan {
   sshKey?: string;
   hostKey: string | null;
   checkOnly: boolean;
+  /** Role kubelet: the node's name, address and pod range (reserved until add() ends). */
+  kubeletNode?: KubeletNodePlan;
 }
 
 export interface HostsDeps {
@@ -60,6 +71,8 @@ export interface HostsDeps {
   owner: string;
   registryAdvertise: string;
   k3sBinary?: string;
+  /** The kubelet role's settings (hosts/kubelet/settings.ts), read at start. */
+  kubelet?: KubeletSettingsRead;
   log: (line: string) => void;
 }
 
@@ -82,6 +95,8 @@ export class HostsService {
   private readonly sampler = new HostUsageSampler();
   /** The cluster's nodes, when the installation has a Kubernetes scheduler (nodes/wiring.ts). */
   private nodes: NodesService | null = null;
+  /** Pod ranges of kubelet nodes being added right now: two joins at once never get the same one. */
+  private readonly joiningCidrs = new Set<string>();
 
   constructor(deps: HostsDeps) {
     this.deps = deps;
@@ -115,7 +130,7 @@ export class HostsService {
   }
 
   /** Validates a hosts:add request before anything runs (so the API can still answer with an error status). */
-  plan(req: AddHostRequest): HostPlan {
+  async plan(req: AddHostRequest): Promise<HostPlan> {
     let login;
     try {
       login = parseSshAddress(String(req.address ?? ''));
@@ -135,7 +150,34 @@ export class HostsService {
     if (req.hostKey !== undefined && !hostKey) {
       throw new BerthError(422, 'invalid_host_key', 'hostKey must be an SSH key fingerprint like SHA256:… (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host).');
     }
-    return { login, role, name, sshKey: req.sshKey, hostKey, checkOnly: req.check === true };
+    if (req.podCidr !== undefined && role !== 'kubelet') throw new BerthError(422, 'invalid_pod_cidr', 'podCidr is for --role kubelet only.');
+    const kubeletNode = role === 'kubelet' ? await this.planKubeletNode(name, login.host, req.podCidr) : undefined;
+    return { login, role, name, sshKey: req.sshKey, hostKey, checkOnly: req.check === true, ...(kubeletNode ? { kubeletNode } : {}) };
+  }
+
+  /** A kubelet node: the server's settings all there, a cluster to join, the node's address and pods (pod-cidr.ts). */
+  private async planKubeletNode(name: string, host: string, podCidr: string | undefined): Promise<KubeletNodePlan> {
+    const read = this.deps.kubelet;
+    if (!read?.settings) {
+      const missing = read?.missing ?? Object.values(KUBELET_SETTINGS).filter((s) => s.required).map((s) => s.env);
+      throw new BerthError(422, 'kubelet_settings_missing', `A kubelet node needs these settings of the Berth server, not set: ${missing.join(', ')} ` +
+        `(${K3S_DOCS}, "Plain kubelet nodes"; set them and restart the server).`, { missing });
+    }
+    const unreadable = unreadableKubeletFiles(read.settings);
+    if (unreadable.length) {
+      throw new BerthError(422, 'kubelet_settings_unreadable', `The Berth server cannot read these files of its kubelet settings: ${unreadable.join(', ')}.`);
+    }
+    if (!this.nodes) {
+      throw new BerthError(422, 'no_cluster', `A kubelet node joins Berth's Kubernetes cluster, and this installation has none (BERTH_KUBECONFIG, or hosts:add --role k3s-server; ${K3S_DOCS}).`);
+    }
+    if (!isDnsName(name)) throw new BerthError(422, 'invalid_host_name', `"${name}" cannot name a Kubernetes node: lowercase DNS labels (letters, digits, dashes; dots between).`);
+    const nodeIp = net.isIPv4(host) ? host : await dns.lookup(host, { family: 4 }).then((a) => a.address, () => null);
+    if (!nodeIp) throw new BerthError(422, 'invalid_address', `A kubelet node needs an IPv4 address: ${host} has none here.`);
+    const chosen = choosePodCidr({
+      nodeName: name, requested: podCidr, clusterCidr: read.settings.clusterCidr, nodes: await this.nodes.podCidrs(), reserved: [...this.joiningCidrs],
+    });
+    this.joiningCidrs.add(chosen);
+    return { nodeName: name, nodeIp, podCidr: chosen };
   }
 
   /** The role asked for; without one, k3s-agent once a k3s server is registered (the cluster to join). */
@@ -144,7 +186,7 @@ export class HostsService {
     if (wanted === undefined) {
       if (this.deps.store.list().some((h) => h.role === 'k3s-server')) return 'k3s-agent';
       throw new BerthError(422, 'role_required', 'The first host needs --role k3s-server: it creates the k3s cluster that later hosts join ' +
-        `as k3s agents (or give Berth an existing cluster with BERTH_KUBECONFIG). See ${K3S_DOCS}.`);
+        `as k3s agents (or give Berth an existing cluster with BERTH_KUBECONFIG, which hosts join with --role kubelet). See ${K3S_DOCS}.`);
     }
     if (!isInstallRole(wanted)) throw new BerthError(422, 'invalid_role', `role must be one of ${INSTALL_ROLES.join(', ')}`);
     return wanted;
@@ -159,9 +201,11 @@ export class HostsService {
       const ctx = sshContext(target, {}, plan.checkOnly);
       let tasks;
       try {
+        const kubelet = this.deps.kubelet?.settings && this.nodes ? { settings: this.deps.kubelet.settings, cluster: this.nodes } : undefined;
         tasks = await installTasks({
           name, role, login: target, registryAdvertise: this.deps.registryAdvertise, berthKey, k3sBinary: this.deps.k3sBinary, hostKey: plan.hostKey,
-        }, { store: this.deps.store, dataDir: this.deps.dataDir });
+          ...(plan.kubeletNode ? { kubeletNode: plan.kubeletNode } : {}),
+        }, { store: this.deps.store, dataDir: this.deps.dataDir, ...(kubelet ? { kubelet } : {}) });
       } catch (err) {
         report({ task: 'prepare the task list', status: 'failed', detail: failureDetail(err) });
         return { ok: 0, changed: 0, wouldChange: 0, failed: 1, succeeded: false };
@@ -172,6 +216,7 @@ export class HostsService {
       return summary;
     } finally {
       loginKey?.dispose();
+      if (plan.kubeletNode) this.joiningCidrs.delete(plan.kubeletNode.podCidr);
     }
   }
 
@@ -251,10 +296,12 @@ export class HostsService {
     await this.nodes!.deleteNode(node);
     progress(`Node ${node} deleted from the cluster.`);
     const row = this.deps.store.find(name) ?? this.deps.store.list().find((r) => r.role !== 'docker' && r.name === node);
-    if (row && row.role === 'k3s-agent') {
-      const summary = await this.runOnHost(row, k3sAgentUninstallTasks(), progress);
-      if (!summary.succeeded) progress(`The k3s agent on ${row.address} could not be uninstalled (see above); the node is out of the cluster all the same.`);
+    if (row && (row.role === 'k3s-agent' || row.role === 'kubelet')) {
+      const what = row.role === 'kubelet' ? 'kubelet node' : 'k3s agent';
+      const summary = await this.runOnHost(row, row.role === 'kubelet' ? kubeletNodeUninstallTasks() : k3sAgentUninstallTasks(), progress);
+      if (!summary.succeeded) progress(`The ${what} on ${row.address} could not be uninstalled (see above); the node is out of the cluster all the same.`);
     }
+    if (row?.role === 'kubelet') forgetNodeCredentials(this.deps.dataDir, node);
     if (row) this.deps.store.remove(row.name);
     return { moved: drained.evicted };
   }

@@ -1,11 +1,11 @@
-// The machines hosts:add joined to the k3s cluster (role k3s-server or k3s-agent), and Docker hosts an older Berth
+// The machines hosts:add joined to the cluster (role k3s-server, k3s-agent or kubelet), and Docker hosts an older Berth
 // registered (role docker: retired, kept until hosts:remove cleans them up).
 import { asc, eq } from 'drizzle-orm';
 import { hosts } from './schema.ts';
 import { now, type Db } from './db.ts';
 
 export type HostRow = typeof hosts.$inferSelect;
-export type HostRole = 'docker' | 'k3s-server' | 'k3s-agent';
+export type HostRole = 'docker' | 'k3s-server' | 'k3s-agent' | 'kubelet';
 
 export interface NewHost { name: string; address: string; sshUser: string; sshPort: number; role: HostRole }
 

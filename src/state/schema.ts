@@ -120,7 +120,7 @@ export const hosts = sqliteTable('hosts', {
   address: text('address').notNull(),          // where Berth reaches it (SSH) and the router reaches its instances
   sshUser: text('ssh_user').notNull(),
   sshPort: integer('ssh_port').notNull(),
-  role: text('role').notNull(),                // k3s-server | k3s-agent; docker: a retired Docker host of an older Berth
+  role: text('role').notNull(),                // k3s-server | k3s-agent | kubelet; docker: a retired Docker host of an older Berth
   status: text('status').notNull(),            // up (down was set by the Docker hosts' heartbeats, which are gone)
   draining: integer('draining', { mode: 'boolean' }).notNull().default(false),
   memoryMB: integer('memory_mb'),              // capacity a Docker host's engine reported (null for k3s hosts)

@@ -1,27 +1,24 @@
 // More Kubernetes nodes for the test cluster (../shared/k8s), the way kind makes them: test hosts (SSH-able
-// containers, test-hosts.ts) joined to the kit's API server by the installer's kubelet role over SSH. Each
-// node runs its own containerd, the kit's kubelet and kube-proxy, pods on a /24 of its own (10.250.N.0/24);
-// this machine routes each node's pods to its container. The API server listens on 127.0.0.1 only, so a
-// forwarder on the test network's gateway carries the nodes' API traffic (the certificate's name
-// `kubernetes` is asked for), and another one the registry's pulls (127.0.0.1:5000 inside a node is the node).
-// Nodes are tainted berth.test/isolated=true:NoSchedule, so only pods that tolerate it land there.
-// remove() deletes the Node objects, containers, routes and forwarders; a later start removes those a
-// crashed run left behind (by label, once the process that made them is gone).
+// containers, test-hosts.ts) that a Berth server joins to the kit's API server through its own `POST /hosts`
+// (`berth hosts:add root@HOST --role kubelet`). Each node runs its own containerd, the kit's kubelet and
+// kube-proxy, pods on a /24 of its own (10.250.N.0/24); this machine routes each node's pods to its container.
+// The API server listens on 127.0.0.1 only, so a forwarder on the test network's gateway carries the nodes' API
+// traffic (the certificate's name `kubernetes` is asked for), and another one the registry's pulls (127.0.0.1:5000
+// inside a node is the node). Two steps: prepareK8sNodes() makes the containers, routes and forwarders and says
+// which settings the Berth server needs (berthEnv: the kubelet role's, pointing at the kit's files); then
+// joinK8sNodes() asks that server to add each host. Nodes are tainted berth.test/isolated=true:NoSchedule and
+// labelled with the run, so only pods that tolerate it land there. remove() deletes the Node objects,
+// containers, routes and forwarders; a later start removes those a crashed run left behind (by label, once the
+// process that made them is gone).
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { runTasks, type TaskReport } from '../../installer/task.ts';
-import { sshContext } from '../../installer/ssh.ts';
-import { hostKeyTask } from '../../installer/tasks/host-key.ts';
-import { kubeletNodeTasks } from '../../installer/tasks/kubelet.ts';
 import { PACKAGES } from '../../installer/kubelet/config.ts';
-import { signNodeCredentials } from '../../installer/kubelet/credentials.ts';
 import { forwardTcp, type Forward } from './tcp-forward.ts';
 import {
-  FRESH_IMAGE, buildImage, createTestNetwork, docker, ensureTestHostImages, makeOperatorKey, type TestHost, type TestNetwork,
+  FRESH_IMAGE, addHostVia, buildImage, createTestNetwork, docker, ensureTestHostImages, makeOperatorKey,
+  type AddHostResult, type TaskLine, type TestHost, type TestNetwork,
 } from './test-hosts.ts';
 
 const exec = promisify(execFile);
@@ -51,18 +48,38 @@ export interface K8sNode {
   address: string;
   podCidr: string;
   host: TestHost;
-  /** How long the installer took for this node, and what it reported. */
+  /** How long hosts:add took for this node, and what it reported. */
   joinMs: number;
-  report: TaskReport[];
+  report: TaskLine[];
+}
+
+/** The hosts before they join: what the Berth server that joins them needs. */
+export interface K8sNodeHosts {
+  hosts: TestHost[];
+  network: TestNetwork;
+  /** Label every node of this run has (NODE_LABEL=runId): for nodeAffinity. */
+  label: { key: string; value: string };
+  /** The Berth server's settings: the kubelet role's (BERTH_KUBELET_*, the kit's files, this run's API forwarder) and
+   *  BERTH_REGISTRY_ADVERTISE, the registry's forwarder (images are spelled with it; the nodes pull through it). */
+  berthEnv: Record<string, string>;
+  /** The registry as the nodes reach it (= berthEnv.BERTH_REGISTRY_ADVERTISE). */
+  registry: string;
+  /** The pod range each host gets (podCidr of its hosts:add), routed to it already. */
+  podCidrs: Map<string, string>;
+  /** What hosts:add of the host sends (POST /hosts): the operator's key, the host's name, its pods. */
+  addBody(host: TestHost, extra?: Record<string, unknown>): Record<string, unknown>;
+  remove(): Promise<void>;
 }
 
 export interface K8sNodes {
   nodes: K8sNode[];
   network: TestNetwork;
-  /** Label every node of this run has (NODE_LABEL=runId): for nodeAffinity. */
   label: { key: string; value: string };
   remove(): Promise<void>;
 }
+
+/** Where the test's Berth server listens (BerthServer has these). */
+export interface BerthApi { url: string; token: string }
 
 function kitDir(): string {
   return process.env.BERTH_K8S_KIT ?? path.resolve(import.meta.dirname, '../../../shared/k8s');
@@ -140,75 +157,83 @@ export const k8sNodesRunId = (): string => `${process.pid}-${Date.now().toString
 export const k8sNodesLabel = (runId: string) => ({ key: NODE_LABEL, value: runId });
 
 /**
- * registries: host:port of plain-HTTP registries on this machine's loopback the nodes pull from (default: the kit's);
- * runId: k8sNodesRunId(), when the label must be known before the nodes are.
+ * registry: host:port of the plain-HTTP registry on this machine's loopback the Berth server pushes to (BERTH_REGISTRY),
+ * which the nodes pull from through a forwarder; runId: k8sNodesRunId(), when the label must be known beforehand.
  */
-export async function startK8sNodes(kubeconfig: string, count: number, opts: { registries?: string[]; runId?: string } = {}): Promise<K8sNodes> {
+export async function prepareK8sNodes(kubeconfig: string, count: number, opts: { registry: string; runId?: string }): Promise<K8sNodeHosts> {
   await removeLeftovers(kubeconfig);
   await ensureTestHostImages();
   await buildImage(K8S_NODE_IMAGE, NODE_DOCKERFILE, () => {}, NODE_RECIPE);
   const kit = kitDir();
   const pki = path.join(path.dirname(kubeconfig), 'pki');
   const apiUrl = new URL(loadConfig(kubeconfig).getCurrentCluster()!.server);
-  const registries = opts.registries ?? (process.env.K8S_REGISTRY ?? '127.0.0.1:5000').split(',');
   const runId = opts.runId ?? k8sNodesRunId();
   const label = k8sNodesLabel(runId);
 
   const key = makeOperatorKey();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-k8s-nodes-'));
   const network = await createTestNetwork('berth-k8sn');
   const forwards: Forward[] = [];
   const routes: string[] = [];
-  const nodes: K8sNode[] = [];
+  const hosts: TestHost[] = [];
+  const podCidrs = new Map<string, string>();
   const remove = async () => {
     const api = coreApi(kubeconfig);
-    await Promise.all(nodes.map((n) => api.deleteNode({ name: n.name }).catch(() => {})));
+    await Promise.all(hosts.map((h) => api.deleteNode({ name: h.name }).catch(() => {})));
     for (const cidr of routes) await ip(['route', 'del', cidr, 'proto', ROUTE_PROTO]).catch(() => {});
     await Promise.all(forwards.map((f) => f.close()));
     await network.remove();
     key.dispose();
-    fs.rmSync(tmp, { recursive: true, force: true });
   };
   try {
     const apiForward = await forwardTcp(network.gateway, { host: apiUrl.hostname, port: Number(apiUrl.port || 443) });
     forwards.push(apiForward);
-    const registryMirrors: Record<string, string> = {};
-    for (const registry of registries) {
-      const [host, port] = registry.split(':');
-      const forward = await forwardTcp(network.gateway, { host, port: Number(port ?? 80) });
-      forwards.push(forward);
-      registryMirrors[registry] = `http://${forward.address}`;
-    }
+    const [registryHost, registryPort] = opts.registry.split(':');
+    const registryForward = await forwardTcp(network.gateway, { host: registryHost, port: Number(registryPort ?? 80) });
+    forwards.push(registryForward);
     const cidrs = await freePodCidrs(count);
-    const hosts = await Promise.all(cidrs.map(() => network.addHost({
+    hosts.push(...await Promise.all(cidrs.map(() => network.addHost({
       image: K8S_NODE_IMAGE, authorizedKey: key.publicKey, dataDir: NODE_DATA_DIR, runArgs: [...NODE_RUN_ARGS, '--label', `${LABEL}=${runId}`],
-    })));
-    const keyFile = path.join(tmp, 'id');
-    fs.writeFileSync(keyFile, key.privateKey, { mode: 0o600 });
-    const knownHostsFile = path.join(tmp, 'known_hosts');
-    await Promise.all(hosts.map(async (h, i) => {
+    }))));
+    for (const [i, h] of hosts.entries()) {
       await ip(['route', 'replace', cidrs[i], 'via', h.address, 'proto', ROUTE_PROTO]);
       routes.push(cidrs[i]);
-      const started = Date.now();
-      const credentials = await signNodeCredentials({ certFile: path.join(pki, 'ca.crt'), keyFile: path.join(pki, 'ca.key') }, h.name, h.address, 2);
-      const tasks = [hostKeyTask({ host: h.address, port: 22, knownHostsFile, expected: null }), ...kubeletNodeTasks({
-        hyperkubeBinary: path.join(kit, 'bin/kube-hyperkube'), pauseImage: path.join(kit, 'images/pause.tar'), pauseImageRef: 'k8s.gcr.io/pause:3.6',
-        apiServer: `https://${apiForward.address}`, apiServerName: 'kubernetes', credentials,
-        nodeName: h.name, nodeIp: h.address, podCidr: cidrs[i], clusterCidr: CLUSTER_CIDR,
-        registryMirrors,
-        labels: { [NODE_LABEL]: runId }, taints: [`${ISOLATED_TAINT.key}=${ISOLATED_TAINT.value}:${ISOLATED_TAINT.effect}`],
-      })];
-      const report: TaskReport[] = [];
-      const ctx = sshContext({ user: 'root', host: h.address, port: 22, keyFile, knownHostsFile }, {}, false);
-      const summary = await runTasks(tasks, ctx, (line) => report.push(line));
-      nodes.push({ name: h.name, address: h.address, podCidr: cidrs[i], host: h, joinMs: Date.now() - started, report });
-      if (!summary.succeeded) throw new Error(`joining ${h.name} failed:\n${report.map((r) => `${r.status} ${r.task}${r.detail ? `\n${r.detail}` : ''}`).join('\n')}`);
-    }));
-    await waitNodesReady(kubeconfig, nodes.map((n) => n.name));
-    nodes.sort((a, b) => a.name.localeCompare(b.name));
-    return { nodes, network, label, remove };
+      podCidrs.set(h.name, cidrs[i]);
+    }
+    const berthEnv = {
+      BERTH_KUBELET_BINARY: path.join(kit, 'bin/kube-hyperkube'),
+      BERTH_KUBELET_PAUSE_IMAGE: path.join(kit, 'images/pause.tar'),
+      BERTH_KUBELET_PAUSE_IMAGE_REF: 'k8s.gcr.io/pause:3.6',
+      BERTH_KUBELET_CA_CERT: path.join(pki, 'ca.crt'),
+      BERTH_KUBELET_CA_KEY: path.join(pki, 'ca.key'),
+      BERTH_KUBELET_API_SERVER: `https://${apiForward.address}`,
+      BERTH_KUBELET_API_SERVER_NAME: 'kubernetes',
+      BERTH_KUBELET_CLUSTER_CIDR: CLUSTER_CIDR,
+      BERTH_KUBELET_NODE_LABELS: `${label.key}=${label.value}`,
+      BERTH_KUBELET_NODE_TAINTS: `${ISOLATED_TAINT.key}=${ISOLATED_TAINT.value}:${ISOLATED_TAINT.effect}`,
+      BERTH_REGISTRY_ADVERTISE: registryForward.address,
+    };
+    const addBody = (h: TestHost, extra: Record<string, unknown> = {}) => ({
+      address: `root@${h.address}`, name: h.name, role: 'kubelet', sshKey: key.privateKey, podCidr: podCidrs.get(h.name), ...extra,
+    });
+    return { hosts, network, label, berthEnv, registry: registryForward.address, podCidrs, addBody, remove };
   } catch (err) {
     await remove();
     throw err;
   }
+}
+
+export const describeReport = (result: AddHostResult) =>
+  `HTTP ${result.status}: ${result.lines.map((r) => `${r.status} ${r.task}${r.detail ? `\n${r.detail}` : ''}`).join('\n') || result.raw}`;
+
+/** Each host joined by the Berth server's hosts:add (all at once), then every node Ready. */
+export async function joinK8sNodes(prepared: K8sNodeHosts, kubeconfig: string, berth: BerthApi): Promise<K8sNodes> {
+  const nodes = await Promise.all(prepared.hosts.map(async (h) => {
+    const started = Date.now();
+    const result = await addHostVia(berth, prepared.addBody(h));
+    if (!result.summary?.succeeded) throw new Error(`joining ${h.name} failed:\n${describeReport(result)}`);
+    return { name: h.name, address: h.address, podCidr: prepared.podCidrs.get(h.name)!, host: h, joinMs: Date.now() - started, report: result.lines };
+  }));
+  await waitNodesReady(kubeconfig, nodes.map((n) => n.name));
+  nodes.sort((a, b) => a.name.localeCompare(b.name));
+  return { nodes, network: prepared.network, label: prepared.label, remove: prepared.remove };
 }

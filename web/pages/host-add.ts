@@ -14,6 +14,7 @@ const ROLES: [string, string][] = [
   ['', 'Automatic (k3s agent once there is a k3s server)'],
   ['k3s-server', 'k3s server (the first host: creates the cluster)'],
   ['k3s-agent', 'k3s agent (joins the k3s server)'],
+  ['kubelet', 'plain kubelet node (joins Berth\'s cluster from the server\'s BERTH_KUBELET_* settings)'],
 ];
 
 export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement {

@@ -26,15 +26,17 @@ export function hostsRoutes(hosts: HostsService): Hono<ApiEnv> {
 
   api.post('/', async (c) => {
     const body = await jsonBody(c);
-    const plan = hosts.plan({
+    const plan = await hosts.plan({
       address: optionalString(body.address, 'address') ?? '',
       name: optionalString(body.name, 'name'),
       role: optionalString(body.role, 'role'),
       sshKey: optionalString(body.sshKey, 'sshKey'),
       hostKey: optionalString(body.hostKey, 'hostKey'),
+      podCidr: optionalString(body.podCidr, 'podCidr'),
       check: body.check === true,
     });
-    c.set('auditDetail', `host ${plan.name} (${plan.role}) at ${plan.login.user}@${plan.login.host}${plan.hostKey ? `, host key ${plan.hostKey}` : ''}${plan.checkOnly ? ', check only' : ''}`);
+    c.set('auditDetail', `host ${plan.name} (${plan.role}) at ${plan.login.user}@${plan.login.host}${plan.hostKey ? `, host key ${plan.hostKey}` : ''}` +
+      `${plan.kubeletNode ? `, pods ${plan.kubeletNode.podCidr}` : ''}${plan.checkOnly ? ', check only' : ''}`);
     c.header('content-type', 'application/x-ndjson');
     c.header('cache-control', 'no-cache');
     return stream(c, async (out) => {

@@ -83,7 +83,10 @@ async function addHost(ctx: CommandContext): Promise<void> {
       throw new CliError(`cannot read the SSH key ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  const body = { address: ctx.args[0], role: stringFlag(ctx, 'role'), name: stringFlag(ctx, 'name'), sshKey, hostKey: stringFlag(ctx, 'host-key'), check: ctx.flags.check === true };
+  const body = {
+    address: ctx.args[0], role: stringFlag(ctx, 'role'), name: stringFlag(ctx, 'name'), sshKey, hostKey: stringFlag(ctx, 'host-key'),
+    podCidr: stringFlag(ctx, 'pod-cidr'), check: ctx.flags.check === true,
+  };
   let summary: Summary | undefined;
   for await (const line of ctx.api().stream<TaskLine>('/hosts', body)) {
     if (line.done) { summary = line.summary; continue; }
@@ -127,9 +130,12 @@ async function removeHost(ctx: CommandContext): Promise<void> {
 export const hostCommands: Command[] = [
   { name: 'hosts', usage: '', summary: 'list the machines apps run on: cluster nodes, this machine\'s Docker engine', run: listHosts },
   {
-    name: 'hosts:add', usage: 'USER@HOST[:PORT] [--ssh-key FILE] [--host-key SHA256:...] [--role k3s-server|k3s-agent] [--name NAME] [--check]',
-    summary: 'install a host over SSH and join it to the k3s cluster (--check: only show what would change)', args: [1, 1],
-    options: { 'ssh-key': { type: 'string' }, 'host-key': { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, check: { type: 'boolean' } },
+    name: 'hosts:add', usage: 'USER@HOST[:PORT] [--ssh-key FILE] [--host-key SHA256:...] [--role k3s-server|k3s-agent|kubelet] [--pod-cidr CIDR] [--name NAME] [--check]',
+    summary: 'install a host over SSH and join it to the cluster (--check: only show what would change)', args: [1, 1],
+    options: {
+      'ssh-key': { type: 'string' }, 'host-key': { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, 'pod-cidr': { type: 'string' },
+      check: { type: 'boolean' },
+    },
     run: addHost,
   },
   { name: 'hosts:drain', usage: 'NAME', summary: 'move every instance off a node, without downtime', args: [1, 1], run: drainHost },

@@ -170,6 +170,22 @@ export class NodesService {
     await unlessMissing(() => this.cluster.core.deleteNode({ name }));
   }
 
+  /** Every Node's pod ranges (spec.podCIDRs, else spec.podCIDR), by name: what kubelet nodes' ranges must avoid. */
+  async podCidrs(): Promise<Map<string, string[]>> {
+    const nodes = (await this.cluster.core.listNode()).items;
+    return new Map(nodes.map((n) => [n.metadata!.name!, n.spec?.podCIDRs?.length ? n.spec.podCIDRs : n.spec?.podCIDR ? [n.spec.podCIDR] : []]));
+  }
+
+  /** Records a kubelet node's pod range on its Node (allowed once: the API server refuses a change). */
+  async setPodCidr(name: string, cidr: string): Promise<void> {
+    if (!NODE_NAME.test(name)) throw new Error(`node name ${JSON.stringify(name)} is not a DNS subdomain`);
+    try {
+      await this.cluster.core.patchNode({ name, body: { spec: { podCIDR: cidr, podCIDRs: [cidr] } } }, MERGE_PATCH);
+    } catch (err) {
+      throw new Error(`the cluster refused ${name}'s pod range ${cidr}: ${apiMessage(err)}`);
+    }
+  }
+
   private async requireNode(name: string): Promise<V1Node> {
     const node = await this.find(name);
     if (!node) throw new BerthError(404, 'host_not_found', `No host or node named "${name}" (berth hosts lists them).`);

@@ -21,16 +21,16 @@ function items(setting: string | undefined): string[] {
   return (setting ?? '').split(',').map((item) => item.trim()).filter(Boolean);
 }
 
-/** `key=value,key=value` (BERTH_K8S_NODE_SELECTOR); throws naming the item that is not one. */
-export function parseNodeSelector(setting: string | undefined): Record<string, string> {
+/** `key=value,key=value` (BERTH_K8S_NODE_SELECTOR, or the setting `name`); throws naming the item that is not one. */
+export function parseNodeSelector(setting: string | undefined, name = 'BERTH_K8S_NODE_SELECTOR'): Record<string, string> {
   const selector: Record<string, string> = {};
   for (const item of items(setting)) {
     const eq = item.indexOf('=');
     const [key, value] = eq === -1 ? [item, null] : [item.slice(0, eq), item.slice(eq + 1)];
     if (value === null || !isLabelKey(key) || !isLabelValue(value)) {
-      throw new Error(`BERTH_K8S_NODE_SELECTOR: ${JSON.stringify(item)} is not a node label key=value (letters, digits, "-_." and one "prefix/")`);
+      throw new Error(`${name}: ${JSON.stringify(item)} is not a node label key=value (letters, digits, "-_." and one "prefix/")`);
     }
-    if (key in selector) throw new Error(`BERTH_K8S_NODE_SELECTOR names ${key} twice`);
+    if (key in selector) throw new Error(`${name} names ${key} twice`);
     selector[key] = value;
   }
   return selector;
