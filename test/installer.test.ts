@@ -57,6 +57,9 @@ test('hosts:add refuses bad requests with JSON errors before running anything; -
     [{ address, role: 'mainframe' }, 'invalid_role', /k3s-server, k3s-agent/],
     [{ address, role: 'docker' }, 'docker_hosts_removed', /Docker hosts are gone[\s\S]*docs\/k3s\.md/],
     [{ address }, 'role_required', /--role k3s-server/],
+    // A plain kubelet node needs the server's BERTH_KUBELET_* settings, which this server was not given.
+    [{ address, role: 'kubelet' }, 'kubelet_settings_missing', /BERTH_KUBELET_BINARY, .*BERTH_KUBELET_CA_KEY, .*BERTH_KUBELET_CLUSTER_CIDR/],
+    [{ address, role: 'k3s-agent', podCidr: '10.42.1.0/24' }, 'invalid_pod_cidr', /--role kubelet only/],
   ];
   for (const [body, error, message] of cases) {
     const res = await berth.api('POST', '/hosts', body);

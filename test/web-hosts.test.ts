@@ -94,7 +94,7 @@ test('a bad address is refused with the server\'s message, before anything runs'
   assert.equal(await page.locator('#host-tasks li').count(), 0);
 });
 
-test('the role list offers the k3s roles only; without a k3s server, Automatic says the first host needs the server role', async () => {
+test('the role list offers the k3s roles and the plain kubelet node; without a k3s server, Automatic says the first host needs the server role', async () => {
   const roles = await page.getByLabel('Role').locator('option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
   assert.deepEqual(roles, ['', 'k3s-server', 'k3s-agent', 'kubelet']);
   await page.getByLabel('Address').fill(`root@${fresh.address}`);
