@@ -17,6 +17,11 @@ import { createLocalEngine } from '../src/runtime/docker/local-engine.ts';
 import { BerthError } from '../src/shared/errors.ts';
 import { launcherScript, nodeFiles, validateKubeletOptions, type KubeletNodeOptions } from '../installer/kubelet/config.ts';
 import { authorizedKeyTask } from '../installer/tasks/authorized-key.ts';
+import { kubeletNodeUninstallTasks } from '../installer/tasks/kubelet.ts';
+import { k3sAgentUninstallTasks } from '../src/hosts/nodes/uninstall.ts';
+import { runTasks, type TaskReport } from '../installer/task.ts';
+import { sshContext } from '../installer/ssh.ts';
+import { ensureBerthSshKey } from '../src/hosts/berth-key.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'berth-kubelet-units-'));
 
@@ -167,4 +172,17 @@ test('the node\'s masquerade rule is tagged, so the uninstall finds it; Berth\'s
   assert.throws(() => authorizedKeyTask('root', "ssh-ed25519 AAAA berth'; id"));
   assert.throws(() => authorizedKeyTask('root', 'ssh-ed25519 AAAA\nssh-ed25519 BBBB'));
   assert.throws(() => authorizedKeyTask('root;id', 'ssh-ed25519 AAAA berth'));
+});
+
+test('an uninstall on a host that does not answer stops at its first task: failed, nothing reported ok (kubelet node and k3s agent)', async () => {
+  const key = ensureBerthSshKey(tmp());
+  // Nothing listens on port 1 of loopback: ssh exits 255 at once, as for a host cut off.
+  const ctx = sshContext({ user: 'root', host: '127.0.0.1', port: 1, keyFile: key.keyFile, knownHostsFile: key.knownHostsFile }, {}, false);
+  for (const tasks of [kubeletNodeUninstallTasks(), k3sAgentUninstallTasks()]) {
+    const lines: TaskReport[] = [];
+    const summary = await runTasks(tasks, ctx, (line) => lines.push(line));
+    assert.deepEqual([summary.ok, summary.changed, summary.failed, lines.length], [0, 0, 1, 1], JSON.stringify(lines));
+    assert.equal(lines[0].task, 'the host answers over SSH');
+    assert.match(lines[0].detail ?? '', /exit code: 255[\s\S]*hint: the host is down or unreachable/);
+  }
 });

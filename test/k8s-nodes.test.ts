@@ -360,6 +360,8 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
     assert.equal(removed.deleted, lostNode.name, removed.log.join('\n'));
     // It does not answer over SSH: the uninstall fails and is reported; the node leaves the cluster all the same.
     assert.ok(removed.log.some((l: string) => l.includes(`The kubelet node on ${lostNode!.address} could not be uninstalled`)), removed.log.join('\n'));
+    assert.ok(removed.log.some((l: string) => /^failed +the host answers over SSH/.test(l)), removed.log.join('\n'));
+    assert.ok(!removed.log.some((l: string) => /^ok /.test(l)), `nothing is reported ok on a host that does not answer: ${removed.log.join('\n')}`);
     assert.equal(await clusterApi(kubeconfig).core.readNode({ name: lostNode.name }).then(() => 'there', () => 'gone'), 'gone');
     const { nodes: views } = await berth.ok('GET', '/hosts/nodes') as NodeList;
     assert.equal(views.find((v) => v.name === lostNode!.name), undefined);

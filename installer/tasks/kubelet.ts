@@ -6,6 +6,7 @@
 import type { Task, TaskContext } from '../task.ts';
 import { filesTask, localFileTask, shq } from '../files.ts';
 import { packagesTask } from './packages.ts';
+import { hostAnswersTask } from './host-answers.ts';
 import {
   CNI_BRIDGE, CONTAINERD_SOCK, HYPERKUBE, LAUNCHER, LOG_DIR, MASQUERADE_TAG, NODE_DIR, PACKAGES, PAUSE_TAR, RESTART_MARKER, RUN_DIR,
   STATE_DIR, UNIT, nodeFiles, systemdUnit, validateKubeletOptions, type KubeletNodeOptions,
@@ -101,7 +102,7 @@ const IPTABLES_LEFT = `for ipt in iptables ip6tables; do for t in ${TABLES}; do 
 const INSTALLED = [UNIT, LAUNCHER, HYPERKUBE, PAUSE_TAR, NODE_DIR, RUN_DIR, LOG_DIR];
 
 /**
- * Takes the node off the host: its pods' containers killed and deleted through the node's own containerd (their
+ * Takes the node off the host (after a check that it answers at all): its pods' containers killed and deleted through the node's own containerd (their
  * network namespaces with them), the services stopped and disabled, kube-proxy's iptables chains, the tagged
  * masquerade rule and the CNI bridge removed, leftover mounts under the node's dirs unmounted, and every file
  * and dir the install wrote deleted. Each step is a task whose check looks at the host, so a second run (or a
@@ -109,6 +110,7 @@ const INSTALLED = [UNIT, LAUNCHER, HYPERKUBE, PAUSE_TAR, NODE_DIR, RUN_DIR, LOG_
  */
 export function kubeletNodeUninstallTasks(): Task[] {
   return [
+    hostAnswersTask(), // the checks below read a failed command as "nothing there"
     {
       name: `pods' containers of the node removed (${CONTAINERD_SOCK})`,
       hint: `list them with \`${CTR} containers ls\` on the host`,

@@ -3,12 +3,14 @@
 // service definition) is undone file by file. Run by the installer's task runner, so a second run says `ok`.
 import type { Task } from '../../../installer/task.ts';
 import { K3S_BIN, LAUNCHER, pidFile, unitPath } from '../../../installer/k3s/commands.ts';
+import { hostAnswersTask } from '../../../installer/tasks/host-answers.ts';
 
 const UNINSTALLER = '/usr/local/bin/k3s-agent-uninstall.sh';
 const DATA = ['/etc/rancher/k3s', '/var/lib/rancher/k3s'];
 
 export function k3sAgentUninstallTasks(): Task[] {
   return [
+    hostAnswersTask(), // the checks below read a failed command as "not installed"
     {
       name: `k3s agent removed by its uninstaller (${UNINSTALLER})`,
       async check(ctx) {
