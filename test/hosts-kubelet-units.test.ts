@@ -89,8 +89,8 @@ test('hosts:add --role kubelet: 422 naming the missing settings, the unreadable 
   await assert.rejects(plan(fullEnv(), { role: 'k3s-server', podCidr: '10.42.1.0/24' }), refused(422, 'invalid_pod_cidr', /--role kubelet/));
 });
 
-test('pod range by default: the node\'s own when it has one, else the first /24 no node has and no join is taking', () => {
-  const nodes = new Map([['a', ['10.42.0.0/24']], ['b', ['10.42.2.0/24']], ['kit', []]]);
+test('pod range by default: the node\'s own when it has one, else the first /24 no node has and no join is taking; none while a node records none', () => {
+  const nodes = new Map([['a', ['10.42.0.0/24']], ['b', ['10.42.2.0/24']]]);
   const pick = (nodeName: string, reserved: string[] = [], cluster = '10.42.0.0/16') => choosePodCidr({ nodeName, clusterCidr: cluster, nodes, reserved });
   assert.equal(pick('c'), '10.42.1.0/24');
   assert.equal(pick('c', ['10.42.1.0/24']), '10.42.3.0/24');
@@ -98,6 +98,11 @@ test('pod range by default: the node\'s own when it has one, else the first /24 
   // A node with a wider range covers several /24s.
   assert.equal(choosePodCidr({ nodeName: 'c', clusterCidr: '10.42.0.0/16', nodes: new Map([['w', ['10.42.0.0/22']]]), reserved: [] }), '10.42.4.0/24');
   assert.throws(() => pick('c', ['10.42.1.0/24', '10.42.3.0/24'], '10.42.0.0/22'), refused(409, 'pod_cidr_exhausted', /10\.42\.0\.0\/22/));
+  // A node without a recorded range (the test kit's: no allocate-node-cidrs) leaves the default unknowable.
+  nodes.set('kit', []);
+  assert.throws(() => pick('c'), refused(422, 'pod_cidr_required', /kit record no pod range[\s\S]*--pod-cidr/));
+  assert.equal(pick('b'), '10.42.2.0/24', 'a node with its own range keeps it');
+  assert.equal(choosePodCidr({ nodeName: 'c', requested: '10.42.9.0/24', clusterCidr: '10.42.0.0/16', nodes, reserved: [] }), '10.42.9.0/24');
 });
 
 test('pod range asked for: an aligned IPv4 range inside the cluster\'s, overlapping no other node\'s; a node\'s range never changes', () => {

@@ -223,13 +223,16 @@ describe('further Kubernetes nodes joined by the installer', { skip: cluster.ski
     assert.deepEqual(again.lines.filter((l) => l.status !== 'ok'), [], describeReport(again));
     assert.equal(again.summary?.changed, 0);
     assert.ok(again.lines.some((l) => l.task.includes(first.podCidr)), describeReport(again));
-    // Refused before anything runs (JSON, no stream): another node's range, a changed range, one outside the cluster's.
+    // Refused before anything runs (JSON, no stream): another node's range, a changed range, one outside the cluster's,
+    // none while a node records none.
     const refusals: [Record<string, unknown>, number, string][] = [
       [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: second.podCidr }), 409, 'pod_cidr_taken'],
       [prepared.addBody(first.host, { podCidr: '10.250.200.0/24' }), 409, 'pod_cidr_fixed'],
       [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: '10.251.0.0/24' }), 422, 'invalid_pod_cidr'],
       [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: '10.250.200.7/24' }), 422, 'invalid_pod_cidr'],
       [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: '10.250.200.0/24; id' }), 422, 'invalid_pod_cidr'],
+      // The kit's own node records no range (no allocate-node-cidrs): a new node's default cannot avoid it.
+      [prepared.addBody(first.host, { name: 'kubelet-extra', podCidr: undefined }), 422, 'pod_cidr_required'],
     ];
     for (const [body, status, error] of refusals) {
       const res = await addHostVia(berth, body);

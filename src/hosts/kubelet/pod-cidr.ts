@@ -1,7 +1,7 @@
 // Which pod range a kubelet node gets (hosts:add --role kubelet [--pod-cidr CIDR]): the one asked for, checked as
 // hostile input (an aligned IPv4 CIDR inside the cluster CIDR, overlapping no other node's), else the node's own
 // when it is in the cluster already (a re-run of hosts:add), else the first /24 of the cluster CIDR that no Node
-// uses. Pure: the Nodes' spec.podCIDR(s) and the ranges other joins are taking right now are given.
+// uses (refused while some Node records no range: its pods may be anywhere). Pure: the Nodes' spec.podCIDR(s) and the ranges other joins are taking right now are given.
 import net from 'node:net';
 import { BerthError } from '../../shared/errors.ts';
 
@@ -58,6 +58,12 @@ export function choosePodCidr(input: PodCidrInput): string {
     return show(range);
   }
   if (own.length) return own[0];
+  // A node that records no range (a cluster without allocate-node-cidrs) uses one all the same: which, only it knows.
+  const unknown = [...input.nodes].filter(([name, cidrs]) => name !== input.nodeName && cidrs.length === 0).map(([name]) => name);
+  if (unknown.length) {
+    throw new BerthError(422, 'pod_cidr_required', `Node(s) ${unknown.join(', ')} record no pod range (spec.podCIDR), so a free one cannot be ` +
+      `told apart from theirs: give podCidr (--pod-cidr), a range of ${show(cluster)} no node uses.`);
+  }
   for (let base = cluster.base; base + 256 <= cluster.base + size(cluster); base += 256) {
     const candidate = { base, bits: 24 };
     if (!taken.some((t) => overlaps(t.range, candidate))) return show(candidate);
