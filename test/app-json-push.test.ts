@@ -92,6 +92,7 @@ test('a broken app.json stops the push, naming the field; a failing predeploy fa
   assert.notEqual(broken.code, 0);
   assert.match(broken.output, /remote: !\s+Push rejected: app\.json is invalid: formation\.web\.quantity must be a whole number from 0 to 1000/);
   assert.doesNotMatch(broken.output, /Step 1\//, 'nothing was built');
+  assert.doesNotMatch(broken.output, /Detected/, 'nor detected: the build waits for app.json, read while the source spools');
 
   fs.writeFileSync(path.join(repo, 'app.json'), JSON.stringify({ scripts: { predeploy: 'echo checking; exit 3' } }));
   repos.git(repo, 'commit', '-qam', 'failing predeploy');

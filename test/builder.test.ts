@@ -142,6 +142,43 @@ test('an empty repository fails detection, naming everything that was looked for
   });
 });
 
+test('a caller\'s check (app.json) failing while the source spools is the build\'s error: nothing detected or said, the spool removed', async () => {
+  const repo = repos.create({}, 'node-npm');
+  const tmp = fs.mkdtempSync(path.join(work, 'spool-'));
+  const tmpBefore = process.env.TMPDIR;
+  process.env.TMPDIR = tmp; // where spoolSource writes the source, read when it starts
+  const refused = new Error('app.json is invalid: formation.web.quantity must be a whole number from 0 to 1000');
+  const lines: string[] = [];
+  let detected = false;
+  try {
+    await assert.rejects(builder.build({
+      app: 'gated', source: archive(repo), tag: `${IMAGE}/gated:1`, buildArgs: {}, dockerfilePath: 'Dockerfile',
+      progress: (line) => lines.push(line), detected: () => { detected = true; }, ready: Promise.reject(refused),
+    }), (err) => err === refused);
+  } finally {
+    if (tmpBefore === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = tmpBefore;
+  }
+  assert.deepEqual(lines, [], 'nothing was said');
+  assert.equal(detected, false, 'nothing was detected');
+  // The source was being spooled meanwhile: its file goes once it is written.
+  const deadline = Date.now() + 10_000;
+  while (fs.readdirSync(tmp).some((f) => f.startsWith('berth-source-')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith('berth-source-')), []);
+
+  // A check that passes later: the build waits for it, then goes on as without one.
+  let passed = 0;
+  const later = new Promise<void>((resolve) => setTimeout(() => { passed = Date.now(); resolve(); }, 300));
+  const tag = `${IMAGE}/gated:2`;
+  tags.push(tag);
+  const said: { at: number; line: string }[] = [];
+  const result = await builder.build({
+    app: 'gated', source: archive(repo), tag, buildArgs: {}, dockerfilePath: 'Dockerfile',
+    progress: (line) => { said.push({ at: Date.now(), line }); }, ready: later,
+  });
+  assert.equal(result.kind, 'node');
+  assert.ok(said[0]!.at >= passed, `the first line came after the check passed: ${said[0]!.line}`);
+});
+
 test('the source tar is read through pax long names; a pushed .berth/ is replaced by the generated one', async () => {
   const deep = `${'very-long-directory-name/'.repeat(5)}index.html`;
   const repo = repos.create({ [deep]: 'deep', 'Procfile': 'web: true\n', '.berth/Dockerfile': 'FROM scratch\n' });

@@ -63,7 +63,7 @@ export class DockerBuilder implements Builder {
   }
 
   async build(req: BuildRequest): Promise<BuildResult> {
-    const tree = await spoolSource(req.source, req.signal);
+    const tree = await spooledOnceReady(spoolSource(req.source, req.signal), req.ready);
     try {
       const detection = await detect(tree, req.dockerfilePath);
       req.progress(`Detected ${describe(detection.kind, tree)}`);
@@ -207,6 +207,21 @@ function webCommand(procfile: Record<string, string>, detected: string[] | null,
   const command = procfile.web !== undefined ? shellCommand(procfile.web) : detected;
   if (!command && Object.keys(procfile).length === 0) throw new BuildError(cannotStart);
   return command;
+}
+
+/**
+ * The spooled source, once the caller's check has passed. If it fails, its error is the build's (as if it had come
+ * first) and the source is removed as soon as it is spooled.
+ */
+async function spooledOnceReady(spooling: Promise<SourceTree>, ready: Promise<unknown> | undefined): Promise<SourceTree> {
+  spooling.catch(() => {}); // awaited below unless the check fails first
+  try {
+    await ready;
+  } catch (err) {
+    void spooling.then((tree) => tree.dispose(), () => {});
+    throw err;
+  }
+  return spooling;
 }
 
 /** Which app an image is (image-policy.ts refuses another app's image as a base). */

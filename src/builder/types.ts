@@ -27,6 +27,11 @@ export interface BuildRequest {
   progress: (line: string) => void;
   /** Told the kind of app once detection ran, so a build that fails later still records what it was. */
   detected?: (kind: BuildKind) => void;
+  /**
+   * The caller's own check of the commit (app.json), made while the source is spooled: nothing is detected, said or
+   * built before it passed, and its failure is the build's.
+   */
+  ready?: Promise<unknown>;
 }
 
 export interface BuildResult {

@@ -117,13 +117,16 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     const tag = `${deps.registryAddress}/${app.name}:v${version}`;
     const config = deps.apps.config(app.id);
     step(say, `Building ${app.name} from ${update.newSha.slice(0, 7)} (${update.ref.replace('refs/heads/', '')})`);
-    // Read before building: a broken app.json stops the push before minutes of build.
-    const manifest = await readAppManifest(push, update, (line) => detail(say, line));
+    // Read before building: a broken app.json stops the push before minutes of build. It is read while the
+    // source is spooled (both are git processes); the build detects and says nothing before it passed.
+    const manifestRead = readAppManifest(push, update, (line) => detail(say, line));
+    manifestRead.catch(() => {}); // the build awaits it first
     const built = await deps.builder.build({
       app: app.name, source: push.archive(update), tag, signal: push.signal,
       buildArgs: parseBuildArgs(config), dockerfilePath: config.BERTH_DOCKERFILE || 'Dockerfile',
-      progress: (line) => detail(say, line), detected: (k) => { kind = k; },
+      progress: (line) => detail(say, line), detected: (k) => { kind = k; }, ready: manifestRead,
     });
+    const manifest = await manifestRead;
     step(say, `${describeKind(built.kind)} built as ${tag}`);
     step(say, `Pushing ${tag} to the registry`);
     const { digest } = await deps.registry.push(tag, (line) => detail(say, line));
