@@ -158,15 +158,18 @@ async function timedPush(repo: string, live: () => Promise<boolean>): Promise<Pu
 /**
  * The app as a user would deploy it by hand: a copy of the fixture with a Dockerfile ordered for the cache as
  * Berth's generated one is (dependencies, then metadata, then the source and its build step), trusting the
- * host's extra CAs (TLS-intercepting proxy) for npm ci as Berth's builds do.
+ * host's extra CAs (TLS-intercepting proxy) for npm ci as Berth's builds do, and running the Procfile's web
+ * command as Berth does (`npm start`: npm starts, a Node process of its own, before the app does).
  */
 function floorTree(dir: string): string {
   fs.cpSync(path.join(ROOT, 'test/fixtures/push/node-app'), dir, { recursive: true });
+  const web = /^web:\s*(.+)$/m.exec(fs.readFileSync(path.join(dir, 'Procfile'), 'utf8'))?.[1]?.trim();
+  if (!web) throw new Error('the push fixture\'s Procfile has no web: line');
   const cas = fs.readdirSync(CA_DIR).filter((f) => f.endsWith('.crt')).map((f) => fs.readFileSync(path.join(CA_DIR, f), 'utf8'));
   fs.writeFileSync(path.join(dir, 'extra-ca.pem'), cas.join('\n'));
   fs.writeFileSync(path.join(dir, 'Dockerfile'), [
     'FROM berth/node:24', 'COPY extra-ca.pem /etc/extra-ca.pem', 'ENV NODE_EXTRA_CA_CERTS=/etc/extra-ca.pem PORT=5000',
-    'WORKDIR /app', 'COPY package.json package-lock.json ./', 'RUN npm ci', 'CMD ["node", "server.js"]',
+    'WORKDIR /app', 'COPY package.json package-lock.json ./', 'RUN npm ci', `CMD ${JSON.stringify(['/bin/sh', '-c', `exec ${web}`])}`,
     'COPY . ./', 'RUN npm run build', ''].join('\n'));
   return dir;
 }
