@@ -67,7 +67,8 @@ export async function readBackup(input: Readable, stagingDir: string, limits: Re
     if (err instanceof BackupRefused) throw err;
     throw new BackupRefused(`it could not be read as a tar archive (${(err as Error).message}): is it truncated?`);
   } finally {
-    input.destroy();
+    input.unpipe(extract as unknown as NodeJS.WritableStream);
+    extract.destroy();
   }
   if (manifestText === null) throw new BackupRefused('it has no manifest.json at its end: it is truncated or not a Berth backup');
   let manifest: BackupManifest;
@@ -80,6 +81,25 @@ export async function readBackup(input: Readable, stagingDir: string, limits: Re
   const extra = [...seen.keys()].find((name) => !Object.hasOwn(manifest.entries, name));
   if (extra) throw new BackupRefused(`entry ${extra} is not listed in the manifest`);
   return { manifest, filesDir };
+}
+
+/** Reads and drops what is left of an upload, cutting it only past `limit` bytes; settles once it has
+ *  ended. A refusal is answered after that: answered while the client still sends, the connection would be
+ *  cut under it (the HTTP server drains an unread body for 500 ms at most) and the client would see EPIPE,
+ *  not the reason. */
+export function discardRest(input: Readable, limit: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (input.destroyed || input.readableEnded) return resolve();
+    let left = limit;
+    input.once('end', () => resolve());
+    input.once('close', () => resolve());
+    input.on('error', () => resolve()); // the client went away: nothing left to read
+    input.on('data', (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) input.destroy();
+    });
+    input.resume();
+  });
 }
 
 /** Writes one entry's bytes to a new file (never over one, never through a link) while hashing them. */
