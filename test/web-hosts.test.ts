@@ -104,6 +104,27 @@ test('the role list offers the k3s roles and the plain kubelet node; without a k
   assert.equal(await page.locator('#host-tasks li').count(), 0);
 });
 
+test('the pod range shows for a kubelet node only and goes with its request; the server\'s refusal is shown', async () => {
+  const podRange = page.getByLabel('Pod range (optional)');
+  assert.equal(await podRange.isVisible(), false, 'no pod range for the automatic role');
+  await page.getByLabel('Role').selectOption('kubelet');
+  await podRange.waitFor({ state: 'visible' });
+  await podRange.fill('10.42.7.0/24');
+  const sent = page.waitForRequest((req) => req.url().endsWith('/api/v1/hosts') && req.method() === 'POST');
+  await page.getByRole('button', { name: 'Check host' }).click();
+  assert.deepEqual(JSON.parse((await sent).postData() ?? '{}').podCidr, '10.42.7.0/24');
+  // This server has no kubelet settings: the form shows which are missing, and nothing ran.
+  await page.locator('.add-host .notice.error', { hasText: /BERTH_KUBELET_BINARY/ }).waitFor();
+  assert.equal(await page.locator('#host-tasks li').count(), 0);
+  await page.getByLabel('Role').selectOption('k3s-agent');
+  await podRange.waitFor({ state: 'hidden' });
+  const agent = page.waitForRequest((req) => req.url().endsWith('/api/v1/hosts') && req.method() === 'POST');
+  await page.getByRole('button', { name: 'Check host' }).click();
+  assert.equal(JSON.parse((await agent).postData() ?? '{}').podCidr, undefined, 'a hidden pod range is not sent');
+  await page.locator('.add-host .notice.error').waitFor();
+  await page.getByLabel('Role').selectOption('');
+});
+
 test('a Docker host of an older Berth shows as retired, with only Remove, which asks first and cleans it up', { timeout: 120_000 }, async () => {
   await registerRetiredDockerHost(berth, old, 'old-1'); // the server restarts: the page reloads
   await page.reload();

@@ -24,6 +24,14 @@ export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement 
   });
   const name = h('input', { id: 'host-name', name: 'name', autocomplete: 'off', spellcheck: 'false', placeholder: 'worker-1', pattern: '[a-z0-9][a-z0-9.\\-]{0,62}' });
   const role = h('select', { id: 'host-role', name: 'role' }, ROLES.map(([value, text]) => h('option', { value }, text)));
+  // Only a kubelet node takes a pod range (hosts:add --pod-cidr); empty: the server picks the first free /24.
+  const podCidr = h('input', {
+    id: 'host-pod-cidr', name: 'podCidr', autocomplete: 'off', spellcheck: 'false', placeholder: '10.42.3.0/24',
+    pattern: '\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}', 'aria-describedby': 'host-pod-cidr-hint',
+  });
+  const podCidrField = h('div', { hidden: true }, h('label', { for: 'host-pod-cidr' }, 'Pod range (optional)'), podCidr,
+    h('p', { class: 'hint', id: 'host-pod-cidr-hint' }, "The node's pod addresses, inside BERTH_KUBELET_CLUSTER_CIDR; empty: the first free /24."));
+  role.addEventListener('change', () => { podCidrField.hidden = role.value !== 'kubelet'; });
   const key = h('textarea', {
     id: 'host-key', name: 'sshKey', rows: 4, autocomplete: 'off', spellcheck: 'false', class: 'mono',
     placeholder: '-----BEGIN OPENSSH PRIVATE KEY-----', 'aria-describedby': 'host-key-hint',
@@ -39,6 +47,7 @@ export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement 
       address: address.value.trim(),
       name: name.value.trim() || undefined,
       role: role.value || undefined,
+      podCidr: role.value === 'kubelet' && podCidr.value.trim() ? podCidr.value.trim() : undefined,
       sshKey: key.value.trim() ? key.value : undefined,
       check: check.checked,
     };
@@ -81,6 +90,7 @@ export function addHostForm(ctx: PageContext, onAdded: () => void): HTMLElement 
       h('p', { class: 'hint', id: 'host-address-hint' }, 'user@host[:port], reachable over SSH (the user defaults to root).')),
     h('div', {}, h('label', { for: 'host-name' }, 'Name (optional)'), name),
     h('div', {}, h('label', { for: 'host-role' }, 'Role'), role),
+    podCidrField,
     h('div', { class: 'wide' }, h('label', { for: 'host-key' }, 'SSH private key (optional)'), key,
       h('p', { class: 'hint', id: 'host-key-hint' }, "Used once to log in, deleted after the run. Without it Berth logs in with its own key."))),
   h('div', { class: 'row check' },
