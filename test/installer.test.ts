@@ -44,6 +44,8 @@ test('hosts:add --check --role k3s-server on a fresh host reports what would cha
   assert.ok(result.summary!.wouldChange >= 3, result.raw);
   assert.ok(statuses(result.lines).every((s) => s === 'would-change' || s === 'ok'), result.raw);
   assert.equal(result.lines.find((l) => l.task.startsWith('curl installed'))?.status, 'would-change', result.raw);
+  // Logged in with the operator's key: Berth's own is authorized too (hosts:remove, and agents reading the join token, use it).
+  assert.equal(result.lines.find((l) => l.task.startsWith('Berth\'s SSH key authorized for root'))?.status, 'would-change', result.raw);
   assert.equal(result.lines.at(-1)?.task, 'registered with Berth as host "node-a" (k3s-server)');
   assert.equal(await fresh.sh('test -e /usr/local/bin/k3s || test -e /etc/rancher && echo present || echo absent'), 'absent');
   assert.equal(await fresh.sh('command -v curl || echo absent'), 'absent');

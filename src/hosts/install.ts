@@ -42,10 +42,10 @@ const ROLE_TASKS = {
   'k3s-agent': k3sAgentRoleTasks,
   kubelet: async (req, deps) => {
     if (!req.kubeletNode || !deps.kubelet) throw new Error('a kubelet node needs the server\'s kubelet settings and a cluster (the plan checks both)');
-    return [authorizedKeyTask(req.login.user, req.berthKey.publicKey), ...await kubeletRoleTasks({
+    return kubeletRoleTasks({
       node: req.kubeletNode, settings: deps.kubelet.settings, cluster: deps.kubelet.cluster,
       registryAdvertise: req.registryAdvertise, registryAuth: loadRegistryCredential(deps.dataDir), dataDir: deps.dataDir,
-    })];
+    });
   },
 } satisfies Record<string, RoleTasks>;
 
@@ -55,9 +55,10 @@ export const isInstallRole = (role: string): role is InstallRole => Object.hasOw
 
 export async function installTasks(req: HostInstall, deps: InstallDeps): Promise<Task[]> {
   const roleTasks = await ROLE_TASKS[req.role](req, deps);
-  // First, before anything logs in: the host key pinned (checked against --host-key when given).
+  // First, before anything logs in: the host key pinned (checked against --host-key when given). Then Berth's own
+  // key, for every role: hosts:remove logs in with it, and an agent reads its join token from the server with it.
   const pin = hostKeyTask({ host: req.login.host, port: req.login.port, knownHostsFile: req.berthKey.knownHostsFile, expected: req.hostKey ?? null });
-  return [pin, ...roleTasks, registerTask(req, deps)];
+  return [pin, authorizedKeyTask(req.login.user, req.berthKey.publicKey), ...roleTasks, registerTask(req, deps)];
 }
 
 /** Nodes pull release images with Berth's registry credential, once the registry requires one. */
