@@ -93,39 +93,54 @@ export function configSection(path: string, reloadApp: () => Promise<void>): Sec
 
 export function formationSection(path: string, reloadApp: () => Promise<void>): Section {
   const s = section('Processes', 'formation');
-  // Live events re-render this section; a number being typed must survive that, focus included.
-  const typed = new Map<string, string>();
+  // Live events refresh this section often. The scale forms are rebuilt only when the process types change, and a
+  // refresh never touches an input being edited: replacing it mid-typing lost the selection, so typing "2" over
+  // "1" could send 12.
+  const forms = h('div', { class: 'scale-forms' });
+  const list = h('ul', { class: 'instances', 'aria-label': 'Instances' });
+  const restart = h('button', { type: 'button' }, 'Restart all');
+  restart.addEventListener('click', () => void act(s.msg, restart, () => api('POST', `${path}/ps/restart`, {}), refresh));
+  const inputs = new Map<string, HTMLInputElement>();
+  const edited = new Set<string>();
+  let shownTypes: string | null = null;
+
+  const scaleForm = (f: Formation): HTMLFormElement => {
+    const id = `scale-${f.type}`;
+    const input = h('input', { id, type: 'number', min: '0', max: '100', value: String(f.quantity), class: 'narrow' }) as HTMLInputElement;
+    input.addEventListener('input', () => edited.add(f.type));
+    inputs.set(f.type, input);
+    const scale = h('button', { type: 'submit' }, 'Scale');
+    return h('form', {
+      class: 'row',
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        const quantity = Number(input.value);
+        void act(s.msg, scale, () => api('PATCH', `${path}/formation`, { updates: [{ type: f.type, quantity }] }), async () => {
+          if (input.value === String(quantity)) edited.delete(f.type);
+          await refresh(); await reloadApp();
+        });
+      },
+    }, h('label', { for: id }, `${f.type} instances`), input, scale,
+    f.memoryMB ? h('span', { class: 'hint' }, `${f.memoryMB} MB`) : null);
+  };
+
   const refresh = async () => {
     const [formation, instances] = await Promise.all([api<Formation[]>('GET', `${path}/formation`), api<Instance[]>('GET', `${path}/ps`)]);
-    const focused = (document.activeElement as HTMLElement | null)?.id;
-    const types = formation.map((f) => {
-      const id = `scale-${f.type}`;
-      const input = h('input', { id, type: 'number', min: '0', max: '100', value: typed.get(f.type) ?? String(f.quantity), class: 'narrow' }) as HTMLInputElement;
-      input.addEventListener('input', () => typed.set(f.type, input.value));
-      if (focused === id) queueMicrotask(() => input.focus());
-      const scale = h('button', { type: 'submit' }, 'Scale');
-      const form = h('form', {
-        class: 'row',
-        onsubmit: (event: Event) => {
-          event.preventDefault();
-          const quantity = Number(input.value);
-          void act(s.msg, scale, () => api('PATCH', `${path}/formation`, { updates: [{ type: f.type, quantity }] }), async () => {
-            if (typed.get(f.type) === String(quantity)) typed.delete(f.type);
-            await refresh(); await reloadApp();
-          });
-        },
-      }, h('label', { for: id }, `${f.type} instances`), input, scale,
-      f.memoryMB ? h('span', { class: 'hint' }, `${f.memoryMB} MB`) : null);
-      return form;
-    });
-    const restart = h('button', { type: 'button' }, 'Restart all');
-    restart.addEventListener('click', () => void act(s.msg, restart, () => api('POST', `${path}/ps/restart`, {}), refresh));
-    const list = instances.map((i) => h('li', { 'data-instance': i.name, 'data-state': i.state },
+    const types = formation.map((f) => `${f.type}:${f.memoryMB ?? ''}`).join(',');
+    if (types !== shownTypes) {
+      shownTypes = types;
+      inputs.clear();
+      replace(forms, formation.length ? formation.map(scaleForm) : h('p', { class: 'hint' }, 'No processes until the first release.'));
+      replace(s.body, forms, list, formation.length ? restart : null);
+    }
+    for (const f of formation) {
+      const input = inputs.get(f.type);
+      if (input && !edited.has(f.type) && document.activeElement !== input) input.value = String(f.quantity);
+    }
+    replace(list, instances.map((i) => h('li', { 'data-instance': i.name, 'data-state': i.state },
       h('span', { class: 'mono' }, i.name), ' ', badge(i.state), ` v${i.release} · started ${ago(i.startedAt)}`,
       i.restartCount ? ` · ${i.restartCount} restarts` : '', ' ',
-      i.state === 'running' ? h('a', { href: `#${path}/terminal/${i.name}`, class: 'terminal-link', 'aria-label': `Open a terminal in ${i.name}` }, 'Terminal') : null));
-    replace(s.body, types.length ? types : h('p', { class: 'hint' }, 'No processes until the first release.'),
-      h('ul', { class: 'instances', 'aria-label': 'Instances' }, list), formation.length ? restart : null);
+      i.state === 'running' ? h('a', { href: `#${path}/terminal/${i.name}`, class: 'terminal-link', 'aria-label': `Open a terminal in ${i.name}` }, 'Terminal') : null)));
   };
   return { el: s.el, refresh };
 }
