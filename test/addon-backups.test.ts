@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { postSlowly, slowUpload } from './support/slow-upload.ts';
 import { startCaddy } from './support/caddy.ts';
 import { runCli, cliOutput, type CliTarget } from './support/cli.ts';
 import { startBerth, eventually, sleep, uniqueName, type BerthServer } from './support/berth.ts';
@@ -151,6 +152,13 @@ test('a Redis backup restored into Postgres is 422 and touches nothing; a pg fil
   assert.equal(((await raw.json()) as { error: string }).error, 'wrong_kind');
   assert.equal(pgFingerprint(pg), before, 'postgres untouched');
   assert.deepEqual(fs.readdirSync(path.join(berth.dataDir, 'backups', pg)).filter((f) => f.startsWith('upload-')), [], 'the upload is gone');
+  // Refused before a byte is read (no --confirm) while ~25 MB are still on their way: the refusal comes after the
+  // upload's end, not as a connection cut under the client (EPIPE).
+  const unconfirmed = await postSlowly(`${berth.url}/api/v1/addons/${pg}/restore`, berth.token, slowUpload(fs.readFileSync(rdb)));
+  assert.equal(unconfirmed.res.status, 400);
+  assert.match(((await unconfirmed.res.json()) as { message: string }).message, /confirm with --confirm/);
+  assert.ok(unconfirmed.afterEndMs >= 0, 'answered before the upload ended');
+  assert.equal(pgFingerprint(pg), before, 'postgres untouched');
 
   const dump = path.join(work, 'pg.dump');
   psql(pg, 'DELETE FROM t');

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
+import { postSlowly, slowUpload } from './support/slow-upload.ts';
 import { startCaddy, type TestCaddy } from './support/caddy.ts';
 import { startRegistry, type TestRegistry } from './support/registry.ts';
 import { gitPush } from './support/git-push.ts';
@@ -246,23 +247,10 @@ test('damaged archives, a missing key and a member are refused; the new installa
   // Refused at its first entry while the rest is still on its way (1 MB every 40 ms for ~1 s): the server reads
   // the rest and drops it, and answers only then. Answered at once, the HTTP server would cut the connection
   // 500 ms later with the client still sending, and a loaded client saw EPIPE instead of the refusal.
-  let sentAll = 0;
-  const slowly = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      controller.enqueue(new Uint8Array(hostile));
-      for (let i = 0; i < 25; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 40));
-        controller.enqueue(new Uint8Array(1024 * 1024).fill(0x61));
-      }
-      sentAll = Date.now();
-      controller.close();
-    },
-  });
-  const early = await fetch(`${berth.url}/api/v1/admin/restore`, { method: 'POST', headers: { authorization: `Bearer ${berth.token}` }, body: slowly, duplex: 'half' } as RequestInit);
-  const answeredAt = Date.now();
-  assert.equal(early.status, 422);
-  assert.match((await early.json()).message, /"\.\." path segment/);
-  assert.ok(sentAll > 0 && answeredAt >= sentAll, sentAll ? `answered ${answeredAt - sentAll} ms after the upload ended` : 'answered before the upload ended');
+  const early = await postSlowly(`${berth.url}/api/v1/admin/restore`, berth.token, slowUpload(new Uint8Array(hostile)));
+  assert.equal(early.res.status, 422);
+  assert.match((await early.res.json()).message, /"\.\." path segment/);
+  assert.ok(early.afterEndMs >= 0, 'answered before the upload ended');
   // Nothing changed: no app, no repository, no image, no staging left behind.
   assert.deepEqual(await berth.ok('GET', '/apps'), []);
   assert.ok(!fs.existsSync(path.join(berth.dataDir, 'repos', `${appA}.git`)));

@@ -83,25 +83,6 @@ export async function readBackup(input: Readable, stagingDir: string, limits: Re
   return { manifest, filesDir };
 }
 
-/** Reads and drops what is left of an upload, cutting it only past `limit` bytes; settles once it has
- *  ended. A refusal is answered after that: answered while the client still sends, the connection would be
- *  cut under it (the HTTP server drains an unread body for 500 ms at most) and the client would see EPIPE,
- *  not the reason. */
-export function discardRest(input: Readable, limit: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (input.destroyed || input.readableEnded) return resolve();
-    let left = limit;
-    input.once('end', () => resolve());
-    input.once('close', () => resolve());
-    input.on('error', () => resolve()); // the client went away: nothing left to read
-    input.on('data', (chunk: Buffer) => {
-      left -= chunk.length;
-      if (left < 0) input.destroy();
-    });
-    input.resume();
-  });
-}
-
 /** Writes one entry's bytes to a new file (never over one, never through a link) while hashing them. */
 async function stageEntry(entry: Readable, filesDir: string, name: string, size: number): Promise<{ size: number; sha256: string }> {
   const target = path.join(filesDir, name);

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { BerthError } from '../shared/errors.ts';
 import { parseKeyring } from '../state/secrets.ts';
 import { ArchiveWriter } from './archive-writer.ts';
-import { BackupRefused, discardRest, readBackup, type ReadLimits } from './archive-reader.ts';
+import { BackupRefused, readBackup, type ReadLimits } from './archive-reader.ts';
 import { writeBackup, type BackupSources, type BackupSummary } from './backup.ts';
 import { checkInstallation, type CheckSources } from './check.ts';
 import type { CheckReport } from '../wire/types.ts';
@@ -48,15 +48,10 @@ export class BackupService {
   }
 
   /** `suppliedKey`: the text of the old installation's key file, for a backup made without --include-key. */
-  async restore(input: Readable, suppliedKey: string | null): Promise<RestoreResult> {
-    try {
-      return await this.#restore(input, suppliedKey);
-    } finally {
-      await discardRest(input, this.#deps.limits.maxTotalBytes);
-    }
-  }
+  /** The most a restore reads of an upload (BERTH_MAX_RESTORE_MB). */
+  get maxUploadBytes(): number { return this.#deps.limits.maxTotalBytes; }
 
-  async #restore(input: Readable, suppliedKey: string | null): Promise<RestoreResult> {
+  async restore(input: Readable, suppliedKey: string | null): Promise<RestoreResult> {
     if (this.#restoring) throw new BerthError(409, 'restore_running', 'A restore is already running on this installation.');
     const target = this.#deps;
     if (target.appCount() > 0) {

@@ -2,11 +2,11 @@
 // stream, its restore onto a new installation (streamed upload, verified whole before anything changes),
 // and the integrity report. The work is in src/backup.
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { Hono } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import { requireAdmin } from '../auth.ts';
 import { clientAddress } from '../origin.ts';
+import { withUpload } from '../upload.ts';
 import type { Services } from '../services.ts';
 import { BerthError } from '../../shared/errors.ts';
 
@@ -43,10 +43,10 @@ export function backupRoutes(s: RouteServices): Hono<ApiEnv> {
     if (encodedKey !== null && (encodedKey.length > MAX_KEY_HEADER || !/^[A-Za-z0-9+/=]+$/.test(encodedKey))) {
       throw new BerthError(400, 'invalid_key_file', `${SECRETS_KEY_HEADER} must be the key file's text in base64.`);
     }
-    const body = c.req.raw.body;
-    if (!body) throw new BerthError(400, 'backup_missing', 'Send the backup archive as the request body (berth admin:restore FILE).');
-    const result = await service().restore(Readable.fromWeb(body as NodeReadableStream<Uint8Array>),
-      encodedKey === null ? null : Buffer.from(encodedKey, 'base64').toString('utf8'));
+    const backup = service();
+    const missing = () => new BerthError(400, 'backup_missing', 'Send the backup archive as the request body (berth admin:restore FILE).');
+    const result = await withUpload(c, backup.maxUploadBytes, missing, (body) =>
+      backup.restore(body, encodedKey === null ? null : Buffer.from(encodedKey, 'base64').toString('utf8')));
     c.set('auditDetail', `backup of ${result.backup.createdAt}: ${result.apps.length} app(s), ${result.images} image(s), key from the ${result.keyFrom}`);
     return c.json(result);
   });

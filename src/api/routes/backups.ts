@@ -2,11 +2,11 @@
 // app the add-on is attached to. Changes are audited by the trail with details naming the add-on and backup;
 // a download (a GET) is recorded here. No detail holds a credential.
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
 import type { ApiEnv } from '../auth.ts';
 import { jsonBody } from '../errors.ts';
 import { clientAddress } from '../origin.ts';
+import { withUpload } from '../upload.ts';
 import { BerthError } from '../../shared/errors.ts';
 import { BACKUP_SHA256_HEADER } from '../../wire/types.ts';
 import type { AccessStore } from '../../state/access-store.ts';
@@ -64,10 +64,10 @@ export function backupsRoutes(s: { backups: AddonBackups; access: AccessStore; a
   api.post('/:name/restore', async (c) => {
     const to = c.req.query('to');
     c.set('auditDetail', `restore an uploaded file into ${to ? `a new add-on ${to.slice(0, 40)}` : name(c).slice(0, 40)}`);
-    const raw = c.req.raw.body;
-    if (!raw) throw new BerthError(400, 'dump_missing', 'Send the dump as the request body (berth backups:restore ADDON --from-file FILE).');
-    const body = Readable.fromWeb(raw as NodeReadableStream<Uint8Array>);
-    return c.json(await s.backups.restoreUpload(name(c), body, { confirm: c.req.query('confirm'), to, sha256: c.req.query('sha256') }, caller(c)));
+    const missing = () => new BerthError(400, 'dump_missing', 'Send the dump as the request body (berth backups:restore ADDON --from-file FILE).');
+    // No size bound on a dump: a refused one is read as far as an accepted one would be.
+    return c.json(await withUpload(c, Infinity, missing, (body) =>
+      s.backups.restoreUpload(name(c), body, { confirm: c.req.query('confirm'), to, sha256: c.req.query('sha256') }, caller(c))));
   });
   return api;
 }
