@@ -110,6 +110,7 @@ test('the pod range shows for a kubelet node only and goes with its request; the
   await page.getByLabel('Role').selectOption('kubelet');
   await podRange.waitFor({ state: 'visible' });
   await podRange.fill('10.42.7.0/24');
+  await screenshot(page, 'hosts-add-kubelet');
   const sent = page.waitForRequest((req) => req.url().endsWith('/api/v1/hosts') && req.method() === 'POST');
   await page.getByRole('button', { name: 'Check host' }).click();
   assert.equal(JSON.parse((await sent).postData() ?? '{}').podCidr, '10.42.7.0/24');
