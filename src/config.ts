@@ -36,6 +36,9 @@ export interface Config {
   dnsPort: number;             // the app DNS (dnsmasq) on 127.0.0.1: Caddy resolves each app's stable upstream there
   dnsDir: string | null;       // its hosts and pid file; default /run/berth-dns-<installation id> (readable: dnsmasq runs as nobody)
   networkSubnet: string;       // the range each app's own Docker network is carved from (container-ip only)
+  /** Apps pushed to keep network holders ready that their new containers join (container-ip only; BERTH_NETWORK_HOLDERS=0: off). */
+  networkHolders: boolean;
+  networkHoldersIdleSec: number; // how long after an app's last push its holders stay ready
   pidsLimit: number;           // most processes/threads in any container Berth starts
   oneOffMemoryMB: number;      // memory of release-phase and one-off containers
   /** Globs (picomatch) of image references members may deploy besides their own app's registry images. */
@@ -137,6 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsPort: int(env, 'BERTH_DNS_PORT', 5354),
     dnsDir: env.BERTH_DNS_DIR || null,
     networkSubnet: env.BERTH_NETWORK_SUBNET || 'auto', // auto: the first free /16 from 10.213.0.0
+    networkHolders: env.BERTH_NETWORK_HOLDERS !== '0',
+    networkHoldersIdleSec: Math.max(1, int(env, 'BERTH_NETWORK_HOLDERS_IDLE', 600)),
     pidsLimit: Math.max(16, int(env, 'BERTH_PIDS_LIMIT', 512)),
     oneOffMemoryMB: Math.max(16, int(env, 'BERTH_ONEOFF_MEMORY_MB', 512)),
     imageAllow: (env.BERTH_IMAGE_ALLOW ?? '').split(',').map((glob) => glob.trim()).filter(Boolean),

@@ -4,7 +4,8 @@
 // switch). Baseline in the same run, alternating with the pushes: the floor any PaaS pays for the same change,
 // the same one-line edit to the same tree, `docker build` (dependencies cached, the source copy and build step
 // run again) plus `docker run` until it answers. Versions carry a per-run id, so no build (Berth's or the
-// floor's) can reuse a layer an earlier run made from the very same source.
+// floor's) can reuse a layer an earlier run made from the very same source. Each push and each floor starts once the
+// app's containers have stopped changing (the previous push's drain and background work are over).
 // The server runs as users run it: the executable dist/berth (its pre-receive hook is `berth git-hook`) when it
 // is built and newer than src/, else from sources; BENCH_SERVER=executable|bundle|sources picks one.
 //   export PATH=/opt/berth/node/bin:$PATH; node scripts/bench/push-to-live.ts
@@ -64,7 +65,10 @@ main('push-to-live', async () => {
   const floorTags: string[] = [];
   try {
     // The default drain (3 s): a push returns without waiting it out.
-    await withStack({ BERTH_REGISTRY: registry.address, BERTH_DRAIN_SECONDS: '3' }, async ({ caddy, berth, app }) => {
+    // BERTH_NETWORK_HOLDERS=0 runs the same pushes with every container setting its network namespace up itself.
+    const holders = process.env.BERTH_NETWORK_HOLDERS === '0' ? '0' : '1';
+    console.log(`network holders: ${holders === '1' ? 'on' : 'off (BERTH_NETWORK_HOLDERS=0)'}`);
+    await withStack({ BERTH_REGISTRY: registry.address, BERTH_DRAIN_SECONDS: '3', BERTH_NETWORK_HOLDERS: holders }, async ({ caddy, berth, app }) => {
       const name = app('push');
       await berth.ok('POST', '/apps', { name });
       const repo = path.join(work, 'node-app');
@@ -90,7 +94,9 @@ main('push-to-live', async () => {
         const version = `${run}-r${i}`;
         editVersion(repo, version);
         await git('commit', '-qam', version);
+        await settled(name);
         cached.push(await timedPush(repo, answers(`node-app ${version}`)));
+        await settled(name);
         baseline.push(await floorRun(`${run}-f${i}`));
       }
 
@@ -108,7 +114,7 @@ main('push-to-live', async () => {
       console.log(`\ncached push vs the docker floor: ${ratio(totals.median, floorStats.median)}`);
       console.log(`target: cached rebuild ≤ ${TARGET_MS} ms median → ${verdict(totals.median <= TARGET_MS)} (${ms(totals.median)})`);
       const returnRatio = returned.median / floorStats.median;
-      console.log(`target: git push returns ≤ ${RETURN_TARGET_RATIO}× the docker floor → ${verdict(returnRatio <= RETURN_TARGET_RATIO)} (${returnRatio.toFixed(2)}×: ${ms(returned.median)} vs ${ms(floorStats.median)}; server: ${server}; load ${loadAverage()})`);
+      console.log(`target: git push returns ≤ ${RETURN_TARGET_RATIO}× the docker floor → ${verdict(returnRatio <= RETURN_TARGET_RATIO)} (${returnRatio.toFixed(2)}×: ${ms(returned.median)} vs ${ms(floorStats.median)}; server: ${server}; holders ${holders === '1' ? 'on' : 'off'}; load ${loadAverage()})`);
       await berth.ok('DELETE', `/apps/${name}`, { confirm: name });
     }, server);
   } finally {
@@ -186,6 +192,28 @@ async function dockerFloor(tree: string, version: string): Promise<number> {
   const took = performance.now() - started;
   await docker('rm', '-f', id);
   return took;
+}
+
+/**
+ * Waits until the app's containers stop changing (the old instance drained and removed, holders readied for the next
+ * push): each push and each floor starts on a machine where nothing of the previous step is still going on, so
+ * neither pays for the other's background work. At most 30 s.
+ */
+async function settled(app: string): Promise<void> {
+  const snapshot = () => docker('ps', '-a', '--filter', `label=berth.app=${app}`, '--format', '{{.ID}} {{.State}}');
+  let last = await snapshot();
+  let stableSince = performance.now();
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await snapshot();
+    if (now !== last) {
+      last = now;
+      stableSince = performance.now();
+    } else if (performance.now() - stableSince >= 1500 && !/created|removing|restarting/.test(now)) {
+      return;
+    }
+  }
 }
 
 /** The 1-minute load average at the start of the run and now (the machine is shared). */

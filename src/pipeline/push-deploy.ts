@@ -7,6 +7,7 @@ import { ZERO_SHA } from '../git/protocol.ts';
 import type { Builder, BuildKind } from '../builder/types.ts';
 import type { RegistryClient } from '../registry/index.ts';
 import type { Deployer } from '../releases/deployer.ts';
+import type { InstancePreparation } from '../runtime/types.ts';
 import type { AppsStore } from '../state/apps-store.ts';
 import type { BuildsStore } from '../state/builds-store.ts';
 import type { ReleasesStore } from '../state/releases-store.ts';
@@ -112,6 +113,8 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
   const say = buildLog ? (line: string) => { push.say(line); buildLog.line(line); } : push.say;
   const started = Date.now();
   let kind: BuildKind | null = null; // known once detection ran, so a failed build still says what it was
+  // What the scheduler readies for the release's containers (network holders on Docker); end() readies the next push.
+  let prepared: InstancePreparation | null = null;
   try {
     const version = deps.releases.nextVersion(app.id);
     const tag = `${deps.registryAddress}/${app.name}:v${version}`;
@@ -121,6 +124,7 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     // source is spooled (both are git processes); the build detects and says nothing before it passed.
     const manifestRead = readAppManifest(push, update, (line) => detail(say, line));
     manifestRead.catch(() => {}); // the build awaits it first
+    prepared = deps.deployer.prepareRelease(app.name);
     const built = await deps.builder.build({
       app: app.name, source: push.archive(update), tag, signal: push.signal,
       buildArgs: parseBuildArgs(config), dockerfilePath: config.BERTH_DOCKERFILE || 'Dockerfile',
@@ -150,6 +154,8 @@ async function buildAndRelease(deps: PushDeployDeps, push: PushEvent, update: Re
     return false;
   } finally {
     buildLog?.finish();
+    // In the background: readying the next push must not hold up this one's answer.
+    prepared?.end().catch(() => {});
   }
 }
 

@@ -200,7 +200,8 @@ export class Converger {
       await this.removeAll(started, 0);
       throw err;
     } finally {
-      started.forEach((i) => i.hostPort !== null && this.ports.release(i.hostPort));
+      // Held by the instances from here on (or by nothing: one in a network holder publishes no port).
+      specs.forEach((s) => s.hostPort !== null && this.ports.release(s.hostPort));
     }
     return started;
   }

@@ -16,7 +16,7 @@ import { checkAppName, checkImageRef } from '../shared/validation.ts';
 import { applyFormationUpdates, defaultFormation, formationForProcesses, withInitialFormation, type FormationUpdate } from './formation.ts';
 import type { AppManifest } from '../pipeline/app-json.ts';
 import { checkMaintenanceUrl, MAINTENANCE_PAGE_VAR, maintenancePage } from '../router/maintenance-page.ts';
-import type { Instance } from '../runtime/types.ts';
+import type { Instance, InstancePreparation } from '../runtime/types.ts';
 import type { CanaryStore } from '../canary/store.ts';
 import { weightAt, type CanaryPlan } from '../canary/plan.ts';
 import type { CanaryToRun } from '../scheduler/types.ts';
@@ -46,6 +46,9 @@ export interface BuiltImage {
   /** The commit's app.json, when it has one: scripts, initial formation, web health check. */
   manifest?: AppManifest | null;
 }
+
+const MOST_PREPARED_WEB = 3;
+const NOTHING_PREPARED: InstancePreparation = { ready: Promise.resolve(), end: async () => {} };
 
 /** A command run once in the new release's image, outside the formation (release phase, app.json scripts). */
 interface OneOff { label: string; what: string; command: string }
@@ -90,6 +93,16 @@ export class Deployer {
 
   scheduler(app: AppRow): Scheduler {
     return this.deps.schedulers.forApp(app.name);
+  }
+
+  /**
+   * Before a push's image is built: the app's scheduler readies what the release's web instances and its release
+   * command will start with (a few at most: each costs a container while ready). end() after the release.
+   */
+  prepareRelease(appName: string): InstancePreparation {
+    const app = this.deps.apps.get(appName);
+    const web = this.deps.apps.formation(app.id).find((f) => f.type === 'web')?.quantity ?? 1;
+    return this.scheduler(app).prepareDeploy?.(app.name, Math.min(web, MOST_PREPARED_WEB) + 1) ?? NOTHING_PREPARED;
   }
 
   currentRelease(app: AppRow): ReleaseRow | undefined {

@@ -162,8 +162,23 @@ export interface Runtime {
    * followed until the container stops. Optional: without it the log store collects nothing from this driver.
    */
   instanceLogs?(instance: Pick<Instance, 'id' | 'app' | 'process' | 'index'>, opts: InstanceLogOptions): AsyncIterable<LogLine>;
+  /**
+   * Readies what `count` instances (or one-offs) of the app about to start can use before their image exists, so
+   * they start faster: a push calls it before building. Optional; starts work the same without it.
+   */
+  prepareInstances?(app: string, count: number): InstancePreparation;
+  /** Removes whatever prepareInstances keeps ready for the app (it is destroyed, or moved to another scheduler). Optional. */
+  dropPrepared?(app: string): Promise<void>;
   /** TCP ports a running instance listens on (a failed health check says so); null when that cannot be seen. Optional. */
   listeningPorts?(instance: Pick<Instance, 'id'>): Promise<number[] | null>;
+}
+
+/** What a runtime readies ahead of a deploy (src/runtime/docker/holders.ts); end() once the deploy returned. */
+export interface InstancePreparation {
+  /** Resolves (never rejects) once everything that could be readied is. */
+  ready: Promise<void>;
+  /** Resolves (never rejects) once the runtime has done what it does after the deploy (readies the next one). */
+  end(): Promise<void>;
 }
 
 export interface InstanceLogOptions { since: string | null; signal: AbortSignal }

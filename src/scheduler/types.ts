@@ -4,12 +4,12 @@
 // cluster. Everything above (deployer, API, console, log store, metrics) talks to this contract only.
 // The conformance suite (test/scheduler/conformance.case.ts) is run against every implementation.
 import type {
-  AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceStats, LogLine, LogOptions, RuntimeEvent,
+  AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstancePreparation, InstanceStats, LogLine, LogOptions, RuntimeEvent,
 } from '../runtime/types.ts';
 import type { FormationEntry } from '../state/schema.ts';
 import type { CanaryRouting, MaintenancePage } from '../router/types.ts';
 
-export type { AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstanceStats, LogLine, LogOptions, RuntimeEvent };
+export type { AttachedRun, ExecOptions, ExecSession, ImageInfo, Instance, InstancePreparation, InstanceStats, LogLine, LogOptions, RuntimeEvent };
 
 import type { SchedulerName } from './names.ts';
 
@@ -93,6 +93,12 @@ export interface Scheduler {
    * throws BerthError(422, 'release_failed') and the previous release keeps serving, untouched.
    */
   deploy(req: DeployRequest, progress?: Progress): Promise<void>;
+  /**
+   * A deploy of the app starting `instances` new processes (web instances, the release command) comes soon, its image
+   * not built yet: readies what can be ready without it (the Docker scheduler: network namespaces they join, kept
+   * ready for the app's next push too). Optional; the deploy works the same without it. end() once it returned.
+   */
+  prepareDeploy?(app: string, instances: number): InstancePreparation;
   /** Takes the app off the router and removes everything it runs here. Unknown apps are not an error. */
   destroy(app: string): Promise<void>;
   /**

@@ -78,6 +78,7 @@ export async function startServer(): Promise<void> {
     socketPath: config.dockerSocket, owner,
     networkSubnet: config.routeVia === 'container-ip' ? config.networkSubnet : undefined,
     hardening: { pidsLimit: config.pidsLimit, oneOffMemoryMB: config.oneOffMemoryMB },
+    holderImage: config.networkHolders ? config.stacks.generic : undefined, holderIdleMs: config.networkHoldersIdleSec * 1000, log,
   });
   // The app networks' range is chosen before reconcile starts instances; a subnet clash stops the server here, named.
   await engine.runtime.prepare();

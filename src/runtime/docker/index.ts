@@ -1,12 +1,13 @@
 // The Docker implementation of the Runtime contract, talking to the local engine through its socket.
 import Docker from 'dockerode';
-import type { AttachedRun, AttachedRunSpec, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime, RuntimeEvent } from '../types.ts';
+import type { AttachedRun, AttachedRunSpec, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstancePreparation, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime, RuntimeEvent } from '../types.ts';
 import { engineEvents } from './events.ts';
 import { openExec } from './exec.ts';
 import { runToCompletion } from './one-off.ts';
 import { startAttached } from './attached-run.ts';
 import { Semaphore } from '../../shared/semaphore.ts';
-import { attachedRunOptions, createOptions, DEFAULT_HARDENING, oneOffOptions, type Hardening } from './container-config.ts';
+import { attachedRunOptions, createOptions, DEFAULT_HARDENING, inHolder, oneOffOptions, type Hardening } from './container-config.ts';
+import { NetworkHolders, type Holder } from './holders.ts';
 import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDeadline } from './errors.ts';
 import { requireLocalImage, resolveImage } from './images.ts';
 import { assignedIp, containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
@@ -39,6 +40,14 @@ export interface DockerRuntimeOptions {
   networkSubnet?: string;
   /** Limits of every container started here; default DEFAULT_HARDENING. */
   hardening?: Partial<Hardening>;
+  /**
+   * With app networks: the image network holders run `sleep` from (src/runtime/docker/holders.ts), never pulled;
+   * unset or absent from the engine: every container sets its network up itself.
+   */
+  holderImage?: string;
+  /** How long an app keeps network holders ready after its last push (default 10 minutes). */
+  holderIdleMs?: number;
+  log?: (line: string) => void;
 }
 
 export class DockerRuntime implements Runtime {
@@ -51,7 +60,9 @@ export class DockerRuntime implements Runtime {
   private readonly requestTimeoutMs: number;
   private readonly statsReader: StatsReader;
   private readonly networks: AppNetworks | null;
+  private readonly holders: NetworkHolders | null;
   private readonly hardening: Hardening;
+  private readonly log: (line: string) => void;
   /** run.N numbers chosen but whose container may not exist yet, per app. */
   private readonly runIndexes: RunNumbers = new Map();
 
@@ -63,9 +74,21 @@ export class DockerRuntime implements Runtime {
     // Stats get a short deadline of their own: a reading that late is useless for a 10 s series anyway.
     this.statsReader = new StatsReader(this.docker, { owner: this.owner, requestMs: Math.min(this.requestTimeoutMs, 10_000) });
     this.hardening = { ...DEFAULT_HARDENING, ...opts.hardening };
+    this.log = opts.log ?? (() => {});
     this.networks = opts.networkSubnet === undefined ? null : new AppNetworks({
       docker: this.docker, owner: this.owner, subnet: opts.networkSubnet, call: (what, request) => this.call(what, request),
     });
+    this.holders = this.networks && opts.holderImage ? new NetworkHolders({
+      docker: this.docker, owner: this.owner, image: opts.holderImage, requestMs: this.requestTimeoutMs, log: opts.log,
+      idleMs: opts.holderIdleMs ?? 10 * 60_000,
+      place: (app, create) => this.createPlaced(app, create as (placement: NetworkPlacement | null) => Promise<Docker.Container>),
+      queue: (work) => this.containerOps.run(work),
+      call: (what, request) => this.call(what, request),
+      remove: async (app, id) => {
+        await this.forceRemove(id);
+        await this.releaseNetwork(app);
+      },
+    }) : null;
   }
 
   /** Chooses the app networks' address range if this runtime has one (at startup: a clash shows at once). */
@@ -87,12 +110,12 @@ export class DockerRuntime implements Runtime {
     await this.removeLeftover(name);
     const create = (placement: NetworkPlacement | null) => this.call(`creating ${name}`, (abortSignal) =>
       this.docker.createContainer({ ...createOptions(spec, this.owner, LOOPBACK, placement, this.hardening), abortSignal }));
-    const container = await this.createPlaced(spec.app, create);
+    const { container, holder } = await this.createJoiningOrPlaced(spec.app, create, (joined) => this.call(`creating ${name}`, (abortSignal) =>
+      this.docker.createContainer({ ...inHolder(createOptions(spec, this.owner, LOOPBACK, null, this.hardening), joined, spec.containerPort), abortSignal })));
     try {
       await this.call(`starting ${name}`, (abortSignal) => container.start({ abortSignal }));
     } catch (err) {
-      await this.forceRemove(container.id).catch(() => {});
-      await this.releaseNetwork(spec.app);
+      await this.removeWithHolder(spec.app, container.id, holder);
       throw err;
     }
     const info = await this.call(`inspecting ${name}`, (abortSignal) => container.inspect({ abortSignal }));
@@ -100,13 +123,47 @@ export class DockerRuntime implements Runtime {
   }
 
   private async removeGracefully(id: string, timeoutSec: number): Promise<void> {
-    const app = this.networks ? (await this.inspect(id))?.Config.Labels?.[LABEL.app] : undefined;
+    const labels = this.networks ? (await this.inspect(id))?.Config.Labels : undefined;
     const container = this.docker.getContainer(id);
     const graceMs = timeoutSec * 1000;
     await this.call(`stopping ${id}`, (abortSignal) => container.stop({ t: timeoutSec, abortSignal }), graceMs)
       .catch(ignoreWhen((err) => isNotFound(err) || isAlreadyStopped(err)));
     await this.forceRemove(id);
-    if (app) await this.releaseNetwork(app);
+    if (labels?.[LABEL.joins]) await this.forceRemove(labels[LABEL.joins]);
+    if (labels?.[LABEL.app]) await this.releaseNetwork(labels[LABEL.app]);
+  }
+
+  /** A container that failed to start or ended (a one-off): it goes, with the holder it joined, and the app's network if that was all. */
+  private async removeWithHolder(app: string, id: string | null, holder: Holder | null): Promise<void> {
+    if (id) await this.forceRemove(id).catch(() => {});
+    if (holder) await this.forceRemove(holder.id).catch(() => {});
+    await this.releaseNetwork(app);
+  }
+
+  /** In one of the app's prepared holders when there is one; else placed on its own (or on the default bridge). */
+  private async createJoiningOrPlaced(app: string, create: (placement: NetworkPlacement | null) => Promise<Docker.Container>,
+    createInHolder: (holder: Holder) => Promise<Docker.Container>): Promise<{ container: Docker.Container; holder: Holder | null }> {
+    const holder = (await this.holders?.claim(app)) ?? null;
+    if (!holder) return { container: await this.createPlaced(app, create), holder: null };
+    try {
+      const container = await createInHolder(holder);
+      this.holders!.joined(holder);
+      return { container, holder };
+    } catch (err) {
+      // Not in that holder, then: on its own, as without one (a fault of the container itself shows again there).
+      this.log(`${app}: could not join network holder ${holder.id.slice(0, 12)} (${(err as Error).message}); placing it on its own`);
+      await this.holders!.discard(app, holder);
+      return { container: await this.createPlaced(app, create), holder: null };
+    }
+  }
+
+  prepareInstances(app: string, count: number): InstancePreparation {
+    if (!this.holders) return { ready: Promise.resolve(), end: async () => {} };
+    return this.holders.prepare(app, count);
+  }
+
+  async dropPrepared(app: string): Promise<void> {
+    await this.holders?.drop(app);
   }
 
   /** On the app's own network at an address of its own when this runtime has app networks; else on the default bridge. */
@@ -161,8 +218,18 @@ export class DockerRuntime implements Runtime {
     // reconcile's orphan removal (both work from this list) must never stop it.
     const instanceContainers = containers.filter((c) => !isAddonContainer(c.Labels));
     // listContainers lacks RestartCount and StartedAt, so each one is inspected (in parallel).
-    const instances = await Promise.all(instanceContainers.map((c) => this.inspectInstance(c.Id)));
-    return instances.filter((instance) => instance !== null);
+    const instances = (await Promise.all(instanceContainers.map((c) => this.inspectInstance(c.Id)))).filter((instance) => instance !== null);
+    // One in a holder that stopped (removed by hand, killed) has no network left: it is down, and replaced as such.
+    const joined = instanceContainers.filter((c) => c.Labels[LABEL.joins]);
+    const holderStates = joined.length && this.holders ? await this.holders.states() : null;
+    if (holderStates) {
+      for (const c of joined) {
+        if (holderStates.get(c.Labels[LABEL.joins]) === 'running') continue;
+        const instance = instances.find((i) => i.id === c.Id);
+        if (instance) instance.state = 'exited';
+      }
+    }
+    return instances;
   }
 
   resolveImage(ref: string): Promise<ImageInfo | null> {
@@ -171,12 +238,14 @@ export class DockerRuntime implements Runtime {
 
   /** Release-phase and one-off containers join the app's network too, with its limits (memory by default). */
   async runOnce(spec: OneOffSpec, onLine: (line: string) => void): Promise<number> {
-    const container = await this.createPlaced(spec.app, (placement) => this.call(`creating a one-off container of ${spec.app}`, (abortSignal) =>
-      this.docker.createContainer({ ...oneOffOptions(spec, this.owner, placement, this.hardening), abortSignal })));
+    const what = `creating a one-off container of ${spec.app}`;
+    const { container, holder } = await this.createJoiningOrPlaced(spec.app,
+      (placement) => this.call(what, (abortSignal) => this.docker.createContainer({ ...oneOffOptions(spec, this.owner, placement, this.hardening), abortSignal })),
+      (joined) => this.call(what, (abortSignal) => this.docker.createContainer({ ...inHolder(oneOffOptions(spec, this.owner, null, this.hardening), joined, null), abortSignal })));
     try {
       return await runToCompletion(container, spec.timeoutSec, onLine);
     } finally {
-      await this.releaseNetwork(spec.app);
+      await this.removeWithHolder(spec.app, null, holder); // runToCompletion removed the container itself
     }
   }
 
@@ -212,7 +281,8 @@ export class DockerRuntime implements Runtime {
     for (const c of leftovers) await this.forceRemove(c.Id);
     const apps = new Set(leftovers.map((c) => c.Labels[LABEL.app]).filter(Boolean));
     for (const app of apps) await this.releaseNetwork(app);
-    return leftovers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
+    const holders = (await this.holders?.removeUnjoined()) ?? [];
+    return [...leftovers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, '')), ...holders];
   }
 
   async runs(app: string): Promise<Instance[]> {

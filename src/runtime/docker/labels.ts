@@ -17,6 +17,8 @@ export const LABEL = {
   ip: 'berth.ip',            // the address Berth assigned on the app's network (local instances; none before that existed)
   containerPort: 'berth.container-port', // the port the app listens on, reached at berth.ip
   oneOff: 'berth.oneoff',    // a release-phase or one-off container, never an instance
+  holder: 'berth.netholder', // a network holder (src/runtime/docker/holders.ts), never an instance
+  joins: 'berth.netns',      // the holder whose network namespace an instance or one-off shares (its id)
 } as const;
 
 /** Filter value selecting this installation's containers, optionally of one app, for listContainers. */
@@ -59,6 +61,8 @@ export function identityFromLabels(labels: Record<string, string> | undefined): 
 export function instanceFromInspect(info: Docker.ContainerInspectInfo, host: string): Instance {
   const labels = info.Config.Labels ?? {};
   const privateAddress = privateAddressOf(labels);
+  // An instance in a holder's namespace publishes no port (the engine refuses that there): it is reached at its address.
+  const joined = labels[LABEL.joins] !== undefined && privateAddress !== null;
   return {
     id: info.Id,
     name: info.Name.replace(/^\//, ''),
@@ -66,8 +70,8 @@ export function instanceFromInspect(info: Docker.ContainerInspectInfo, host: str
     release: intLabel(labels[LABEL.release]) ?? 0,
     generation: intLabel(labels[LABEL.generation]) ?? 0,
     image: info.Config.Image,
-    host,
-    hostPort: intLabel(labels[LABEL.port]),
+    host: joined ? privateAddress.host : host,
+    hostPort: joined ? privateAddress.port : intLabel(labels[LABEL.port]),
     ...(privateAddress ? { privateAddress } : {}),
     memoryMB: numberLabel(labels[LABEL.memory]),
     cpus: numberLabel(labels[LABEL.cpus]),

@@ -12,7 +12,11 @@ export function createLocalEngine(opts: {
   networkSubnet?: string;
   /** Limits of the containers (BERTH_PIDS_LIMIT, BERTH_ONEOFF_MEMORY_MB). */
   hardening?: Partial<Hardening>;
+  /** The image of the network holders a push's containers join (BERTH_STACK_GENERIC; unset: none). */
+  holderImage?: string;
+  holderIdleMs?: number;
+  log?: (line: string) => void;
 }): LocalEngine {
   const docker = new Docker({ socketPath: opts.socketPath });
-  return { docker, runtime: new DockerRuntime({ socketPath: opts.socketPath, docker, owner: opts.owner, networkSubnet: opts.networkSubnet, hardening: opts.hardening }) };
+  return { docker, runtime: new DockerRuntime({ ...opts, docker }) };
 }

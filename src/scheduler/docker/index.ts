@@ -1,6 +1,6 @@
 // The Docker scheduler: Berth's own rollout (src/releases/converge.ts) over the local Docker engine
 // (src/runtime/docker). Instances are containers; the converger starts, health-checks, routes and drains them itself.
-import type { Runtime, Instance, InstanceLogOptions, LogLine, LogOptions, ExecOptions, ExecSession, InstanceStats, RuntimeEvent, ImageInfo } from '../../runtime/types.ts';
+import type { Runtime, Instance, InstanceLogOptions, InstancePreparation, LogLine, LogOptions, ExecOptions, ExecSession, InstanceStats, RuntimeEvent, ImageInfo } from '../../runtime/types.ts';
 import type { Converger } from '../../releases/converge.ts';
 import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
 
@@ -25,12 +25,18 @@ export class DockerScheduler implements Scheduler {
     }, progress);
   }
 
-  destroy(app: string): Promise<void> {
-    return this.converger.retire(app);
+  prepareDeploy(app: string, instances: number): InstancePreparation {
+    return this.runtime.prepareInstances?.(app, instances) ?? { ready: Promise.resolve(), end: async () => {} };
   }
 
-  stop(app: string): Promise<void> {
-    return this.converger.stopAll(app);
+  async destroy(app: string): Promise<void> {
+    await this.converger.retire(app);
+    await this.runtime.dropPrepared?.(app);
+  }
+
+  async stop(app: string): Promise<void> {
+    await this.converger.stopAll(app);
+    await this.runtime.dropPrepared?.(app);
   }
 
   stopInstances(app: string, instances: Instance[]): Promise<void> {

@@ -1,0 +1,186 @@
+// Network holders, like a Kubernetes pod's pause container: a small container that only holds a network
+// namespace on an app's network. Setting a namespace up is most of what starting a container costs here (two
+// at once: ~1.1 s each on 2 cores, against ~0.2 s to join a running one), so before a push's image is built
+// an app that is pushed to keeps one holder ready per web instance a release starts, and one for its release
+// command; the new containers join them, and the push's critical path loses the namespace setup (docs/benchmarks.md,
+// section 5). A joined holder lives as long as its container; ready ones are topped up after each push and go
+// after BERTH_NETWORK_HOLDERS_IDLE without one, or with the app.
+import type Docker from 'dockerode';
+import type { InstancePreparation } from '../types.ts';
+import type { NetworkPlacement } from './berth-network.ts';
+import { holderOptions } from './container-config.ts';
+import { inspectLocalImage } from './images.ts';
+import { LABEL } from './labels.ts';
+
+export interface Holder { id: string; ip: string }
+
+export interface HolderDeps {
+  docker: Docker;
+  owner: string;
+  /** The image holders run `sleep` from (BERTH_STACK_GENERIC); never pulled: without it there are no holders. */
+  image: string;
+  requestMs: number;
+  /** Creates the container at a free address on the app's network (under the app's network lock). */
+  place: (app: string, create: (placement: NetworkPlacement) => Promise<Docker.Container>) => Promise<Docker.Container>;
+  /** Runs one container operation in the engine's bounded queue. */
+  queue: <T>(work: () => Promise<T>) => Promise<T>;
+  call: <T>(what: string, request: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+  /** Removes a container and, if it was the app's last, the app's network. */
+  remove: (app: string, id: string) => Promise<void>;
+  /** How long an app keeps holders ready after its last push. */
+  idleMs: number;
+  log?: (line: string) => void;
+}
+
+export class NetworkHolders {
+  private readonly deps: HolderDeps;
+  /** Started and not joined yet, per app: a start takes the oldest. */
+  private readonly idle = new Map<string, Holder[]>();
+  /** Apps that keep holders ready: how many, until when (each prepare moves the end). */
+  private readonly kept = new Map<string, { count: number; expiry: NodeJS.Timeout }>();
+  /** Taken for a container being created: not joined yet, not idle either. */
+  private readonly claimed = new Set<string>();
+  /** The app's top-up in progress: one at a time per app. */
+  private readonly filling = new Map<string, Promise<void>>();
+  private imagePresent: Promise<boolean> | null = null;
+
+  constructor(deps: HolderDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * Readies `count` holders for the app (those left from its last deploy count) and keeps that many ready for its next
+   * deploy, for idleMs after this one: end(), once the deploy returned, tops them up again. Starting them while the
+   * image builds would take as long from the build as it saves the start (both set namespaces up, one at a time in
+   * the kernel): the ones ready from the last deploy are what make a push faster. Never fails.
+   */
+  prepare(app: string, count: number): InstancePreparation {
+    const previous = this.kept.get(app);
+    if (previous) clearTimeout(previous.expiry);
+    const expiry = setTimeout(() => void this.drop(app), this.deps.idleMs);
+    expiry.unref();
+    this.kept.set(app, { count, expiry });
+    return { ready: this.topUp(app), end: () => this.topUp(app) };
+  }
+
+  /** Removes the app's ready holders and keeps none any more (the app is destroyed, moved, or idle long enough). */
+  async drop(app: string): Promise<void> {
+    const kept = this.kept.get(app);
+    if (kept) clearTimeout(kept.expiry);
+    this.kept.delete(app);
+    await this.filling.get(app);
+    const left = this.idle.get(app) ?? [];
+    this.idle.delete(app);
+    await Promise.all(left.map((h) => this.deps.remove(app, h.id)));
+  }
+
+  /** Starts holders until the app has as many ready as it keeps; resolves when they run (never rejects). */
+  private topUp(app: string): Promise<void> {
+    const run = (this.filling.get(app) ?? Promise.resolve()).then(async () => {
+      const missing = (this.kept.get(app)?.count ?? 0) - this.idleOf(app).length;
+      if (missing <= 0 || !(await this.hasImage())) return;
+      await Promise.all(Array.from({ length: missing }, async () => {
+        try {
+          const holder = await this.start(app);
+          if (this.kept.has(app)) this.idleOf(app).push(holder);
+          else await this.deps.remove(app, holder.id); // dropped meanwhile
+        } catch (err) {
+          this.deps.log?.(`${app}: a network holder did not start (${(err as Error).message}); its instance starts on its own`);
+        }
+      }));
+    });
+    this.filling.set(app, run);
+    void run.finally(() => { if (this.filling.get(app) === run) this.filling.delete(app); });
+    return run;
+  }
+
+  /**
+   * A running holder of the app nobody joined, taken for one container; null: none (it is placed on its own).
+   * joined() or discard() once that container was created or not.
+   */
+  async claim(app: string): Promise<Holder | null> {
+    for (let holder = this.idleOf(app).shift(); holder; holder = this.idleOf(app).shift()) {
+      this.claimed.add(holder.id);
+      // The engine accepts a container in a missing holder's namespace and fails only its start: look first.
+      const running = await this.deps.call('inspecting a network holder', (abortSignal) => this.deps.docker.getContainer(holder!.id).inspect({ abortSignal }))
+        .then((info) => info.State.Running, () => false);
+      if (running) {
+        if (!this.idleOf(app).length) this.idle.delete(app);
+        return holder;
+      }
+      this.deps.log?.(`${app}: network holder ${holder.id.slice(0, 12)} is not running (removed or stopped by hand?); it goes`);
+      await this.discard(app, holder);
+    }
+    this.idle.delete(app);
+    return null;
+  }
+
+  /** Its container exists now (and names it in its berth.netns label). */
+  joined(holder: Holder): void {
+    this.claimed.delete(holder.id);
+  }
+
+  /** The container meant to join it could not be created there (the holder may be broken): it goes. */
+  async discard(app: string, holder: Holder): Promise<void> {
+    this.claimed.delete(holder.id);
+    await this.deps.remove(app, holder.id).catch(() => {});
+  }
+
+  /** States of this installation's holders by id (a joined container is down when its holder is). */
+  async states(): Promise<Map<string, string>> {
+    const holders = await this.list();
+    return new Map(holders.map((c) => [c.Id, c.State]));
+  }
+
+  /** At start: holders no container joins any more (a Berth stopped mid-push, a crash mid-removal); their names. */
+  async removeUnjoined(): Promise<string[]> {
+    const [holders, joiners] = await Promise.all([this.list(), this.deps.call('listing containers', (abortSignal) =>
+      this.deps.docker.listContainers({ all: true, filters: { label: [LABEL.joins, `${LABEL.owner}=${this.deps.owner}`] }, abortSignal }))]);
+    const joined = new Set(joiners.map((c) => c.Labels[LABEL.joins]));
+    const ours = new Set([...[...this.idle.values()].flat().map((h) => h.id), ...this.claimed]);
+    const unjoined = holders.filter((c) => !joined.has(c.Id) && !ours.has(c.Id));
+    for (const c of unjoined) await this.deps.remove(c.Labels[LABEL.app] ?? '', c.Id);
+    return unjoined.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
+  }
+
+  private list(): Promise<Docker.ContainerInfo[]> {
+    return this.deps.call('listing network holders', (abortSignal) => this.deps.docker.listContainers({
+      all: true, filters: { label: [`${LABEL.holder}=1`, `${LABEL.owner}=${this.deps.owner}`] }, abortSignal,
+    }));
+  }
+
+  private async start(app: string): Promise<Holder> {
+    return this.deps.queue(async () => {
+      let ip = '';
+      const container = await this.deps.place(app, (placement) => {
+        ip = placement.ip;
+        return this.deps.call(`creating a network holder of ${app}`, (abortSignal) =>
+          this.deps.docker.createContainer({ ...holderOptions(app, this.deps.owner, this.deps.image, placement), abortSignal }));
+      });
+      try {
+        await this.deps.call(`starting a network holder of ${app}`, (abortSignal) => container.start({ abortSignal }));
+      } catch (err) {
+        await this.deps.remove(app, container.id);
+        throw err;
+      }
+      return { id: container.id, ip };
+    });
+  }
+
+  private hasImage(): Promise<boolean> {
+    this.imagePresent ??= inspectLocalImage(this.deps.docker, this.deps.image, this.deps.requestMs).then((found) => {
+      if (!found) this.deps.log?.(`network holders need the image ${this.deps.image} (BERTH_STACK_GENERIC); without it each instance sets its network up itself`);
+      return found !== null;
+    }, () => {
+      this.imagePresent = null; // the engine did not answer: ask again next time
+      return false;
+    });
+    return this.imagePresent;
+  }
+
+  private idleOf(app: string): Holder[] {
+    let list = this.idle.get(app);
+    if (!list) this.idle.set(app, list = []);
+    return list;
+  }
+}
