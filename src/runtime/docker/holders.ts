@@ -50,9 +50,10 @@ export class NetworkHolders {
 
   /**
    * Readies `count` holders for the app (those left from its last deploy count) and keeps that many ready for its next
-   * deploy, for idleMs after this one: end(), once the deploy returned, tops them up again. Starting them while the
-   * image builds would take as long from the build as it saves the start (both set namespaces up, one at a time in
-   * the kernel): the ones ready from the last deploy are what make a push faster. Never fails.
+   * deploy, for idleMs after this one: end(), once the deploy returned, tops them up again. Those started now, beside
+   * the image build, take about as much from the build as they save the start (the build's own container sets a
+   * namespace up too, and the kernel does one at a time): the ones kept from the last push make the next one faster.
+   * Never fails.
    */
   prepare(app: string, count: number): InstancePreparation {
     const previous = this.kept.get(app);
