@@ -11,7 +11,7 @@ import { rolloutVerdict, newestTemplateHash } from '../../src/scheduler/kubernet
 import { instancesFromPods, memoryMB, cpus } from '../../src/scheduler/kubernetes/instances.ts';
 import { TextLogDecoder } from '../../src/scheduler/kubernetes/log-lines.ts';
 import { changesOf } from '../../src/scheduler/kubernetes/events.ts';
-import { podsKey, readyAddresses, readyPodAddresses, routeMode } from '../../src/scheduler/kubernetes/pod-addresses.ts';
+import { podsKey, readyAddresses, readyPodAddresses, routeMode, withoutLeaving } from '../../src/scheduler/kubernetes/pod-addresses.ts';
 import type { DeployRequest, ReleaseToRun } from '../../src/scheduler/types.ts';
 
 const release: ReleaseToRun = { version: 7, imageId: 'sha256:abc', imageRef: null, config: { GREETING: 'hi' }, containerPort: 8080 };
@@ -255,6 +255,22 @@ test('routing to pods: only when Berth can reach them; the ready endpoints, with
   }), ['10.250.0.3', '10.250.0.9']);
   assert.deepEqual(readyAddresses({}), []);
   assert.equal(podsKey('shop'), 'shop.k3s', 'never an app name: app names have no dots');
+});
+
+test('pods being deleted leave the app DNS before the endpoints controller drops them; an address it dropped is forgotten', () => {
+  // The rollout ended: v6's pod (10.250.0.5) is being deleted, the endpoints still list it as ready.
+  const stale = { subsets: [{ addresses: [{ ip: '10.250.0.5' }, { ip: '10.250.0.8' }] }] };
+  const first = withoutLeaving(readyAddresses(stale), stale, new Set(['10.250.0.5']));
+  assert.deepEqual(first, { ready: ['10.250.0.8'], leaving: new Set(['10.250.0.5']) });
+  // An event that still lists it (ready or not) keeps it out.
+  const notReady = { subsets: [{ addresses: [{ ip: '10.250.0.8' }], notReadyAddresses: [{ ip: '10.250.0.5' }] }] };
+  assert.deepEqual(withoutLeaving(readyAddresses(notReady), notReady, first.leaving).leaving, new Set(['10.250.0.5']));
+  // Once the endpoints dropped it, it is forgotten: a later pod with that address is routed.
+  const dropped = { subsets: [{ addresses: [{ ip: '10.250.0.8' }] }] };
+  const after = withoutLeaving(readyAddresses(dropped), dropped, first.leaving);
+  assert.deepEqual(after.leaving, new Set());
+  const reused = { subsets: [{ addresses: [{ ip: '10.250.0.5' }, { ip: '10.250.0.8' }] }] };
+  assert.deepEqual(withoutLeaving(readyAddresses(reused), reused, after.leaving).ready, ['10.250.0.5', '10.250.0.8']);
 });
 
 test('web pods spread over nodes (still scheduled on one) and every pod leaves a lost node within 20 s; workers do not spread', () => {

@@ -41,6 +41,16 @@ export function readyPodAddresses(pods: V1Pod[]): string[] {
 }
 
 /**
+ * Ready addresses less those of pods being deleted, which the endpoints controller drops a moment after a rollout
+ * ended; `leaving` keeps only the addresses the endpoints still list (the rest are gone, and may be reused).
+ */
+export function withoutLeaving(ready: string[], endpoints: V1Endpoints, leaving: ReadonlySet<string>): { ready: string[]; leaving: Set<string> } {
+  const listed = new Set((endpoints.subsets ?? []).flatMap((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])]).map((a) => a.ip));
+  const still = new Set([...leaving].filter((ip) => listed.has(ip)));
+  return { ready: ready.filter((ip) => !still.has(ip)), leaving: still };
+}
+
+/**
  * Pods only when Berth can reach them: an explicit setting wins, `auto` asks whether a node's InternalIP is an
  * address of this machine. Without app DNS there is no stable name to route by, so NodePort.
  */
@@ -69,6 +79,8 @@ export class PodAddresses {
   private readonly endpoints = new Map<string, V1Endpoints>();
   /** Nodes whose kubelet does not answer: their pods are left out of every app's addresses. */
   private lost: ReadonlySet<string> = new Set();
+  /** Addresses of the app's pods being deleted that its endpoints may still list. */
+  private readonly leaving = new Map<string, Set<string>>();
   /** New pods Berth's own health check passed during a rollout, before the kubelet's next probe says so. */
   private readonly admitted = new Map<string, Set<string>>();
 
@@ -103,10 +115,23 @@ export class PodAddresses {
    */
   async sync(app: string): Promise<boolean> {
     this.start();
-    const endpoints = await this.cluster.core.readNamespacedEndpoints({ name: serviceName(app), namespace: this.namespace }).catch(() => null);
+    const [endpoints, pods] = await Promise.all([
+      this.cluster.core.readNamespacedEndpoints({ name: serviceName(app), namespace: this.namespace }).catch(() => null),
+      this.cluster.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selectorOf(this.owner, app, { [LABEL.process]: 'web' }) }).catch(() => null),
+    ]);
+    // A rollout is over once the old pods are being deleted, and the endpoints controller drops them a moment later:
+    // until it has, they are left out here (and from any endpoints event that still lists them).
+    const leaving = (pods?.items ?? []).filter((p) => p.metadata?.deletionTimestamp).map((p) => p.status?.podIP ?? '').filter(Boolean);
+    this.leaving.set(app, new Set(leaving));
     if (endpoints) this.endpoints.set(app, endpoints);
-    this.ready.set(app, endpoints ? readyAddresses(endpoints, this.lost) : []);
+    this.ready.set(app, endpoints ? this.readyOf(app, endpoints) : []);
     return this.publishApp(app);
+  }
+
+  private readyOf(app: string, endpoints: V1Endpoints): string[] {
+    const { ready, leaving } = withoutLeaving(readyAddresses(endpoints, this.lost), endpoints, this.leaving.get(app) ?? new Set());
+    this.leaving.set(app, leaving);
+    return ready;
   }
 
   /** The nodes judged lost now: every app's addresses are published again without (or again with) their pods. */
@@ -115,7 +140,7 @@ export class PodAddresses {
     if ([...lost].sort().join(',') === [...this.lost].sort().join(',')) return;
     this.lost = lost;
     for (const [app, endpoints] of this.endpoints) {
-      this.ready.set(app, readyAddresses(endpoints, lost));
+      this.ready.set(app, this.readyOf(app, endpoints));
       await this.publishApp(app).catch((err) => this.log(`k3s: app DNS of ${app} could not be updated: ${(err as Error).message}`));
     }
   }
@@ -139,6 +164,7 @@ export class PodAddresses {
 
   remove(app: string): Promise<void> {
     this.ready.delete(app);
+    this.leaving.delete(app);
     this.endpoints.delete(app);
     this.admitted.delete(app);
     return this.book.remove(podsKey(app));
@@ -153,7 +179,7 @@ export class PodAddresses {
     if (!app || endpoints.metadata?.name !== serviceName(app)) return;
     if (!gone) {
       this.endpoints.set(app, endpoints);
-      this.ready.set(app, readyAddresses(endpoints, this.lost));
+      this.ready.set(app, this.readyOf(app, endpoints));
     }
     const done = gone ? this.remove(app) : this.publishApp(app);
     done.catch((err) => this.log(`k3s: app DNS of ${app} could not be updated: ${(err as Error).message}`));
