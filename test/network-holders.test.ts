@@ -220,6 +220,15 @@ describe('the runtime', () => {
     assert.equal((await runtime.list(app))[0].state, 'running');
   });
 
+  test('an instance that is down while its holder runs is started again (dockerd starts both at once; the joiner can lose)', async () => {
+    await docker.getContainer(web.id).stop({ t: 0 });
+    assert.equal((await docker.getContainer(web.id).inspect()).State.Running, false);
+    const revived = await runtime.reviveJoined();
+    assert.deepEqual(revived, [(await docker.getContainer(web.id).inspect()).Name.replace('/', '')]);
+    assert.match(await eventually('an answer again', () => body(web.host, 5000)), /hello/);
+    assert.deepEqual(await runtime.reviveJoined(), [], 'a running one is left alone');
+  });
+
   test('removing the instance removes its holder; dropPrepared the ready ones, and the app network goes with the last', async () => {
     const own = (await docker.getContainer(web.id).inspect()).HostConfig.NetworkMode!.replace('container:', '');
     await runtime.remove(web.id, 0);

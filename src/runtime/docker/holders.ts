@@ -14,6 +14,9 @@ import { LABEL } from './labels.ts';
 
 export interface Holder { id: string; ip: string }
 
+/** How often instances that are down while their holder runs are started again (see revive). */
+const REVIVE_MS = 5000;
+
 export interface HolderDeps {
   docker: Docker;
   owner: string;
@@ -125,6 +128,42 @@ export class NetworkHolders {
   async discard(app: string, holder: Holder): Promise<void> {
     this.claimed.delete(holder.id);
     await this.deps.remove(app, holder.id).catch(() => {});
+  }
+
+  /**
+   * Starts the instances that are down while their holder runs. When dockerd starts, it starts every container at
+   * once, and one that joins a holder fails if its holder is not up yet; the engine does not try again. Berth does,
+   * every REVIVE_MS (dockerd's restarts come without Berth's). Only instances (berth.managed): a one-off that ended
+   * must never run twice. Their names.
+   */
+  async revive(): Promise<string[]> {
+    const [down, states] = await Promise.all([
+      this.deps.call('listing stopped instances', (abortSignal) => this.deps.docker.listContainers({
+        all: true, abortSignal,
+        filters: { label: [LABEL.joins, `${LABEL.owner}=${this.deps.owner}`, `${LABEL.managed}=1`], status: ['exited', 'created'] },
+      })),
+      this.states(),
+    ]);
+    const revived: string[] = [];
+    for (const c of down.filter((c) => states.get(c.Labels[LABEL.joins]) === 'running')) {
+      const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
+      try {
+        await this.deps.call(`starting ${name} again`, (abortSignal) => this.deps.docker.getContainer(c.Id).start({ abortSignal }));
+        revived.push(name);
+        this.deps.log?.(`${name} was down while its network holder ran (the engine restarted?): started it again`);
+      } catch (err) {
+        // Removed meanwhile (a deploy retiring it), or it cannot start: the next round, or its app's next change.
+        if (!/no such container|already started|is marked for removal/i.test((err as Error).message)) this.deps.log?.(`${name}: ${(err as Error).message}`);
+      }
+    }
+    return revived;
+  }
+
+  /** Revives every REVIVE_MS from now on, until stop() is called. */
+  watch(): () => void {
+    const timer = setInterval(() => { this.revive().catch(() => { /* the engine is down: next round */ }); }, REVIVE_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** States of this installation's holders by id (a joined container is down when its holder is). */
