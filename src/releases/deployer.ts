@@ -16,7 +16,7 @@ import { checkAppName, checkImageRef } from '../shared/validation.ts';
 import { applyFormationUpdates, defaultFormation, formationForProcesses, withInitialFormation, type FormationUpdate } from './formation.ts';
 import type { AppManifest } from '../pipeline/app-json.ts';
 import { checkMaintenanceUrl, MAINTENANCE_PAGE_VAR, maintenancePage } from '../router/maintenance-page.ts';
-import type { Instance, InstancePreparation } from '../runtime/types.ts';
+import { NOTHING_PREPARED, type Instance, type InstancePreparation } from '../runtime/types.ts';
 import type { CanaryStore } from '../canary/store.ts';
 import { weightAt, type CanaryPlan } from '../canary/plan.ts';
 import type { CanaryToRun } from '../scheduler/types.ts';
@@ -48,7 +48,6 @@ export interface BuiltImage {
 }
 
 const MOST_PREPARED_WEB = 3;
-const NOTHING_PREPARED: InstancePreparation = { ready: Promise.resolve(), end: async () => {} };
 
 /** A command run once in the new release's image, outside the formation (release phase, app.json scripts). */
 interface OneOff { label: string; what: string; command: string }

@@ -181,4 +181,7 @@ export interface InstancePreparation {
   end(): Promise<void>;
 }
 
+/** What a runtime or scheduler without anything to ready answers. */
+export const NOTHING_PREPARED: InstancePreparation = { ready: Promise.resolve(), end: async () => {} };
+
 export interface InstanceLogOptions { since: string | null; signal: AbortSignal }

@@ -10,7 +10,7 @@ import type { InstancePreparation } from '../types.ts';
 import type { NetworkPlacement } from './berth-network.ts';
 import { holderOptions } from './container-config.ts';
 import { inspectLocalImage } from './images.ts';
-import { LABEL } from './labels.ts';
+import { LABEL, listedName } from './labels.ts';
 
 export interface Holder { id: string; ip: string }
 
@@ -146,7 +146,7 @@ export class NetworkHolders {
     ]);
     const revived: string[] = [];
     for (const c of down.filter((c) => states.get(c.Labels[LABEL.joins]) === 'running')) {
-      const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
+      const name = listedName(c);
       try {
         await this.deps.call(`starting ${name} again`, (abortSignal) => this.deps.docker.getContainer(c.Id).start({ abortSignal }));
         revived.push(name);
@@ -166,9 +166,9 @@ export class NetworkHolders {
     return () => clearInterval(timer);
   }
 
-  /** States of this installation's holders by id (a joined container is down when its holder is). */
-  async states(): Promise<Map<string, string>> {
-    const holders = await this.list();
+  /** States of this installation's holders (of one app) by id (a joined container is down when its holder is). */
+  async states(app?: string): Promise<Map<string, string>> {
+    const holders = await this.list(app);
     return new Map(holders.map((c) => [c.Id, c.State]));
   }
 
@@ -180,13 +180,12 @@ export class NetworkHolders {
     const ours = new Set([...[...this.idle.values()].flat().map((h) => h.id), ...this.claimed]);
     const unjoined = holders.filter((c) => !joined.has(c.Id) && !ours.has(c.Id));
     for (const c of unjoined) await this.deps.remove(c.Labels[LABEL.app] ?? '', c.Id);
-    return unjoined.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
+    return unjoined.map(listedName);
   }
 
-  private list(): Promise<Docker.ContainerInfo[]> {
-    return this.deps.call('listing network holders', (abortSignal) => this.deps.docker.listContainers({
-      all: true, filters: { label: [`${LABEL.holder}=1`, `${LABEL.owner}=${this.deps.owner}`] }, abortSignal,
-    }));
+  private list(app?: string): Promise<Docker.ContainerInfo[]> {
+    const label = [`${LABEL.holder}=1`, `${LABEL.owner}=${this.deps.owner}`, ...(app === undefined ? [] : [`${LABEL.app}=${app}`])];
+    return this.deps.call('listing network holders', (abortSignal) => this.deps.docker.listContainers({ all: true, filters: { label }, abortSignal }));
   }
 
   private async start(app: string): Promise<Holder> {

@@ -1,6 +1,6 @@
 // The Docker implementation of the Runtime contract, talking to the local engine through its socket.
 import Docker from 'dockerode';
-import type { AttachedRun, AttachedRunSpec, ExecOptions, ExecSession, ImageInfo, Instance, InstanceLogOptions, InstancePreparation, InstanceSpec, InstanceStats, LogLine, LogOptions, OneOffSpec, Runtime, RuntimeEvent } from '../types.ts';
+import { NOTHING_PREPARED, type AttachedRun, type AttachedRunSpec, type ExecOptions, type ExecSession, type ImageInfo, type Instance, type InstanceLogOptions, type InstancePreparation, type InstanceSpec, type InstanceStats, type LogLine, type LogOptions, type OneOffSpec, type Runtime, type RuntimeEvent } from '../types.ts';
 import { engineEvents } from './events.ts';
 import { openExec } from './exec.ts';
 import { runToCompletion } from './one-off.ts';
@@ -10,7 +10,7 @@ import { attachedRunOptions, createOptions, DEFAULT_HARDENING, inHolder, oneOffO
 import { NetworkHolders, type Holder } from './holders.ts';
 import { ignoreWhen, isAlreadyStopped, isNotFound, isRemovalInProgress, withDeadline } from './errors.ts';
 import { requireLocalImage, resolveImage } from './images.ts';
-import { assignedIp, containerName, instanceFromInspect, LABEL, managedLabelFilter } from './labels.ts';
+import { assignedIp, containerName, instanceFromInspect, LABEL, listedName, managedLabelFilter } from './labels.ts';
 import { isAddonContainer } from './service-options.ts';
 import { AppNetworks, type NetworkPlacement } from './berth-network.ts';
 import { readLogs } from './logs.ts';
@@ -166,8 +166,7 @@ export class DockerRuntime implements Runtime {
   }
 
   prepareInstances(app: string, count: number): InstancePreparation {
-    if (!this.holders) return { ready: Promise.resolve(), end: async () => {} };
-    return this.holders.prepare(app, count);
+    return this.holders?.prepare(app, count) ?? NOTHING_PREPARED;
   }
 
   async dropPrepared(app: string): Promise<void> {
@@ -229,7 +228,7 @@ export class DockerRuntime implements Runtime {
     const instances = (await Promise.all(instanceContainers.map((c) => this.inspectInstance(c.Id)))).filter((instance) => instance !== null);
     // One in a holder that stopped (removed by hand, killed) has no network left: it is down, and replaced as such.
     const joined = instanceContainers.filter((c) => c.Labels[LABEL.joins]);
-    const holderStates = joined.length && this.holders ? await this.holders.states() : null;
+    const holderStates = joined.length && this.holders ? await this.holders.states(app) : null;
     if (holderStates) {
       for (const c of joined) {
         if (holderStates.get(c.Labels[LABEL.joins]) === 'running') continue;
@@ -290,7 +289,7 @@ export class DockerRuntime implements Runtime {
     const apps = new Set(leftovers.map((c) => c.Labels[LABEL.app]).filter(Boolean));
     for (const app of apps) await this.releaseNetwork(app);
     const holders = (await this.holders?.removeUnjoined()) ?? [];
-    return [...leftovers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, '')), ...holders];
+    return [...leftovers.map(listedName), ...holders];
   }
 
   async runs(app: string): Promise<Instance[]> {

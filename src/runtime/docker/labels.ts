@@ -86,6 +86,11 @@ function privateAddressOf(labels: Record<string, string>): { host: string; port:
   return labels[LABEL.ip] && port !== null ? { host: labels[LABEL.ip], port } : null;
 }
 
+/** A listed container's name, without the engine's leading slash (its id if it has none). */
+export function listedName(c: Pick<Docker.ContainerInfo, 'Names' | 'Id'>): string {
+  return (c.Names[0] ?? c.Id).replace(/^\//, '');
+}
+
 /** The berth.ip label of a listed container, if it has one. */
 export function assignedIp(labels: Record<string, string> | undefined): string | null {
   return labels?.[LABEL.ip] || null;

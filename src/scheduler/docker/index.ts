@@ -1,6 +1,6 @@
 // The Docker scheduler: Berth's own rollout (src/releases/converge.ts) over the local Docker engine
 // (src/runtime/docker). Instances are containers; the converger starts, health-checks, routes and drains them itself.
-import type { Runtime, Instance, InstanceLogOptions, InstancePreparation, LogLine, LogOptions, ExecOptions, ExecSession, InstanceStats, RuntimeEvent, ImageInfo } from '../../runtime/types.ts';
+import { NOTHING_PREPARED, type Runtime, type Instance, type InstanceLogOptions, type InstancePreparation, type LogLine, type LogOptions, type ExecOptions, type ExecSession, type InstanceStats, type RuntimeEvent, type ImageInfo } from '../../runtime/types.ts';
 import type { Converger } from '../../releases/converge.ts';
 import type { AttachedRun, AttachedRunRequest, DeployRequest, OneOffRequest, Progress, ReleaseToRun, Scheduler } from '../types.ts';
 
@@ -26,7 +26,7 @@ export class DockerScheduler implements Scheduler {
   }
 
   prepareDeploy(app: string, instances: number): InstancePreparation {
-    return this.runtime.prepareInstances?.(app, instances) ?? { ready: Promise.resolve(), end: async () => {} };
+    return this.runtime.prepareInstances?.(app, instances) ?? NOTHING_PREPARED;
   }
 
   async destroy(app: string): Promise<void> {
