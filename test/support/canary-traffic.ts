@@ -35,13 +35,14 @@ export class CanaryTraffic {
 
   /**
    * One request on a kept-alive connection. A request racing the close of an idle pooled connection (Caddy closes
-   * idle ones when its config changes) is retried once on a new one, as browsers do (RFC 9112 §9.3.1); anything
-   * else is an answer with status 0.
+   * idle ones when its config changes) is retried once on a new one, as browsers do (RFC 9112 §9.3.1): a new
+   * connection, not another pooled one, which the same config change may be closing too. Anything else is an
+   * answer with status 0 that says which connection and attempt failed.
    */
   get(headers: Record<string, string> = {}, attempt = 1): Promise<Answer> {
     return new Promise((resolve) => {
       let responded = false;
-      const req = http.request({ host: '127.0.0.1', port: this.port, path: '/', headers: { host: this.host, ...headers }, agent: this.agent, timeout: 10_000 }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port: this.port, path: '/', headers: { host: this.host, ...headers }, agent: attempt === 1 ? this.agent : false, timeout: 10_000 }, (res) => {
         responded = true;
         let body = '';
         res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({
@@ -53,7 +54,7 @@ export class CanaryTraffic {
       req.on('timeout', () => req.destroy(new Error('request timed out')));
       req.on('error', (err: NodeJS.ErrnoException) => {
         const raced = !responded && req.reusedSocket && attempt === 1 && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
-        resolve(raced ? this.get(headers, 2) : { status: 0, release: `? ${err.message}`, track: undefined, setCookie: [] });
+        resolve(raced ? this.get(headers, 2) : { status: 0, release: `? ${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection, attempt ${attempt})`, track: undefined, setCookie: [] });
       });
       req.end();
     });

@@ -50,9 +50,9 @@ export async function underTraffic(opts: TrafficOptions, during: () => Promise<v
 /**
  * One GET through the router on a keep-alive connection. A request racing the close of an idle pooled
  * connection fails before any response byte; like browsers and curl (RFC 9112 §9.3.1) it is retried once on a
- * new connection, and counted. Anything else (a 5xx, an error mid-response, a second failure) is a failure.
+ * new connection (not another pooled one, which the same config change may be closing), and counted. Anything else (a 5xx, an error mid-response, a second failure) is a failure.
  */
-function request(port: number, host: string, agent: http.Agent, report: TrafficReport, attempt = 1): Promise<{ status: number; body: string }> {
+function request(port: number, host: string, agent: http.Agent | false, report: TrafficReport, attempt = 1): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     let responded = false;
     const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 10_000 }, (res) => {
@@ -67,7 +67,7 @@ function request(port: number, host: string, agent: http.Agent, report: TrafficR
       const resetBeforeResponse = !responded && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
       if (resetBeforeResponse && attempt === 1 && req.reusedSocket) {
         report.retried++;
-        resolve(request(port, host, agent, report, 2));
+        resolve(request(port, host, false, report, 2));
       } else {
         resolve({ status: 0, body: `${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection, attempt ${attempt})` });
       }
