@@ -33,16 +33,26 @@ function removeStale(all: NetworkInfo[]): NetworkInfo[] {
   });
 }
 
+/**
+ * Ranges already handed to a server of this process: a server that has no app yet has no network on the engine
+ * to show its range is taken (two servers of one file once drew the same /24, and the second refused to start
+ * when it switched to container-ip routing beside the first one's apps).
+ */
+const handedOut: Subnet[] = [];
+
 /** A /24 by default (16 app networks); a benchmark with more apps asks for a /22 (64) or wider. */
 export function testNetworkSubnet(prefixLength = 24): string {
   if (!Number.isInteger(prefixLength) || prefixLength < 17 || prefixLength > 24) throw new Error(`prefix length ${prefixLength}: 17-24`);
   // An app network (a /28) inside a /24 takes that /24 too.
   const taken: Subnet[] = removeStale(networks()).flatMap((n) => (n.IPAM.Config ?? []).map((c) => parseCidr(c.Subnet ?? '')))
-    .filter((subnet) => subnet !== null);
+    .filter((subnet) => subnet !== null).concat(handedOut);
   const step = 2 ** (24 - prefixLength);
   for (let tried = 0; tried < 256; tried++) {
     const subnet = `10.214.${Math.floor(Math.random() * (256 / step)) * step}.0/${prefixLength}`;
-    if (!taken.some((other) => overlaps(parseCidr(subnet)!, other))) return subnet;
+    const candidate = parseCidr(subnet)!;
+    if (taken.some((other) => overlaps(candidate, other))) continue;
+    handedOut.push(candidate);
+    return subnet;
   }
   throw new Error('no free test subnet in 10.214.0.0/16');
 }
