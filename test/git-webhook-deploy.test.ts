@@ -269,11 +269,12 @@ test('a webhook deploy and a git push of the same app take turns: the push waits
   const four = commitVersion('four');
   const pushed = await gitPush(repo, remote, 'local:main');
   git('checkout', '-q', 'main');
+  // The webhook's deploy first: if it failed, the push rightly found main unmoved, and its log says why.
+  const build = await finishedBuild(delivered.body.build);
+  assert.equal(build.status, 'succeeded', `${build.error}\n${await buildLog(build.id)}`);
   assert.notEqual(pushed.code, 0, pushed.output);
   assert.match(pushed.output, /Waiting for the deploy of v\d+ of .* to finish|Waiting for the running change/);
   assert.match(pushed.output, new RegExp(`main moved to ${five.slice(0, 7)} while this push waited`));
-  const build = await finishedBuild(delivered.body.build);
-  assert.equal(build.status, 'succeeded', build.error);
   assert.match(await served(), /site version five/);
   assert.ok(!(await berth.ok<any[]>('GET', `/apps/${app}/builds`)).some((b) => b.commitSha === four), 'the refused push built nothing');
 });

@@ -16,6 +16,8 @@ export interface Holder { id: string; ip: string }
 
 /** How often instances that are down while their holder runs are started again (see revive). */
 const REVIVE_MS = 5000;
+/** A joined instance still only created after this long was not started by dockerd: revive may start it. */
+const NEVER_STARTED_S = 60;
 
 export interface HolderDeps {
   docker: Docker;
@@ -137,13 +139,16 @@ export class NetworkHolders {
    * must never run twice. Their names.
    */
   async revive(): Promise<string[]> {
-    const [down, states] = await Promise.all([
+    const [listed, states] = await Promise.all([
       this.deps.call('listing stopped instances', (abortSignal) => this.deps.docker.listContainers({
         all: true, abortSignal,
         filters: { label: [LABEL.joins, `${LABEL.owner}=${this.deps.owner}`, `${LABEL.managed}=1`], status: ['exited', 'created'] },
       })),
       this.states(),
     ]);
+    // A container that is only created may be one a start is about to start: starting it first would fail that start.
+    const createdBefore = Date.now() / 1000 - NEVER_STARTED_S;
+    const down = listed.filter((c) => c.State === 'exited' || c.Created < createdBefore);
     const revived: string[] = [];
     for (const c of down.filter((c) => states.get(c.Labels[LABEL.joins]) === 'running')) {
       const name = listedName(c);
