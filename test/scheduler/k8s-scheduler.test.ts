@@ -72,6 +72,14 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     ],
   });
 
+  /**
+   * Routed to the NodePort here (no app DNS given): a connection Caddy keeps alive stays with the old pod through
+   * its drain (1 s), so after a deploy the new release's answer is awaited, not assumed on the first request
+   * (CI: v1's answer after v2's deploy returned).
+   */
+  const servedBy = (answer: RegExp) => eventually(`an answer matching ${answer}`, async () =>
+    answer.test((await viaRouter(caddy.httpPort, `${app}.localhost`)).body), 15_000);
+
   before(async () => {
     caddy = await startCaddy();
     const caddyRouter = new CaddyRouter({ adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort });
@@ -119,7 +127,7 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     router.writes = 0;
     await scheduler.deploy(request(release(2, { GREETING: 'two' }), 1, 1));
     assert.equal(router.writes, 0, 'a release writes nothing to the router');
-    assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /greeting=two/);
+    await servedBy(/greeting=two/);
     assert.ok(!(await scheduler.instances(app)).some((i) => i.id === worker.id && i.state === 'running'), 'the worker was replaced too');
   });
 
@@ -128,7 +136,7 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     const pruned = { ...release(3, { GREETING: 'two' }), imageRef: `127.0.0.1:5000/${app}:v3` };
     await scheduler.deploy(request(pruned, 1, 1), (l) => lines.push(l));
     assert.ok(lines.includes(`Pushing the image to 127.0.0.1:5000/${app}:v3 for the cluster.`), lines.join('\n'));
-    assert.match((await viaRouter(caddy.httpPort, `${app}.localhost`)).body, /hello from v3 /);
+    await servedBy(/hello from v3 /);
   });
 
   test('a failed health check: the probe failures stream as progress, the cause is named, the running release stays', async () => {
@@ -264,9 +272,7 @@ describe('Kubernetes scheduler on the test cluster', { skip: cluster.skip }, () 
     for (const [version, greeting] of [[5, 'five'], [6, 'six'], [7, 'seven']] as const) {
       await scheduler.deploy(request(release(version, { GREETING: greeting, ...(version === 6 ? { EXTRA: 'x' } : {}) }), 1, 1));
     }
-    // Routed to the NodePort here (no app DNS given): a connection Caddy keeps alive stays with the old pod through
-    // its drain (1 s), so v7's answer is awaited, not assumed on the first request.
-    await eventually('v7 answering with its own value', async () => /greeting=seven/.test((await viaRouter(caddy.httpPort, `${app}.localhost`)).body), 15_000);
+    await servedBy(/greeting=seven/);
     const api = clusterApi(kubeconfig);
     const secrets = (await api.core.listNamespacedSecret({ namespace, labelSelector: `berth.app=${app}` })).items;
     assert.deepEqual(secrets.map((s) => s.metadata?.name), [`${app}-config`], 'no Secret per release');
