@@ -1,6 +1,7 @@
 // Requests through Caddy to an app that may run a canary: each answer says which release served it ("hello from vN"
 // in the test image's body) and which side of the split (X-Berth-Track), bounded in count or time, loopback only.
 import http from 'node:http';
+import { racedIdleClose } from './traffic.ts';
 
 export interface Answer { status: number; release: string; track: string | undefined; setCookie: string[] }
 
@@ -34,10 +35,8 @@ export class CanaryTraffic {
   }
 
   /**
-   * One request on a kept-alive connection. A request racing the close of an idle pooled connection (Caddy closes
-   * idle ones when its config changes) is retried once on a new one, as browsers do (RFC 9112 §9.3.1): a new
-   * connection, not another pooled one, which the same config change may be closing too. Anything else is an
-   * answer with status 0 that says which connection and attempt failed.
+   * One request on a kept-alive connection, retried once on a new connection when it raced an idle connection's
+   * close (racedIdleClose). Anything else is an answer with status 0 that says which connection and attempt failed.
    */
   get(headers: Record<string, string> = {}, attempt = 1): Promise<Answer> {
     return new Promise((resolve) => {
@@ -53,8 +52,7 @@ export class CanaryTraffic {
       });
       req.on('timeout', () => req.destroy(new Error('request timed out')));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        const raced = !responded && req.reusedSocket && attempt === 1 && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
-        resolve(raced ? this.get(headers, 2) : { status: 0, release: `? ${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection, attempt ${attempt})`, track: undefined, setCookie: [] });
+        resolve(racedIdleClose(req, err, responded, attempt) ? this.get(headers, 2) : { status: 0, release: `? ${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection, attempt ${attempt})`, track: undefined, setCookie: [] });
       });
       req.end();
     });

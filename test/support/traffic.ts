@@ -48,9 +48,17 @@ export async function underTraffic(opts: TrafficOptions, during: () => Promise<v
 }
 
 /**
- * One GET through the router on a keep-alive connection. A request racing the close of an idle pooled
- * connection fails before any response byte; like browsers and curl (RFC 9112 §9.3.1) it is retried once on a
- * new connection (not another pooled one, which the same config change may be closing), and counted. Anything else (a 5xx, an error mid-response, a second failure) is a failure.
+ * A first attempt that failed before any response byte on a reused pooled connection: it raced the close of an
+ * idle one (Caddy closes them when its config changes). Like browsers and curl (RFC 9112 §9.3.1), the caller
+ * retries it once, on a new connection: another pooled one may be closing under the same config change.
+ */
+export function racedIdleClose(req: http.ClientRequest, err: NodeJS.ErrnoException, responded: boolean, attempt: number): boolean {
+  return !responded && attempt === 1 && req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
+}
+
+/**
+ * One GET through the router on a keep-alive connection, retried once (and counted) when it raced an idle
+ * connection's close (racedIdleClose). Anything else (a 5xx, an error mid-response, a second failure) is a failure.
  */
 function request(port: number, host: string, agent: http.Agent | false, report: TrafficReport, attempt = 1): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
@@ -64,8 +72,7 @@ function request(port: number, host: string, agent: http.Agent | false, report: 
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const resetBeforeResponse = !responded && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
-      if (resetBeforeResponse && attempt === 1 && req.reusedSocket) {
+      if (racedIdleClose(req, err, responded, attempt)) {
         report.retried++;
         resolve(request(port, host, false, report, 2));
       } else {

@@ -48,6 +48,7 @@ export class NetworkHolders {
   /** The app's top-up in progress: one at a time per app. */
   private readonly filling = new Map<string, Promise<void>>();
   private imagePresent: Promise<boolean> | null = null;
+  private reviving: NodeJS.Timeout | null = null;
 
   constructor(deps: HolderDeps) {
     this.deps = deps;
@@ -164,11 +165,9 @@ export class NetworkHolders {
     return revived;
   }
 
-  /** Revives every REVIVE_MS from now on, until stop() is called. */
-  watch(): () => void {
-    const timer = setInterval(() => { this.revive().catch(() => { /* the engine is down: next round */ }); }, REVIVE_MS);
-    timer.unref();
-    return () => clearInterval(timer);
+  /** Revives every REVIVE_MS from now on, for as long as the process runs (once, however often it is called). */
+  watch(): void {
+    this.reviving ??= setInterval(() => { this.revive().catch(() => { /* the engine is down: next round */ }); }, REVIVE_MS).unref();
   }
 
   /** States of this installation's holders (of one app) by id (a joined container is down when its holder is). */

@@ -63,7 +63,6 @@ export class DockerRuntime implements Runtime {
   private readonly holders: NetworkHolders | null;
   private readonly hardening: Hardening;
   private readonly log: (line: string) => void;
-  private stopReviving: (() => void) | null = null;
   /** run.N numbers chosen but whose container may not exist yet, per app. */
   private readonly runIndexes: RunNumbers = new Map();
 
@@ -96,7 +95,7 @@ export class DockerRuntime implements Runtime {
   async prepare(): Promise<void> {
     await this.networks?.prepare();
     // From now on, instances a dockerd restart left down beside their running holder are started again.
-    this.stopReviving ??= this.holders?.watch() ?? null;
+    this.holders?.watch();
   }
 
   /** Starts instances that are down while their network holder runs (what the watch does every few seconds); their names. */
