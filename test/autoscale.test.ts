@@ -71,8 +71,11 @@ test('load above the rps target scales web 1 → max with no failed request; pin
 
   // No load: down one at a time (5 s cooldown), never below min.
   await eventually('web back at 1', async () => (await webCount()) === 1, 90_000);
-  const downs = hook.received.filter((b) => b?.kind === 'scaled' && b.to < b.from).map((b) => `${b.from}→${b.to}`);
-  assert.deepEqual(downs, ['3→2', '2→1']);
+  // The formation changes first; its webhook is delivered after, over HTTP: await the delivery, not the count.
+  const downs = () => hook.received.filter((b) => b?.kind === 'scaled' && b.to < b.from).map((b) => `${b.from}→${b.to}`);
+  await eventually('both scale-downs delivered to the webhook', async () => downs().length >= 2, 15_000)
+    .catch(() => assert.fail(`scale-downs delivered: ${JSON.stringify(downs())}`));
+  assert.deepEqual(downs(), ['3→2', '2→1']);
   await eventually('one web instance running', async () => (await running()) === 1, 30_000);
 
   // What it is doing now is the last round's: the round after the scale-down says it holds at the minimum.
