@@ -62,9 +62,8 @@ test('load above the rps target scales web 1 → max with no failed request; pin
   }
   assert.ok(scaledAfterMs < 45_000, `scaled within 45 s on this loaded machine (${scaledAfterMs} ms)`);
 
-  const scaledUp = () => hook.received.find((b) => b?.event === 'autoscale' && b.kind === 'scaled');
-  await eventually('the scale-up delivered to the webhook', async () => scaledUp() !== undefined, 15_000);
-  const scaled = scaledUp();
+  const scaled = await eventually('the scale-up delivered to the webhook',
+    async () => hook.received.find((b) => b?.event === 'autoscale' && b.kind === 'scaled'), 15_000);
   assert.equal(scaled.app, app);
   assert.equal(scaled.process, 'web');
   assert.equal(scaled.from, 1);

@@ -1,7 +1,7 @@
 // Requests through Caddy to an app that may run a canary: each answer says which release served it ("hello from vN"
 // in the test image's body) and which side of the split (X-Berth-Track), bounded in count or time, loopback only.
 import http from 'node:http';
-import { racedIdleClose } from './traffic.ts';
+import { failedAttempt, racedIdleClose } from './traffic.ts';
 
 export interface Answer { status: number; release: string; track: string | undefined; setCookie: string[] }
 
@@ -52,7 +52,7 @@ export class CanaryTraffic {
       });
       req.on('timeout', () => req.destroy(new Error('request timed out')));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        resolve(racedIdleClose(req, err, responded, attempt) ? this.get(headers, 2) : { status: 0, release: `? ${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection, attempt ${attempt})`, track: undefined, setCookie: [] });
+        resolve(racedIdleClose(req, err, responded, attempt) ? this.get(headers, 2) : { status: 0, release: `? ${failedAttempt(req, err, attempt)}`, track: undefined, setCookie: [] });
       });
       req.end();
     });

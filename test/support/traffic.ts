@@ -56,6 +56,11 @@ export function racedIdleClose(req: http.ClientRequest, err: NodeJS.ErrnoExcepti
   return !responded && attempt === 1 && req.reusedSocket && (err.code === 'ECONNRESET' || err.message === 'socket hang up');
 }
 
+/** What a failed request says: its error, and which connection and attempt it was on. */
+export function failedAttempt(req: http.ClientRequest, err: Error, attempt: number): string {
+  return `${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection, attempt ${attempt})`;
+}
+
 /**
  * One GET through the router on a keep-alive connection, retried once (and counted) when it raced an idle
  * connection's close (racedIdleClose). Anything else (a 5xx, an error mid-response, a second failure) is a failure.
@@ -76,7 +81,7 @@ function request(port: number, host: string, agent: http.Agent | false, report: 
         report.retried++;
         resolve(request(port, host, false, report, 2));
       } else {
-        resolve({ status: 0, body: `${err.message} (${req.reusedSocket ? 'reused' : 'new'} connection, attempt ${attempt})` });
+        resolve({ status: 0, body: failedAttempt(req, err, attempt) });
       }
     });
     req.end();
